@@ -1,0 +1,636 @@
+"""Slots, holds, bookings, cancellations: the no-overbooking guarantee lives here.
+
+Every function that changes a booking owns its transaction: it commits on success and rolls
+back before raising. A place is taken by one conditional UPDATE of the slot's counter
+(``booked_count < capacity``) in the same transaction as the booking row, so concurrent bookers
+from any channel queue on the slot's row and the loser sees a clear SlotFull. The database's
+CHECK on the counter and its partial unique index (one active booking per resident and
+campaign) back this up should any code path ever forget. Published numbers are recomputed
+from booking rows (slot_counts), and reconcile() compares them with the counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from madoguchi.codes import new_booking_code
+from madoguchi.db import retry_on_lock
+from madoguchi.models import (
+    ACTIVE_BOOKING_STATUSES,
+    CHANNELS,
+    Booking,
+    Campaign,
+    Resident,
+    Site,
+    Slot,
+    utcnow,
+)
+
+T = TypeVar("T")
+
+# Statuses whose booking occupies a place in its slot (counted in booked_count).
+PLACE_TAKING_STATUSES = ("held", "confirmed", "attended", "no_show")
+
+
+class BookingError(Exception):
+    """A booking could not be made or changed; `code` names the reason for every channel."""
+
+    code = "booking_error"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class SlotFull(BookingError):
+    """The slot has no place left (for this channel)."""
+
+    code = "slot_full"
+
+
+class AlreadyBooked(BookingError):
+    """The resident already has an active booking in this campaign."""
+
+    code = "already_booked"
+
+    def __init__(self, message: str, existing: Booking | None, **details: object) -> None:
+        super().__init__(message, **details)
+        self.existing = existing
+
+
+class HoldExpired(BookingError):
+    """The place was held too long without confirmation and has been released."""
+
+    code = "hold_expired"
+
+
+class BookingNotFound(BookingError):
+    """No such booking, slot or resident."""
+
+    code = "not_found"
+
+
+class NotEligible(BookingError):
+    """The resident or slot may not be booked (campaign closed, slot started, age, attended)."""
+
+    code = "not_eligible"
+
+
+class IdempotencyConflict(BookingError):
+    """The idempotency key was already used for a different booking request."""
+
+    code = "idempotency_conflict"
+
+
+def _channel_columns(channel: str):
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; expected one of {CHANNELS}")
+    return getattr(Slot, f"quota_{channel}"), getattr(Slot, f"booked_{channel}")
+
+
+def _transaction(session: Session, work: Callable[[], T]) -> T:
+    """Run work, commit, and roll back on any error; retry transient lock errors."""
+
+    def attempt() -> T:
+        try:
+            result = work()
+            session.commit()
+            return result
+        except BaseException:
+            session.rollback()
+            raise
+
+    return retry_on_lock(attempt, session)
+
+
+def _age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def active_booking(session: Session, resident_id: int, campaign_id: int) -> Booking | None:
+    """The resident's held or confirmed booking in the campaign, if any."""
+    return session.scalar(
+        select(Booking).where(
+            Booking.resident_id == resident_id,
+            Booking.campaign_id == campaign_id,
+            Booking.status.in_(ACTIVE_BOOKING_STATUSES),
+        )
+    )
+
+
+def find_booking(session: Session, reference: str) -> Booking | None:
+    """The booking with this reference code, if any."""
+    return session.scalar(select(Booking).where(Booking.reference == reference))
+
+
+def bookings_of(session: Session, resident_id: int) -> list[Booking]:
+    """All bookings of a resident, newest slot first."""
+    return list(
+        session.scalars(
+            select(Booking)
+            .join(Slot, Slot.id == Booking.slot_id)
+            .where(Booking.resident_id == resident_id)
+            .order_by(Slot.starts_at.desc())
+        )
+    )
+
+
+def _release_slot_place(session: Session, slot_id: int, channel: str) -> None:
+    _, booked_col = _channel_columns(channel)
+    session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id)
+        .values({Slot.booked_count: Slot.booked_count - 1, booked_col: booked_col - 1})
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def _take_slot_place(session: Session, slot_id: int, channel: str) -> bool:
+    """The guarded increment: True when a place was taken, False when the slot is full."""
+    quota_col, booked_col = _channel_columns(channel)
+    result = session.execute(
+        update(Slot)
+        .where(
+            Slot.id == slot_id,
+            Slot.booked_count < Slot.capacity,
+            or_(quota_col.is_(None), booked_col < quota_col),
+        )
+        .values({Slot.booked_count: Slot.booked_count + 1, booked_col: booked_col + 1})
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount == 1
+
+
+def _expire_holds(session: Session, now: datetime, slot_id: int | None = None) -> int:
+    query = select(Booking).where(Booking.status == "held", Booking.held_until < now)
+    if slot_id is not None:
+        query = query.where(Booking.slot_id == slot_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    expired = list(session.scalars(query))
+    for booking in expired:
+        booking.status = "expired"
+        booking.cancelled_at = now
+        booking.cancel_reason = "hold expired"
+        _release_slot_place(session, booking.slot_id, booking.channel)
+    session.flush()
+    return len(expired)
+
+
+def release_expired_holds(session: Session, now: datetime | None = None) -> int:
+    """Give back the places of holds that were never confirmed; returns how many."""
+    now = now or utcnow()
+    return _transaction(session, lambda: _expire_holds(session, now))
+
+
+def _check_eligible(session: Session, slot: Slot, resident: Resident, now: datetime) -> None:
+    campaign = session.get(Campaign, slot.campaign_id)
+    assert campaign is not None
+    if not campaign.active:
+        raise NotEligible("the campaign is closed", reason="campaign_closed")
+    if slot.starts_at <= now:
+        raise NotEligible("the slot has already started", reason="slot_started")
+    if campaign.min_age is not None and _age_on(resident.birth_date, now.date()) < campaign.min_age:
+        raise NotEligible("the resident is below the campaign's minimum age", reason="age")
+    attended = session.scalar(
+        select(Booking.id).where(
+            Booking.resident_id == resident.id,
+            Booking.campaign_id == campaign.id,
+            Booking.status == "attended",
+        )
+    )
+    if attended is not None:
+        raise NotEligible("the resident already attended this campaign", reason="attended")
+
+
+def _existing_for_key(
+    session: Session, key: str | None, slot_id: int, resident_id: int
+) -> Booking | None:
+    if not key:
+        return None
+    existing = session.scalar(select(Booking).where(Booking.idempotency_key == key))
+    if existing is not None and (existing.slot_id, existing.resident_id) != (slot_id, resident_id):
+        raise IdempotencyConflict(
+            "this idempotency key was used for another slot or resident", reference=existing.reference
+        )
+    return existing
+
+
+def _reserve(
+    session: Session,
+    *,
+    slot_id: int,
+    resident_id: int,
+    channel: str,
+    status: str,
+    held_until: datetime | None,
+    operator_id: int | None,
+    idempotency_key: str | None,
+    call_sid: str | None,
+    now: datetime,
+) -> Booking:
+    existing = _existing_for_key(session, idempotency_key, slot_id, resident_id)
+    if existing is not None:
+        return existing
+    slot = session.get(Slot, slot_id)
+    if slot is None:
+        raise BookingNotFound("no such slot", slot_id=slot_id)
+    resident = session.get(Resident, resident_id)
+    if resident is None:
+        raise BookingNotFound("no such resident", resident_id=resident_id)
+    _check_eligible(session, slot, resident, now)
+    _expire_holds(session, now, slot_id=slot_id)
+    current = active_booking(session, resident_id, slot.campaign_id)
+    if current is not None:
+        raise AlreadyBooked(
+            "the resident already has a booking in this campaign", current, reference=current.reference
+        )
+    if not _take_slot_place(session, slot_id, channel):
+        raise SlotFull("the slot is full", slot_id=slot_id)
+    booking = Booking(
+        reference=new_booking_code(),
+        slot_id=slot_id,
+        campaign_id=slot.campaign_id,
+        resident_id=resident_id,
+        status=status,
+        channel=channel,
+        operator_id=operator_id,
+        idempotency_key=idempotency_key,
+        call_sid=call_sid,
+        held_until=held_until,
+        created_at=now,
+        confirmed_at=now if status == "confirmed" else None,
+    )
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+def _reserve_with_conflicts(session: Session, **kwargs) -> Booking:
+    """_reserve in a transaction, turning unique-index races into the right typed error."""
+    for _ in range(5):
+        try:
+            return _transaction(session, lambda: _reserve(session, **kwargs))
+        except IntegrityError as exc:
+            message = str(exc.orig)
+            if "one_active_per_campaign" in message or (
+                "resident_id" in message and "campaign_id" in message
+            ):
+                slot = session.get(Slot, kwargs["slot_id"])
+                current = active_booking(session, kwargs["resident_id"], slot.campaign_id)
+                raise AlreadyBooked(
+                    "the resident already has a booking in this campaign", current
+                ) from None
+            if "idempotency_key" in message:
+                existing = _existing_for_key(
+                    session, kwargs["idempotency_key"], kwargs["slot_id"], kwargs["resident_id"]
+                )
+                if existing is not None:
+                    return existing
+            if "within_capacity" in message or "within_quota" in message:
+                raise SlotFull("the slot is full", slot_id=kwargs["slot_id"]) from None
+            if "reference" not in message:
+                raise
+            # A reference code collided with an existing one: draw another.
+    raise BookingError("could not draw a unique reference code")
+
+
+def hold(
+    session: Session,
+    *,
+    slot_id: int,
+    resident_id: int,
+    channel: str,
+    hold_minutes: int = 10,
+    operator_id: int | None = None,
+    idempotency_key: str | None = None,
+    call_sid: str | None = None,
+    now: datetime | None = None,
+) -> Booking:
+    """Keep a place for a resident while they confirm; raises SlotFull, AlreadyBooked, …"""
+    now = now or utcnow()
+    return _reserve_with_conflicts(
+        session,
+        slot_id=slot_id,
+        resident_id=resident_id,
+        channel=channel,
+        status="held",
+        held_until=now + timedelta(minutes=hold_minutes),
+        operator_id=operator_id,
+        idempotency_key=idempotency_key,
+        call_sid=call_sid,
+        now=now,
+    )
+
+
+def book(
+    session: Session,
+    *,
+    slot_id: int,
+    resident_id: int,
+    channel: str,
+    operator_id: int | None = None,
+    idempotency_key: str | None = None,
+    call_sid: str | None = None,
+    now: datetime | None = None,
+) -> Booking:
+    """Book a place outright (hold and confirm at once); raises SlotFull, AlreadyBooked, …"""
+    now = now or utcnow()
+    return _reserve_with_conflicts(
+        session,
+        slot_id=slot_id,
+        resident_id=resident_id,
+        channel=channel,
+        status="confirmed",
+        held_until=None,
+        operator_id=operator_id,
+        idempotency_key=idempotency_key,
+        call_sid=call_sid,
+        now=now,
+    )
+
+
+def _locked_booking(session: Session, reference: str) -> Booking:
+    query = select(Booking).where(Booking.reference == reference).with_for_update()
+    booking = session.scalar(query)
+    if booking is None:
+        raise BookingNotFound("no booking with this reference", reference=reference)
+    return booking
+
+
+def confirm(session: Session, reference: str, now: datetime | None = None) -> Booking:
+    """Turn a hold into a booking; confirming twice is harmless; raises HoldExpired."""
+    now = now or utcnow()
+
+    def work() -> Booking:
+        booking = _locked_booking(session, reference)
+        if booking.status == "confirmed":
+            return booking
+        if booking.status != "held":
+            raise HoldExpired("the place is no longer held", reference=reference)
+        if booking.held_until is not None and booking.held_until < now:
+            _expire_holds(session, now, slot_id=booking.slot_id)
+            raise HoldExpired("the hold expired before confirmation", reference=reference)
+        booking.status = "confirmed"
+        booking.confirmed_at = now
+        booking.held_until = None
+        return booking
+
+    try:
+        return _transaction(session, work)
+    except HoldExpired:
+        # The expiry itself must stick even though the confirmation failed.
+        release_expired_holds(session, now)
+        raise
+
+
+def cancel(
+    session: Session,
+    reference: str,
+    *,
+    operator_id: int | None = None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Booking:
+    """Cancel a held or confirmed booking and free its place; cancelling twice is harmless."""
+    now = now or utcnow()
+
+    def work() -> Booking:
+        booking = _locked_booking(session, reference)
+        if booking.status in ("cancelled", "expired"):
+            return booking
+        if booking.status not in ACTIVE_BOOKING_STATUSES:
+            raise NotEligible(
+                f"a booking that is {booking.status} cannot be cancelled", reference=reference
+            )
+        booking.status = "cancelled"
+        booking.cancelled_at = now
+        booking.cancel_reason = reason
+        if operator_id is not None:
+            booking.operator_id = operator_id
+        _release_slot_place(session, booking.slot_id, booking.channel)
+        return booking
+
+    return _transaction(session, work)
+
+
+def reschedule(
+    session: Session,
+    reference: str,
+    new_slot_id: int,
+    *,
+    operator_id: int | None = None,
+    now: datetime | None = None,
+) -> Booking:
+    """Move a booking to another slot of the same campaign, keeping its reference code."""
+    now = now or utcnow()
+
+    def work() -> Booking:
+        booking = _locked_booking(session, reference)
+        if booking.status not in ACTIVE_BOOKING_STATUSES:
+            raise NotEligible(f"a booking that is {booking.status} cannot be moved")
+        if booking.slot_id == new_slot_id:
+            return booking
+        new_slot = session.get(Slot, new_slot_id)
+        if new_slot is None:
+            raise BookingNotFound("no such slot", slot_id=new_slot_id)
+        if new_slot.campaign_id != booking.campaign_id:
+            raise NotEligible("the new slot belongs to another campaign")
+        if new_slot.starts_at <= now:
+            raise NotEligible("the slot has already started", reason="slot_started")
+        _expire_holds(session, now, slot_id=new_slot_id)
+        if not _take_slot_place(session, new_slot_id, booking.channel):
+            raise SlotFull("the slot is full", slot_id=new_slot_id)
+        _release_slot_place(session, booking.slot_id, booking.channel)
+        booking.slot_id = new_slot_id
+        if operator_id is not None:
+            booking.operator_id = operator_id
+        return booking
+
+    return _transaction(session, work)
+
+
+def open_slots(
+    session: Session,
+    *,
+    campaign_id: int | None = None,
+    channel: str | None = None,
+    after: datetime | None = None,
+    site_id: int | None = None,
+    limit: int = 3,
+) -> list[Slot]:
+    """The earliest slots that still have a place (for the channel), soonest first."""
+    after = after or utcnow()
+    query = (
+        select(Slot)
+        .join(Campaign, Campaign.id == Slot.campaign_id)
+        .where(Campaign.active.is_(True), Slot.starts_at > after, Slot.booked_count < Slot.capacity)
+        .order_by(Slot.starts_at, Slot.site_id, Slot.id)
+        .limit(limit)
+    )
+    if channel is not None:
+        quota_col, booked_col = _channel_columns(channel)
+        query = query.where(or_(quota_col.is_(None), booked_col < quota_col))
+    if campaign_id is not None:
+        query = query.where(Slot.campaign_id == campaign_id)
+    if site_id is not None:
+        query = query.where(Slot.site_id == site_id)
+    return list(session.scalars(query))
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants at which a local calendar day starts and ends."""
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    return start, start + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SlotCount:
+    """A slot's numbers, counted from its booking rows."""
+
+    slot_id: int
+    campaign_id: int
+    site_id: int
+    site_name: str
+    starts_at: datetime
+    capacity: int
+    booked: int
+    held: int
+    confirmed: int
+    cancelled: int
+    attended: int
+    no_show: int
+    overridden: int
+    stored_booked: int = field(compare=False)
+
+    @property
+    def remaining(self) -> int:
+        """Places left, from the rows."""
+        return max(self.capacity - self.booked, 0)
+
+    @property
+    def reconciled(self) -> bool:
+        """True when the stored counter agrees with the rows."""
+        return self.stored_booked == self.booked
+
+
+def slot_counts(
+    session: Session,
+    *,
+    campaign_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    slot_ids: list[int] | None = None,
+) -> list[SlotCount]:
+    """Per-slot numbers computed from booking rows (the public capacity ledger)."""
+
+    def count(*statuses: str):
+        return func.coalesce(func.sum(case((Booking.status.in_(statuses), 1), else_=0)), 0)
+
+    query = (
+        select(
+            Slot.id,
+            Slot.campaign_id,
+            Slot.site_id,
+            Site.name,
+            Slot.starts_at,
+            Slot.capacity,
+            Slot.booked_count,
+            count(*PLACE_TAKING_STATUSES),
+            count("held"),
+            count("confirmed"),
+            count("cancelled"),
+            count("attended"),
+            count("no_show"),
+            func.coalesce(func.sum(case((Booking.overridden.is_(True), 1), else_=0)), 0),
+        )
+        .join(Site, Site.id == Slot.site_id)
+        .outerjoin(Booking, Booking.slot_id == Slot.id)
+        .group_by(Slot.id, Site.name)
+        .order_by(Slot.starts_at, Slot.site_id)
+    )
+    if campaign_id is not None:
+        query = query.where(Slot.campaign_id == campaign_id)
+    if start is not None:
+        query = query.where(Slot.starts_at >= start)
+    if end is not None:
+        query = query.where(Slot.starts_at < end)
+    if slot_ids is not None:
+        query = query.where(Slot.id.in_(slot_ids))
+    return [
+        SlotCount(
+            slot_id=row[0],
+            campaign_id=row[1],
+            site_id=row[2],
+            site_name=row[3],
+            starts_at=row[4],
+            capacity=row[5],
+            stored_booked=row[6],
+            booked=int(row[7]),
+            held=int(row[8]),
+            confirmed=int(row[9]),
+            cancelled=int(row[10]),
+            attended=int(row[11]),
+            no_show=int(row[12]),
+            overridden=int(row[13]),
+        )
+        for row in session.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """A stored counter that disagrees with the booking rows."""
+
+    slot_id: int
+    counter: str
+    stored: int
+    counted: int
+
+
+def reconcile(session: Session, *, repair: bool = False) -> list[Discrepancy]:
+    """Compare every slot's stored counters with its rows; optionally set them from the rows."""
+    place = Booking.status.in_(PLACE_TAKING_STATUSES)
+
+    def counted(channel: str | None):
+        condition = place if channel is None else and_(place, Booking.channel == channel)
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    columns = [("booked_count", None)] + [(f"booked_{ch}", ch) for ch in CHANNELS]
+    query = (
+        select(Slot.id, *[getattr(Slot, name) for name, _ in columns],
+               *[counted(ch) for _, ch in columns])
+        .outerjoin(Booking, Booking.slot_id == Slot.id)
+        .group_by(Slot.id)
+        .order_by(Slot.id)
+    )
+    found: list[Discrepancy] = []
+    for row in session.execute(query):
+        width = len(columns)
+        for index, (name, _) in enumerate(columns):
+            stored, real = int(row[1 + index]), int(row[1 + width + index])
+            if stored != real:
+                found.append(Discrepancy(slot_id=row[0], counter=name, stored=stored, counted=real))
+    session.rollback()
+    if repair and found:
+
+        def fix() -> None:
+            for item in found:
+                session.execute(
+                    update(Slot)
+                    .where(Slot.id == item.slot_id)
+                    .values({getattr(Slot, item.counter): item.counted})
+                    .execution_options(synchronize_session="fetch")
+                )
+
+        _transaction(session, fix)
+    return found

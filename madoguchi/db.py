@@ -1,0 +1,128 @@
+"""Engine and sessions: one engine per app, one session per app context."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+T = TypeVar("T")
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and write-ahead locking."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection, _record) -> None:
+            # Let SQLAlchemy, not pysqlite, emit BEGIN so it can be BEGIN IMMEDIATE.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection) -> None:
+            # Take the write lock at the start: a deferred transaction that later writes
+            # can fail at once with "database is locked" instead of waiting its turn.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """The app's engine and session factory (the `init_app` extension pattern)."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.session_factory: sessionmaker[Session] | None = None
+
+    def init_app(self, app: Flask) -> None:
+        """Bind to the app's DATABASE_URL and close the session when the context ends."""
+        settings = app.config["SETTINGS"]
+        self.engine = make_engine(settings.secrets.database_url)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        app.extensions["madoguchi_db"] = self
+        app.teardown_appcontext(_close_session)
+
+    def dispose_for_fork(self) -> None:
+        """Drop pooled connections inherited across fork (RQ work horses)."""
+        if self.engine is not None:
+            self.engine.dispose(close=False)
+
+    def new_session(self) -> Session:
+        """A fresh session not tied to any request (jobs, threads, CLI)."""
+        assert self.session_factory is not None, "Database.init_app was not called"
+        return self.session_factory()
+
+
+def database() -> Database:
+    """The Database of the current app."""
+    return current_app.extensions["madoguchi_db"]
+
+
+def get_session() -> Session:
+    """The session of the current app context, created on first use."""
+    if "db_session" not in g:
+        g.db_session = database().new_session()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+@contextmanager
+def session_scope(db: Database) -> Iterator[Session]:
+    """A session for a unit of work outside a request; always closed."""
+    session = db.new_session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """True for transient contention errors worth retrying (SQLite locked, PG serialization)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in text or "could not serialize" in text or "deadlock" in text
+
+
+def retry_on_lock(fn: Callable[[], T], session: Session, attempts: int = 5) -> T:
+    """Run fn, rolling back and retrying when the database reports transient contention."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except OperationalError as exc:
+            session.rollback()
+            if not is_lock_error(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (2**attempt))
+    raise AssertionError("unreachable")
+
+
+def null_pool_engine(url: str) -> Engine:
+    """An engine without pooling, for short CLI tasks and forked processes."""
+    return make_engine(url, poolclass=NullPool) if url.startswith("sqlite") else create_engine(
+        url, poolclass=NullPool
+    )

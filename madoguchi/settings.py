@@ -1,0 +1,341 @@
+"""Load config.toml and the environment into one typed, validated settings object."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+MENU_CHOICES = ("book", "check", "faq", "operator")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+_KEY = Annotated[str, Field(pattern=r"^[0-9]$")]
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message is one line a clerk can act on."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CitySettings(_Section):
+    """Who the city is and where it is."""
+
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    phone_number: str = ""
+    timezone: str = "Asia/Tokyo"
+    region: str = Field(default="JP", pattern=r"^[A-Z]{2}$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("a time zone name such as \"Asia/Tokyo\"") from exc
+        return value
+
+
+class LanguageSettings(_Section):
+    """Which languages the line speaks."""
+
+    default: str = "ja"
+    offered: list[str] = Field(default_factory=lambda: ["ja", "en"], min_length=1)
+
+    @model_validator(mode="after")
+    def _default_is_offered(self) -> LanguageSettings:
+        if self.default not in self.offered:
+            raise ValueError(f"default language {self.default!r} must be one of offered")
+        return self
+
+
+class HoursSettings(_Section):
+    """Opening hours of the phone line."""
+
+    monday: str = ""
+    tuesday: str = ""
+    wednesday: str = ""
+    thursday: str = ""
+    friday: str = ""
+    saturday: str = ""
+    sunday: str = ""
+    closed_on_public_holidays: bool = True
+    closed_days: list[date] = Field(default_factory=list)
+    always_open: bool = False
+
+    @field_validator(*WEEKDAYS)
+    @classmethod
+    def _hours_range(cls, value: str) -> str:
+        if value and not _HOURS_RE.match(value):
+            raise ValueError('opening hours as "HH:MM-HH:MM" (e.g. "08:30-17:15") or ""')
+        if value:
+            start, end = value.split("-")
+            if start >= end:
+                raise ValueError("opening time must be before closing time")
+        return value
+
+    def for_weekday(self, weekday: int) -> tuple[time, time] | None:
+        """Opening and closing time for a weekday (0 = Monday), or None when closed."""
+        value = getattr(self, WEEKDAYS[weekday])
+        if not value:
+            return None
+        start, end = value.split("-")
+        end_time = time(23, 59, 59) if end == "24:00" else time.fromisoformat(end)
+        return time.fromisoformat(start), end_time
+
+
+class MenuSettings(_Section):
+    """The main menu and how patiently it listens."""
+
+    options: list[Literal["book", "check", "faq", "operator"]] = Field(
+        default_factory=lambda: list(MENU_CHOICES), min_length=1, max_length=4
+    )
+    repeat_key: _KEY = "9"
+    operator_key: _KEY = "0"
+    timeout_seconds: int = Field(default=8, ge=3, le=15)
+    max_retries: int = Field(default=2, ge=1, le=3)
+    speech_rate_percent: int = Field(default=90, ge=70, le=100)
+    pause_ms: int = Field(default=500, ge=0, le=2000)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> MenuSettings:
+        if len(set(self.options)) != len(self.options):
+            raise ValueError("each menu option may appear only once")
+        if self.repeat_key == self.operator_key:
+            raise ValueError("repeat_key and operator_key must be different keys")
+        return self
+
+
+class QueueSettings(_Section):
+    """The line of callers waiting for a person, and callbacks."""
+
+    wrap_up_seconds: int = Field(default=60, ge=0, le=3600)
+    announcement_interval_seconds: int = Field(default=60, ge=15, le=600)
+    callback_max_attempts: int = Field(default=3, ge=1, le=10)
+    callback_retry_minutes: int = Field(default=10, ge=1, le=240)
+    callback_ring_seconds: int = Field(default=40, ge=10, le=120)
+    return_window_minutes: int = Field(default=10, ge=0, le=120)
+    outbound_calls_per_second: float = Field(default=1.0, gt=0, le=100)
+    fallback_number: str = ""
+
+
+class BookingSettings(_Section):
+    """Rules for appointments."""
+
+    hold_minutes: int = Field(default=10, ge=1, le=120)
+    slot_minutes: int = Field(default=30, ge=5, le=240)
+    slot_capacity: int = Field(default=10, ge=1, le=10000)
+    booking_window_days: int = Field(default=14, ge=1, le=366)
+    slots_offered: int = Field(default=3, ge=1, le=4)
+
+
+class PromptSettings(_Section):
+    """Where recorded audio for prompts lives, if any."""
+
+    audio_dir: str = ""
+    audio_base_url: str = ""
+
+
+class PrivacySettings(_Section):
+    """How long personal data is kept."""
+
+    retention_days: int = Field(default=365, ge=1, le=3650)
+
+
+class FileSettings(_Section):
+    """Everything config.toml may contain."""
+
+    city: CitySettings
+    languages: LanguageSettings = LanguageSettings()
+    hours: HoursSettings = HoursSettings()
+    menu: MenuSettings = MenuSettings()
+    queue: QueueSettings = QueueSettings()
+    booking: BookingSettings = BookingSettings()
+    prompts: PromptSettings = PromptSettings()
+    privacy: PrivacySettings = PrivacySettings()
+
+
+class Secrets(BaseModel):
+    """Values that come only from the environment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    twilio_account_sid: str | None
+    twilio_auth_token: str
+    twilio_phone_number: str | None
+    public_base_url: str
+    api_token: str | None
+
+
+class Settings(BaseModel):
+    """The whole configuration: the file's sections plus secrets and paths."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    config_path: Path
+    var_dir: Path
+    file: FileSettings
+    secrets: Secrets
+
+    @property
+    def city(self) -> CitySettings:
+        """The [city] section."""
+        return self.file.city
+
+    @property
+    def languages(self) -> LanguageSettings:
+        """The [languages] section."""
+        return self.file.languages
+
+    @property
+    def hours(self) -> HoursSettings:
+        """The [hours] section."""
+        return self.file.hours
+
+    @property
+    def menu(self) -> MenuSettings:
+        """The [menu] section."""
+        return self.file.menu
+
+    @property
+    def queue(self) -> QueueSettings:
+        """The [queue] section."""
+        return self.file.queue
+
+    @property
+    def booking(self) -> BookingSettings:
+        """The [booking] section."""
+        return self.file.booking
+
+    @property
+    def prompts(self) -> PromptSettings:
+        """The [prompts] section."""
+        return self.file.prompts
+
+    @property
+    def privacy(self) -> PrivacySettings:
+        """The [privacy] section."""
+        return self.file.privacy
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The city's time zone."""
+        return ZoneInfo(self.file.city.timezone)
+
+    @property
+    def uses_twilio(self) -> bool:
+        """True when real Twilio credentials are configured (else the built-in simulator)."""
+        return bool(self.secrets.twilio_account_sid)
+
+
+def _describe(error: dict) -> tuple[str, str]:
+    """Turn one pydantic error into (dotted key, what is expected)."""
+    key = ".".join(str(part) for part in error["loc"]) or "(file)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return key, "unknown key: remove it or check its spelling"
+    if kind == "missing":
+        return key, "missing: this key is required"
+    message = error["msg"]
+    message = message.removeprefix("Value error, ")
+    return key, message
+
+
+def _local_secret(var_dir: Path, name: str) -> str:
+    """A random secret kept in var/ so the embedded default works without set-up."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path = var_dir / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def find_config_path(explicit: str | os.PathLike | None = None) -> Path:
+    """The config file: an explicit path, MADOGUCHI_CONFIG, or ./config.toml."""
+    raw = explicit or os.environ.get("MADOGUCHI_CONFIG") or "config.toml"
+    path = Path(raw).expanduser().resolve()
+    if not path.is_file():
+        raise SettingsError(
+            f"{raw}: configuration file not found; run from the Madoguchi folder "
+            "or set MADOGUCHI_CONFIG to the path of config.toml"
+        )
+    return path
+
+
+def parse_file_settings(path: Path, data: dict) -> FileSettings:
+    """Validate the parsed TOML, raising SettingsError naming the first wrong key."""
+    try:
+        return FileSettings.model_validate(data)
+    except ValidationError as exc:
+        key, expected = _describe(exc.errors()[0])
+        raise SettingsError(f"{path}: {key}: {expected}") from None
+
+
+def load_settings(
+    config_path: str | os.PathLike | None = None, env: dict[str, str] | None = None
+) -> Settings:
+    """Read config.toml plus environment overrides; raise SettingsError on any bad value."""
+    env = dict(os.environ if env is None else env)
+    path = find_config_path(config_path or env.get("MADOGUCHI_CONFIG"))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path}: must be saved as UTF-8 text") from None
+    file_settings = parse_file_settings(path, data)
+    var_dir = Path(env.get("MADOGUCHI_VAR_DIR") or path.parent / "var")
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'madoguchi.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url.removeprefix("postgres://")
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    if not database_url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise SettingsError(
+            "DATABASE_URL: expected sqlite:///path or postgresql://user@host/dbname, "
+            f"got {database_url.split(':', 1)[0]}:…"
+        )
+    public_base_url = (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+    if not public_base_url.startswith(("http://", "https://")):
+        raise SettingsError(
+            "PUBLIC_BASE_URL: expected the address Twilio reaches, starting with https://"
+        )
+    account_sid = env.get("TWILIO_ACCOUNT_SID") or None
+    auth_token = env.get("TWILIO_AUTH_TOKEN") or None
+    if account_sid and not auth_token:
+        raise SettingsError("TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")
+    if account_sid and not re.match(r"^AC[0-9a-fA-F]{32}$", account_sid):
+        raise SettingsError("TWILIO_ACCOUNT_SID: expected AC followed by 32 hex characters")
+    secret = Secrets(
+        database_url=database_url,
+        redis_url=env.get("REDIS_URL") or None,
+        secret_key=env.get("SECRET_KEY") or _local_secret(var_dir, "secret_key"),
+        twilio_account_sid=account_sid,
+        twilio_auth_token=auth_token or _local_secret(var_dir, "simulator_auth_token"),
+        twilio_phone_number=env.get("TWILIO_PHONE_NUMBER") or None,
+        public_base_url=public_base_url,
+        api_token=env.get("MADOGUCHI_API_TOKEN") or None,
+    )
+    return Settings(config_path=path, var_dir=var_dir, file=file_settings, secrets=secret)
