@@ -220,7 +220,8 @@ def _existing_for_key(
     existing = session.scalar(select(Booking).where(Booking.idempotency_key == key))
     if existing is not None and (existing.slot_id, existing.resident_id) != (slot_id, resident_id):
         raise IdempotencyConflict(
-            "this idempotency key was used for another slot or resident", reference=existing.reference
+            "this idempotency key was used for another slot or resident",
+            reference=existing.reference,
         )
     return existing
 
@@ -252,7 +253,9 @@ def _reserve(
     current = active_booking(session, resident_id, slot.campaign_id)
     if current is not None:
         raise AlreadyBooked(
-            "the resident already has a booking in this campaign", current, reference=current.reference
+            "the resident already has a booking in this campaign",
+            current,
+            reference=current.reference,
         )
     if not _take_slot_place(session, slot_id, channel):
         raise SlotFull("the slot is full", slot_id=slot_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -76,7 +76,7 @@ class Base(DeclarativeBase):
     """Declarative base with stable constraint names for migrations."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict] = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Resident(Base):
@@ -373,7 +373,7 @@ class CallbackRequest(Base):
 
 
 class CallbackAttempt(Base):
-    """One dial of a callback request; (request, attempt number) is unique so none is dialled twice."""
+    """One dial of a callback request; unique per (request, attempt) so none is dialled twice."""
 
     __tablename__ = "callback_attempts"
     __table_args__ = (UniqueConstraint("request_id", "attempt_no"),)

@@ -67,7 +67,8 @@ def resident(session: Session, *, phone: str | None = None, **fields) -> Residen
         language=fields.pop("language", "ja"),
     )
     if phone:
-        item.phones.append(ResidentPhone(e164=phone, is_mobile=phone.startswith(("+8190", "+8180", "+8170"))))
+        mobile = phone.startswith(("+8190", "+8180", "+8170"))
+        item.phones.append(ResidentPhone(e164=phone, is_mobile=mobile))
     session.add(item)
     session.flush()
     return item

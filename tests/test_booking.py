@@ -178,7 +178,7 @@ def test_open_slots_lists_the_earliest_slots_with_places(db_session, world):
 
 
 def test_counts_come_from_rows_and_reconcile_finds_a_tampered_counter(db_session, world):
-    campaign, _, slot, _ = world
+    _campaign, _, slot, _ = world
     a, b = factories.residents(db_session, 2)
     made = booking.book(db_session, slot_id=slot.id, resident_id=a.id, channel="ivr")
     booking.book(db_session, slot_id=slot.id, resident_id=b.id, channel="api")
