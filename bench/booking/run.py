@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -112,7 +113,7 @@ def _race(factory, calls) -> tuple[dict[str, int], list[float], float]:
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def hot_slot(engine, bookers: int, trials: int, capacity: int = 10) -> dict:
@@ -125,8 +126,8 @@ def hot_slot(engine, bookers: int, trials: int, capacity: int = 10) -> dict:
         _empty(engine)
         (slot_id,), people = _world(factory, 1, capacity, bookers)
         calls = [
-            (lambda s, r=r, i=i: booking.book(s, slot_id=slot_id, resident_id=r,
-                                              channel=CHANNELS[i % 3]))
+            (lambda s, r=r, i=i, slot_id=slot_id: booking.book(
+                s, slot_id=slot_id, resident_id=r, channel=CHANNELS[i % 3]))
             for i, r in enumerate(people)
         ]
         outcomes, _, wall = _race(factory, calls)
@@ -174,14 +175,17 @@ def main() -> None:
     """Run the benchmark, print the table and write results.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1/madoguchi_bench")
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1/madoguchi_bench"
+    )
     args = parser.parse_args()
 
     pg = make_engine(args.database_url, pool_size=60, max_overflow=0, pool_timeout=60)
     _reset(pg)
-    results = {"machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
-                           "platform": platform.platform()},
-               "when": datetime.now(UTC).isoformat(timespec="seconds"), "hot_slot": [], "spread": []}
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
+               "platform": platform.platform()}
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    results = {"machine": machine, "when": when, "hot_slot": [], "spread": []}
     for bookers in (50, 200):
         row = hot_slot(pg, bookers, args.trials)
         results["hot_slot"].append(row)
