@@ -22,11 +22,12 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     if overrides:
         app.config.update(overrides)
 
-    from madoguchi import api, health, redis_conn
+    from madoguchi import api, health, redis_conn, telephony
     from madoguchi.db import Database
 
     Database().init_app(app)
     redis_conn.init_app(app)
     health.init_app(app)
     api.init_app(app)
+    telephony.init_app(app)
     return app

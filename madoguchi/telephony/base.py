@@ -1,0 +1,45 @@
+"""The telephony seam: what the rest of Madoguchi may ask of the phone network."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+class TelephonyError(Exception):
+    """The phone network refused or failed a request; the message says what and why."""
+
+
+@runtime_checkable
+class Telephony(Protocol):
+    """The phone network as seen by Madoguchi: Twilio in production, the simulator otherwise.
+
+    Numbers are E.164 strings ("+819012345678"). Implementations never log them unmasked.
+    """
+
+    def send_sms(self, to_e164: str, body: str) -> str:
+        """Send a text message to a mobile number; return the message id (SM…)."""
+        ...
+
+    def place_call(
+        self,
+        to_e164: str,
+        *,
+        url: str,
+        status_callback: str,
+        timeout_seconds: int,
+        machine_detection: bool,
+    ) -> str:
+        """Ring a number; when answered, the call fetches TwiML from url. Return the CallSid.
+
+        status_callback receives the final CallStatus (completed, busy, no-answer, failed);
+        timeout_seconds is how long it rings; machine_detection adds AnsweredBy to the webhook.
+        """
+        ...
+
+    def redirect_call(self, call_sid: str, url: str) -> None:
+        """Make a live call fetch and run new TwiML from url (e.g. take a caller off hold)."""
+        ...
+
+    def hangup(self, call_sid: str) -> None:
+        """End a live call (or cancel one that is still ringing)."""
+        ...
