@@ -7,7 +7,7 @@ from itertools import count
 
 from sqlalchemy.orm import Session
 
-from madoguchi.models import Campaign, Resident, ResidentPhone, Site, Slot
+from madoguchi.models import Campaign, Operator, Resident, ResidentPhone, Site, Slot
 
 _serial = count(1)
 
@@ -77,3 +77,18 @@ def resident(session: Session, *, phone: str | None = None, **fields) -> Residen
 def residents(session: Session, n: int) -> list[Resident]:
     """n residents."""
     return [resident(session) for _ in range(n)]
+
+
+def operator(session: Session, *, role: str = "operator", **fields) -> Operator:
+    """A console user with a throwaway password hash."""
+    n = next(_serial)
+    item = Operator(
+        username=fields.pop("username", f"op{n}"),
+        display_name=fields.pop("display_name", f"オペレーター{n}"),
+        password_hash=fields.pop("password_hash", "not-a-real-hash"),
+        role=role,
+        **fields,
+    )
+    session.add(item)
+    session.flush()
+    return item
