@@ -278,7 +278,8 @@ def _booking_error(exc: booking.BookingError):
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    return _http_error_response(exc.code or 500, exc.description or exc.name)
+    allowed = getattr(exc, "valid_methods", None) or ()
+    return _http_error_response(exc.code or 500, exc.description or exc.name, allowed)
 
 
 @bp.errorhandler(Exception)
@@ -290,12 +291,15 @@ def _unexpected_error(exc: Exception):
     )
 
 
-def _http_error_response(status: int, description: str) -> tuple[Response, int]:
+def _http_error_response(
+    status: int, description: str, allowed: Iterable[str] = ()
+) -> tuple[Response, int]:
     code = HTTP_ERROR_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
     if status == 404:
         description = "no such API address; see GET /api/openapi.json for the list"
     elif status == 405:
-        description = f"{request.method} is not allowed here; see GET /api/openapi.json"
+        methods = ", ".join(sorted(set(allowed) - {"HEAD", "OPTIONS"})) or "see the Allow header"
+        description = f"{request.method} is not allowed here; use {methods}"
     return error_response(status, code, description)
 
 
@@ -305,7 +309,9 @@ def _json_errors_under_api(response: Response) -> Response:
     if (
         request.path.startswith(bp.url_prefix + "/") or request.path == bp.url_prefix
     ) and response.status_code >= 400 and not response.is_json:
-        replacement, _ = _http_error_response(response.status_code, response.status)
+        replacement, _ = _http_error_response(
+            response.status_code, response.status, response.allow
+        )
         response.set_data(replacement.get_data())
         response.mimetype = "application/json"
     return response

@@ -23,11 +23,11 @@ def _iso_date_text(value: Any) -> Any:
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not _ISO_DATE.fullmatch(value.strip()):
-        raise ValueError("must be a date written YYYY-MM-DD, e.g. 1948-05-17")
+        raise ValueError("not written YYYY-MM-DD")
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError("is not a real calendar date; write it YYYY-MM-DD") from None
+        raise ValueError("not a real calendar date") from None
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]

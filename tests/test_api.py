@@ -432,13 +432,17 @@ def test_an_unknown_api_address_is_a_json_404(api, path):
     assert error_of(response)["code"] == "not_found"
 
 
-@pytest.mark.parametrize(("method", "path"), [("PUT", "/api/slots"), ("GET", "/api/bookings"),
-                                               ("POST", "/api/bookings/1234567")])
-def test_a_wrong_method_is_a_json_405_listing_the_allowed_ones(api, method, path):
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [("PUT", "/api/slots", "GET"), ("GET", "/api/bookings", "POST"),
+     ("POST", "/api/bookings/1234567", "DELETE")],
+)
+def test_a_wrong_method_is_a_json_405_naming_the_allowed_one(api, method, path, allowed):
     response = api.call(method, path, template="(not an operation)")
     assert response.status_code == 405
     assert error_of(response)["code"] == "method_not_allowed"
-    assert response.headers["Allow"]
+    assert error_of(response)["message"].endswith(f"use {allowed}")
+    assert allowed in response.headers["Allow"]
 
 
 def test_a_server_failure_is_a_json_500_without_the_inner_details(api, world, monkeypatch):
