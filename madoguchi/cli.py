@@ -1,0 +1,347 @@
+"""The `madoguchi` command: serve, worker, database, users, residents, counters."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from madoguchi.models import ROLES
+from madoguchi.settings import Settings, SettingsError, load_settings
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{2,60}$")
+MIN_PASSWORD_LENGTH = 8
+
+
+class ServiceUnavailable(Exception):
+    """The database or Redis cannot be reached or is not set up; the message says what to do."""
+
+
+def one_line(message: object) -> str:
+    """The message on one line, so an error is exactly one line on stderr."""
+    return " ".join(str(message).split())
+
+
+class MadoguchiGroup(click.Group):
+    """The command group: settings and service errors become one line on stderr and exit 2."""
+
+    def invoke(self, ctx: click.Context):
+        """Run the command, turning configuration and connection problems into one clear line."""
+        try:
+            return super().invoke(ctx)
+        except (SettingsError, ServiceUnavailable) as exc:
+            click.echo(f"Error: {one_line(exc)}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=MadoguchiGroup)
+@click.version_option(package_name="madoguchi")
+def main() -> None:
+    """Madoguchi: the city's phone line and call center."""
+
+
+# --- shared plumbing -------------------------------------------------------------------------
+
+
+def check_database(engine: Engine) -> None:
+    """Raise ServiceUnavailable unless the database answers."""
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        address = engine.url.render_as_string(hide_password=True)
+        raise ServiceUnavailable(
+            f"DATABASE_URL: cannot reach the database {address} ({reason}); "
+            "check that it is running and that DATABASE_URL is right"
+        ) from None
+
+
+def require_schema(engine: Engine) -> None:
+    """Raise ServiceUnavailable unless the database has the newest schema."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from madoguchi.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current is None:
+        raise ServiceUnavailable("the database has no tables yet; run: madoguchi db upgrade")
+    if current != head:
+        raise ServiceUnavailable(
+            "the database schema is older than this version of Madoguchi; "
+            "run: madoguchi db upgrade"
+        )
+
+
+def connected_engine(settings: Settings) -> Engine:
+    """An engine on DATABASE_URL that has answered once."""
+    from madoguchi.db import make_engine
+
+    engine = make_engine(settings.secrets.database_url)
+    try:
+        check_database(engine)
+    except ServiceUnavailable:
+        engine.dispose()
+        raise
+    return engine
+
+
+@contextmanager
+def app_session(settings: Settings | None = None) -> Iterator[Session]:
+    """A session inside the app context, on a reachable and migrated database."""
+    from madoguchi import create_app
+    from madoguchi.db import get_session
+
+    app = create_app(settings or load_settings())
+    database = app.extensions["madoguchi_db"]
+    try:
+        check_database(database.engine)
+        require_schema(database.engine)
+        with app.app_context():
+            yield get_session()
+    finally:
+        database.engine.dispose()
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+# --- serve and worker --------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--demo", is_flag=True, help="Load the demo city into an empty database; open 24h.")
+def serve(host: str, port: int, demo: bool) -> None:
+    """Run everything in one process tree: web app, embedded Redis and a worker."""
+    import os
+
+    from madoguchi import serve as embedded
+
+    settings = embedded.serving_settings(
+        load_settings(), host=host, port=port, demo=demo, env=dict(os.environ)
+    )
+    engine = connected_engine(settings)
+    _log_to_stderr()
+    try:
+        code = embedded.run(settings, engine, host=host, port=port, demo=demo, echo=click.echo)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "choose another address with --host/--port"
+        ) from None
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option(
+    "--queue", "queue_names", multiple=True, metavar="NAME",
+    help="A queue to work (repeatable). Default: all of Madoguchi's queues.",
+)
+@click.option("--always-open", is_flag=True, hidden=True)
+def worker(burst: bool, queue_names: tuple[str, ...], always_open: bool) -> None:
+    """Run an RQ worker (with the scheduler) for callbacks and maintenance jobs."""
+    from redis.exceptions import RedisError
+
+    from madoguchi import create_app, jobs
+    from madoguchi.serve import open_all_hours
+    from madoguchi.worker import connect_worker_redis, run_worker
+
+    settings = load_settings()
+    if always_open:
+        settings = open_all_hours(settings)
+    url = settings.secrets.redis_url
+    if not url:
+        raise SettingsError(
+            "REDIS_URL: not set; the worker needs the Redis the web app uses "
+            "(or run `madoguchi serve`, which starts its own worker)"
+        )
+    app = create_app(settings)
+    database = app.extensions["madoguchi_db"]
+    check_database(database.engine)
+    require_schema(database.engine)
+    connection = connect_worker_redis(url)
+    try:
+        connection.ping()
+    except (RedisError, OSError) as exc:
+        raise ServiceUnavailable(
+            f"REDIS_URL: cannot reach Redis ({one_line(exc)}); check that it is running"
+        ) from None
+    _log_to_stderr()
+    try:
+        run_worker(app, connection, queue_names or jobs.QUEUE_NAMES, burst=burst)
+    finally:
+        database.engine.dispose()
+
+
+# --- database ----------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the tables or bring them up to the newest version (safe to repeat)."""
+    from alembic.runtime.migration import MigrationContext
+
+    from madoguchi.migrate import upgrade
+
+    engine = connected_engine(load_settings())
+    try:
+        upgrade(engine)
+        with engine.connect() as connection:
+            revision = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+    click.echo(f"The database schema is up to date (revision {revision}).")
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Set each wrong counter from the booking rows.")
+def reconcile(repair: bool) -> None:
+    """Check every slot's counters against its bookings; exit 1 when any differ."""
+    from madoguchi import booking
+
+    with app_session() as session:
+        found = booking.reconcile(session, repair=repair)
+    for item in found:
+        click.echo(
+            f"slot {item.slot_id}: {item.counter} is {item.stored}, "
+            f"the booking rows say {item.counted}"
+        )
+    if not found:
+        click.echo("Every slot counter matches the booking rows.")
+    elif repair:
+        click.echo(f"Repaired {len(found)} counter(s) from the booking rows.")
+    else:
+        click.echo(
+            f"{len(found)} difference(s) found; run `madoguchi reconcile --repair` "
+            "to set the counters from the booking rows.",
+            err=True,
+        )
+        sys.exit(1)
+
+
+# --- people and data ---------------------------------------------------------------------------
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt(
+            "Password", hide_input=True, confirmation_prompt="Repeat the password"
+        )
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(
+            f"the password must be at least {MIN_PASSWORD_LENGTH} characters long"
+        )
+    return password
+
+
+@main.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
+@click.option("--name", "display_name", help="Name shown in the console (default: USERNAME).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(username: str, role: str, display_name: str | None, password_stdin: bool) -> None:
+    """Add a console user; the password is asked twice (or read from stdin)."""
+    from werkzeug.security import generate_password_hash
+
+    from madoguchi.models import Operator
+
+    if not USERNAME_RE.match(username):
+        raise click.BadParameter(
+            "use 2 to 60 letters, digits, dots, hyphens or underscores", param_hint="USERNAME"
+        )
+    with app_session() as session:
+        if session.scalar(select(Operator.id).where(Operator.username == username)):
+            raise click.ClickException(
+                f'a user named "{username}" already exists; choose another username'
+            )
+        password = _read_password(password_stdin)
+        session.add(
+            Operator(
+                username=username,
+                display_name=display_name or username,
+                password_hash=generate_password_hash(password),
+                role=role,
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise click.ClickException(
+                f'a user named "{username}" already exists; choose another username'
+            ) from None
+    click.echo(f"Created {role} {username}.")
+
+
+@main.command("demo-data")
+@click.option("--residents", default=2000, show_default=True, type=click.IntRange(1, 200_000))
+def demo_data(residents: int) -> None:
+    """Fill an EMPTY database with the demo city: residents, slots, users, inquiries, FAQ."""
+    from madoguchi.demo_data import DEMO_USERS, database_is_empty, load_demo_data
+
+    settings = load_settings()
+    with app_session(settings) as session:
+        if not database_is_empty(session):
+            raise click.ClickException(
+                "the database already has residents, slots or users; demo data is only "
+                "loaded into an empty database (use another DATABASE_URL or MADOGUCHI_VAR_DIR)"
+            )
+        summary = load_demo_data(session, settings, residents=residents)
+    click.echo(str(summary))
+    click.echo("Console users (username / password, role):")
+    for name, password, role in DEMO_USERS:
+        click.echo(f"  {name} / {password}  ({role})")
+
+
+@main.command("import-residents")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_residents(csv_file: Path) -> None:
+    """Import or update residents from the city's CSV export (all rows, or none)."""
+    from madoguchi.resident_import import ImportRejected
+    from madoguchi.resident_import import import_residents as run_import
+
+    settings = load_settings()
+    with app_session(settings) as session:
+        try:
+            report = run_import(
+                session,
+                csv_file,
+                region=settings.city.region,
+                languages=list(settings.languages.offered),
+                progress=sys.stderr.isatty(),
+            )
+        except ImportRejected as exc:
+            click.echo(str(exc), err=True)
+            raise click.ClickException(
+                f"{csv_file.name}: {len(exc.problems)} problem(s); nothing was imported. "
+                "Correct the lines above and import the file again."
+            ) from None
+    click.echo(str(report))
+
+
+if __name__ == "__main__":
+    main()

