@@ -457,6 +457,25 @@ def test_a_server_failure_is_a_json_500_without_the_inner_details(api, world, mo
     assert "Traceback" not in response.get_data(as_text=True)
 
 
+def test_the_blueprint_can_be_exempted_from_the_console_s_csrf_protection(app, db_session, world):
+    from flask_wtf.csrf import CSRFProtect
+
+    from madoguchi import api as api_module
+
+    csrf = CSRFProtect(app)
+    resident = factories.resident(db_session)
+    db_session.commit()
+    client = app.test_client()
+    body = {"slot_id": world[2].id, "resident_no": resident.resident_no,
+            "birth_date": resident.birth_date.isoformat()}
+    headers = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
+    refused = client.post("/api/bookings", json=body, headers=headers)
+    assert refused.status_code == 400 and refused.is_json
+    assert "CSRF" in error_of(refused)["message"]
+    csrf.exempt(api_module.bp)
+    assert client.post("/api/bookings", json=body, headers=headers).status_code == 201
+
+
 # --- through real concurrency -----------------------------------------------------------------
 
 
