@@ -301,9 +301,9 @@ def create_user(username: str, role: str, display_name: str | None, password_std
 @click.option("--residents", default=2000, show_default=True, type=click.IntRange(1, 200_000))
 def demo_data(residents: int) -> None:
     """Fill an EMPTY database with the demo city: residents, slots, users, inquiries, FAQ."""
+    settings = load_settings()
     from madoguchi.demo_data import DEMO_USERS, database_is_empty, load_demo_data
 
-    settings = load_settings()
     with app_session(settings) as session:
         if not database_is_empty(session):
             raise click.ClickException(
@@ -321,10 +321,10 @@ def demo_data(residents: int) -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_residents(csv_file: Path) -> None:
     """Import or update residents from the city's CSV export (all rows, or none)."""
+    settings = load_settings()
     from madoguchi.resident_import import ImportRejected
     from madoguchi.resident_import import import_residents as run_import
 
-    settings = load_settings()
     with app_session(settings) as session:
         try:
             report = run_import(
