@@ -2,6 +2,8 @@
 
 Views only parse, call `madoguchi.booking` and serialise; the booking rules live there. Every
 answer under /api/ is JSON, errors included: `{"error": {"code": ..., "message": ...}}`.
+A POST /api/bookings repeated with the same Idempotency-Key books nothing new and answers the
+first booking with 200 instead of 201 (see the OpenAPI document at /api/openapi.json).
 The blueprint is exposed as `bp` so a CSRF protection for the console can exempt it
 (`csrf.exempt(api.bp)`): the API authenticates with a bearer token, not a session cookie.
 """
@@ -13,7 +15,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -208,7 +210,10 @@ def booking_out(session: Session, made: Booking) -> BookingOut:
     )
 
 
-def _ledger(counts: list[booking.SlotCount], slots: dict[int, Slot], tz: ZoneInfo):
+def ledger(
+    counts: list[booking.SlotCount], slots: dict[int, Slot], tz: ZoneInfo
+) -> tuple[list[DayLedger], list[SlotLedger]]:
+    """Ledger lines per day (in the city's time zone) and per slot, from per-slot counts."""
     slot_lines = [
         SlotLedger(
             **_slot_fields(slots[count.slot_id], tz), capacity=count.capacity,
@@ -216,7 +221,7 @@ def _ledger(counts: list[booking.SlotCount], slots: dict[int, Slot], tz: ZoneInf
         )
         for count in counts
     ]
-    by_day: dict[Any, list[SlotLedger]] = defaultdict(list)
+    by_day: dict[date, list[SlotLedger]] = defaultdict(list)
     for line in slot_lines:
         by_day[line.start.date()].append(line)
     day_lines = [
@@ -381,7 +386,7 @@ def counts():
     tz = _city_tz()
     start, end = booking.day_bounds(query.date, tz) if query.date else (None, None)
     rows = booking.slot_counts(session, campaign_id=campaign_id, start=start, end=end)
-    days, slots = _ledger(rows, _slots_by_id(session, (row.slot_id for row in rows)), tz)
+    days, slots = ledger(rows, _slots_by_id(session, (row.slot_id for row in rows)), tz)
     return _json(CountsOut(date=query.date, campaign=query.campaign, days=days, slots=slots))
 
 
