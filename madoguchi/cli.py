@@ -246,7 +246,7 @@ def reconcile(repair: bool) -> None:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt(
             "Password", hide_input=True, confirmation_prompt="Repeat the password"
