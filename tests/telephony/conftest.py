@@ -80,7 +80,7 @@ def twiml_server() -> Iterator[TwimlServer]:
     server = TwimlServer()
     http = make_server("127.0.0.1", 0, _make_app(server), threaded=True)
     server.base_url = f"http://127.0.0.1:{http.server_port}"
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread = threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server

@@ -192,7 +192,8 @@ def test_queue_position_counts_calls_waiting_in_other_processes(call_engine, twi
     twiml_server.serve("/after", "<Response><Hangup/></Response>")
     run(call_engine, twiml_server, "/start", script(""))
     wait = twiml_server.received[1].params
-    assert (wait["QueuePosition"], wait["CurrentQueueSize"], wait["AvgQueueTime"]) == ("2", "2", "60")
+    standing = (wait["QueuePosition"], wait["CurrentQueueSize"], wait["AvgQueueTime"])
+    assert standing == ("2", "2", "60")
     assert network.queue_size("line") == 1  # this call left; the other still waits
 
 
