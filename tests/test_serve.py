@@ -1,0 +1,200 @@
+"""`madoguchi serve` as a real process: no services needed, a clear banner, a clean stop."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MADOGUCHI_SCRIPT = Path(sys.executable).parent / "madoguchi"
+START_SECONDS = 60
+STOP_SECONDS = 30
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServeProcess:
+    """A running `madoguchi serve` whose output is collected line by line."""
+
+    def __init__(self, var_dir: Path, *args: str) -> None:
+        self.var_dir = var_dir
+        env = {
+            key: value for key, value in os.environ.items()
+            if key not in {"DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "MADOGUCHI_CONFIG"}
+        }
+        env.update(MADOGUCHI_VAR_DIR=str(var_dir), MADOGUCHI_CONFIG=str(ROOT / "config.toml"))
+        self.process = subprocess.Popen(
+            [str(MADOGUCHI_SCRIPT), "serve", *args], env=env, cwd=var_dir.parent,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        """Everything printed so far."""
+        return "\n".join(self.lines)
+
+    def wait_for_line(self, text: str, seconds: float = START_SECONDS) -> None:
+        """Wait until a printed line contains text."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never printed; output so far:\n{self.output}")
+
+    def stop(self, signum: int) -> int:
+        """Send a signal and wait for the exit code."""
+        self.process.send_signal(signum)
+        code = self.process.wait(timeout=STOP_SECONDS)
+        self._reader.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        """Last resort after a failed test: end the process tree it started."""
+        for pid in processes_started_for(self.var_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def processes_started_for(var_dir: Path) -> list[int]:
+    """Every live process (serve, worker, work horses, Redis) running for this var dir.
+
+    Python processes carry MADOGUCHI_VAR_DIR in their environment; redis-server overwrites its
+    environment with its process title but works in the var dir, where its data file is.
+    """
+    marker = f"MADOGUCHI_VAR_DIR={var_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cwd = (entry / "cwd").resolve()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        ours = marker in environ.split(b"\0") or cwd == var_dir.resolve()
+        if ours and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def command_line(pid: int) -> str:
+    """The command line of a process, or '' when it is gone."""
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def get_health(port: int) -> tuple[int, dict]:
+    """GET /healthz: status code and body (0 when nothing answers yet)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+    except OSError:
+        return 0, {}
+
+
+def wait_healthy(port: int, serve: ServeProcess) -> dict:
+    """Poll /healthz until it answers 200."""
+    deadline = time.monotonic() + START_SECONDS
+    status, body = 0, {}
+    while time.monotonic() < deadline and serve.process.poll() is None:
+        status, body = get_health(port)
+        if status == 200:
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"/healthz never became 200 (last {status} {body});\n{serve.output}")
+
+
+def wait_all_gone(var_dir: Path, seconds: float = 10) -> list[int]:
+    """Wait for every process of this var dir to end; the ones still alive."""
+    deadline = time.monotonic() + seconds
+    while (left := processes_started_for(var_dir)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+@pytest.fixture
+def var_dir(tmp_path) -> Path:
+    """An empty var dir for one serve process."""
+    path = tmp_path / "var"
+    path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_runs_everything_without_services_and_stops_cleanly(var_dir, signum):
+    port = free_port()
+    serve = ServeProcess(var_dir, "--port", str(port))
+    try:
+        assert wait_healthy(port, serve) == {"status": "ok", "database": "ok", "redis": "ok"}
+        serve.wait_for_line("Stop with Ctrl-C")
+        base = f"http://127.0.0.1:{port}"
+        for expected in (
+            f"{base}/", f"{base}/voice/incoming", f"{base}/voice/status",
+            f"{base}/voice/fallback", "madoguchi create-user", "madoguchi phone",
+        ):
+            assert expected in serve.output
+
+        running = processes_started_for(var_dir)
+        commands = [command_line(pid) for pid in running]
+        assert serve.process.pid in running
+        assert any("redis-server" in command for command in commands), commands
+        assert any(command.endswith("madoguchi.cli worker ") for command in commands), commands
+        assert (var_dir / "madoguchi.db").is_file()  # SQLite under var/, migrated
+
+        assert serve.stop(signum) == 0
+        assert "Madoguchi stopped." in serve.output
+        assert wait_all_gone(var_dir) == []
+        assert (var_dir / "redis.db").is_file()  # the embedded Redis saved its data on the way out
+    finally:
+        serve.kill()
+
+
+def test_serve_on_a_busy_port_says_so_and_leaves_nothing_running(var_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        serve = ServeProcess(var_dir, "--port", str(port))
+        try:
+            code = serve.process.wait(timeout=START_SECONDS)
+            serve._reader.join(timeout=5)
+            assert code == 1
+            assert f"Error: cannot listen on 127.0.0.1:{port}" in serve.output
+            assert wait_all_gone(var_dir) == []
+        finally:
+            serve.kill()
