@@ -347,3 +347,48 @@ def test_the_worker_reports_an_unreachable_redis_in_one_line(base_env, engine):
     result = invoke(base_env, "worker", "--burst", REDIS_URL="redis://127.0.0.1:1/0")
     assert result.exit_code == 2
     assert one_line_error(result).startswith("Error: REDIS_URL: cannot reach Redis")
+
+
+# --- import-residents ------------------------------------------------------------------------
+
+HEADER = "resident_no,name,name_kana,birth_date,phone,language\n"
+
+
+def test_import_residents_imports_the_file_and_prints_the_report(tmp_path, base_env, committed_db):
+    csv_file = tmp_path / "residents.csv"
+    csv_file.write_text(
+        HEADER + "R001,山田 太郎,ヤマダ タロウ,1948-05-17,03-1234-5678,ja\n"
+        "R002,佐藤 花子,サトウ ハナコ,1952-11-02,,en\n",
+        encoding="utf-8",
+    )
+    result = invoke(base_env, "import-residents", str(csv_file))
+    assert result.exit_code == 0, result.output
+    assert "2 new, 0 updated" in result.stdout
+    with committed_db() as session:
+        numbers = session.scalars(select(Resident.resident_no).order_by(Resident.resident_no))
+        assert list(numbers) == ["R001", "R002"]
+
+
+def test_import_residents_lists_every_bad_line_writes_nothing_and_exits_1(
+    tmp_path, base_env, committed_db
+):
+    csv_file = tmp_path / "residents.csv"
+    csv_file.write_text(
+        HEADER + "R001,山田 太郎,ヤマダ タロウ,1948-02-30,,ja\n"
+        "R002,佐藤 花子,サトウ ハナコ,1952-11-02,,ja\n"
+        "R003,=HYPERLINK(\"x\"),スズキ,1950-01-01,,ja\n",
+        encoding="utf-8",
+    )
+    result = invoke(base_env, "import-residents", str(csv_file))
+    assert result.exit_code == 1
+    assert "2行目" in result.stderr and "4行目" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert "Traceback" not in result.output
+    with committed_db() as session:
+        assert session.scalar(select(func.count()).select_from(Resident)) == 0
+
+
+def test_import_residents_names_a_missing_file(tmp_path, base_env):
+    result = invoke(base_env, "import-residents", str(tmp_path / "missing.csv"))
+    assert result.exit_code == 2
+    assert "missing.csv" in result.stderr and "does not exist" in result.stderr
