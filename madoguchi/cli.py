@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import re
 import sys
@@ -30,8 +32,28 @@ def one_line(message: object) -> str:
     return " ".join(str(message).split())
 
 
+# Commands that live with the part they belong to, imported only when used.
+LAZY_COMMANDS = {"phone": "madoguchi.telephony.phone_cli"}
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 class MadoguchiGroup(click.Group):
     """The command group: settings and service errors become one line on stderr and exit 2."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Built-in commands plus the lazily loaded ones that are installed."""
+        lazy = [name for name, module in LAZY_COMMANDS.items() if _installed(module)]
+        return sorted([*super().list_commands(ctx), *lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """A built-in command, or a lazy one imported on first use."""
+        command = super().get_command(ctx, name)
+        if command is None and name in LAZY_COMMANDS and _installed(LAZY_COMMANDS[name]):
+            command = getattr(importlib.import_module(LAZY_COMMANDS[name]), name)
+        return command
 
     def invoke(self, ctx: click.Context):
         """Run the command, turning configuration and connection problems into one clear line."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -392,3 +393,24 @@ def test_import_residents_names_a_missing_file(tmp_path, base_env):
     result = invoke(base_env, "import-residents", str(tmp_path / "missing.csv"))
     assert result.exit_code == 2
     assert "missing.csv" in result.stderr and "does not exist" in result.stderr
+
+
+# --- the command list ------------------------------------------------------------------------
+
+
+def test_help_lists_every_command():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for name in ("serve", "worker", "db", "create-user", "reconcile", "demo-data",
+                 "import-residents"):
+        assert f"  {name} " in result.stdout
+
+
+def test_the_terminal_phone_is_offered_when_the_simulator_is_installed():
+    if importlib.util.find_spec("madoguchi.telephony.phone_cli") is None:
+        pytest.skip("the simulator's terminal phone is not part of this installation")
+    listed = CliRunner().invoke(main, ["--help"])
+    assert "  phone " in listed.stdout
+    result = CliRunner().invoke(main, ["phone", "--help"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Usage: main phone [OPTIONS]")
