@@ -174,9 +174,31 @@ class CallEngine:
         """Play one whole call; return when it has ended."""
         return _CallRun(self, setup, caller).run()
 
+    def unanswered(self, setup: CallSetup, status: str, *, ring_seconds: int) -> CallResult:
+        """An outbound call that was busy or rang out: only its status callback is sent."""
+        run = _CallRun(self, setup, _Nobody())
+        if status == "no-answer":
+            self.clock.wait(ring_seconds, lambda: False)
+        run.result.status = status
+        run.result.ended_by = status
+        if self.network is not None:
+            self.network.set_status(setup.call_sid, status)
+        run.send_status_callbacks()
+        return run.result
+
     def sign(self, url: str, params: dict[str, str]) -> str:
         """The X-Twilio-Signature Twilio would send for this request."""
         return self.validator.compute_signature(url, params)
+
+
+class _Nobody:
+    """The caller of a call nobody answered."""
+
+    def hear(self, event: LineEvent) -> None:
+        """Nobody hears anything."""
+
+    def act(self, moment: Moment) -> None:
+        """Nobody does anything."""
 
 
 class _CallRun:
@@ -221,7 +243,7 @@ class _CallRun:
         self._tell("notice", f"call ended ({self.result.ended_by})")
         if network is not None:
             network.set_status(self.setup.call_sid, self.result.status)
-        self._send_status_callbacks()
+        self.send_status_callbacks()
         return self.result
 
     def _register(self, network: SimulatedNetwork) -> None:
@@ -568,7 +590,7 @@ class _CallRun:
                 network.leave_queue(name, sid)
 
     # --- after the call ----------------------------------------------------------------
-    def _send_status_callbacks(self) -> None:
+    def send_status_callbacks(self) -> None:
         """Status callbacks, each with its SequenceNumber; shuffled when configured."""
         url = self.setup.status_callback
         if not url:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from madoguchi.telephony.caller import HangUp, LineEvent, Moment, Press, Speak, Wait
 from madoguchi.telephony.engine import CallEngine, CallSetup
+from madoguchi.telephony.network import Control
 from madoguchi.telephony.script import ScriptCaller, parse_script
 
 from .conftest import AUTH_TOKEN
@@ -223,9 +224,7 @@ def test_a_live_redirect_takes_the_caller_off_hold(call_engine, twiml_server, ne
     twiml_server.serve("/start", "<Response><Enqueue waitUrl='/wait'>line</Enqueue></Response>")
 
     def wait(params):
-        network.send_control(params["CallSid"], __import__(
-            "madoguchi.telephony.network", fromlist=["Control"]).Control("redirect",
-                                                                         twiml_server.url("/op")))
+        network.send_control(params["CallSid"], Control("redirect", twiml_server.url("/op")))
         return "<Response><Say>お待ちください</Say></Response>"
 
     twiml_server.serve("/wait", wait)

@@ -1,0 +1,105 @@
+"""TwilioTelephony sends exactly the REST requests Twilio expects (no network)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from twilio.http import HttpClient
+from twilio.http.response import Response
+
+from madoguchi.telephony import build_telephony
+from madoguchi.telephony.base import Telephony, TelephonyError
+from madoguchi.telephony.twilio_adapter import TwilioTelephony
+
+ACCOUNT = "AC" + "a" * 32
+CALL_SID = "CA" + "b" * 32
+
+
+class RecordingHttpClient(HttpClient):
+    """Answers every request with a canned Twilio response and remembers the request."""
+
+    def __init__(self, status: int = 201, body: dict | None = None) -> None:
+        super().__init__(logging.getLogger("test"), is_async=False)
+        self.status = status
+        self.body = body or {"sid": CALL_SID}
+        self.requests: list[dict] = []
+
+    def request(self, method, uri, params=None, data=None, headers=None, auth=None,
+                timeout=None, allow_redirects=False):
+        self.requests.append({"method": method, "uri": uri, "data": data, "auth": auth})
+        return Response(self.status, json.dumps(self.body))
+
+
+def adapter(http: RecordingHttpClient) -> TwilioTelephony:
+    return TwilioTelephony(ACCOUNT, "secret-token", "+81312345678", http_client=http)
+
+
+def test_place_call_posts_to_the_calls_resource_with_callback_and_machine_detection():
+    http = RecordingHttpClient()
+    sid = adapter(http).place_call("+819012345678", url="https://city.example/voice/callback/7",
+                                   status_callback="https://city.example/voice/status",
+                                   timeout_seconds=40, machine_detection=True)
+    assert sid == CALL_SID
+    (sent,) = http.requests
+    assert sent["method"] == "POST"
+    assert sent["uri"] == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Calls.json"
+    assert sent["auth"] == (ACCOUNT, "secret-token")
+    assert sent["data"]["To"] == "+819012345678"
+    assert sent["data"]["From"] == "+81312345678"
+    assert sent["data"]["Url"] == "https://city.example/voice/callback/7"
+    assert sent["data"]["StatusCallback"] == "https://city.example/voice/status"
+    assert sent["data"]["Timeout"] == 40
+    assert sent["data"]["MachineDetection"] == "Enable"
+
+
+def test_place_call_without_machine_detection_does_not_ask_for_it():
+    http = RecordingHttpClient()
+    adapter(http).place_call("+819012345678", url="https://x.example/a", status_callback="",
+                             timeout_seconds=30, machine_detection=False)
+    assert "MachineDetection" not in http.requests[0]["data"]
+
+
+def test_send_sms_posts_to_the_messages_resource():
+    http = RecordingHttpClient(body={"sid": "SM" + "c" * 32})
+    sid = adapter(http).send_sms("+819012345678", "予約番号 1234567")
+    (sent,) = http.requests
+    assert sid == "SM" + "c" * 32
+    assert sent["uri"] == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+    assert sent["data"] == {"To": "+819012345678", "From": "+81312345678",
+                            "Body": "予約番号 1234567"}
+
+
+def test_redirect_updates_the_live_call_url():
+    http = RecordingHttpClient(status=200)
+    adapter(http).redirect_call(CALL_SID, "https://city.example/voice/bridge/3")
+    (sent,) = http.requests
+    assert sent["uri"] == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Calls/{CALL_SID}.json"
+    assert sent["data"] == {"Url": "https://city.example/voice/bridge/3", "Method": "POST"}
+
+
+def test_hangup_completes_the_call():
+    http = RecordingHttpClient(status=200)
+    adapter(http).hangup(CALL_SID)
+    assert http.requests[0]["data"] == {"Status": "completed"}
+
+
+def test_a_twilio_error_becomes_a_telephony_error_without_the_number():
+    http = RecordingHttpClient(status=400, body={
+        "code": 21211, "message": "The 'To' number +819012345678 is not a valid phone number.",
+        "status": 400})
+    with pytest.raises(TelephonyError) as caught:
+        adapter(http).place_call("+819012345678", url="https://x.example/a", status_callback="",
+                                 timeout_seconds=30, machine_detection=False)
+    assert "21211" in str(caught.value)
+    assert "12345678" not in str(caught.value).replace("21211", "")
+
+
+def test_twilio_credentials_choose_the_twilio_adapter(settings):
+    secrets = settings.secrets.model_copy(update={
+        "twilio_account_sid": ACCOUNT, "twilio_phone_number": "050-1234-5678"})
+    chosen = build_telephony(settings.model_copy(update={"secrets": secrets}))
+    assert isinstance(chosen, TwilioTelephony)
+    assert isinstance(chosen, Telephony)
+    assert chosen.from_number == "+815012345678"
