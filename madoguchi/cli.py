@@ -324,7 +324,7 @@ def create_user(username: str, role: str, display_name: str | None, password_std
 def demo_data(residents: int) -> None:
     """Fill an EMPTY database with the demo city: residents, slots, users, inquiries, FAQ."""
     settings = load_settings()
-    from madoguchi.demo_data import DEMO_USERS, database_is_empty, load_demo_data
+    from madoguchi.demo_data import DemoDataError, database_is_empty, load_demo_data
 
     with app_session(settings) as session:
         if not database_is_empty(session):
@@ -332,11 +332,11 @@ def demo_data(residents: int) -> None:
                 "the database already has residents, slots or users; demo data is only "
                 "loaded into an empty database (use another DATABASE_URL or MADOGUCHI_VAR_DIR)"
             )
-        summary = load_demo_data(session, settings, residents=residents)
+        try:
+            summary = load_demo_data(session, settings, residents=residents)
+        except DemoDataError as exc:
+            raise click.ClickException(one_line(exc)) from None
     click.echo(str(summary))
-    click.echo("Console users (username / password, role):")
-    for name, password, role in DEMO_USERS:
-        click.echo(f"  {name} / {password}  ({role})")
 
 
 @main.command("import-residents")

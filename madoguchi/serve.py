@@ -139,9 +139,10 @@ def banner(settings: Settings, *, demo: bool, users: list[tuple[str, str, str]])
         f"    Fallback:        {base}/voice/fallback",
     ]
     if demo:
+        lines.append("  Demo city: the line is open around the clock.")
+    if users:
         lines.append("  Log in with a demo user (username / password, role):")
         lines += [f"    {name} / {password}  ({role})" for name, password, role in users]
-        lines.append("  Demo city: the line is open around the clock.")
     else:
         lines.append(
             "  Log in: create a user with: "
@@ -152,11 +153,18 @@ def banner(settings: Settings, *, demo: bool, users: list[tuple[str, str, str]])
     return "\n".join(lines)
 
 
-def load_demo_if_empty(engine: Engine, settings: Settings, echo: Callable[[str], None]) -> list:
-    """Fill an empty database with the demo city; leave a database with data as it is."""
+def load_demo_if_empty(
+    engine: Engine, settings: Settings, echo: Callable[[str], None]
+) -> list[tuple[str, str, str]]:
+    """Fill an empty database with the demo city (a database with data is left as it is).
+
+    Returns the demo users that exist in the database, to show how to log in.
+    """
+    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from madoguchi.demo_data import DEMO_USERS, database_is_empty, load_demo_data
+    from madoguchi.models import Operator
 
     with Session(engine, expire_on_commit=False) as session:
         if database_is_empty(session):
@@ -164,7 +172,8 @@ def load_demo_if_empty(engine: Engine, settings: Settings, echo: Callable[[str],
             echo(str(load_demo_data(session, settings)))
         else:
             echo("The database already has data: the demo city is not loaded again.")
-    return list(DEMO_USERS)
+        present = set(session.scalars(select(Operator.username)))
+    return [user for user in DEMO_USERS if user[0] in present]
 
 
 def run(

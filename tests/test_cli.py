@@ -414,3 +414,28 @@ def test_the_terminal_phone_is_offered_when_the_simulator_is_installed():
     result = CliRunner().invoke(main, ["phone", "--help"])
     assert result.exit_code == 0
     assert result.stdout.startswith("Usage: main phone [OPTIONS]")
+
+
+# --- demo-data -------------------------------------------------------------------------------
+
+
+def test_demo_data_fills_an_empty_database_with_exact_counters_and_refuses_a_second_time(
+    base_env, committed_db
+):
+    from madoguchi.demo_data import DEMO_USERS
+
+    loaded = invoke(base_env, "demo-data", "--residents", "60")
+    assert loaded.exit_code == 0, loaded.output
+    assert "demo city loaded" in loaded.stdout
+    with committed_db() as session:
+        assert session.scalar(select(func.count()).select_from(Resident)) == 60
+        assert session.scalar(select(func.count()).select_from(Slot)) > 0
+        usernames = set(session.scalars(select(Operator.username)))
+    assert usernames == {name for name, _, _ in DEMO_USERS}
+    assert invoke(base_env, "reconcile").exit_code == 0
+
+    again = invoke(base_env, "demo-data", "--residents", "60")
+    assert again.exit_code == 1
+    assert "only loaded into an empty database" in one_line_error(again)
+    with committed_db() as session:
+        assert session.scalar(select(func.count()).select_from(Resident)) == 60

@@ -198,3 +198,33 @@ def test_serve_on_a_busy_port_says_so_and_leaves_nothing_running(var_dir):
             assert wait_all_gone(var_dir) == []
         finally:
             serve.kill()
+
+
+def test_serve_demo_loads_the_demo_city_once_and_shows_its_users(var_dir):
+    from madoguchi.demo_data import DEMO_USERS
+
+    port = free_port()
+    serve = ServeProcess(var_dir, "--port", str(port), "--demo")
+    try:
+        wait_healthy(port, serve)
+        serve.wait_for_line("Stop with Ctrl-C")
+        assert "demo city loaded" in serve.output
+        assert "open around the clock" in serve.output
+        for name, password, role in DEMO_USERS:
+            assert f"{name} / {password}  ({role})" in serve.output
+        assert serve.stop(signal.SIGINT) == 0
+    finally:
+        serve.kill()
+    assert wait_all_gone(var_dir) == []
+
+    again = ServeProcess(var_dir, "--port", str(port), "--demo")
+    try:
+        wait_healthy(port, again)
+        again.wait_for_line("Stop with Ctrl-C")
+        assert "not loaded again" in again.output
+        assert "demo city loaded" not in again.output
+        assert f"{DEMO_USERS[0][0]} / {DEMO_USERS[0][1]}" in again.output
+        assert again.stop(signal.SIGTERM) == 0
+    finally:
+        again.kill()
+    assert wait_all_gone(var_dir) == []
