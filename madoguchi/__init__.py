@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     if overrides:
         app.config.update(overrides)
 
+    import ivr
     from madoguchi import api, health, redis_conn, telephony
     from madoguchi.db import Database
 
@@ -30,4 +31,5 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     health.init_app(app)
     api.init_app(app)
     telephony.init_app(app)
+    ivr.init_app(app)
     return app

@@ -41,7 +41,7 @@ class Catalog:
     hear: dict[str, list[str]] = field(default_factory=dict)
     format: dict[str, Any] = field(default_factory=dict)
 
-    def text(self, key: str, **values: object) -> str:
+    def text(self, key: str, /, **values: object) -> str:
         """The sentence for a key with its placeholders filled in."""
         try:
             template = self.say[key]
