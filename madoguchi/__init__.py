@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     if overrides:
         app.config.update(overrides)
 
+    import agent_console
     import ivr
     from madoguchi import api, health, redis_conn, telephony
     from madoguchi.db import Database
@@ -32,4 +33,5 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     api.init_app(app)
     telephony.init_app(app)
     ivr.init_app(app)
+    agent_console.init_app(app)
     return app

@@ -1,0 +1,97 @@
+"""The console's forms (Flask-WTF: every POST carries a CSRF token); labels come from i18n."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from agent_console.i18n import LANGUAGES
+from madoguchi.models import INQUIRY_STATUSES, ROLES
+
+
+class LoginForm(FlaskForm):
+    """Username and password, plus where to go afterwards."""
+
+    username = StringField(validators=[DataRequired(), Length(max=60)])
+    password = PasswordField(validators=[DataRequired(), Length(max=200)])
+    next = HiddenField()
+
+
+class LanguageForm(FlaskForm):
+    """The operator's console language."""
+
+    language = SelectField(choices=[(code, code) for code in LANGUAGES])
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs its CSRF token (reveal a number, disable a user, …)."""
+
+
+class BookForm(FlaskForm):
+    """Book the chosen slot for the resident on the page."""
+
+    slot_id = IntegerField(validators=[InputRequired()])
+
+
+class MoveForm(FlaskForm):
+    """Move a booking to another slot."""
+
+    reference = HiddenField(validators=[DataRequired()])
+    slot_id = IntegerField(validators=[InputRequired()])
+
+
+class CancelForm(FlaskForm):
+    """Cancel a booking, with an optional reason."""
+
+    reference = HiddenField(validators=[DataRequired()])
+    reason = StringField(validators=[Optional(), Length(max=200)])
+
+
+class InquiryCreateForm(FlaskForm):
+    """A new inquiry, optionally for a resident."""
+
+    category = StringField(validators=[DataRequired(), Length(max=40)])
+    subject = StringField(validators=[DataRequired(), Length(max=300)])
+    note = TextAreaField(validators=[Optional(), Length(max=4000)])
+    contact_phone = StringField(validators=[Optional(), Length(max=40)])
+    due_date = DateField(validators=[Optional()])
+    resident_id = HiddenField()
+    assigned_to = SelectField(coerce=int, choices=[], validate_choice=False)
+
+
+class InquiryUpdateForm(FlaskForm):
+    """Status, assignment, a staff note and a public update."""
+
+    status = SelectField(choices=[(status, status) for status in INQUIRY_STATUSES])
+    assigned_to = SelectField(coerce=int, choices=[], validate_choice=False)
+    category = StringField(validators=[DataRequired(), Length(max=40)])
+    due_date = DateField(validators=[Optional()])
+    note = TextAreaField(validators=[Optional(), Length(max=4000)])
+    public_text = TextAreaField(validators=[Optional(), Length(max=1000)])
+
+
+class FaqForm(FlaskForm):
+    """A FAQ entry's order and whether the phone line offers it; texts are per language."""
+
+    position = IntegerField(validators=[InputRequired(), NumberRange(min=0, max=999)])
+    active = BooleanField()
+
+
+class UserCreateForm(FlaskForm):
+    """A new console user."""
+
+    username = StringField(validators=[DataRequired(), Length(max=60)])
+    display_name = StringField(validators=[DataRequired(), Length(max=100)])
+    password = PasswordField(validators=[DataRequired(), Length(max=200)])
+    role = SelectField(choices=[(role, role) for role in ROLES])
+    language = SelectField(choices=[(code, code) for code in LANGUAGES])

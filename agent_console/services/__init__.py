@@ -1,0 +1,1 @@
+"""The console's rules, kept out of the views: accounts, login limits, residents, bookings, …"""

@@ -1,0 +1,118 @@
+"""Console users: checking a password, creating, disabling and listing operators."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from agent_console.i18n import LANGUAGES
+from madoguchi.models import ROLES, Operator, utcnow
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{2,60}$")
+MIN_PASSWORD_LENGTH = 8
+# Checked when the username is unknown, so a wrong name takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("no user has this password")
+
+
+class AccountError(ValueError):
+    """A user could not be created or changed; `key` names the console message to show."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+def authenticate(session: Session, username: str, password: str) -> Operator | None:
+    """The active operator with this username and password, else None; notes the login time."""
+    operator = session.scalar(
+        select(Operator).where(func.lower(Operator.username) == username.strip().lower())
+    )
+    if operator is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(operator.password_hash, password) or not operator.active:
+        return None
+    operator.last_login_at = utcnow()
+    session.commit()
+    return operator
+
+
+def create_operator(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    password: str,
+    role: str,
+    language: str = "ja",
+) -> Operator:
+    """Add a console user with a hashed password; raises AccountError saying what to fix."""
+    username = username.strip()
+    if not USERNAME_RE.match(username):
+        raise AccountError("username_invalid")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError("password_too_short", min=MIN_PASSWORD_LENGTH)
+    if role not in ROLES or language not in LANGUAGES:
+        raise AccountError("form_invalid")
+    taken = session.scalar(
+        select(Operator.id).where(func.lower(Operator.username) == username.lower())
+    )
+    if taken is not None:
+        raise AccountError("user_exists", username=username)
+    operator = Operator(
+        username=username,
+        display_name=display_name.strip() or username,
+        password_hash=generate_password_hash(password),
+        role=role,
+        language=language,
+        active=True,
+    )
+    session.add(operator)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise AccountError("user_exists", username=username) from None
+    return operator
+
+
+def set_active(session: Session, operator_id: int, active: bool, *, acting_id: int) -> Operator:
+    """Enable or disable a user (a disabled user's sessions stop at their next request)."""
+    operator = session.get(Operator, operator_id)
+    if operator is None:
+        raise AccountError("not_found")
+    if operator.id == acting_id and not active:
+        raise AccountError("cannot_disable_self")
+    operator.active = active
+    session.commit()
+    return operator
+
+
+def set_language(session: Session, operator_id: int, language: str) -> None:
+    """Store the operator's console language."""
+    if language not in LANGUAGES:
+        raise AccountError("form_invalid")
+    operator = session.get(Operator, operator_id)
+    if operator is None:
+        raise AccountError("not_found")
+    operator.language = language
+    session.commit()
+
+
+def all_operators(session: Session) -> list[Operator]:
+    """Every console user, by username."""
+    return list(session.scalars(select(Operator).order_by(Operator.username)))
+
+
+def active_operators(session: Session) -> list[Operator]:
+    """Users who may be assigned work, by display name."""
+    return list(
+        session.scalars(
+            select(Operator).where(Operator.active.is_(True)).order_by(Operator.display_name)
+        )
+    )

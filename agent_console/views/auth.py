@@ -1,0 +1,80 @@
+"""Logging in and out, the start page, and the operator's language."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from agent_console.blueprint import bp
+from agent_console.forms import LanguageForm, LoginForm
+from agent_console.i18n import LANGUAGES, translate
+from agent_console.security import (
+    client_ip,
+    end_session,
+    role_required,
+    safe_next,
+    start_session,
+)
+from agent_console.services import accounts, login_limit
+from madoguchi.db import get_session
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The login form; after 5 failures per username and address, a 15-minute pause."""
+    if request.args.get("lang") in LANGUAGES:
+        session["lang"] = request.args["lang"]
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    status = 200
+    if form.validate_on_submit():
+        username, ip = form.username.data, client_ip()
+        if login_limit.is_blocked(username, ip):
+            flash(translate("login_rate_limited", minutes=login_limit.window_minutes()), "error")
+            status = 429
+        else:
+            operator = accounts.authenticate(get_session(), username, form.password.data)
+            if operator is None:
+                login_limit.record_failure(username, ip)
+                flash(translate("login_failed"), "error")
+                status = 401
+            else:
+                login_limit.clear(username, ip)
+                target = safe_next(form.next.data, url_for("console.home"))
+                start_session(operator)
+                return redirect(target)
+    elif request.method == "POST":
+        flash(translate("form_invalid"), "error")
+        status = 400
+    return render_template("console/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    """End the session (a POST with a CSRF token, so no other site can log anyone out)."""
+    language = current_user.language if current_user.is_authenticated else None
+    end_session()
+    if language:
+        session["lang"] = language
+    flash(translate("logged_out", language), "info")
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/")
+@role_required("operator")
+def home():
+    """The start page: straight to resident search, the most frequent task."""
+    return redirect(url_for("console.residents"))
+
+
+@bp.post("/language")
+@role_required("operator")
+def set_language():
+    """Store the operator's console language and come back to the same page."""
+    form = LanguageForm()
+    if form.validate_on_submit():
+        accounts.set_language(get_session(), current_user.id, form.language.data)
+        flash(translate("language_saved", form.language.data), "info")
+    back = safe_next(request.form.get("back"), url_for("console.home"))
+    return redirect(back)

@@ -1,0 +1,87 @@
+"""What every console request goes through: session limits, headers, error pages, helpers."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from agent_console.blueprint import bp
+from agent_console.i18n import current_language, translate
+from agent_console.security import (
+    ABSOLUTE_SESSION_SECONDS,
+    SECURITY_HEADERS,
+    end_session,
+    session_expiry_reason,
+    touch_session,
+)
+from madoguchi import phone
+
+
+@bp.before_request
+def enforce_session_limits():
+    """End sessions past the absolute or idle limit; otherwise note the activity."""
+    if request.endpoint == "console.static" or not current_user.is_authenticated:
+        return None
+    reason = session_expiry_reason()
+    if reason is None:
+        touch_session()
+        return None
+    language = current_user.language
+    end_session()
+    flash(translate(reason, language, hours=ABSOLUTE_SESSION_SECONDS // 3600), "info")
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("console.login", next=target, lang=language))
+
+
+@bp.after_request
+def add_security_headers(response):
+    """CSP (our own scripts only), no framing, no sniffing, no referrer to other sites."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint == "console.static":
+        response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.app_template_filter("masked")
+def masked_phone(e164: str | None) -> str:
+    """A phone number with all but the last four digits hidden."""
+    return phone.mask(e164)
+
+
+@bp.app_template_filter("national")
+def national_phone(e164: str | None) -> str:
+    """A phone number written the way residents say it."""
+    if not e164:
+        return ""
+    try:
+        return phone.national(e164)
+    except Exception:  # a stored number phonenumbers cannot parse is still shown as stored
+        return e164
+
+
+@bp.context_processor
+def console_helpers():
+    """t() for messages, the language, and the user's role checks for every template."""
+    return {"t": translate, "lang": current_language()}
+
+
+@bp.errorhandler(403)
+def forbidden(error):
+    """A page in the user's language saying which role the page needs."""
+    role = error.description if isinstance(error.description, str) else "admin"
+    role_name = translate(f"role_{role}") if role in ("operator", "supervisor", "admin") else role
+    return render_template("console/forbidden.html", role_name=role_name), 403
+
+
+@bp.errorhandler(404)
+def not_found(_error):
+    """A plain not-found page inside the console frame."""
+    return render_template("console/message.html", message=translate("not_found")), 404
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(_error):
+    """A form without a valid token: say how to recover instead of a bare 400."""
+    return render_template("console/message.html", message=translate("csrf_failed")), 400
