@@ -157,3 +157,34 @@ def faq(db_session):
         ]
         db_session.add(entry)
     db_session.commit()
+
+
+def configure(app, **sections: dict) -> None:
+    """Change config.toml sections for one test (e.g. hours={"always_open": True})."""
+    settings = app.config["SETTINGS"]
+    file = settings.file.model_copy(update={
+        name: getattr(settings.file, name).model_copy(update=values)
+        for name, values in sections.items()
+    })
+    app.config["SETTINGS"] = settings.model_copy(update={"file": file})
+
+
+@pytest.fixture
+def open_line(app) -> None:
+    """Staff at work around the clock, reachable on a fallback number."""
+    configure(app, hours={"always_open": True}, queue={"fallback_number": "03-1234-9999"})
+
+
+@pytest.fixture
+def closed_line(app) -> datetime:
+    """Closed now; opens only in three days' time, at 08:30. Returns that opening."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(app.config["SETTINGS"].city.timezone)
+    opening_day = (datetime.now(tz) + timedelta(days=3)).date()
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    week = {day: "" for day in days}
+    week[days[opening_day.weekday()]] = "08:30-17:15"
+    configure(app, hours={**week, "always_open": False, "closed_on_public_holidays": False,
+                          "closed_days": []})
+    return datetime(opening_day.year, opening_day.month, opening_day.day, 8, 30, tzinfo=tz)
