@@ -92,9 +92,21 @@ def _sites(city: str, city_en: str) -> list[dict[str, str]]:
     ]
 
 
+# Keys as the voice should say them, so no digit is left for the speech engine to guess.
+_KEY_WORDS_JA = {
+    "0": "ゼロ", "1": "いち", "2": "に", "3": "さん", "4": "よん", "5": "ご", "6": "ろく",
+    "7": "なな", "8": "はち", "9": "きゅう", "*": "こめじるし", "#": "シャープ",
+}
+_KEY_WORDS_EN = {
+    "0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
+    "7": "seven", "8": "eight", "9": "nine", "*": "star", "#": "hash",
+}
+
+
 def _faq(operator_key: str) -> list[dict[str, tuple[str, str]]]:
     """FAQ texts as (title, answer) per language; answers are read aloud to older callers."""
-    key = f"「{operator_key}」"
+    key = _KEY_WORDS_JA.get(operator_key, operator_key)
+    key_en = _KEY_WORDS_EN.get(operator_key, operator_key)
     return [
         {
             "ja": (
@@ -120,9 +132,9 @@ def _faq(operator_key: str) -> list[dict[str, tuple[str, str]]]:
             ),
             "en": (
                 "What to bring",
-                "Please bring three things: the vaccination ticket the city sent you, "
-                "something that shows who you are, such as your health insurance card, "
-                "and your medicine notebook if you have one. "
+                "Please bring three things. First, the vaccination ticket the city sent you. "
+                "Second, something that shows who you are, such as your health insurance card. "
+                "Third, your medicine notebook, if you have one. "
                 "Please wear clothes that make it easy to show your upper arm.",
             ),
         },
@@ -137,7 +149,7 @@ def _faq(operator_key: str) -> list[dict[str, tuple[str, str]]]:
                 "Changing or cancelling a booking",
                 "You can check or cancel your booking on this line. "
                 "Please have your booking number ready. "
-                f"To change the day or time, press {operator_key} and tell a member of staff.",
+                f"To change the day or time, press {key_en} and tell a member of staff.",
             ),
         },
         {
@@ -394,7 +406,8 @@ def _insert_city(
         row["created_at"] = row["updated_at"] = now
     if rows:
         session.execute(insert(Resident), rows)
-    ids = dict(session.execute(select(Resident.resident_no, Resident.id)).tuples().all())
+    numbers_and_ids = session.execute(select(Resident.resident_no, Resident.id))
+    ids = {number: id_ for number, id_ in numbers_and_ids}
     phone_rows = [
         {"resident_id": ids[resident_no], "e164": e164, "is_mobile": phone.is_mobile(e164)}
         for resident_no, numbers in phones.items()
