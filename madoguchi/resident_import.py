@@ -419,9 +419,9 @@ def _existing_ids(session: Session, numbers: Sequence[str]) -> dict[str, int]:
     return found
 
 
-def write_residents(session: Session, rows: Sequence[ResidentRow], *, progress: bool) -> tuple[
-    int, int, int
-]:
+def write_residents(
+    session: Session, rows: Sequence[ResidentRow], *, progress: bool
+) -> tuple[int, int, int]:
     """Insert new residents, update known ones, replace their phones; returns the counts."""
     now = utcnow()
     existing = _existing_ids(session, [row.resident_no for row in rows])
