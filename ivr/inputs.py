@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from prompts import Catalog
 
-# Intents checked in this order, so that "予約の確認" is a check and "係の人" wins everywhere.
+# Intents checked in this order: "予約の確認" is a check, "係の人" wins everywhere, and a
+# polite "お願いします" only means yes when no other answer is in the sentence.
 INTENT_PRIORITY = (
     "operator", "repeat", "identity", "code", "cancel", "check", "change", "keep", "later",
-    "no", "yes", "book", "faq", "menu", "goodbye", "callback", "voicemail",
+    "book", "faq", "menu", "goodbye", "callback", "voicemail", "no", "yes",
 )
 _KANJI_DIGITS = str.maketrans("〇一二三四五六七八九零", "01234567890")
 _SPOKEN_DIGITS = re.compile(r"^[\d\s、,.。ー\-]+$")
