@@ -30,7 +30,7 @@ class LoginForm(FlaskForm):
 class LanguageForm(FlaskForm):
     """The operator's console language."""
 
-    language = SelectField(choices=[(code, code) for code in LANGUAGES])
+    language = SelectField(choices=list(LANGUAGES))
 
 
 class ActionForm(FlaskForm):
@@ -66,14 +66,14 @@ class InquiryCreateForm(FlaskForm):
     contact_phone = StringField(validators=[Optional(), Length(max=40)])
     due_date = DateField(validators=[Optional()])
     resident_id = HiddenField()
-    assigned_to = SelectField(coerce=int, choices=[], validate_choice=False)
+    assigned_to = IntegerField(validators=[Optional()], default=0)
 
 
 class InquiryUpdateForm(FlaskForm):
     """Status, assignment, a staff note and a public update."""
 
-    status = SelectField(choices=[(status, status) for status in INQUIRY_STATUSES])
-    assigned_to = SelectField(coerce=int, choices=[], validate_choice=False)
+    status = SelectField(choices=list(INQUIRY_STATUSES))
+    assigned_to = IntegerField(validators=[Optional()], default=0)
     category = StringField(validators=[DataRequired(), Length(max=40)])
     due_date = DateField(validators=[Optional()])
     note = TextAreaField(validators=[Optional(), Length(max=4000)])
@@ -93,5 +93,5 @@ class UserCreateForm(FlaskForm):
     username = StringField(validators=[DataRequired(), Length(max=60)])
     display_name = StringField(validators=[DataRequired(), Length(max=100)])
     password = PasswordField(validators=[DataRequired(), Length(max=200)])
-    role = SelectField(choices=[(role, role) for role in ROLES])
-    language = SelectField(choices=[(code, code) for code in LANGUAGES])
+    role = SelectField(choices=list(ROLES))
+    language = SelectField(choices=list(LANGUAGES))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent_console.services.actor import Actor
@@ -54,7 +54,7 @@ def is_overdue(inquiry: Inquiry, now: datetime | None = None) -> bool:
 
 def categories(session: Session) -> list[str]:
     """Categories already in use, for suggestions and the filter."""
-    return sorted(session.scalars(select(distinct(Inquiry.category))))
+    return sorted(session.scalars(select(Inquiry.category).distinct()))
 
 
 def due_at(day: date | None, tz: ZoneInfo) -> datetime | None:

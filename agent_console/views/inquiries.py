@@ -16,10 +16,8 @@ from madoguchi.inquiries import InquiryError
 from madoguchi.models import Resident
 
 
-def _assignee_choices() -> list[tuple[int, str]]:
-    return [(0, translate("unassigned"))] + [
-        (op.id, op.display_name) for op in active_operators(get_session())
-    ]
+def _assignees() -> list[tuple[int, str]]:
+    return [(op.id, op.display_name) for op in active_operators(get_session())]
 
 
 def _inquiry_error(exc: InquiryError) -> str:
@@ -56,7 +54,6 @@ def new_inquiry():
     """Log a new inquiry and show its reference number to read to the caller."""
     session = get_session()
     form = InquiryCreateForm()
-    form.assigned_to.choices = _assignee_choices()
     if request.method == "GET":
         form.resident_id.data = request.args.get("resident", "")
     status = 200
@@ -86,7 +83,7 @@ def new_inquiry():
         flash(translate("form_invalid"), "error")
         status = 400
     return render_template(
-        "console/inquiry_new.html", form=form, resident=resident,
+        "console/inquiry_new.html", form=form, resident=resident, assignees=_assignees(),
         categories=inquiry_desk.categories(session),
     ), status
 
@@ -108,7 +105,6 @@ def inquiry(inquiry_id: int):
         assigned_to=item.assigned_to_id or 0,
         due_date=item.due_at.astimezone(tz).date() if item.due_at else None,
     )
-    form.assigned_to.choices = _assignee_choices()
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
@@ -133,7 +129,7 @@ def inquiry(inquiry_id: int):
             status = 400
     names = {op.id: op.display_name for op in all_operators(session)}
     return render_template(
-        "console/inquiry.html", item=item, form=form, tz=tz, names=names,
+        "console/inquiry.html", item=item, form=form, tz=tz, names=names, assignees=_assignees(),
         spoken=inquiry_desk.spoken_reference(item.reference),
         overdue=inquiry_desk.is_overdue(item), categories=inquiry_desk.categories(session),
     ), status

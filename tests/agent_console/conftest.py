@@ -62,9 +62,9 @@ def login(client, username: str, password: str = PASSWORD, next_url: str | None 
     return client.post("/console/login", data=data)
 
 
-def post(client, path: str, data: dict | None = None, token_from: str = "/console/residents"):
+def post(client, path: str, data: dict | None = None, form_page: str = "/console/residents"):
     """A POST carrying a valid CSRF token taken from a console page."""
-    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, token_from)})
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, form_page)})
 
 
 @pytest.fixture
