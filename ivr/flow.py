@@ -27,7 +27,7 @@ import prompts
 from ivr import twiml
 from ivr.birthdate import parse_birth_date
 from ivr.callbacks import request_callback
-from ivr.inputs import Reply, intent_of, names_language, read_reply
+from ivr.inputs import Reply, intent_of, names_language, printable, read_reply
 from ivr.speech import Line, Speaker, Utterance
 from madoguchi import booking, calls, codes, hours, inquiries, phone, residents
 from madoguchi.models import (
@@ -97,6 +97,7 @@ class State:
             return int(raw) if raw.isdigit() and len(raw) < 10 else default
 
         lang = args.get("l", "")
+        nonce = args.get("k", "")[:16]
         offered = tuple(
             int(part) for part in args.get("o", "").split(".")[:6] if part.isdigit()
             and len(part) < 10
@@ -112,7 +113,7 @@ class State:
             offered=offered,
             after=number("p", None),
             item=number("i", None),
-            nonce=args.get("k", "")[:16],
+            nonce=nonce if nonce.isascii() and nonce.isalnum() else "",
         )
 
 
@@ -956,15 +957,16 @@ def w_dial_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
     if form.get("DialCallStatus") == "completed":
         calls.add_path(flow.session, flow.call, "operator_done")
         return flow.say_then_end()
-    calls.add_path(flow.session, flow.call, "dial_failed", form.get("DialCallStatus", "")[:20])
+    calls.add_path(flow.session, flow.call, "dial_failed",
+                   printable(form.get("DialCallStatus"), 20))
     return Go("callback_offer", ("dial_failed",))
 
 
 def w_voicemail_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
-    recording = (form.get("RecordingUrl") or "").strip()
+    recording = printable(form.get("RecordingUrl"), 1000)
     if not recording.startswith(("https://", "http://")):
         return Go("callback_offer", ("voicemail_empty",))
-    seconds = form.get("RecordingDuration", "")
+    seconds = printable(form.get("RecordingDuration"), 6)
     call = flow.call
 
     def work() -> dict:

@@ -37,6 +37,11 @@ class Reply:
         return not self.digits and not self.speech and not self.star_only
 
 
+def printable(raw: str | None, limit: int) -> str:
+    """A form value without control characters (which no database column should hold)."""
+    return "".join(ch for ch in (raw or "") if ch.isprintable()).strip()[:limit]
+
+
 def clean_digits(raw: str | None) -> tuple[str, bool]:
     """The digits without `*` and `#`, and whether only `*` (or `*`/`#`) was pressed."""
     text = unicodedata.normalize("NFKC", raw or "")

@@ -16,6 +16,7 @@ from twilio.twiml.voice_response import VoiceResponse
 import prompts
 from ivr import twiml
 from ivr.flow import STEPS, CallFlow, State, audio_finder
+from ivr.inputs import printable
 from ivr.security import twilio_signed
 from ivr.speech import Speaker
 from madoguchi import calls, inquiries, phone
@@ -36,14 +37,19 @@ def _settings() -> Settings:
     return current_app.config["SETTINGS"]
 
 
+def _field(name: str, limit: int) -> str:
+    """A form value without control characters."""
+    return printable(request.form.get(name), limit)
+
+
 def _flow(step: str) -> CallFlow:
     settings = _settings()
     session = get_session()
     form = request.form
-    call_sid = (form.get("CallSid") or "").strip()[:64] or f"unknown-{secrets.token_hex(8)}"
+    call_sid = _field("CallSid", 64) or f"unknown-{secrets.token_hex(8)}"
     state = State.parse(step, request.args, list(settings.languages.offered))
     call = calls.start_call(
-        session, call_sid, from_raw=form.get("From"), to_number=form.get("To"),
+        session, call_sid, from_raw=form.get("From"), to_number=_field("To", 32),
         region=settings.city.region, language=state.lang,
     )
     return CallFlow(settings, session, call, state, audio_finder(settings))
@@ -94,7 +100,7 @@ def step(step: str) -> Response:
 def status() -> Response:
     """Call status callbacks; late, out-of-order events are ignored by SequenceNumber."""
     form = request.form
-    call_sid = (form.get("CallSid") or "").strip()[:64]
+    call_sid = _field("CallSid", 64)
     if not call_sid:
         return Response("", status=204)
     sequence = form.get("SequenceNumber", "")
@@ -103,10 +109,10 @@ def status() -> Response:
     session = get_session()
     try:
         calls.apply_status(
-            session, call_sid, status=(form.get("CallStatus") or "unknown")[:20],
+            session, call_sid, status=_field("CallStatus", 20) or "unknown",
             sequence=int(sequence) if sequence.isdigit() and len(sequence) < 9 else None,
             duration_seconds=int(duration) if duration.isdigit() and len(duration) < 9 else None,
-            from_raw=form.get("From"), to_number=form.get("To"), region=settings.city.region,
+            from_raw=form.get("From"), to_number=_field("To", 32), region=settings.city.region,
         )
     except Exception:
         session.rollback()
@@ -143,11 +149,11 @@ def fallback_message() -> Response:
     """The message left on the fallback: kept as a case when the database answers."""
     settings = _settings()
     form = request.form
-    recording = (form.get("RecordingUrl") or "").strip()
+    recording = _field("RecordingUrl", 1000)
     if recording.startswith(("https://", "http://")):
         try:
             session = get_session()
-            call_sid = (form.get("CallSid") or "")[:64] or None
+            call_sid = _field("CallSid", 64) or None
             inquiry = inquiries.create(
                 session, category="voicemail", subject="fallback message", channel="ivr",
                 contact_e164=phone.try_normalize(form.get("From"), settings.city.region),
