@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -151,8 +152,6 @@ def _log_to_stderr() -> None:
 @click.option("--demo", is_flag=True, help="Load the demo city into an empty database; open 24h.")
 def serve(host: str, port: int, demo: bool) -> None:
     """Run everything in one process tree: web app, embedded Redis and a worker."""
-    import os
-
     from madoguchi import serve as embedded
 
     settings = embedded.serving_settings(

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 WORKER_STOP_SECONDS = 10
 WEB_THREADS = 8
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # noqa: S104 (recognised, not bound)
 
 
 def serving_settings(
@@ -35,7 +36,9 @@ def serving_settings(
     """The settings `serve` runs with: its own address as PUBLIC_BASE_URL unless set; demo hours."""
     updates: dict = {}
     if not env.get("PUBLIC_BASE_URL"):
-        shown_host = f"[{host}]" if ":" in host else host
+        # Listening on every interface: this machine itself is still reached on loopback.
+        shown_host = "127.0.0.1" if host in WILDCARD_HOSTS else host
+        shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
         secrets = settings.secrets.model_copy(
             update={"public_base_url": f"http://{shown_host}:{port}"}
         )

@@ -22,8 +22,6 @@ MADOGUCHI_SCRIPT = Path(sys.executable).parent / "madoguchi"
 START_SECONDS = 60
 STOP_SECONDS = 30
 
-pytestmark = pytest.mark.slow
-
 
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
@@ -155,6 +153,7 @@ def var_dir(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_serve_runs_everything_without_services_and_stops_cleanly(var_dir, signum):
     port = free_port()
@@ -184,6 +183,7 @@ def test_serve_runs_everything_without_services_and_stops_cleanly(var_dir, signu
         serve.kill()
 
 
+@pytest.mark.slow
 def test_serve_on_a_busy_port_says_so_and_leaves_nothing_running(var_dir):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -200,6 +200,7 @@ def test_serve_on_a_busy_port_says_so_and_leaves_nothing_running(var_dir):
             serve.kill()
 
 
+@pytest.mark.slow
 def test_serve_demo_loads_the_demo_city_once_and_shows_its_users(var_dir):
     from madoguchi.demo_data import DEMO_USERS
 
@@ -228,3 +229,37 @@ def test_serve_demo_loads_the_demo_city_once_and_shows_its_users(var_dir):
     finally:
         again.kill()
     assert wait_all_gone(var_dir) == []
+
+
+# --- the settings serve runs with (no process needed) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [("127.0.0.1", "http://127.0.0.1:8123"), ("0.0.0.0", "http://127.0.0.1:8123"),  # noqa: S104
+     ("::1", "http://[::1]:8123"), ("madoguchi.local", "http://madoguchi.local:8123")],
+)
+def test_without_public_base_url_serve_announces_its_own_address(settings, host, shown):
+    from madoguchi.serve import serving_settings
+
+    served = serving_settings(settings, host=host, port=8123, demo=False, env={})
+    assert served.secrets.public_base_url == shown
+    assert served.hours.always_open is settings.hours.always_open
+
+
+def test_a_configured_public_base_url_is_kept(settings):
+    from madoguchi.serve import serving_settings
+
+    env = {"PUBLIC_BASE_URL": settings.secrets.public_base_url}
+    served = serving_settings(settings, host="127.0.0.1", port=8123, demo=False, env=env)
+    assert served.secrets.public_base_url == settings.secrets.public_base_url
+
+
+def test_the_demo_city_is_open_around_the_clock_without_changing_the_loaded_settings(settings):
+    from madoguchi.serve import serving_settings
+
+    served = serving_settings(settings, host="127.0.0.1", port=8123, demo=True, env={})
+    assert served.hours.always_open is True
+    assert settings.hours.always_open is False
+    assert served.hours.monday == settings.hours.monday
+    assert served.menu == settings.menu
