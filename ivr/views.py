@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import logging
 import secrets
-from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 from twilio.twiml.voice_response import VoiceResponse
 
 import prompts
 from ivr import twiml
-from ivr.flow import STEPS, CallFlow, State, audio_finder
+from ivr.audio import audio_finder, audio_folder
+from ivr.flow import CallFlow
 from ivr.inputs import printable
 from ivr.security import twilio_signed
 from ivr.speech import Speaker
+from ivr.state import State
+from ivr.steps import STEPS
 from madoguchi import calls, inquiries, phone
 from madoguchi.db import get_session
 from madoguchi.models import InquiryEvent
@@ -178,9 +180,7 @@ def fallback_message() -> Response:
 def audio(lang: str, key: str) -> Response:
     """A recorded prompt from the configured audio folder."""
     settings = _settings()
-    if not settings.prompts.audio_dir or lang not in settings.languages.offered:
+    directory = audio_folder(settings)
+    if directory is None or lang not in settings.languages.offered:
         abort(404)
-    directory = Path(settings.prompts.audio_dir)
-    if not directory.is_absolute():
-        directory = settings.config_path.parent / directory
     return send_from_directory(directory / lang, f"{key}.mp3", mimetype="audio/mpeg")

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivr.flow import FINISHING_STEPS, STEPS
+from ivr.steps import FINISHING_STEPS, STEPS
 from prompts import load_voices
 from tests.ivr.conftest import BASE, sign
 

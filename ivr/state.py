@@ -1,0 +1,123 @@
+"""What a step returns and what travels between requests: the state in the action URL,
+the question to ask, and where an answer leads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.speech import Line
+
+YES, NO = "1", "2"
+
+
+@dataclass(frozen=True)
+class State:
+    """What travels in the action URL: never personal data."""
+
+    step: str
+    lang: str
+    attempt: int = 0
+    quiet: bool = False
+    goal: str = ""
+    via_caller_id: bool = False
+    move: bool = False
+    offered: tuple[int, ...] = ()
+    after: int | None = None
+    item: int | None = None
+    nonce: str = ""
+
+    def query(self) -> dict[str, str]:
+        """The state as URL query parameters."""
+        params = {"l": self.lang, "a": str(self.attempt), "k": self.nonce}
+        flags = {"q": self.quiet, "c": self.via_caller_id, "m": self.move}
+        params.update({name: "1" for name, on in flags.items() if on})
+        if self.goal:
+            params["g"] = self.goal
+        if self.offered:
+            params["o"] = ".".join(str(n) for n in self.offered)
+        if self.after is not None:
+            params["p"] = str(self.after)
+        if self.item is not None:
+            params["i"] = str(self.item)
+        return params
+
+    @classmethod
+    def parse(cls, step: str, args: Mapping[str, str], languages: list[str]) -> State:
+        """The state from query parameters; anything malformed falls back to a safe default."""
+
+        def number(name: str, default: int | None) -> int | None:
+            raw = args.get(name, "")
+            return int(raw) if raw.isdigit() and len(raw) < 10 else default
+
+        lang = args.get("l", "")
+        nonce = args.get("k", "")[:16]
+        offered = tuple(
+            int(part) for part in args.get("o", "").split(".")[:6] if part.isdigit()
+            and len(part) < 10
+        )
+        return cls(
+            step=step,
+            lang=lang if lang in languages else languages[0],
+            attempt=min(number("a", 0) or 0, 10),
+            quiet=args.get("q") == "1",
+            goal=args.get("g", "") if args.get("g") in ("book", "check") else "",
+            via_caller_id=args.get("c") == "1",
+            move=args.get("m") == "1",
+            offered=offered,
+            after=number("p", None),
+            item=number("i", None),
+            nonce=nonce if nonce.isascii() and nonce.isalnum() else "",
+        )
+
+
+@dataclass(frozen=True)
+class Go:
+    """Continue with another step, first saying the preface (state changes apply)."""
+
+    step: str
+    preface: tuple[Line | str, ...] = ()
+    changes: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """The answer was understood but is not acceptable; re-ask with this cue (an error)."""
+
+    cue: str
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question: full and short wording, and the keys it accepts (empty: digits entry)."""
+
+    full: tuple[Line | str, ...]
+    short: tuple[Line | str, ...]
+    choices: dict[str, str] = field(default_factory=dict)
+    offered: tuple[int, ...] = ()
+
+    @property
+    def entry(self) -> bool:
+        """True for free digit entry finished with #."""
+        return not self.choices
+
+
+Outcome = Go | Invalid | VoiceResponse
+
+
+def options(flow: CallFlow, pairs: list[tuple[str, str, str]]) -> tuple[tuple[Line, ...], dict]:
+    """Option sentences (option before key) and their choices from (prompt key, key, intent)."""
+    lines = tuple(flow.speaker.line(prompt, key=key) for prompt, key, _ in pairs)
+    return lines, {key: intent for _, key, intent in pairs}
+
+
+def yes_no(flow: CallFlow, prompt: str = "confirm_yes_no") -> Line:
+    """The confirmation sentence with the yes and no keys."""
+    return flow.speaker.line(prompt, yes=YES, no=NO)
+
+
+if TYPE_CHECKING:
+    from ivr.flow import CallFlow

@@ -1,0 +1,434 @@
+"""The steps of a call: greeting and menu, identification, FAQ, a person, callback, voicemail.
+
+Each step is a question builder (q_*), an answer handler for its choices (c_*) or digit entry
+(e_*), a router that only decides where to go (r_*), or a webhook Twilio calls after <Dial> or
+<Record> (w_*). The registries at the end are the call flow as data.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+import prompts
+from ivr import twiml
+from ivr.birthdate import parse_birth_date
+from ivr.booking_steps import (
+    c_book_ok,
+    c_cancel_ok,
+    c_existing,
+    c_move_ok,
+    c_slots,
+    e_code,
+    q_book_ok,
+    q_cancel_ok,
+    q_existing,
+    q_move_ok,
+    q_slots,
+    r_book,
+    r_check_identified,
+)
+from ivr.callbacks import request_callback
+from ivr.inputs import printable
+from ivr.speech import Line
+from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
+from madoguchi import calls, hours, inquiries, phone, residents
+from madoguchi.models import (
+    FaqEntry,
+    InquiryEvent,
+)
+
+if TYPE_CHECKING:
+    from ivr.flow import CallFlow
+
+log = logging.getLogger(__name__)
+
+FAQ_PAGE = 3
+VOICEMAIL_MAX_SECONDS = 120
+DIAL_RING_SECONDS = 30
+# Steps after which ending the call is the caller's own choice (used by the property test).
+FINISHING_STEPS = {"after_task", "faq_answer", "cb_number_ok", "voicemail_done", "dial_done"}
+
+
+def q_language(flow: CallFlow) -> Ask:
+    """Ask for the language, each option in its own voice."""
+    lines, choices = [], {}
+    for index, code in enumerate(flow.settings.languages.offered, start=1):
+        text = prompts.catalog(code).text("language_option", key=index)
+        lines.append(Line(text, "language_option", lang=code))
+        choices[str(index)] = f"lang:{code}"
+    return Ask(tuple(lines), tuple(lines), choices)
+
+
+def q_menu(flow: CallFlow) -> Ask:
+    """The main menu from config.toml, option before key."""
+    pairs = [(f"option_{name}", str(index), name)
+             for index, name in enumerate(flow.menu.options, start=1)]
+    lines, choices = options(flow, pairs)
+    return Ask(("menu_intro", *lines), lines, choices)
+
+
+def q_check(flow: CallFlow) -> Ask:
+    """Ask whether the caller knows a reference number."""
+    lines, choices = options(flow, [("option_code", "1", "code"),
+                                     ("option_identity", "2", "identity")])
+    return Ask(lines, lines, choices)
+
+
+def q_code(flow: CallFlow) -> Ask:
+    """Ask for a booking or inquiry reference number."""
+    return Ask(("code_ask",), ("code_ask",))
+
+
+def q_resident_no(flow: CallFlow) -> Ask:
+    """Ask for the resident number, finished with #."""
+    return Ask(("resident_no_ask",), ("resident_no_ask",))
+
+
+def q_birth(flow: CallFlow) -> Ask:
+    """Ask for the birth date (西暦 or 和暦), finished with #."""
+    return Ask(("birth_ask",), ("birth_ask_short",))
+
+
+def q_birth_ok(flow: CallFlow) -> Ask | Go:
+    """Read the keyed birth date back and ask to confirm it."""
+    kept = calls.recall(flow.session, flow.call, "birth")
+    if not isinstance(kept, dict):
+        # A retried confirmation finds the birth date already used and forgotten.
+        if flow.call.resident_id is not None:
+            return Go("check_identified" if flow.state.goal == "check" else "book")
+        return Go("birth")
+    spoken = flow.speaker.birth_date(date.fromisoformat(kept["date"]), kept.get("era"),
+                                     kept.get("era_year"))
+    lines = (flow.speaker.line("birth_readback", date=spoken), yes_no(flow))
+    return Ask(lines, lines, {YES: "yes", NO: "no"})
+
+
+def _faq_titles(flow: CallFlow) -> list[tuple[int, str, str]]:
+    """(id, title, answer) of active FAQ entries in the caller's language (or the default)."""
+    entries = flow.session.scalars(
+        select(FaqEntry).where(FaqEntry.active.is_(True)).order_by(FaqEntry.position, FaqEntry.id)
+    )
+    found = []
+    for entry in entries:
+        texts = {text.language: text for text in entry.texts}
+        text = texts.get(flow.state.lang) or texts.get(flow.settings.languages.default)
+        if text is not None:
+            found.append((entry.id, text.title, text.answer))
+    return found
+
+
+def q_faq(flow: CallFlow) -> Ask | Go:
+    """List FAQ titles from the database, a page at a time."""
+    entries = _faq_titles(flow)
+    if not entries:
+        return Go("after_task", ("faq_none",))
+    if flow.state.offered:
+        page = [e for e in entries if e[0] in flow.state.offered]
+        more = bool(entries) and entries[-1][0] not in flow.state.offered
+    else:
+        start = flow.state.after or 0
+        if start >= len(entries):
+            start = 0
+        rest = entries[start:]
+        page = rest if len(rest) <= FAQ_PAGE + 1 else rest[:FAQ_PAGE]
+        more = len(rest) > len(page)
+    lines, choices = [], {}
+    for index, (entry_id, title, _) in enumerate(page, start=1):
+        lines.append(flow.speaker.line("faq_option", title=title, key=index))
+        choices[str(index)] = f"faq:{entry_id}"
+    if more:
+        lines.append(flow.speaker.line("faq_more", key=flow.later_key))
+        choices[flow.later_key] = "later"
+    return Ask(("faq_intro", *lines), tuple(lines), choices, offered=tuple(e[0] for e in page))
+
+
+def q_faq_answer(flow: CallFlow) -> Ask | Go:
+    """Read one FAQ answer, then offer more questions, the menu or the end."""
+    answer = next((e[2] for e in _faq_titles(flow) if e[0] == flow.state.item), None)
+    if answer is None:
+        return Go("faq")
+    lines, choices = options(flow, [("faq_more", "1", "faq"), ("option_menu", "2", "menu"),
+                                    ("option_end", "3", "goodbye")])
+    return Ask((Line(answer), *lines), lines, choices)
+
+
+def q_after_task(flow: CallFlow) -> Ask:
+    """Ask whether there is anything else, or the end of the call."""
+    lines, choices = options(flow, [("after_task", "1", "menu"), ("option_end", "2", "goodbye")])
+    return Ask(lines, lines, choices)
+
+
+def q_callback_offer(flow: CallFlow) -> Ask:
+    """Offer a callback or a voicemail when no person can take the call."""
+    lines, choices = options(flow, [("option_callback", "1", "callback"),
+                                     ("option_voicemail", "2", "voicemail")])
+    return Ask(lines, lines, choices)
+
+
+def q_cb_number(flow: CallFlow) -> Ask:
+    """Ask for the number to call back, finished with #."""
+    return Ask(("callback_number_ask",), ("callback_number_ask",))
+
+
+def q_cb_number_ok(flow: CallFlow) -> Ask | Go:
+    """Read the callback number back digit by digit and ask to confirm it."""
+    number = calls.recall(flow.session, flow.call, "callback_number")
+    if not isinstance(number, str):
+        return Go("cb_number")
+    lines = (flow.speaker.line("callback_number_readback",
+                               number=flow.speaker.phone_number(number)),
+             yes_no(flow, "callback_number_confirm"))
+    return Ask(lines, lines, {YES: "yes", NO: "no"})
+
+
+def c_language(flow: CallFlow, value: str) -> Outcome:
+    """Switch the rest of the call to the chosen language."""
+    lang = value.removeprefix("lang:")
+    flow.call.language = lang
+    flow.session.commit()
+    flow.state = replace(flow.state, lang=lang)
+    flow.speaker = flow.speaker_for(lang)
+    return Go("menu")
+
+
+def c_menu(flow: CallFlow, value: str) -> Outcome:
+    """Go to the chosen branch of the main menu."""
+    return {
+        "book": Go("identify", changes={"goal": "book"}),
+        "check": Go("check"),
+        "faq": Go("faq"),
+    }.get(value, Go("person"))
+
+
+def c_check(flow: CallFlow, value: str) -> Outcome:
+    """Look up by reference number, or identify the caller first."""
+    return Go("code") if value == "code" else Go("identify", changes={"goal": "check"})
+
+
+def c_birth_ok(flow: CallFlow, value: str) -> Outcome:
+    """Identify the caller from the confirmed birth date, or ask again."""
+    if value == "no":
+        return Go("birth")
+    kept = calls.recall(flow.session, flow.call, "birth")
+    birth = date.fromisoformat(kept["date"])
+    if flow.state.via_caller_id and flow.call.from_e164:
+        candidates = residents.by_phone(flow.session, flow.call.from_e164)
+    else:
+        number = calls.recall(flow.session, flow.call, "resident_no")
+        found = residents.by_resident_no(flow.session, number) if number else None
+        candidates = [found] if found else []
+    match = next((r for r in candidates if r.birth_date == birth), None)
+    calls.forget(flow.session, flow.call, "birth", "resident_no")
+    if match is None:
+        failures = (calls.recall(flow.session, flow.call, "id_failures") or 0) + 1
+        calls.remember(flow.session, flow.call, "id_failures", failures)
+        calls.add_path(flow.session, flow.call, "identify_failed")
+        if failures >= flow.menu.max_retries:
+            return Go("person", ("identify_failed",))
+        return Go("resident_no", ("identify_failed",), {"via_caller_id": False})
+    flow.call.resident_id = match.id
+    flow.session.commit()
+    calls.add_path(flow.session, flow.call, "identified")
+    return Go("check_identified" if flow.state.goal == "check" else "book", ("identify_ok",))
+
+
+def c_faq(flow: CallFlow, value: str) -> Outcome:
+    """Read the chosen answer, or the next page of questions."""
+    if value == "later":
+        entries = [e[0] for e in _faq_titles(flow)]
+        last = flow.state.offered[-1] if flow.state.offered else None
+        start = entries.index(last) + 1 if last in entries else 0
+        return Go("faq", changes={"after": start})
+    calls.set_outcome(flow.session, flow.call, "self_served")
+    return Go("faq_answer", changes={"item": int(value.removeprefix("faq:"))})
+
+
+def c_faq_answer(flow: CallFlow, value: str) -> Outcome:
+    """After an answer: more questions, the menu, or goodbye."""
+    return c_after_task(flow, value)
+
+
+def c_after_task(flow: CallFlow, value: str) -> Outcome:
+    """Back to the menu, or goodbye now that the caller has finished."""
+    if value == "goodbye":
+        calls.set_outcome(flow.session, flow.call, "self_served")
+        calls.add_path(flow.session, flow.call, "goodbye")
+        return flow.say_then_end()
+    return Go(value)
+
+
+def c_callback_offer(flow: CallFlow, value: str) -> Outcome:
+    """Take a callback number (caller ID first), or a voicemail."""
+    if value == "voicemail":
+        return Go("voicemail")
+    if flow.call.from_e164:
+        calls.remember(flow.session, flow.call, "callback_number", flow.call.from_e164)
+        return Go("cb_number_ok")
+    return Go("cb_number")
+
+
+def c_cb_number_ok(flow: CallFlow, value: str) -> Outcome:
+    """Record the callback request once confirmed, and say when we will call."""
+    if value == "no":
+        calls.forget(flow.session, flow.call, "callback_number")
+        return Go("cb_number")
+    number = calls.recall(flow.session, flow.call, "callback_number")
+    opening = hours.next_opening(flow.settings, flow.now)
+    later = opening if opening and opening > flow.now else None
+
+    def work() -> dict:
+        request = request_callback(
+            flow.session, e164=number, call_id=flow.call.id, resident_id=flow.call.resident_id,
+            language=flow.state.lang, reason="operator", window_start=later,
+        )
+        return {"callback_request_id": request.id}
+
+    calls.once(flow.session, flow.call, f"callback:{flow.state.nonce}", work)
+    calls.set_outcome(flow.session, flow.call, "callback")
+    calls.add_path(flow.session, flow.call, "callback_requested")
+    if later is None:
+        return flow.say_then_end(flow.speaker.line("callback_taken_soon", city=flow.city_name()))
+    return flow.say_then_end(flow.speaker.line(
+        "callback_taken_later", city=flow.city_name(), when=flow.speaker.when(later)))
+
+
+def e_resident_no(flow: CallFlow, digits: str) -> Outcome:
+    """Keep the resident number for the birth date question."""
+    if not 4 <= len(digits) <= 20:
+        return Invalid("resident_no_invalid")
+    calls.remember(flow.session, flow.call, "resident_no", digits)
+    return Go("birth")
+
+
+def e_birth(flow: CallFlow, digits: str) -> Outcome:
+    """Keep the birth date (never in the URL or the path) for its read-back."""
+    keyed = parse_birth_date(digits, flow.now.astimezone(flow.settings.tz).date())
+    if keyed is None:
+        return Invalid("birth_invalid")
+    calls.remember(flow.session, flow.call, "birth", {
+        "date": keyed.value.isoformat(), "era": keyed.era, "era_year": keyed.era_year})
+    return Go("birth_ok")
+
+
+def e_cb_number(flow: CallFlow, digits: str) -> Outcome:
+    """Normalise the keyed number (full-width, 184/186) for its read-back."""
+    number = phone.try_normalize(digits, flow.settings.city.region)
+    if number is None:
+        return Invalid("callback_number_invalid")
+    calls.remember(flow.session, flow.call, "callback_number", number)
+    return Go("cb_number_ok")
+
+
+def r_identify(flow: CallFlow) -> Outcome:
+    """Skip identification when done, use a known caller ID, or ask the number."""
+    goal = flow.state.goal or "book"
+    if flow.call.resident_id is not None:
+        return Go("check_identified" if goal == "check" else "book")
+    if flow.call.from_e164 and residents.by_phone(flow.session, flow.call.from_e164):
+        return Go("birth", ("identify_callerid",), {"via_caller_id": True})
+    return Go("resident_no", changes={"via_caller_id": False})
+
+
+def r_person(flow: CallFlow) -> Outcome:
+    """Put the caller through to a person within hours, else offer a callback."""
+    calls.add_path(flow.session, flow.call, "person")
+    is_open = hours.is_open(flow.settings, flow.now)
+    number = phone.try_normalize(flow.settings.queue.fallback_number, flow.settings.city.region)
+    if is_open and number:
+        calls.set_outcome(flow.session, flow.call, "queued")
+        utterance = flow.utter([*flow.preface, "connecting"])
+        return twiml.connect(utterance, flow.voicing(utterance), number,
+                             flow.url("dial_done"), DIAL_RING_SECONDS, flow.menu.pause_ms)
+    preface = ("cannot_connect",) if is_open else ("closed", *flow.hours_lines())
+    return Go("callback_offer", preface)
+
+
+def r_voicemail(flow: CallFlow) -> Outcome:
+    """Announce the recording and record a message (no transcription)."""
+    calls.add_path(flow.session, flow.call, "voicemail")
+    flow.state = replace(flow.state, step="voicemail_done", attempt=0,
+                         nonce=secrets.token_hex(4))
+    utterance = flow.utter([*flow.preface, "voicemail_intro"])
+    return twiml.record_message(utterance, flow.voicing(utterance), flow.url("voicemail_done"),
+                                VOICEMAIL_MAX_SECONDS, flow.menu.pause_ms)
+
+
+def w_dial_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
+    """After the person's call: goodbye, or a callback offer if it failed."""
+    if form.get("DialCallStatus") == "completed":
+        calls.add_path(flow.session, flow.call, "operator_done")
+        return flow.say_then_end()
+    calls.add_path(flow.session, flow.call, "dial_failed",
+                   printable(form.get("DialCallStatus"), 20))
+    return Go("callback_offer", ("dial_failed",))
+
+
+def w_voicemail_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
+    """Keep the recording as an inquiry case and say its number twice."""
+    recording = printable(form.get("RecordingUrl"), 1000)
+    if not recording.startswith(("https://", "http://")):
+        return Go("callback_offer", ("voicemail_empty",))
+    seconds = printable(form.get("RecordingDuration"), 6)
+    call = flow.call
+
+    def work() -> dict:
+        inquiry = inquiries.create(
+            flow.session, category="voicemail", subject=flow.speaker.catalog.text(
+                "voicemail_subject"), channel="ivr", resident_id=call.resident_id,
+            contact_e164=call.from_e164, call_sid=call.call_sid,
+            note=f"voicemail left on the phone line ({seconds[:6]} s)",
+        )
+        inquiry.events.append(InquiryEvent(kind="recording", text=recording[:1000], public=False))
+        flow.session.commit()
+        return {"inquiry_id": inquiry.id, "reference": inquiry.reference}
+
+    result = calls.once(flow.session, call, f"voicemail:{flow.state.nonce}", work)
+    calls.set_outcome(flow.session, call, "voicemail")
+    calls.add_path(flow.session, call, "voicemail_recorded")
+    return flow.say_then_end("voicemail_taken", *flow.code_lines(
+        "voicemail_reference", "voicemail_reference_again", result["reference"]))
+
+
+QUESTIONS: dict[str, Callable[[CallFlow], Ask | Go]] = {
+    "language": q_language, "menu": q_menu, "check": q_check, "code": q_code,
+    "resident_no": q_resident_no, "birth": q_birth, "birth_ok": q_birth_ok, "slots": q_slots,
+    "book_ok": q_book_ok, "existing": q_existing, "move_ok": q_move_ok,
+    "cancel_ok": q_cancel_ok, "faq": q_faq, "faq_answer": q_faq_answer,
+    "after_task": q_after_task, "callback_offer": q_callback_offer, "cb_number": q_cb_number,
+    "cb_number_ok": q_cb_number_ok,
+}
+
+
+CHOICES: dict[str, Callable[[CallFlow, str], Outcome]] = {
+    "language": c_language, "menu": c_menu, "check": c_check, "birth_ok": c_birth_ok,
+    "slots": c_slots, "book_ok": c_book_ok, "existing": c_existing, "move_ok": c_move_ok,
+    "cancel_ok": c_cancel_ok, "faq": c_faq, "faq_answer": c_faq_answer,
+    "after_task": c_after_task, "callback_offer": c_callback_offer,
+    "cb_number_ok": c_cb_number_ok,
+}
+
+
+ENTRIES: dict[str, Callable[[CallFlow, str], Outcome]] = {
+    "code": e_code, "resident_no": e_resident_no, "birth": e_birth, "cb_number": e_cb_number,
+}
+
+
+ROUTERS: dict[str, Callable[[CallFlow], Outcome]] = {
+    "identify": r_identify, "book": r_book, "check_identified": r_check_identified,
+    "person": r_person, "voicemail": r_voicemail,
+}
+
+
+WEBHOOKS: dict[str, Callable[[CallFlow, Mapping[str, str]], Outcome]] = {
+    "dial_done": w_dial_done, "voicemail_done": w_voicemail_done,
+}
+
+
+STEPS = sorted({*QUESTIONS, *WEBHOOKS})
