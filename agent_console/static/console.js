@@ -15,7 +15,11 @@
   }
 
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    // The search box is often focused already: "/" there starts the search, it is not typed.
+    if (event.key === "/" && event.target.hasAttribute && event.target.hasAttribute("data-search-box")
+        && event.target.value === "") { event.preventDefault(); return; }
+    if (typing(event.target)) { return; }
     if (event.key === "/") {
       var box = document.querySelector("[data-search-box]");
       if (box) { box.focus(); box.select(); } else { follow("r"); }

@@ -122,3 +122,12 @@ def test_another_resident_s_booking_cannot_be_cancelled_from_this_page(as_operat
     assert "予約または枠が見つかりません" in response.get_data(as_text=True)
     db_session.expire_all()
     assert db_session.get(Booking, theirs.id).status == "confirmed"
+
+
+def test_a_full_slot_is_marked_full_without_a_book_button(as_operator, world, db_session):
+    other = factories.resident(db_session)
+    booking.book(db_session, slot_id=world["second"].id, resident_id=other.id, channel="ivr")
+    page = as_operator.get(resident_url(world), query_string={"day": world["day"]})
+    text = page.get_data(as_text=True)
+    assert f'data-slot="{world["second"].id}"' not in text
+    assert f'data-slot="{world["first"].id}"' in text and "満員" in text

@@ -1,0 +1,114 @@
+"""Browser tests: a real server process (waitress + create_app) and Chromium via Playwright.
+
+Skipped, with the reason, only when /usr/bin/chromium is missing (install: apt-get install
+chromium). Set SAVE_SCREENSHOTS=1 to refresh docs/screenshots/ from the journeys.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_START_SECONDS = 30
+
+SERVER_CODE = """
+import sys
+from waitress import serve
+from madoguchi import create_app
+serve(create_app(), host="127.0.0.1", port=int(sys.argv[1]), threads=4, _quiet=True)
+"""
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test here as a browser test, and skip them all without Chromium."""
+    for item in items:
+        if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+            if not CHROMIUM.exists():
+                item.add_marker(pytest.mark.skip(
+                    reason="Chromium is not installed at /usr/bin/chromium "
+                           "(apt-get install -y chromium)"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_up(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the test server exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (our own loopback server)
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the test server did not answer {url} within {SERVER_START_SECONDS}s")
+
+
+@pytest.fixture(scope="session")
+def live_server(base_env, engine):
+    """The address of a waitress process serving create_app() on a free loopback port."""
+    port = _free_port()
+    address = f"http://127.0.0.1:{port}"
+    # Plain http on loopback: the session cookie must not be marked Secure here.
+    env = {**os.environ, **base_env, "PUBLIC_BASE_URL": address}
+    process = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port)], cwd=ROOT, env=env)
+    try:
+        _wait_until_up(f"{address}/console/login", process)
+        yield address
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser tab (its own cookies) opened on the server."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900},
+                                  locale="ja-JP")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def screenshot(tmp_path):
+    """Save a full-page screenshot: to docs/screenshots when SAVE_SCREENSHOTS=1, else tmp."""
+    folder = ROOT / "docs" / "screenshots" if os.environ.get("SAVE_SCREENSHOTS") else tmp_path
+
+    def take(tab, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        tab.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
