@@ -24,7 +24,7 @@ import prompts
 from ivr import twiml
 from ivr.inputs import Reply, intent_of, names_language, read_reply
 from ivr.speech import Line, Speaker, Utterance
-from ivr.state import Ask, Go, Invalid, Outcome, State
+from ivr.state import Ask, Go, Invalid, Outcome, State, later_key
 from ivr.steps import CHOICES, ENTRIES, QUESTIONS, ROUTERS, WEBHOOKS
 from madoguchi import calls, hours
 from madoguchi.models import (
@@ -58,10 +58,7 @@ class CallFlow:
         self.speaker = self.speaker_for(state.lang)
         # What a router step must say first when it answers with its own TwiML.
         self.preface: tuple[Line | str, ...] = ()
-        self.later_key = next(
-            key for key in ("9", "8", "7") if key not in (self.menu.repeat_key,
-                                                          self.menu.operator_key)
-        )
+        self.later_key = later_key(self.menu)
 
     # ---- building responses -------------------------------------------------------------
 
@@ -128,7 +125,11 @@ class CallFlow:
     def _hints(self, question: Ask) -> tuple[str, ...]:
         catalog = self.speaker.catalog
         intents = {"operator", "repeat", *question.choices.values()}
-        return tuple(word for intent in sorted(intents) for word in catalog.words(intent))
+        words = [word for intent in sorted(intents) for word in catalog.words(intent)]
+        for intent in sorted(intents):
+            if intent.startswith("lang:"):
+                words.extend(prompts.catalog(intent.removeprefix("lang:")).words("self"))
+        return tuple(words)
 
     def follow(self, outcome: Outcome, preface: tuple[Line | str, ...] = ()) -> VoiceResponse:
         """Turn a handler's outcome into TwiML."""

@@ -10,8 +10,14 @@ from typing import TYPE_CHECKING
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.speech import Line
+from madoguchi.settings import MenuSettings
 
 YES, NO = "1", "2"
+
+
+def later_key(menu: MenuSettings) -> str:
+    """The key for "later dates" / "more questions": 9 unless 9 repeats or reaches a person."""
+    return next(key for key in ("9", "8", "7") if key not in (menu.repeat_key, menu.operator_key))
 
 
 @dataclass(frozen=True)
