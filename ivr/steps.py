@@ -38,10 +38,10 @@ from ivr.callbacks import request_callback
 from ivr.inputs import printable
 from ivr.speech import Line
 from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
-from madoguchi import calls, hours, inquiries, phone, residents
+from ivr.voicemail import keep_voicemail
+from madoguchi import calls, hours, phone, residents
 from madoguchi.models import (
     FaqEntry,
-    InquiryEvent,
 )
 
 if TYPE_CHECKING:
@@ -379,14 +379,11 @@ def w_voicemail_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
     call = flow.call
 
     def work() -> dict:
-        inquiry = inquiries.create(
-            flow.session, category="voicemail", subject=flow.speaker.catalog.text(
-                "voicemail_subject"), channel="ivr", resident_id=call.resident_id,
-            contact_e164=call.from_e164, call_sid=call.call_sid,
-            note=f"voicemail left on the phone line ({seconds[:6]} s)",
+        inquiry = keep_voicemail(
+            flow.session, recording_url=recording, seconds=seconds, call_sid=call.call_sid,
+            subject=flow.speaker.catalog.text("voicemail_subject"),
+            resident_id=call.resident_id, contact_e164=call.from_e164,
         )
-        inquiry.events.append(InquiryEvent(kind="recording", text=recording[:1000], public=False))
-        flow.session.commit()
         return {"inquiry_id": inquiry.id, "reference": inquiry.reference}
 
     result = calls.once(flow.session, call, f"voicemail:{flow.state.nonce}", work)

@@ -15,15 +15,16 @@ from twilio.twiml.voice_response import VoiceResponse
 import prompts
 from ivr import twiml
 from ivr.audio import audio_finder, audio_folder
+from ivr.callbacks import request_callback
 from ivr.flow import CallFlow
 from ivr.inputs import printable
 from ivr.security import twilio_signed
 from ivr.speech import Speaker
 from ivr.state import State
 from ivr.steps import STEPS
-from madoguchi import calls, inquiries, phone
+from ivr.voicemail import keep_voicemail
+from madoguchi import calls, phone
 from madoguchi.db import get_session
-from madoguchi.models import InquiryEvent
 from madoguchi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -148,21 +149,23 @@ def fallback() -> Response:
 @bp.post("/fallback/message")
 @twilio_signed
 def fallback_message() -> Response:
-    """The message left on the fallback: kept as a case when the database answers."""
+    """The fallback's message: a case and a callback request, when the database answers."""
     settings = _settings()
     form = request.form
     recording = _field("RecordingUrl", 1000)
     if recording.startswith(("https://", "http://")):
+        contact = phone.try_normalize(form.get("From"), settings.city.region)
         try:
             session = get_session()
-            call_sid = _field("CallSid", 64) or None
-            inquiry = inquiries.create(
-                session, category="voicemail", subject="fallback message", channel="ivr",
-                contact_e164=phone.try_normalize(form.get("From"), settings.city.region),
-                call_sid=call_sid, note="left on the fallback line",
+            subject = prompts.catalog(settings.languages.default).text("voicemail_subject")
+            keep_voicemail(
+                session, recording_url=recording, seconds=_field("RecordingDuration", 6),
+                subject=subject, call_sid=_field("CallSid", 64) or None, contact_e164=contact,
             )
-            inquiry.events.append(InquiryEvent(kind="recording", text=recording[:1000]))
-            session.commit()
+            if contact is not None:
+                request_callback(session, e164=contact, call_id=None, resident_id=None,
+                                 language=settings.languages.default, reason="fallback",
+                                 window_start=None)
         except Exception:
             # The recording stays in the Twilio account even when the database is down.
             log.exception("fallback message could not be recorded as a case")

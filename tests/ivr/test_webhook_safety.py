@@ -222,6 +222,18 @@ def test_the_fallback_apologises_in_both_languages_and_takes_a_message(client, d
     assert thanks.status == 200 and "折り返し" in thanks.text
 
 
+def test_a_fallback_message_becomes_a_case_and_a_callback_request(client, db_session):
+    caller = Caller(client, number="09012345678")
+    doc = caller.post(f"{BASE}/voice/fallback", ErrorCode="11200")
+    thanks = caller.post(doc.next_url, RecordingUrl="https://api.twilio.com/rec/RE4")
+    caller.repeat_last()
+    assert thanks.hung_up
+    assert count(db_session, Inquiry) == 1
+    db_session.expire_all()
+    request = db_session.scalar(select(CallbackRequest))
+    assert (request.phone_e164, request.reason) == ("+819012345678", "fallback")
+
+
 def test_with_the_database_down_the_caller_hears_an_apology_and_goes_to_the_fallback(
     client, database_down
 ):
