@@ -89,9 +89,10 @@ class CallFlow:
         """Prompt keys and lines in the caller's language, with pauses between sentences."""
         return self.speaker.say(*items)
 
-    def _timeout(self) -> int:
-        # Older callers need 8-10 s; the configured value is kept inside that range.
-        return min(max(self.menu.timeout_seconds, 8), 10)
+    def _timeout(self, attempt: int) -> int:
+        # Older callers need 8-10 s: the configured value is kept inside that range and each
+        # re-prompt waits a second longer (warn and extend before giving up).
+        return min(max(self.menu.timeout_seconds, 8) + attempt, 10)
 
     def ask(self, step: str, preface: tuple[Line | str, ...] = (), attempt: int = 0,
             short: bool = False, warn: bool = False, keep: bool = False) -> VoiceResponse:
@@ -118,7 +119,7 @@ class CallFlow:
         utterance = self.utter(lines)
         spec = twiml.Question(
             action_url=self.url(step), utterance=utterance, hints=self._hints(question),
-            timeout_seconds=self._timeout(), single_key=not question.entry,
+            timeout_seconds=self._timeout(attempt), single_key=not question.entry,
         )
         return twiml.question(spec, self.voicing(utterance), self.menu.pause_ms)
 

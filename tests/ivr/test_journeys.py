@@ -352,6 +352,7 @@ def test_a_wrong_key_three_times_reaches_a_person_after_a_warning(caller, open_l
     assert "その番号は、ございません" in first.text
     second = caller.press("7")
     assert "係の人に、おつなぎします" in second.text  # warned before giving up
+    assert int(second.gather.get("timeout")) > int(first.gather.get("timeout"))  # and extended
     third = caller.press("7")
     assert third.root.find("Dial") is not None
 
