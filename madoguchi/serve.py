@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -26,6 +27,7 @@ from madoguchi.settings import Settings
 log = logging.getLogger(__name__)
 
 WORKER_STOP_SECONDS = 10
+WORKER_RESTART_SECONDS = 2
 WEB_THREADS = 8
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # noqa: S104 (recognised, not bound)
 
@@ -115,19 +117,57 @@ def start_worker(settings: Settings, *, always_open: bool) -> subprocess.Popen:
 
 def stop_worker(process: subprocess.Popen, seconds: float = WORKER_STOP_SECONDS) -> None:
     """Ask the worker (and its scheduler) to finish the current job and stop; kill if it hangs."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
+    if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    # The scheduler child shares the group; make sure nothing of it outlives the worker.
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    # The scheduler child shares the group; nothing of it may outlive the worker.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+class WorkerSupervisor:
+    """Keeps one worker child running while serving; a worker that dies is replaced."""
+
+    def __init__(self, settings: Settings, *, always_open: bool) -> None:
+        self._settings = settings
+        self._always_open = always_open
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._watcher = threading.Thread(target=self._watch, name="worker-watch", daemon=True)
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start the worker and watch it."""
+        self.process = start_worker(self._settings, always_open=self._always_open)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            assert self.process is not None
+            code = self.process.wait()
+            if self._stopping.wait(WORKER_RESTART_SECONDS):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                log.warning("the worker stopped unexpectedly (exit %s); starting another", code)
+                stop_worker(self.process)  # clear what is left of its process group
+                self.process = start_worker(self._settings, always_open=self._always_open)
+
+    def stop(self) -> None:
+        """Stop the worker for good."""
+        self._stopping.set()
+        with self._lock:
+            if self.process is not None:
+                stop_worker(self.process)
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=WORKER_STOP_SECONDS)
 
 
 def banner(settings: Settings, *, demo: bool, users: list[tuple[str, str, str]]) -> str:
@@ -211,8 +251,9 @@ def run(
             stack.callback(_close_app, app)
             web = create_server(app, host=host, port=port, threads=WEB_THREADS, ident="madoguchi")
             stack.callback(web.close)
-            worker = start_worker(settings, always_open=demo)
-            stack.callback(stop_worker, worker)
+            workers = WorkerSupervisor(settings, always_open=demo)
+            workers.start()
+            stack.callback(workers.stop)
             echo(banner(settings, demo=demo, users=users))
             try:
                 web.run()

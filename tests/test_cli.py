@@ -83,7 +83,12 @@ def test_a_command_on_a_database_without_tables_says_to_run_db_upgrade(tmp_path,
     ["sqlite:////nonexistent-madoguchi-dir/madoguchi.db", "postgresql://postgres@127.0.0.1:1/city"],
     ids=["sqlite-folder-missing", "postgres-not-listening"],
 )
-@pytest.mark.parametrize("command", [["reconcile"], ["db", "upgrade"]], ids=" ".join)
+@pytest.mark.parametrize(
+    "command",
+    [["reconcile"], ["db", "upgrade"], ["serve"], ["worker", "--burst"], ["demo-data"],
+     ["create-user", "mori", "--role", "operator", "--password-stdin"]],
+    ids=" ".join,
+)
 def test_an_unreachable_database_is_one_line_and_exit_2(base_env, url, command):
     result = invoke(base_env, *command, DATABASE_URL=url)
     assert result.exit_code == 2

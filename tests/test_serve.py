@@ -137,7 +137,7 @@ def wait_healthy(port: int, serve: ServeProcess) -> dict:
     raise AssertionError(f"/healthz never became 200 (last {status} {body});\n{serve.output}")
 
 
-def wait_all_gone(var_dir: Path, seconds: float = 10) -> list[int]:
+def wait_all_gone(var_dir: Path, seconds: float = 20) -> list[int]:
     """Wait for every process of this var dir to end; the ones still alive."""
     deadline = time.monotonic() + seconds
     while (left := processes_started_for(var_dir)) and time.monotonic() < deadline:
@@ -263,3 +263,38 @@ def test_the_demo_city_is_open_around_the_clock_without_changing_the_loaded_sett
     assert settings.hours.always_open is False
     assert served.hours.monday == settings.hours.monday
     assert served.menu == settings.menu
+
+
+def worker_pids(var_dir: Path) -> set[int]:
+    """The worker processes (not their scheduler children) running for this var dir."""
+    pids = processes_started_for(var_dir)
+    workers = {pid for pid in pids if command_line(pid).endswith("madoguchi.cli worker ")}
+    return {pid for pid in workers if _parent(pid) not in workers}
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_replaced_and_the_replacement_stops_with_serve(var_dir):
+    port = free_port()
+    serve = ServeProcess(var_dir, "--port", str(port))
+    try:
+        wait_healthy(port, serve)
+        serve.wait_for_line("Listening on")
+        (first,) = worker_pids(var_dir)
+        os.killpg(first, signal.SIGKILL)  # the worker and its scheduler, as a crash would
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline and worker_pids(var_dir) in (set(), {first}):
+            time.sleep(0.2)
+        replaced = worker_pids(var_dir)
+        assert len(replaced) == 1 and first not in replaced, replaced
+        serve.wait_for_line("the worker stopped unexpectedly")
+        assert serve.stop(signal.SIGINT) == 0
+        assert wait_all_gone(var_dir) == []
+    finally:
+        serve.kill()
