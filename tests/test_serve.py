@@ -137,12 +137,12 @@ def wait_healthy(port: int, serve: ServeProcess) -> dict:
     raise AssertionError(f"/healthz never became 200 (last {status} {body});\n{serve.output}")
 
 
-def wait_all_gone(var_dir: Path, seconds: float = 20) -> list[int]:
-    """Wait for every process of this var dir to end; the ones still alive."""
+def wait_all_gone(var_dir: Path, seconds: float = 20) -> list[str]:
+    """Wait for every process of this var dir to end; the command lines of those still alive."""
     deadline = time.monotonic() + seconds
     while (left := processes_started_for(var_dir)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    return left
+    return [f"{pid}: {command_line(pid)}" for pid in left]
 
 
 @pytest.fixture
@@ -175,8 +175,8 @@ def test_serve_runs_everything_without_services_and_stops_cleanly(var_dir, signu
         assert any(command.endswith("madoguchi.cli worker ") for command in commands), commands
         assert (var_dir / "madoguchi.db").is_file()  # SQLite under var/, migrated
 
-        assert serve.stop(signum) == 0
-        assert "Madoguchi stopped." in serve.output
+        assert serve.stop(signum) == 0, serve.output
+        assert "Madoguchi stopped." in serve.output, serve.output
         assert wait_all_gone(var_dir) == []
         assert (var_dir / "redis.db").is_file()  # the embedded Redis saved its data on the way out
     finally:
