@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 WORKER_STOP_SECONDS = 10
 WORKER_RESTART_SECONDS = 2
 WEB_THREADS = 8
+# Where `madoguchi phone` calls when not told otherwise (the settings' default address).
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # noqa: S104 (recognised, not bound)
 
 
@@ -191,7 +193,8 @@ def banner(settings: Settings, *, demo: bool, users: list[tuple[str, str, str]])
             "  Log in: create a user with: "
             "madoguchi create-user USERNAME --role operator|supervisor|admin"
         )
-    lines.append("  Place a test call: run `madoguchi phone` in a second terminal.")
+    phone = "madoguchi phone" if base == DEFAULT_BASE_URL else f"madoguchi phone --url {base}"
+    lines.append(f"  Place a test call: run `{phone}` in a second terminal.")
     lines.append("  Stop with Ctrl-C.")
     return "\n".join(lines)
 

@@ -164,7 +164,7 @@ def test_serve_runs_everything_without_services_and_stops_cleanly(var_dir, signu
         base = f"http://127.0.0.1:{port}"
         for expected in (
             f"{base}/", f"{base}/voice/incoming", f"{base}/voice/status",
-            f"{base}/voice/fallback", "madoguchi create-user", "madoguchi phone",
+            f"{base}/voice/fallback", "madoguchi create-user", f"madoguchi phone --url {base}",
         ):
             assert expected in serve.output
 
