@@ -100,6 +100,37 @@ class Caller:
         """Key in an answer to the current question."""
         return self.post(self.doc.next_url, Digits=digits)
 
+
+class AwkwardCaller(Caller):
+    """A caller who answers every question in one awkward way, then correctly.
+
+    pulse: "*" before the keys (a dial-pulse phone switching to tones); hash: "#" after them;
+    stars: "**" alone first (the question is asked again at once); silence: no answer first
+    (except while nothing at all has been heard since the greeting: that caller goes to a
+    person, which is a journey of its own).
+    """
+
+    STYLES = ("pulse", "hash", "stars", "silence")
+
+    def __init__(self, client, style: str, **kwargs):
+        super().__init__(client, **kwargs)
+        self.style = style
+
+    def press(self, digits: str) -> Document:
+        """Key in an answer the awkward way, checking the line copes each time."""
+        if self.style == "pulse":
+            return super().press("*" + digits)
+        if self.style == "hash":
+            return super().press(digits + "#")
+        if self.style == "stars":
+            cue = super().press("**")
+            assert cue.gather is not None and "はい、どうぞ" in cue.text, cue.text
+            return super().press(digits)
+        if "q=1" not in self.doc.next_url:
+            retry = self.wait()
+            assert retry.gather is not None and "確認できませんでした" in retry.text, retry.text
+        return super().press(digits)
+
     def speak(self, words: str) -> Document:
         """Say an answer to the current question."""
         return self.post(self.doc.next_url, SpeechResult=words, Confidence="0.8")
