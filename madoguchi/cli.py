@@ -162,11 +162,8 @@ def serve(host: str, port: int, demo: bool) -> None:
     _log_to_stderr()
     try:
         code = embedded.run(settings, engine, host=host, port=port, demo=demo, echo=click.echo)
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
-            "choose another address with --host/--port"
-        ) from None
+    except embedded.CannotListen as exc:
+        raise click.ClickException(str(exc)) from None
     sys.exit(code)
 
 

@@ -34,6 +34,10 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # noqa: S104 (recognised, not bound)
 
 
+class CannotListen(Exception):
+    """The web server could not take the address; the message says which and what to do."""
+
+
 def serving_settings(
     settings: Settings, *, host: str, port: int, demo: bool, env: dict[str, str]
 ) -> Settings:
@@ -252,7 +256,15 @@ def run(
                 settings = with_redis_url(settings, f"unix://{server.socket_file}")
             app = create_app(settings)
             stack.callback(_close_app, app)
-            web = create_server(app, host=host, port=port, threads=WEB_THREADS, ident="madoguchi")
+            try:
+                web = create_server(
+                    app, host=host, port=port, threads=WEB_THREADS, ident="madoguchi"
+                )
+            except OSError as exc:
+                raise CannotListen(
+                    f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                    "choose another address with --host/--port"
+                ) from None
             stack.callback(web.close)
             workers = WorkerSupervisor(settings, always_open=demo)
             workers.start()
