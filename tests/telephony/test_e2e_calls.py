@@ -278,10 +278,12 @@ def demo_resident(committed_db) -> None:
         session.commit()
 
 
-def run_phone(live_server: LiveServer, script: Path) -> subprocess.CompletedProcess:  # noqa: F811
+def run_phone(
+    live_server: LiveServer, script: Path, *options: str  # noqa: F811
+) -> subprocess.CompletedProcess:
     """`madoguchi phone --script` in its own process, against the live server."""
     return subprocess.run(
-        [sys.executable, "-m", "madoguchi.cli", "phone", "--script", str(script)],
+        [sys.executable, "-m", "madoguchi.cli", "phone", "--script", str(script), *options],
         env=live_server.env, cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
 
@@ -307,3 +309,15 @@ def test_the_phone_command_exits_1_when_an_expected_phrase_is_not_heard(
     assert finished.returncode == 1
     assert "line 2: expected '本日は混雑しています'" in finished.stderr
     assert "ご用件を、お選びください" in finished.stdout
+
+
+def test_the_phone_command_sends_no_status_callback_when_told_not_to(
+    live_server, city, committed_db, tmp_path  # noqa: F811
+):
+    journey = tmp_path / "journey.txt"
+    journey.write_text("press 1\npress 1\nexpect 住民番号\nhangup\n", encoding="utf-8")
+    finished = run_phone(live_server, journey, "--status-callback", "")
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    with committed_db() as session:
+        call = session.scalars(select(Call)).one()
+    assert (call.status, call.outcome) == ("in-progress", None)  # nobody told the app it ended
