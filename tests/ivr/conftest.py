@@ -101,6 +101,19 @@ class Caller:
         return self.post(self.doc.next_url, Digits=digits)
 
 
+    def speak(self, words: str) -> Document:
+        """Say an answer to the current question."""
+        return self.post(self.doc.next_url, SpeechResult=words, Confidence="0.8")
+
+    def wait(self) -> Document:
+        """Stay silent until the question times out (Twilio posts an empty result)."""
+        return self.post(self.doc.next_url)
+
+    def repeat_last(self) -> Document:
+        """Send the very same request again, as a Twilio retry does."""
+        return self.post(self._last_url, **self._last_fields)
+
+
 class AwkwardCaller(Caller):
     """A caller who answers every question in one awkward way, then correctly.
 
@@ -130,26 +143,6 @@ class AwkwardCaller(Caller):
             retry = self.wait()
             assert retry.gather is not None and "確認できませんでした" in retry.text, retry.text
         return super().press(digits)
-
-    def speak(self, words: str) -> Document:
-        """Say an answer to the current question."""
-        return self.post(self.doc.next_url, SpeechResult=words, Confidence="0.8")
-
-    def wait(self) -> Document:
-        """Stay silent until the question times out (Twilio posts an empty result)."""
-        return self.post(self.doc.next_url)
-
-    def follow_redirect(self) -> Document:
-        """Let Twilio run the trailing <Redirect> (as after a Gather without input)."""
-        return self.post(self.root_redirect())
-
-    def root_redirect(self) -> str:
-        """The document's <Redirect> URL."""
-        return self.doc.root.find("Redirect").text
-
-    def repeat_last(self) -> Document:
-        """Send the very same request again, as a Twilio retry does."""
-        return self.post(self._last_url, **self._last_fields)
 
 
 @pytest.fixture
