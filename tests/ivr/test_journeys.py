@@ -474,3 +474,51 @@ def test_action_urls_are_absolute_and_carry_no_phone_number(client, closed_line)
         url = doc.next_url
         assert url.startswith(BASE + "/voice/")
         assert "9012345678" not in url
+
+
+def test_an_english_caller_hears_the_open_slots_in_english(caller, city):
+    caller.dial()
+    caller.press("2")
+    caller.press("1")
+    caller.press(RESIDENT_NO + "#")
+    caller.press(BIRTH + "#")
+    doc = caller.press("1")
+    assert "Civic Hall, press 1." in doc.text
+    assert " at " in doc.text and ("a.m." in doc.text or "p.m." in doc.text)
+
+
+def test_a_hold_that_expired_before_the_yes_offers_the_slots_again(caller, city, db_session):
+    from datetime import UTC, datetime, timedelta
+
+    to_menu(caller)
+    caller.press("1")
+    identify(caller)
+    caller.press("1")
+    held = active_bookings(db_session, city["resident"])[0]
+    held.held_until = datetime.now(UTC) - timedelta(minutes=1)
+    db_session.commit()
+    doc = caller.press("1")
+    assert "お取りしていた日時を、解除しました" in doc.text
+    assert "市民会館の方は、1を押してください" in doc.text
+    assert active_bookings(db_session, city["resident"]) == []
+
+
+def test_within_hours_without_a_number_for_a_person_a_callback_is_offered(caller, app):
+    from tests.ivr.conftest import configure
+
+    configure(app, hours={"always_open": True}, queue={"fallback_number": ""})
+    to_menu(caller)
+    doc = caller.press("4")
+    assert "おつなぎできません" in doc.text
+    assert "折り返しお電話する方は、1を押してください" in doc.text
+
+
+def test_silence_on_the_way_to_a_callback_ends_in_a_voicemail_not_a_hang_up(
+    caller, closed_line
+):
+    to_menu(caller)
+    caller.press("4")
+    for _ in range(3):
+        doc = caller.wait()
+        assert not doc.hung_up
+    assert doc.root.find("Record") is not None
