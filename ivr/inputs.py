@@ -58,7 +58,8 @@ def clean_speech(raw: str | None) -> str:
 
 def spoken_digits(speech: str) -> str:
     """Digits the caller said ("1 2 3", "一二三"), or "" when the speech is not just digits."""
-    text = speech.translate(_KANJI_DIGITS)
+    # "1番です" is how many callers say a menu number.
+    text = re.sub(r"(番|ばん)(です)?$", "", speech.translate(_KANJI_DIGITS))
     if not text or not _SPOKEN_DIGITS.match(text):
         return ""
     return re.sub(r"\D", "", text)

@@ -53,6 +53,7 @@ def test_an_english_word_is_matched_whole_not_inside_another_word():
 def test_spoken_digits_become_digits():
     assert read_reply({"SpeechResult": "1 2 3"}).digits == "123"
     assert read_reply({"SpeechResult": "一"}).digits == "1"
+    assert read_reply({"SpeechResult": "2番です"}).digits == "2"
     assert read_reply({"SpeechResult": "予約"}).digits == ""
 
 
