@@ -38,6 +38,8 @@ def _holding(now: datetime):
         Call.answered_at.is_(None),
         Call.ended_at.is_(None),
         Call.operator_id.is_(None),
+        # A holder who left the line for a callback waits as that request instead.
+        or_(Call.outcome.is_(None), Call.outcome != "callback"),
     )
 
 

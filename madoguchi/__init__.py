@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
         app.config.update(overrides)
 
     import agent_console
+    import call_queue
     import ivr
     from madoguchi import api, health, redis_conn, telephony
     from madoguchi.db import Database
@@ -33,5 +34,6 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     api.init_app(app)
     telephony.init_app(app)
     ivr.init_app(app)
+    call_queue.init_app(app)
     agent_console.init_app(app)
     return app

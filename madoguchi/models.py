@@ -407,6 +407,25 @@ class Operator(Base):
     phone_e164: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # The call-taking state, mirrored from Redis so the board can be rebuilt after a restart.
+    state: Mapped[str] = mapped_column(String(12), default="offline", server_default="offline")
+    state_since: Mapped[datetime | None]
+    state_until: Mapped[datetime | None]
+
+
+class ReminderSent(Base):
+    """One appointment reminder sent (or tried); unique per (booking, kind) so none goes twice."""
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (UniqueConstraint("booking_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="sending")
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    call_sid: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEntry(Base):

@@ -1,0 +1,174 @@
+"""Placing callbacks: one dial per attempt, exactly once, then retry or report unreached.
+
+The CallbackAttempt row (unique per request and attempt number) is committed before the
+number is dialled, so a job retried by RQ, a restarted worker or a duplicated status callback
+finds the row and never dials the same attempt again. What happens after a dial is decided
+once, by the first status callback that moves the attempt out of its open states.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from call_queue.pacing import OutboundPacer
+from madoguchi import inquiries, phone
+from madoguchi.models import CallbackAttempt, CallbackRequest
+from madoguchi.settings import QueueSettings
+from madoguchi.telephony.base import Telephony, TelephonyError
+
+log = logging.getLogger(__name__)
+
+OPEN_ATTEMPT_STATUSES = ("dialing", "answered", "machine")
+NOT_REACHED = ("busy", "no-answer", "failed", "canceled", "machine")
+# Each retry rings this much longer: slow-to-answer residents get more time to reach the phone.
+EXTRA_RING_PER_RETRY = 15
+MAX_RING_SECONDS = 120
+
+
+def ring_seconds(queue: QueueSettings, attempt_no: int) -> int:
+    """How long an attempt rings: the configured time, longer on each retry."""
+    return min(queue.callback_ring_seconds + EXTRA_RING_PER_RETRY * (attempt_no - 1),
+               MAX_RING_SECONDS)
+
+
+def is_machine(answered_by: str | None) -> bool:
+    """True when answering-machine detection says a machine or fax picked up."""
+    return bool(answered_by) and answered_by.startswith(("machine", "fax"))
+
+
+def place_attempt(session: Session, *, request_id: int, attempt_no: int, telephony: Telephony,
+                  pacer: OutboundPacer, queue: QueueSettings, public_base_url: str,
+                  now: datetime) -> str | None:
+    """Dial one attempt of a callback; None when it was already dialled or is no longer due."""
+    request = session.get(CallbackRequest, request_id)
+    if request is None or request.status != "dialing" or attempt_no > request.attempts:
+        log.info("callback %s attempt %s is not due; nothing dialled", request_id, attempt_no)
+        return None
+    attempt = CallbackAttempt(request_id=request_id, attempt_no=attempt_no, status="dialing",
+                              started_at=now)
+    session.add(attempt)
+    try:
+        session.commit()  # before dialling: a second run of this job stops here
+    except IntegrityError:
+        session.rollback()
+        log.info("callback %d attempt %d was already dialled", request_id, attempt_no)
+        return None
+    pacer.wait_turn()
+    base = f"{public_base_url}/voice/callback"
+    try:
+        call_sid = telephony.place_call(
+            request.phone_e164,
+            url=f"{base}/answer?attempt={attempt.id}",
+            status_callback=f"{base}/status?attempt={attempt.id}",
+            timeout_seconds=ring_seconds(queue, attempt_no),
+            machine_detection=True,
+        )
+    except TelephonyError as exc:
+        log.warning("callback %d attempt %d to %s failed: %s", request_id, attempt_no,
+                    phone.mask(request.phone_e164), exc)
+        session.execute(update(CallbackAttempt).where(CallbackAttempt.id == attempt.id)
+                        .values(status="failed", ended_at=now))
+        session.commit()
+        return None
+    attempt.call_sid = call_sid
+    session.commit()
+    log.info("callback %d attempt %d dialled %s as %s", request_id, attempt_no,
+             phone.mask(request.phone_e164), call_sid)
+    return call_sid
+
+
+def mark_answered(session: Session, attempt_id: int, answered_by: str | None,
+                  now: datetime) -> CallbackAttempt | None:
+    """Note who answered (a person or a machine); None when the attempt is not open."""
+    attempt = session.get(CallbackAttempt, attempt_id)
+    if attempt is None or attempt.status not in OPEN_ATTEMPT_STATUSES:
+        return None
+    attempt.status = "machine" if is_machine(answered_by) else "answered"
+    request = session.get(CallbackRequest, attempt.request_id)
+    if attempt.status == "answered" and request is not None and request.status == "dialing":
+        request.status = "connected"
+        request.updated_at = now
+    session.commit()
+    return attempt
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one finished attempt led to."""
+
+    request_id: int
+    attempt_no: int
+    outcome: str  # reached, retry, unreached
+    operator_id: int | None
+    machine: bool = False
+
+
+def finish_attempt(session: Session, attempt_id: int, call_status: str, *, queue: QueueSettings,
+                   now: datetime) -> AttemptResult | None:
+    """Close an attempt from its final status; None for a duplicate or unknown callback."""
+    attempt = session.get(CallbackAttempt, attempt_id)
+    if attempt is None:
+        return None
+    previous = attempt.status
+    closed = session.execute(
+        update(CallbackAttempt)
+        .where(CallbackAttempt.id == attempt_id,
+               CallbackAttempt.status.in_(OPEN_ATTEMPT_STATUSES))
+        .values(status=_final_status(previous, call_status), ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if closed.rowcount != 1:
+        session.rollback()
+        return None  # a duplicate status callback: the first one decided already
+    request = session.get(CallbackRequest, attempt.request_id)
+    assert request is not None
+    session.refresh(request)
+    operator_id = request.operator_id
+    if previous == "answered" and call_status == "completed":
+        request.status = "reached"
+        outcome = "reached"
+    elif attempt.attempt_no < queue.callback_max_attempts:
+        request.status = "waiting"
+        request.operator_id = None
+        request.next_attempt_at = now + timedelta(minutes=queue.callback_retry_minutes)
+        outcome = "retry"
+    else:
+        request.status = "unreached"
+        outcome = "unreached"
+    request.updated_at = now
+    session.commit()
+    return AttemptResult(request.id, attempt.attempt_no, outcome, operator_id,
+                         machine=previous == "machine")
+
+
+def _final_status(previous: str, call_status: str) -> str:
+    if previous == "machine":
+        return "machine"
+    if previous == "answered" and call_status == "completed":
+        return "completed"
+    return call_status[:20] if call_status in NOT_REACHED else "no-answer"
+
+
+def report_unreached(session: Session, request_id: int, *, send_sms: Callable[[str, str], str],
+                     sms_text: str, subject: str, now: datetime) -> int:
+    """Tell a mobile by SMS and open a follow-up case for the operators; returns the case id."""
+    request = session.get(CallbackRequest, request_id)
+    assert request is not None
+    if phone.is_mobile(request.phone_e164):
+        try:
+            send_sms(request.phone_e164, sms_text)
+        except TelephonyError as exc:
+            log.warning("unreached SMS to %s failed: %s", phone.mask(request.phone_e164), exc)
+    inquiry = inquiries.create(
+        session, category="callback", subject=subject, channel="ivr",
+        resident_id=request.resident_id, contact_e164=request.phone_e164,
+        note=f"callback request {request.id}: {request.attempts} attempts, not reached", now=now,
+    )
+    return inquiry.id

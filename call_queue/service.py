@@ -1,0 +1,108 @@
+"""The line's services bound to the running app: board, dispatcher, operator state changes.
+
+Redis trouble never reaches a caller from here: dispatching is best effort (the periodic sweep
+catches up) and "how many operators are on duty" answers 0 when Redis cannot be reached, which
+sends the caller to the callback offer instead of a hang-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import current_app
+from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
+
+from call_queue import callback_calls, staffing
+from call_queue.callback_calls import AttemptResult
+from call_queue.dispatch import Assignment, Dispatcher
+from call_queue.operators import OperatorBoard
+from madoguchi.models import CallbackRequest, utcnow
+from madoguchi.redis_conn import get_redis
+from madoguchi.settings import Settings
+from madoguchi.telephony import get_telephony
+
+log = logging.getLogger(__name__)
+
+
+def settings() -> Settings:
+    """The app's settings."""
+    return current_app.config["SETTINGS"]
+
+
+def board() -> OperatorBoard:
+    """The operator board on the app's Redis."""
+    return OperatorBoard(get_redis())
+
+
+def dispatcher(session: Session) -> Dispatcher:
+    """A dispatcher on the app's database session, Redis, phone network and job queue."""
+    from call_queue import jobs
+
+    redis = get_redis()
+    return Dispatcher(
+        session=session, board=OperatorBoard(redis), telephony=get_telephony(),
+        public_base_url=settings().secrets.public_base_url,
+        enqueue_attempt=lambda request_id, attempt_no: jobs.enqueue_callback_attempt(
+            redis, request_id, attempt_no),
+    )
+
+
+def dispatch(session: Session, now: datetime | None = None) -> list[Assignment]:
+    """Give free operators their next parties now; [] when Redis is unreachable (logged)."""
+    try:
+        return dispatcher(session).run(now or utcnow())
+    except RedisError:
+        session.rollback()
+        log.exception("dispatch skipped: Redis unreachable; the sweep will catch up")
+        return []
+
+
+def operators_on_duty(session: Session, now: datetime | None = None) -> int:
+    """Operators taking calls (board rebuilt from the database if Redis came back empty)."""
+    try:
+        current = board()
+        staffing.ensure_board(session, current)
+        return current.on_duty(now or utcnow())
+    except RedisError:
+        log.exception("operator board unreachable: treating the line as unstaffed")
+        return 0
+
+
+def operator_available(session: Session, operator_id: int,
+                       now: datetime | None = None) -> list[Assignment]:
+    """An operator is free: save the state, then give them (or others) the next party."""
+    now = now or utcnow()
+    staffing.ensure_board(session, board())
+    staffing.set_state(session, board(), operator_id, "available", now)
+    return dispatch(session, now)
+
+
+def operator_finished(session: Session, operator_id: int, now: datetime | None = None) -> None:
+    """An operator's call ended: wrap-up for the configured time, then free by itself."""
+    now = now or utcnow()
+    staffing.start_wrap_up(session, board(), operator_id, now, settings().queue.wrap_up_seconds)
+
+
+def after_attempt(session: Session, result: AttemptResult, now: datetime | None = None) -> None:
+    """Free the reserved operator and report a callback that could not be reached."""
+    now = now or utcnow()
+    if result.operator_id is not None:
+        if result.outcome == "reached":
+            operator_finished(session, result.operator_id, now)
+        else:
+            operator_available(session, result.operator_id, now)
+    if result.outcome == "unreached":
+        import prompts
+
+        request = session.get(CallbackRequest, result.request_id)
+        assert request is not None
+        catalog = prompts.catalog(request.language)
+        city = settings().city
+        name = city.name if request.language == "ja" else city.name_en
+        callback_calls.report_unreached(
+            session, result.request_id, send_sms=get_telephony().send_sms,
+            sms_text=catalog.text("callback_sms_unreached", city=name),
+            subject=catalog.text("callback_unreached_subject"), now=now,
+        )

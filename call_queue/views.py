@@ -1,0 +1,277 @@
+"""The line's webhooks: the hold loop, leaving it, the operator bridge, callbacks' progress.
+
+Views stay thin: they read the form, call the line's services and answer TwiML built by
+call_queue.waiting. Whatever fails inside the hold loop, the caller keeps waiting calmly.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
+
+import prompts
+from call_queue import callback_calls, holding, service, staffing, waiting
+from ivr.inputs import intent_of, printable, read_reply
+from ivr.security import twilio_signed
+from ivr.speech import Line, Speaker
+from ivr.twiml import Voicing
+from madoguchi import calls
+from madoguchi.db import get_session
+from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Operator, utcnow
+from madoguchi.settings import Settings
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("call_queue", __name__, url_prefix="/voice")
+
+CALLBACK_KEY = "1"
+# Seconds of quiet between passes of the hold loop (keys are heard during it).
+REST_SECONDS = 15
+OPERATOR_RING_SECONDS = 30
+FINAL_CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+
+
+def _xml(response: VoiceResponse) -> Response:
+    return Response(response.to_xml(), mimetype="text/xml")
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+def _lang(raw: str | None) -> str:
+    offered = _settings().languages.offered
+    return raw if raw in offered else _settings().languages.default
+
+
+def _voice(lang: str) -> tuple[Speaker, Voicing]:
+    settings = _settings()
+    speaker = Speaker(prompts.catalog(lang), settings.tz, settings.menu.pause_ms)
+    voices = {code: prompts.catalog(code).voice for code in settings.languages.offered}
+    return speaker, Voicing(voices=voices, lang=lang,
+                            rate_percent=settings.menu.speech_rate_percent)
+
+
+def _city(lang: str) -> str:
+    city = _settings().city
+    return city.name if lang == "ja" else city.name_en
+
+
+def _url(path: str, **params: object) -> str:
+    query = urlencode(sorted((k, str(v)) for k, v in params.items() if v is not None))
+    return f"{_settings().secrets.public_base_url}/voice/{path}" + (f"?{query}" if query else "")
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+def _int_form(name: str) -> int | None:
+    raw = request.form.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+def wait_url(lang: str, due: int | None = None) -> str:
+    """The hold loop's URL; `due` is the QueueTime of the next spoken announcement."""
+    return _url("queue/wait", l=lang, d=due)
+
+
+# ---- holding --------------------------------------------------------------------------
+
+
+def _announcement(speaker: Speaker, call: Call | None) -> list[Line | str]:
+    lines: list[Line | str] = []
+    if call is not None and call.queued_at is not None:
+        session = get_session()
+        on_duty = service.operators_on_duty(session)
+        where = holding.standing(session, call, on_duty, utcnow())
+        lines.append(speaker.line("queue_position", position=where.position))
+        if where.estimate is not None:
+            if where.estimate.is_short:
+                lines.append("queue_wait_short")
+            else:
+                lines.append(speaker.line("queue_wait_range", low=where.estimate.low_minutes,
+                                          high=where.estimate.high_minutes))
+    lines.append(speaker.line("queue_callback_offer", key=CALLBACK_KEY))
+    return lines
+
+
+@bp.post("/queue/wait")
+@twilio_signed
+def wait() -> Response:
+    """The Enqueue waitUrl: position and estimate at most every interval, a callback offer."""
+    lang = _lang(request.args.get("l"))
+    speaker, voicing = _voice(lang)
+    waited = _int_form("QueueTime") or 0
+    due = _int_arg("d")
+    interval = _settings().queue.announcement_interval_seconds
+    lines: list[Line | str] = []
+    if due is None or waited >= due:
+        due = waited + interval
+        try:
+            call = calls.find_call(get_session(), printable(request.form.get("CallSid"), 64))
+            lines = _announcement(speaker, call)
+        except Exception:
+            # Never break the wait (a broken waitUrl ends it): offer the callback without numbers.
+            log.exception("hold announcement failed")
+            get_session().rollback()
+            lines = [speaker.line("queue_callback_offer", key=CALLBACK_KEY)]
+    loop = waiting.WaitLoop(
+        utterance=speaker.say(*lines) if lines else (), gather_url=_url("queue/choice", l=lang,
+                                                                        d=due),
+        next_url=wait_url(lang, due), hints=tuple(speaker.catalog.words("callback")),
+        language=voicing.voice(lang).language, rest_seconds=min(REST_SECONDS, interval),
+    )
+    return _xml(waiting.wait_loop(loop, voicing, _settings().menu.pause_ms))
+
+
+@bp.post("/queue/choice")
+@twilio_signed
+def choice() -> Response:
+    """A key or word during the hold loop: 1 or 折り返し leaves the line for a callback."""
+    lang = _lang(request.args.get("l"))
+    reply = read_reply(request.form)
+    wants_callback = reply.digits == CALLBACK_KEY or (
+        not reply.digits and intent_of(reply.speech, prompts.catalog(lang), {"callback"}))
+    if wants_callback:
+        return _xml(waiting.leave_line())
+    return _xml(waiting.back_to_loop(wait_url(lang, _int_arg("d"))))
+
+
+def _operator_target(operator: Operator | None) -> tuple[str | None, str | None]:
+    if operator is None:
+        return None, None
+    return (None, operator.phone_e164) if operator.phone_e164 else (f"operator-{operator.id}",
+                                                                     None)
+
+
+@bp.post("/queue/bridge")
+@twilio_signed
+def bridge() -> Response:
+    """A holder taken off hold: put them through to the operator who took them."""
+    session = get_session()
+    call = session.get(Call, _int_arg("call") or 0)
+    lang = _lang(call.language if call else None)
+    speaker, voicing = _voice(lang)
+    operator = session.get(Operator, call.operator_id) if call and call.operator_id else None
+    client, number = _operator_target(operator)
+    if call is None or operator is None:
+        utterance = speaker.say("queue_joined")
+        return _xml(waiting.enqueue(utterance, voicing, wait_url(lang), _url(
+            "step/queue_done", l=lang)))
+    call.answered_at = call.answered_at or utcnow()
+    session.commit()
+    calls.add_path(session, call, "operator_bridge")
+    utterance = speaker.say("queue_connecting")
+    return _xml(waiting.bridge(utterance, voicing, client=client, number=number,
+                               action_url=_url("queue/bridged", call=call.id),
+                               ring_seconds=OPERATOR_RING_SECONDS,
+                               pause_ms=_settings().menu.pause_ms))
+
+
+@bp.post("/queue/bridged")
+@twilio_signed
+def bridged() -> Response:
+    """After the operator's part: goodbye, or back in line at the same place if they missed it."""
+    session = get_session()
+    call = session.get(Call, _int_arg("call") or 0)
+    lang = _lang(call.language if call else None)
+    speaker, voicing = _voice(lang)
+    if call is None or call.operator_id is None:
+        return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
+    operator_id = call.operator_id
+    if request.form.get("DialCallStatus") == "completed":
+        service.operator_finished(session, operator_id)
+        calls.add_path(session, call, "operator_done")
+        return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
+    # The operator did not pick up: mark them away, and the caller keeps their place.
+    staffing.set_state(session, service.board(), operator_id, "away", utcnow())
+    holding.join(session, call, utcnow(), _settings().queue.return_window_minutes)
+    calls.add_path(session, call, "operator_missed")
+    service.dispatch(session)
+    utterance = speaker.say("queue_operator_missed", "queue_place_kept")
+    return _xml(waiting.enqueue(utterance, voicing, wait_url(lang),
+                                _url("step/queue_done", l=lang)))
+
+
+# ---- callbacks ------------------------------------------------------------------------
+
+
+def _attempt_and_request() -> tuple[CallbackAttempt | None, CallbackRequest | None]:
+    session = get_session()
+    attempt = session.get(CallbackAttempt, _int_arg("attempt") or 0)
+    request_row = session.get(CallbackRequest, attempt.request_id) if attempt else None
+    return attempt, request_row
+
+
+@bp.post("/callback/answer")
+@twilio_signed
+def callback_answer() -> Response:
+    """Our callback was answered: a person hears who calls and meets the operator."""
+    session = get_session()
+    attempt_id = _int_arg("attempt") or 0
+    answered_by = printable(request.form.get("AnsweredBy"), 30)
+    attempt = callback_calls.mark_answered(session, attempt_id, answered_by, utcnow())
+    _, request_row = _attempt_and_request()
+    lang = _lang(request_row.language if request_row else None)
+    speaker, voicing = _voice(lang)
+    if attempt is None or request_row is None:
+        return _xml(waiting.say_then_hang_up((), voicing))
+    if attempt.status == "machine":
+        last = attempt.attempt_no >= _settings().queue.callback_max_attempts
+        message = speaker.say(speaker.line("callback_machine_message", city=_city(lang)))
+        return _xml(waiting.say_then_hang_up(message if last else (), voicing))
+    operator = session.get(Operator, request_row.operator_id) if request_row.operator_id else None
+    client, number = _operator_target(operator)
+    if operator is None:
+        return _xml(waiting.say_then_hang_up(speaker.say("callback_operator_missed"), voicing))
+    utterance = speaker.say(speaker.line("callback_returning", city=_city(lang)))
+    return _xml(waiting.bridge(utterance, voicing, client=client, number=number,
+                               action_url=_url("callback/bridged", attempt=attempt.id),
+                               ring_seconds=OPERATOR_RING_SECONDS,
+                               pause_ms=_settings().menu.pause_ms))
+
+
+@bp.post("/callback/bridged")
+@twilio_signed
+def callback_bridged() -> Response:
+    """After the operator's part of a callback; if the operator missed it, it is tried again."""
+    session = get_session()
+    attempt, request_row = _attempt_and_request()
+    lang = _lang(request_row.language if request_row else None)
+    speaker, voicing = _voice(lang)
+    if attempt is None or request.form.get("DialCallStatus") == "completed":
+        return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
+    operator_id = request_row.operator_id if request_row else None
+    result = callback_calls.finish_attempt(session, attempt.id, "operator-missed",
+                                           queue=_settings().queue, now=utcnow())
+    if operator_id is not None:
+        staffing.set_state(session, service.board(), operator_id, "away", utcnow())
+    if result is not None:
+        service.after_attempt(session, callback_calls.AttemptResult(
+            result.request_id, result.attempt_no, result.outcome, None), utcnow())
+    return _xml(waiting.say_then_hang_up(speaker.say("callback_operator_missed"), voicing))
+
+
+@bp.post("/callback/status")
+@twilio_signed
+def callback_status() -> Response:
+    """Final status of a callback call: reached, retry later, or unreached (once only)."""
+    status = printable(request.form.get("CallStatus"), 20)
+    if status not in FINAL_CALL_STATUSES:
+        return Response("", status=204)
+    session = get_session()
+    try:
+        result = callback_calls.finish_attempt(session, _int_arg("attempt") or 0, status,
+                                               queue=_settings().queue, now=utcnow())
+        if result is not None:
+            service.after_attempt(session, result)
+    except Exception:
+        session.rollback()
+        log.exception("callback status for attempt %s failed", request.args.get("attempt"))
+        return Response("", status=500)
+    return Response("", status=204)

@@ -1,0 +1,200 @@
+"""Callback attempts: dialled exactly once, retried when unanswered, reported when unreached."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rq.job import Job
+from sqlalchemy import select
+
+from call_queue import jobs, service
+from call_queue.callback_calls import ring_seconds
+from madoguchi.models import CallbackAttempt, CallbackRequest, Inquiry, utcnow
+from tests.call_queue.conftest import callback_request, fetch, free_operator, post_signed
+
+MOBILE = "+819011112222"
+LANDLINE = "+81312349876"
+
+
+_post = post_signed
+
+
+def _attempts(session, request_id: int) -> list[CallbackAttempt]:
+    found = list(session.scalars(select(CallbackAttempt).where(
+        CallbackAttempt.request_id == request_id).order_by(CallbackAttempt.attempt_no)
+        .execution_options(populate_existing=True)))
+    session.commit()
+    return found
+
+
+def _dispatched_request(session, number: str = MOBILE) -> tuple[CallbackRequest, int]:
+    request = callback_request(session, minutes=4, number=number)
+    operator_id = free_operator(session)
+    request = fetch(session, CallbackRequest, request.id)
+    assert request.status == "dialing"
+    return request, operator_id
+
+
+def test_a_job_run_twice_dials_its_attempt_once(line_ctx, network):
+    session = line_ctx
+    request, _ = _dispatched_request(session)
+    first = jobs.place_callback(request.id, 1)
+    again = jobs.place_callback(request.id, 1)  # RQ retry, or a restarted worker
+    assert first is not None and again is None
+    ringing = network.ringing_calls()
+    assert [call.sid for call in ringing] == [first]
+    call = ringing[0]
+    assert call.to_number == MOBILE and call.machine_detection
+    assert call.timeout_seconds == ring_seconds(service.settings().queue, 1)
+    assert f"/voice/callback/status?attempt={_attempts(session, request.id)[0].id}" in (
+        call.status_callback)
+
+
+def test_a_retry_rings_longer_for_residents_slow_to_reach_the_phone(app):
+    queue = app.config["SETTINGS"].queue
+    assert ring_seconds(queue, 2) > ring_seconds(queue, 1) == queue.callback_ring_seconds
+    assert ring_seconds(queue, 9) <= 120
+
+
+def test_no_answer_puts_the_request_back_in_line_and_frees_the_operator_once(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    request, operator_id = _dispatched_request(session)
+    jobs.place_callback(request.id, 1)
+    attempt = _attempts(session, request.id)[0]
+    for _ in range(2):  # Twilio delivers the final status twice
+        response = _post(webhooks, f"/voice/callback/status?attempt={attempt.id}",
+                         CallSid=attempt.call_sid, CallStatus="no-answer")
+        assert response.status_code == 204
+    request = fetch(session, CallbackRequest, request.id)
+    retry = service.settings().queue.callback_retry_minutes
+    assert request.status == "waiting" and request.operator_id is None
+    assert request.next_attempt_at > utcnow() + timedelta(minutes=retry - 1)
+    assert _attempts(session, request.id)[0].status == "no-answer"
+    assert service.board().available_ids(utcnow()) == [operator_id]
+    assert len(network.ringing_calls()) == 1  # no second dial from the duplicate
+
+
+def test_when_due_again_the_next_attempt_keeps_the_original_place(line_ctx, network, webhooks):
+    session = line_ctx
+    request, _ = _dispatched_request(session)
+    jobs.place_callback(request.id, 1)
+    attempt = _attempts(session, request.id)[0]
+    _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
+          CallStatus="busy")
+    later = utcnow() + timedelta(minutes=service.settings().queue.callback_retry_minutes + 1)
+    assignments = service.dispatch(session, later)
+    assert [(a.party.id, a.attempt_no) for a in assignments] == [(request.id, 2)]
+    assert Job.fetch(jobs.callback_job_id(request.id, 2), connection=service.board().redis)
+
+
+def test_after_the_last_attempt_the_request_is_unreached_with_sms_and_a_case(
+        line_ctx, network, webhooks, app):
+    session = line_ctx
+    max_attempts = service.settings().queue.callback_max_attempts
+    request, _ = _dispatched_request(session)
+    for attempt_no in range(1, max_attempts + 1):
+        if attempt_no > 1:
+            later = utcnow() + timedelta(hours=attempt_no)
+            assert service.dispatch(session, later)
+        jobs.place_callback(request.id, attempt_no)
+        attempt = _attempts(session, request.id)[-1]
+        answer = _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
+                       CallSid=attempt.call_sid, AnsweredBy="machine_end_beep")
+        body = answer.get_data(as_text=True)
+        last = attempt_no == max_attempts
+        assert "<Hangup" in body and ("つながりませんでした" in body) == last
+        _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
+              CallStatus="completed")
+    assert fetch(session, CallbackRequest, request.id).status == "unreached"
+    assert [a.status for a in _attempts(session, request.id)] == ["machine"] * max_attempts
+    assert len(network.messages(MOBILE)) == 1
+    case = session.scalar(select(Inquiry).where(Inquiry.contact_e164 == MOBILE))
+    session.commit()
+    assert case is not None and case.category == "callback"
+
+
+def test_a_landline_that_is_never_reached_gets_a_case_but_no_sms(line_ctx, network, webhooks):
+    session = line_ctx
+    configure_attempts(1)
+    request, _ = _dispatched_request(session, LANDLINE)
+    jobs.place_callback(request.id, 1)
+    attempt = _attempts(session, request.id)[0]
+    _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
+          CallStatus="no-answer")
+    assert fetch(session, CallbackRequest, request.id).status == "unreached"
+    assert network.messages(LANDLINE) == []
+    assert session.scalar(select(Inquiry).where(Inquiry.contact_e164 == LANDLINE))
+
+
+def configure_attempts(count: int) -> None:
+    """Allow only `count` callback attempts in this test's app."""
+    from flask import current_app
+
+    from tests.ivr.conftest import configure
+
+    configure(current_app, queue={"callback_max_attempts": count})
+
+
+def test_an_answered_callback_says_who_calls_and_dials_the_reserved_operator(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    request, operator_id = _dispatched_request(session)
+    jobs.place_callback(request.id, 1)
+    attempt = _attempts(session, request.id)[0]
+    body = _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
+                 CallSid=attempt.call_sid, AnsweredBy="human").get_data(as_text=True)
+    assert "折り返し" in body and f"<Client>operator-{operator_id}</Client>" in body
+    assert fetch(session, CallbackRequest, request.id).status == "connected"
+    for _ in range(2):
+        status = _post(webhooks, f"/voice/callback/status?attempt={attempt.id}",
+                       CallSid=attempt.call_sid, CallStatus="completed")
+        assert status.status_code == 204
+    assert fetch(session, CallbackRequest, request.id).status == "reached"
+    assert service.board().get(operator_id).state == "wrap_up"
+
+
+def test_the_operator_phone_number_is_dialled_when_the_operator_has_one(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    request = callback_request(session, minutes=4, number=MOBILE)
+    free_operator(session, phone_e164="+81355550000")
+    jobs.place_callback(request.id, 1)
+    attempt = _attempts(session, request.id)[0]
+    body = _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
+                 CallSid=attempt.call_sid, AnsweredBy="human").get_data(as_text=True)
+    assert "<Number>+81355550000</Number>" in body
+
+
+def test_the_sweep_enqueues_attempts_lost_while_redis_was_down(line_ctx, network, redis_client):
+    session = line_ctx
+    request, _ = _dispatched_request(session)
+    redis_client.flushdb()  # the job vanished with Redis (or was never written)
+    assert jobs.requeue_missing_attempts(session, redis_client) == 1
+    assert jobs.requeue_missing_attempts(session, redis_client) == 0  # already queued
+    jobs.place_callback(request.id, 1)
+    assert jobs.requeue_missing_attempts(session, redis_client) == 0  # dialled: nothing to do
+    assert len(network.ringing_calls()) == 1
+
+
+def test_a_request_written_while_redis_was_down_is_placed_by_the_sweep(
+        line_ctx, network, redis_client):
+    session = line_ctx
+    operator_id = free_operator(session)
+    request = callback_request(session, minutes=1, number=MOBILE)  # nobody dispatched it
+    result = jobs.sweep_line()
+    assert result["assigned"] == 1
+    assert fetch(session, CallbackRequest, request.id).operator_id == operator_id
+    assert Job.fetch(jobs.callback_job_id(request.id, 1), connection=redis_client)
+
+
+def test_an_attempt_whose_worker_died_before_dialling_is_closed_and_retried(line_ctx, network):
+    session = line_ctx
+    request, operator_id = _dispatched_request(session)
+    session.add(CallbackAttempt(request_id=request.id, attempt_no=1, status="dialing",
+                                started_at=utcnow() - timedelta(minutes=30)))
+    session.commit()
+    assert jobs.close_stale_attempts(session, utcnow()) == 1
+    assert fetch(session, CallbackRequest, request.id).status == "waiting"
+    assert service.board().get(operator_id).state == "available"
+    assert jobs.place_callback(request.id, 1) is None
