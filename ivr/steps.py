@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 import prompts
+from call_queue import entry as line_entry
+from call_queue.callbacks import request_callback
 from ivr import twiml
 from ivr.birthdate import parse_birth_date
 from ivr.booking_steps import (
@@ -34,7 +36,6 @@ from ivr.booking_steps import (
     r_book,
     r_check_identified,
 )
-from ivr.callbacks import request_callback
 from ivr.inputs import printable
 from ivr.speech import Line
 from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
@@ -287,6 +288,7 @@ def c_cb_number_ok(flow: CallFlow, value: str) -> Outcome:
         request = request_callback(
             flow.session, e164=number, call_id=flow.call.id, resident_id=flow.call.resident_id,
             language=flow.state.lang, reason="operator", window_start=later,
+            arrival_at=flow.call.queued_at,  # a holder who left the line keeps their place
         )
         return {"callback_request_id": request.id}
 
@@ -340,6 +342,9 @@ def r_person(flow: CallFlow) -> Outcome:
     """Put the caller through to a person within hours, else offer a callback."""
     calls.add_path(flow.session, flow.call, "person")
     is_open = hours.is_open(flow.settings, flow.now)
+    held = line_entry.hold(flow) if is_open else None
+    if held is not None:
+        return held
     number = phone.try_normalize(flow.settings.queue.fallback_number, flow.settings.city.region)
     if is_open and number:
         calls.set_outcome(flow.session, flow.call, "queued")
@@ -425,6 +430,7 @@ ROUTERS: dict[str, Callable[[CallFlow], Outcome]] = {
 
 WEBHOOKS: dict[str, Callable[[CallFlow, Mapping[str, str]], Outcome]] = {
     "dial_done": w_dial_done, "voicemail_done": w_voicemail_done,
+    "queue_done": line_entry.queue_done,
 }
 
 

@@ -13,9 +13,9 @@ from flask import Blueprint, Response, abort, current_app, request, send_from_di
 from twilio.twiml.voice_response import VoiceResponse
 
 import prompts
+from call_queue.callbacks import request_callback
 from ivr import twiml
 from ivr.audio import audio_finder, audio_folder
-from ivr.callbacks import request_callback
 from ivr.flow import CallFlow
 from ivr.inputs import printable
 from ivr.security import twilio_signed

@@ -1,0 +1,186 @@
+"""Holding for a person: the Enqueue, the wait loop's honest estimate, leaving for a callback."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from call_queue import holding, service, staffing
+from madoguchi.models import Call, CallbackRequest, utcnow
+from tests import factories
+from tests.call_queue.conftest import callback_request
+from tests.ivr.conftest import BASE, Caller, configure
+
+
+@pytest.fixture
+def busy_line(app, db_session, redis_client):
+    """Open around the clock, one operator on duty but on a call: callers must hold."""
+    configure(app, hours={"always_open": True})
+    operator = factories.operator(db_session)
+    db_session.commit()
+    with app.app_context():
+        staffing.set_state(db_session, service.board(), operator.id, "on_call", utcnow())
+    return operator
+
+
+@pytest.fixture
+def caller(client, redis_client) -> Caller:
+    """A caller with a mobile caller ID."""
+    return Caller(client)
+
+
+def _call(session, caller: Caller) -> Call:
+    return session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+
+
+def _to_line(caller: Caller):
+    caller.dial()
+    return caller.press("0")
+
+
+def _wait(caller: Caller, url: str, queue_time: int):
+    return caller.post(url, QueueTime=str(queue_time), QueuePosition="1", CurrentQueueSize="1",
+                       AvgQueueTime="0", MaxQueueSize="1000")
+
+
+def test_a_caller_asking_for_a_person_while_operators_are_busy_is_put_in_line(
+        caller, busy_line, db_session):
+    doc = _to_line(caller)
+    enqueue = doc.root.find("Enqueue")
+    assert enqueue is not None and "Dial" not in doc.verbs
+    assert enqueue.get("waitUrl").startswith(f"{BASE}/voice/queue/wait")
+    assert "/voice/step/queue_done" in enqueue.get("action")
+    assert "お待ちください" in doc.text
+    call = _call(db_session, caller)
+    assert call.queued_at is not None and call.outcome == "queued"
+
+
+def test_the_wait_loop_says_position_and_a_rounded_range_then_keeps_quiet_until_due(
+        caller, busy_line, db_session):
+    wait_url = _to_line(caller).root.find("Enqueue").get("waitUrl")
+    first = _wait(caller, wait_url, 0)
+    assert "1番目" in first.text and "分から" in first.text and "分です" in first.text
+    assert "折り返し" in first.text and first.gather.get("numDigits") == "1"
+    assert first.root.find("Gather/Pause") is not None  # calm pause, keys still heard
+    assert "Hangup" not in first.verbs
+    interval = service_interval(caller)
+    quiet = _wait(caller, _loop_again(first), interval // 2)
+    assert quiet.text == "" and quiet.gather is not None
+    assert _wait(caller, _loop_again(quiet), interval + 1).text != ""
+
+
+def _loop_again(doc) -> str:
+    """Where the wait loop goes when nothing was pressed."""
+    return doc.root.find("Redirect").text
+
+
+def service_interval(caller: Caller) -> int:
+    """The configured seconds between announcements."""
+    return caller.client.application.config["SETTINGS"].queue.announcement_interval_seconds
+
+
+def test_a_callback_that_asked_earlier_counts_ahead_of_the_holder(caller, busy_line, db_session):
+    callback_request(db_session, minutes=3, number="+819099990000")
+    wait_url = _to_line(caller).root.find("Enqueue").get("waitUrl")
+    assert "2番目" in _wait(caller, wait_url, 0).text
+
+
+def test_pressing_one_or_saying_orikaeshi_leaves_the_line_and_other_keys_keep_waiting(
+        caller, busy_line):
+    wait_url = _to_line(caller).root.find("Enqueue").get("waitUrl")
+    loop = _wait(caller, wait_url, 0)
+    assert caller.post(loop.next_url, Digits="5").verbs == ["Redirect"]
+    _wait(caller, wait_url, 0)
+    assert caller.press("1").verbs == ["Leave"]
+    _wait(caller, wait_url, 0)
+    assert caller.speak("折り返しでお願いします").verbs == ["Leave"]
+
+
+def test_leaving_for_a_callback_confirms_the_caller_id_and_keeps_the_place(
+        caller, busy_line, db_session):
+    action = _to_line(caller).root.find("Enqueue").get("action")
+    queued_at = _call(db_session, caller).queued_at
+    doc = caller.post(action, QueueResult="leave", QueueTime="95")
+    assert "順番は、そのまま" in doc.text and "0 9 0" in doc.text
+    done = caller.press("1")
+    assert done.hung_up
+    request = db_session.scalar(select(CallbackRequest).where(
+        CallbackRequest.phone_e164 == caller.number))
+    assert request.arrival_at == queued_at and request.status == "waiting"
+    db_session.expire_all()
+    assert holding.line.waiting_parties(db_session, utcnow())[0].kind == "callback"
+
+
+def test_a_withheld_caller_keys_in_a_number_with_184_and_it_is_read_back(
+        client, busy_line, db_session):
+    caller = Caller(client, call_sid="CA" + "7" * 32, number="anonymous")
+    action = _to_line(caller).root.find("Enqueue").get("action")
+    doc = caller.post(action, QueueResult="leave", QueueTime="30")
+    assert doc.gather.get("finishOnKey") == "#"
+    readback = caller.press("１８４０３１２３４５６７８")
+    assert "0 3" in readback.text and "1 2 3 4" in readback.text
+    caller.press("1")
+    assert db_session.scalar(select(CallbackRequest).where(
+        CallbackRequest.phone_e164 == "+81312345678")) is not None
+
+
+@pytest.mark.parametrize("result", ["queue-full", "error", "system-error"])
+def test_a_failed_wait_leads_to_a_callback_offer_never_a_hang_up(caller, busy_line, result):
+    action = _to_line(caller).root.find("Enqueue").get("action")
+    doc = caller.post(action, QueueResult=result, QueueTime="3")
+    assert doc.gather is not None and not doc.hung_up
+    assert "折り返し" in doc.text
+
+
+def test_a_hang_up_is_recorded_as_abandoned_and_calling_back_soon_keeps_the_place(
+        client, busy_line, db_session):
+    first = Caller(client, call_sid="CA" + "2" * 32, number="+819055556666")
+    action = _to_line(first).root.find("Enqueue").get("action")
+    first.post(action, QueueResult="hangup", QueueTime="40")
+    gone = _call(db_session, first)
+    assert gone.outcome == "abandoned" and gone.ended_at is not None
+    again = Caller(client, call_sid="CA" + "3" * 32, number="+819055556666")
+    _to_line(again)
+    assert _call(db_session, again).queued_at == gone.queued_at
+
+
+def test_a_caller_from_long_ago_does_not_get_an_old_place_back(
+        client, busy_line, db_session):
+    window = client.application.config["SETTINGS"].queue.return_window_minutes
+    old = Call(call_sid="CA" + "4" * 32, from_e164="+819077778888", path=[],
+               queued_at=utcnow() - timedelta(minutes=window + 30), outcome="abandoned",
+               ended_at=utcnow() - timedelta(minutes=window + 5))
+    db_session.add(old)
+    db_session.commit()
+    again = Caller(client, call_sid="CA" + "5" * 32, number="+819077778888")
+    _to_line(again)
+    assert _call(db_session, again).queued_at > old.queued_at + timedelta(minutes=20)
+
+
+def test_with_nobody_on_duty_the_caller_is_offered_a_callback_directly(
+        app, caller, db_session, redis_client):
+    configure(app, hours={"always_open": True})
+    doc = _to_line(caller)
+    assert "Enqueue" not in doc.verbs and doc.gather is not None
+    assert "折り返し" in doc.text
+
+
+def test_longer_recent_handle_times_give_a_longer_honest_estimate(db_session):
+    now = utcnow()
+    holder = Call(call_sid="CA" + "6" * 32, path=[], queued_at=now - timedelta(minutes=1))
+    db_session.add(holder)
+    db_session.commit()
+    quick = holding.standing(db_session, holder, operators_on_duty=1, now=now)
+    operator = factories.operator(db_session)
+    for n in range(20):
+        answered = now - timedelta(hours=2, minutes=n * 3)
+        db_session.add(Call(call_sid=f"CAhist{n:02d}", path=[], operator_id=operator.id,
+                            queued_at=answered - timedelta(minutes=2), answered_at=answered,
+                            ended_at=answered + timedelta(minutes=25)))
+    db_session.commit()
+    slow = holding.standing(db_session, holder, operators_on_duty=1, now=now)
+    assert quick.position == slow.position == 1
+    assert slow.estimate.mean_seconds > 3 * quick.estimate.mean_seconds
+    assert slow.estimate.high_minutes > quick.estimate.high_minutes
