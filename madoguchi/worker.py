@@ -9,6 +9,7 @@ from flask import Flask
 from redis import Redis
 from rq import Queue, Worker
 
+from call_queue import jobs as line_jobs
 from madoguchi import jobs
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class AppWorker(Worker):
         super().run_maintenance_tasks()
         if self.keep_maintenance_scheduled:
             jobs.ensure_maintenance_scheduled(self.connection)
+            line_jobs.ensure_sweep_scheduled(self.connection)
 
 
 def connect_worker_redis(url: str) -> Redis:

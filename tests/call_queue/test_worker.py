@@ -1,0 +1,41 @@
+"""The line's jobs under a real `madoguchi worker` process, and the sweep's schedule."""
+
+from __future__ import annotations
+
+from rq import Queue
+from rq.job import Job, JobStatus
+from sqlalchemy import select
+
+from call_queue import jobs
+from madoguchi.jobs import MAINTENANCE_QUEUE
+from madoguchi.models import CallbackAttempt
+from tests.call_queue.conftest import callback_request, free_operator
+from tests.test_cli import run_worker_burst
+
+
+def test_a_worker_process_places_a_callback_once_even_when_its_job_is_queued_twice(
+        base_env, line_ctx, network, redis_client):
+    session = line_ctx
+    request = callback_request(session, minutes=2, number="+819012340000")
+    free_operator(session)  # dispatch enqueues callback-{id}-1
+    assert not jobs.enqueue_callback_attempt(redis_client, request.id, 1)  # already queued
+    completed = run_worker_burst(base_env)
+    assert completed.returncode == 0, completed.stderr
+    job = Job.fetch(jobs.callback_job_id(request.id, 1), connection=redis_client)
+    assert job.get_status() == JobStatus.FINISHED
+    assert jobs.enqueue_callback_attempt(redis_client, request.id, 1)  # a late duplicate
+    assert run_worker_burst(base_env).returncode == 0
+    attempts = session.scalars(select(CallbackAttempt)).all()
+    session.commit()
+    assert [(a.request_id, a.attempt_no) for a in attempts] == [(request.id, 1)]
+    assert [call.to_number for call in network.ringing_calls()] == ["+819012340000"]
+
+
+def test_the_sweep_is_scheduled_once_with_a_fixed_id_and_no_arguments(redis_client):
+    assert jobs.ensure_sweep_scheduled(redis_client) is True
+    assert jobs.ensure_sweep_scheduled(redis_client) is False
+    job = Job.fetch(jobs.SWEEP_JOB_ID, connection=redis_client)
+    assert job.func_name == "call_queue.jobs.sweep_line"
+    assert (job.args, job.kwargs) == ((), {})
+    assert job.repeat_intervals == [jobs.SWEEP_INTERVAL_SECONDS]
+    assert jobs.SWEEP_JOB_ID in Queue(MAINTENANCE_QUEUE, connection=redis_client).job_ids
