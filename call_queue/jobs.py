@@ -21,8 +21,10 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from call_queue import callback_calls, service
+import prompts
+from call_queue import callback_calls, reminders, service
 from call_queue.pacing import OutboundPacer
+from ivr.speech import Speaker
 from madoguchi.db import database, session_scope
 from madoguchi.jobs import DEFAULT_QUEUE, MAINTENANCE_QUEUE
 from madoguchi.models import CallbackAttempt, CallbackRequest, utcnow
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 SWEEP_JOB_ID = "madoguchi-line-sweep"
 SWEEP_INTERVAL_SECONDS = 30
 SWEEP_REPEATS = 7 * 24 * 120  # a week of half-minutes; a worker renews the chain after
+REMINDERS_JOB_ID = "madoguchi-appointment-reminders"
+REMINDERS_INTERVAL_SECONDS = 600
+REMINDERS_REPEATS = 7 * 24 * 6
 # An attempt committed this long ago but never dialled belongs to a worker that died.
 STALE_ATTEMPT_MINUTES = 5
 _SCHEDULING_LOCK = "madoguchi:lock:line-sweep-scheduling"
@@ -126,26 +131,68 @@ def sweep_line() -> dict[str, int]:
     return {"closed": closed, "requeued": requeued, "assigned": assigned}
 
 
+def send_reminders() -> int:
+    """RQ job: send tomorrow's appointment reminders not yet sent (daytime only); a count."""
+    settings = current_app.config["SETTINGS"]
+    now = utcnow()
+    if not reminders.in_sending_hours(settings, now):
+        return 0
+    pacer = OutboundPacer(get_redis(), settings.queue.outbound_calls_per_second)
+    sent = 0
+    with session_scope(database()) as session:
+        for booking_id in reminders.due_booking_ids(session, settings, now):
+            entry = reminders.send_reminder(
+                session, booking_id, settings=settings, telephony=get_telephony(),
+                pacer=pacer, sms_text=lambda booking: reminder_text(settings, booking, "sms"),
+                now=now)
+            sent += entry is not None
+    return sent
+
+
+def reminder_text(settings, booking, kind: str) -> str:
+    """The reminder sentence for a booking in the resident's language (sms or call)."""
+    lang = booking.resident.language if booking.resident.language in (
+        settings.languages.offered) else settings.languages.default
+    speaker = Speaker(prompts.catalog(lang), settings.tz, settings.menu.pause_ms)
+    city = settings.city.name if lang == "ja" else settings.city.name_en
+    place = booking.slot.site.name if lang == "ja" else booking.slot.site.name_en
+    when = speaker.when(booking.slot.starts_at)
+    if kind == "sms":
+        return speaker.catalog.text("reminder_sms", city=city, when=when, place=place,
+                                    code=booking.reference)
+    return speaker.catalog.text("reminder_call", city=city, when=when, place=place)
+
+
+def _ensure_repeating(connection: Redis, job_id: str, func, interval: int, repeats: int,
+                      description: str) -> bool:
+    try:
+        existing = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        existing = None
+    if existing is not None:
+        if existing.get_status() in _LIVE:
+            return False
+        existing.delete()  # finished its repeats or failed for good: start afresh
+    Queue(MAINTENANCE_QUEUE, connection=connection).enqueue(
+        func, job_id=job_id, description=description,
+        repeat=Repeat(times=repeats, interval=interval),
+        retry=Retry(max=3, interval=[5, 10, 20]), job_timeout=600,
+        result_ttl=interval * 10, failure_ttl=24 * 3600,
+    )
+    return True
+
+
 def ensure_sweep_scheduled(connection: Redis) -> bool:
-    """Put the repeating sweep in place unless it is queued or running; True if (re)created."""
+    """Put the line's repeating jobs (sweep, reminders) in place; True if any was (re)created."""
     lock = connection.lock(_SCHEDULING_LOCK, timeout=30)
     if not lock.acquire(blocking=False):
         return False
     try:
-        try:
-            existing = Job.fetch(SWEEP_JOB_ID, connection=connection)
-        except NoSuchJobError:
-            existing = None
-        if existing is not None:
-            if existing.get_status() in _LIVE:
-                return False
-            existing.delete()
-        Queue(MAINTENANCE_QUEUE, connection=connection).enqueue(
-            sweep_line, job_id=SWEEP_JOB_ID, description="sweep the line",
-            repeat=Repeat(times=SWEEP_REPEATS, interval=SWEEP_INTERVAL_SECONDS),
-            retry=Retry(max=3, interval=[5, 10, 20]), job_timeout=120,
-            result_ttl=SWEEP_INTERVAL_SECONDS * 10, failure_ttl=24 * 3600,
-        )
-        return True
+        sweep = _ensure_repeating(connection, SWEEP_JOB_ID, sweep_line, SWEEP_INTERVAL_SECONDS,
+                                  SWEEP_REPEATS, "sweep the line")
+        reminding = _ensure_repeating(connection, REMINDERS_JOB_ID, send_reminders,
+                                      REMINDERS_INTERVAL_SECONDS, REMINDERS_REPEATS,
+                                      "send appointment reminders")
+        return sweep or reminding
     finally:
         lock.release()

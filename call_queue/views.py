@@ -13,14 +13,22 @@ from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
 import prompts
-from call_queue import callback_calls, holding, service, staffing, waiting
+from call_queue import callback_calls, holding, jobs, service, staffing, waiting
 from ivr.inputs import intent_of, printable, read_reply
 from ivr.security import twilio_signed
 from ivr.speech import Line, Speaker
-from ivr.twiml import Voicing
-from madoguchi import calls
+from ivr.twiml import Question, Voicing, question
+from madoguchi import booking, calls
 from madoguchi.db import get_session
-from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Operator, utcnow
+from madoguchi.models import (
+    Booking,
+    Call,
+    CallbackAttempt,
+    CallbackRequest,
+    Operator,
+    ReminderSent,
+    utcnow,
+)
 from madoguchi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -274,4 +282,70 @@ def callback_status() -> Response:
         session.rollback()
         log.exception("callback status for attempt %s failed", request.args.get("attempt"))
         return Response("", status=500)
+    return Response("", status=204)
+
+
+# ---- appointment reminders ------------------------------------------------------------
+
+REMINDER_CONFIRM_KEY, REMINDER_CANCEL_KEY = "1", "9"
+
+
+def _reminder() -> tuple[ReminderSent | None, Booking | None]:
+    session = get_session()
+    entry = session.get(ReminderSent, _int_arg("reminder") or 0)
+    return entry, (session.get(Booking, entry.booking_id) if entry else None)
+
+
+@bp.post("/reminder/answer")
+@twilio_signed
+def reminder_answer() -> Response:
+    """A reminder call was answered: the appointment, then 1 to confirm or 9 to cancel."""
+    entry, kept = _reminder()
+    if entry is None or kept is None:
+        return _xml(waiting.say_then_hang_up((), _voice(_lang(None))[1]))
+    lang = _lang(kept.resident.language)
+    speaker, voicing = _voice(lang)
+    said = Line(jobs.reminder_text(_settings(), kept, "call"), "reminder_call")
+    if callback_calls.is_machine(printable(request.form.get("AnsweredBy"), 30)):
+        return _xml(waiting.say_then_hang_up(speaker.say(said), voicing))
+    choices = speaker.line("reminder_choices", confirm=REMINDER_CONFIRM_KEY,
+                           cancel=REMINDER_CANCEL_KEY)
+    spec = Question(action_url=_url("reminder/choice", reminder=entry.id),
+                    utterance=speaker.say(said, choices), timeout_seconds=10)
+    return _xml(question(spec, voicing, _settings().menu.pause_ms))
+
+
+@bp.post("/reminder/choice")
+@twilio_signed
+def reminder_choice() -> Response:
+    """1 confirms, 9 cancels the booking; anything else leaves it as it is."""
+    session = get_session()
+    entry, kept = _reminder()
+    lang = _lang(kept.resident.language if kept else None)
+    speaker, voicing = _voice(lang)
+    if entry is None or kept is None:
+        return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
+    digits = read_reply(request.form).digits
+    if digits == REMINDER_CONFIRM_KEY:
+        entry.status = "confirmed"
+        session.commit()
+        return _xml(waiting.say_then_hang_up(speaker.say("reminder_confirmed"), voicing))
+    if digits == REMINDER_CANCEL_KEY:
+        booking.cancel(session, kept.reference, reason="cancelled on the reminder call")
+        entry.status = "cancelled"
+        session.commit()
+        return _xml(waiting.say_then_hang_up(speaker.say("reminder_cancelled", "goodbye"),
+                                             voicing))
+    return _xml(waiting.say_then_hang_up(speaker.say("reminder_no_answer", "goodbye"), voicing))
+
+
+@bp.post("/reminder/status")
+@twilio_signed
+def reminder_status() -> Response:
+    """A reminder call that was not answered is noted in the ledger (it is not sent again)."""
+    status = printable(request.form.get("CallStatus"), 20)
+    entry, _ = _reminder()
+    if entry is not None and entry.status == "calling" and status in FINAL_CALL_STATUSES:
+        entry.status = "answered" if status == "completed" else status
+        get_session().commit()
     return Response("", status=204)

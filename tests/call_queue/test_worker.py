@@ -31,11 +31,15 @@ def test_a_worker_process_places_a_callback_once_even_when_its_job_is_queued_twi
     assert [call.to_number for call in network.ringing_calls()] == ["+819012340000"]
 
 
-def test_the_sweep_is_scheduled_once_with_a_fixed_id_and_no_arguments(redis_client):
+def test_the_sweep_and_reminders_are_scheduled_once_with_fixed_ids_and_no_arguments(
+        redis_client):
     assert jobs.ensure_sweep_scheduled(redis_client) is True
     assert jobs.ensure_sweep_scheduled(redis_client) is False
     job = Job.fetch(jobs.SWEEP_JOB_ID, connection=redis_client)
     assert job.func_name == "call_queue.jobs.sweep_line"
     assert (job.args, job.kwargs) == ((), {})
     assert job.repeat_intervals == [jobs.SWEEP_INTERVAL_SECONDS]
-    assert jobs.SWEEP_JOB_ID in Queue(MAINTENANCE_QUEUE, connection=redis_client).job_ids
+    reminders = Job.fetch(jobs.REMINDERS_JOB_ID, connection=redis_client)
+    assert reminders.func_name == "call_queue.jobs.send_reminders" and reminders.args == ()
+    queued = Queue(MAINTENANCE_QUEUE, connection=redis_client).job_ids
+    assert sorted(queued) == sorted([jobs.SWEEP_JOB_ID, jobs.REMINDERS_JOB_ID])

@@ -1,0 +1,113 @@
+"""Reminders the day before: a text to mobiles, a call with 1/9 to landlines, never twice."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from call_queue import jobs, reminders, service
+from call_queue.pacing import OutboundPacer
+from madoguchi.models import Booking, ReminderSent
+from tests import factories
+from tests.call_queue.conftest import fetch, post_signed
+
+MOBILE, LANDLINE = "+819012121212", "+81312121212"
+
+
+@pytest.fixture
+def tomorrow(line_ctx):
+    """Noon today (city time), and confirmed bookings for tomorrow and later."""
+    session = line_ctx
+    settings = service.settings()
+    today = datetime.now(settings.tz).date()
+    noon = datetime.combine(today, time(12, 0), settings.tz)
+    campaign, site = factories.campaign(session), factories.site(session)
+
+    def booking_at(day_offset: int, number: str, status: str = "confirmed") -> int:
+        starts = datetime.combine(today + timedelta(days=day_offset), time(10, 0), settings.tz)
+        starts += timedelta(minutes=30 * len(ids))  # one slot each
+        slot = factories.slot(session, campaign_id=campaign.id, site_id=site.id,
+                              starts_at=starts, booked_count=1)
+        resident = factories.resident(session, phone=number)
+        row = Booking(reference=f"9{slot.id:06d}", slot_id=slot.id, campaign_id=campaign.id,
+                      resident_id=resident.id, status=status, channel="ivr")
+        session.add(row)
+        session.commit()
+        return row.id
+
+    ids: dict[str, int] = {}
+    ids["mobile"] = booking_at(1, MOBILE)
+    ids["landline"] = booking_at(1, LANDLINE)
+    ids["later"] = booking_at(2, "+819034343434")
+    ids["cancelled"] = booking_at(1, "+819056565656", status="cancelled")
+    return noon, ids
+
+
+def _send(session, booking_id: int, now: datetime):
+    settings = service.settings()
+    return reminders.send_reminder(
+        session, booking_id, settings=settings, telephony=service.get_telephony(),
+        pacer=OutboundPacer(service.board().redis, 100.0),
+        sms_text=lambda booking: jobs.reminder_text(settings, booking, "sms"), now=now)
+
+
+def test_only_confirmed_bookings_starting_tomorrow_are_due(line_ctx, tomorrow):
+    now, ids = tomorrow
+    due = reminders.due_booking_ids(line_ctx, service.settings(), now)
+    assert sorted(due) == sorted([ids["mobile"], ids["landline"]])
+
+
+def test_a_mobile_gets_one_text_however_often_the_job_runs(line_ctx, tomorrow, network):
+    now, ids = tomorrow
+    assert _send(line_ctx, ids["mobile"], now).channel == "sms"
+    assert _send(line_ctx, ids["mobile"], now) is None
+    texts = network.messages(MOBILE)
+    assert len(texts) == 1 and "明日" in texts[0].body
+    assert ids["mobile"] not in reminders.due_booking_ids(line_ctx, service.settings(), now)
+
+
+def test_a_landline_gets_a_call_that_offers_1_to_confirm_and_9_to_cancel(
+        line_ctx, tomorrow, network, webhooks):
+    now, ids = tomorrow
+    entry = _send(line_ctx, ids["landline"], now)
+    assert entry.channel == "voice" and entry.status == "calling"
+    entry_id = entry.id
+    assert _send(line_ctx, ids["landline"], now) is None
+    [ringing] = network.ringing_calls()
+    assert ringing.to_number == LANDLINE
+    question = post_signed(webhooks, f"/voice/reminder/answer?reminder={entry_id}",
+                           CallSid=ringing.sid, AnsweredBy="human").get_data(as_text=True)
+    assert "<Gather" in question and "1を" in question and "9を" in question
+    done = post_signed(webhooks, f"/voice/reminder/choice?reminder={entry_id}",
+                       CallSid=ringing.sid, Digits="9").get_data(as_text=True)
+    assert "キャンセルしました" in done
+    assert fetch(line_ctx, Booking, ids["landline"]).status == "cancelled"
+    assert fetch(line_ctx, ReminderSent, entry_id).status == "cancelled"
+
+
+def test_confirming_on_the_reminder_call_keeps_the_booking(line_ctx, tomorrow, network,
+                                                           webhooks):
+    now, ids = tomorrow
+    entry = _send(line_ctx, ids["landline"], now)
+    post_signed(webhooks, f"/voice/reminder/choice?reminder={entry.id}", Digits="1")
+    assert fetch(line_ctx, Booking, ids["landline"]).status == "confirmed"
+    assert fetch(line_ctx, ReminderSent, entry.id).status == "confirmed"
+
+
+def test_reminders_go_out_only_in_the_daytime(app):
+    settings = app.config["SETTINGS"]
+    day = datetime(2026, 11, 24, tzinfo=settings.tz)
+    assert reminders.in_sending_hours(settings, day.replace(hour=11))
+    assert not reminders.in_sending_hours(settings, day.replace(hour=21))
+    assert not reminders.in_sending_hours(settings, day.replace(hour=7))
+
+
+def test_the_ledger_refuses_a_second_reminder_of_the_same_kind(line_ctx, tomorrow):
+    now, ids = tomorrow
+    _send(line_ctx, ids["mobile"], now)
+    rows = line_ctx.scalars(select(ReminderSent).where(
+        ReminderSent.booking_id == ids["mobile"])).all()
+    line_ctx.commit()
+    assert [(r.kind, r.status) for r in rows] == [("day_before", "sent")]
