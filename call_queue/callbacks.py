@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import prompts
+from madoguchi import phone
 from madoguchi.models import ACTIVE_CALLBACK_STATUSES, CallbackRequest, utcnow
+from madoguchi.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def active_for(session: Session, e164: str) -> CallbackRequest | None:
@@ -65,3 +72,28 @@ def request_callback(
             # Another request for the same number was created at the same moment: update it.
             session.rollback()
     raise RuntimeError("could not record the callback request")
+
+
+def calling_number(settings: Settings) -> str | None:
+    """The number our callbacks come from, as written at home (None when not configured)."""
+    raw = settings.secrets.twilio_phone_number or settings.city.phone_number
+    number = phone.try_normalize(raw, settings.city.region)
+    return phone.national(number) if number else None
+
+
+def confirm_by_sms(request: CallbackRequest, settings: Settings,
+                   send_sms: Callable[[str, str], str]) -> bool:
+    """Text a mobile that its callback is booked and which number will call; True if sent."""
+    if not phone.is_mobile(request.phone_e164):
+        return False
+    catalog = prompts.catalog(request.language if request.language in settings.languages.offered
+                              else settings.languages.default)
+    city = settings.city.name if catalog.code == "ja" else settings.city.name_en
+    body = catalog.text("callback_sms_taken", city=city, number=calling_number(settings) or "")
+    try:
+        send_sms(request.phone_e164, body)
+    except Exception as exc:  # a courtesy text never fails the callback request itself
+        log.warning("callback confirmation to %s not sent: %s", phone.mask(request.phone_e164),
+                    exc)
+        return False
+    return True

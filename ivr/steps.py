@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 import prompts
+from call_queue import callbacks as line_callbacks
 from call_queue import entry as line_entry
 from call_queue.callbacks import request_callback
 from ivr import twiml
@@ -44,6 +45,7 @@ from madoguchi import calls, hours, phone, residents
 from madoguchi.models import (
     FaqEntry,
 )
+from madoguchi.telephony import get_telephony
 
 if TYPE_CHECKING:
     from ivr.flow import CallFlow
@@ -290,6 +292,8 @@ def c_cb_number_ok(flow: CallFlow, value: str) -> Outcome:
             language=flow.state.lang, reason="operator", window_start=later,
             arrival_at=flow.call.queued_at,  # a holder who left the line keeps their place
         )
+        line_callbacks.confirm_by_sms(
+            request, flow.settings, lambda to, body: get_telephony().send_sms(to, body))
         return {"callback_request_id": request.id}
 
     calls.once(flow.session, flow.call, f"callback:{flow.state.nonce}", work)

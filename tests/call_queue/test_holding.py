@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from call_queue import holding, service, staffing
 from madoguchi.models import Call, CallbackRequest, utcnow
+from madoguchi.telephony.network import SimulatedNetwork
 from tests import factories
 from tests.call_queue.conftest import callback_request
 from tests.ivr.conftest import BASE, Caller, configure
@@ -98,8 +99,8 @@ def test_pressing_one_or_saying_orikaeshi_leaves_the_line_and_other_keys_keep_wa
     assert caller.speak("折り返しでお願いします").verbs == ["Leave"]
 
 
-def test_leaving_for_a_callback_confirms_the_caller_id_and_keeps_the_place(
-        caller, busy_line, db_session):
+def test_leaving_for_a_callback_confirms_the_caller_id_keeps_the_place_and_texts_a_mobile(
+        caller, busy_line, db_session, redis_client):
     action = _to_line(caller).root.find("Enqueue").get("action")
     queued_at = _call(db_session, caller).queued_at
     doc = caller.post(action, QueueResult="leave", QueueTime="95")
@@ -109,12 +110,14 @@ def test_leaving_for_a_callback_confirms_the_caller_id_and_keeps_the_place(
     request = db_session.scalar(select(CallbackRequest).where(
         CallbackRequest.phone_e164 == caller.number))
     assert request.arrival_at == queued_at and request.status == "waiting"
+    [text] = SimulatedNetwork(redis_client).messages(caller.number)
+    assert "03-1234-5678" in text.body  # the number that will call them
     db_session.expire_all()
     assert holding.line.waiting_parties(db_session, utcnow())[0].kind == "callback"
 
 
 def test_a_withheld_caller_keys_in_a_number_with_184_and_it_is_read_back(
-        client, busy_line, db_session):
+        client, busy_line, db_session, redis_client):
     caller = Caller(client, call_sid="CA" + "7" * 32, number="anonymous")
     action = _to_line(caller).root.find("Enqueue").get("action")
     doc = caller.post(action, QueueResult="leave", QueueTime="30")
@@ -124,6 +127,7 @@ def test_a_withheld_caller_keys_in_a_number_with_184_and_it_is_read_back(
     caller.press("1")
     assert db_session.scalar(select(CallbackRequest).where(
         CallbackRequest.phone_e164 == "+81312345678")) is not None
+    assert SimulatedNetwork(redis_client).messages("+81312345678") == []  # a landline
 
 
 @pytest.mark.parametrize("result", ["queue-full", "error", "system-error"])
