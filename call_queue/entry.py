@@ -50,8 +50,10 @@ def queue_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
     waited = printable(form.get("QueueTime"), 9)
     calls.add_path(flow.session, flow.call, "queue_result", result or "none")
     if result == "hangup":
-        holding.leave_hung_up(flow.session, flow.call, int(waited) if waited.isdigit() else None,
-                              flow.now)
+        stranded = holding.leave_hung_up(flow.session, flow.call,
+                                         int(waited) if waited.isdigit() else None, flow.now)
+        if stranded is not None:
+            service.operator_available(flow.session, stranded, flow.now)
         return VoiceResponse()  # the caller has gone; nothing more is played
     if result == "bridged":
         return flow.say_then_end()

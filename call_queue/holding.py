@@ -56,15 +56,22 @@ def join(session: Session, call: Call, now: datetime, window_minutes: int) -> da
     return call.queued_at
 
 
-def leave_hung_up(session: Session, call: Call, waited_seconds: int | None, now: datetime) -> None:
-    """Record a holder who hung up as abandoned, with the time waited; commits."""
-    if call.operator_id is not None:
-        return  # an operator already took the call
+def leave_hung_up(session: Session, call: Call, waited_seconds: int | None,
+                  now: datetime) -> int | None:
+    """Record a holder who hung up as abandoned, with the time waited; commits.
+
+    Returns the operator to free when one had just taken the call but never reached the caller.
+    """
+    if call.operator_id is not None and call.answered_at is not None:
+        return None  # they spoke with the operator: not an abandon
+    stranded = call.operator_id
+    call.operator_id = None
     call.outcome = "abandoned"
     call.ended_at = call.ended_at or now
     if waited_seconds is not None and call.queued_at is not None:
         call.ended_at = min(call.ended_at, call.queued_at + timedelta(seconds=waited_seconds))
     session.commit()
+    return stranded
 
 
 def leave_for_callback(session: Session, call: Call) -> datetime | None:

@@ -45,3 +45,17 @@ def test_an_operator_who_does_not_pick_up_is_marked_away_and_the_caller_keeps_th
     assert service.board().get(operator_id).state == "away"
     call = fetch(session, Call, holder.id)
     assert call.queued_at == place and call.operator_id is None and call.answered_at is None
+
+
+def test_a_holder_who_hangs_up_as_the_operator_takes_them_frees_the_operator_again(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    holder = live_holder(session, network, minutes=4, number="+819011113336")
+    operator_id = free_operator(session)
+    assert service.board().get(operator_id).state == "on_call"
+    response = post_signed(webhooks, "/voice/step/queue_done?l=ja", CallSid=holder.call_sid,
+                           From="+819011113336", QueueResult="hangup", QueueTime="240")
+    assert response.status_code == 200
+    call = fetch(session, Call, holder.id)
+    assert call.outcome == "abandoned" and call.operator_id is None
+    assert service.board().get(operator_id).state == "available"
