@@ -292,7 +292,7 @@ def test_a_worker_that_dies_is_replaced_and_the_replacement_stops_with_serve(var
         while time.monotonic() < deadline and worker_pids(var_dir) in (set(), {first}):
             time.sleep(0.2)
         replaced = worker_pids(var_dir)
-        assert len(replaced) == 1 and first not in replaced, replaced
+        assert len(replaced) == 1 and first not in replaced, (replaced, serve.output)
         serve.wait_for_line("the worker stopped unexpectedly")
         assert serve.stop(signal.SIGINT) == 0
         assert wait_all_gone(var_dir) == []
