@@ -554,6 +554,7 @@ class _CallRun:
         wait_method = verb.attr("waitUrlMethod", "POST")
         try:
             next_url = wait_url
+            answer: dict[str, str] = {}  # a Gather's result inside the wait music
             while True:
                 waited = int(self.engine.clock.now() - queued_at)
                 if network is not None:
@@ -570,6 +571,7 @@ class _CallRun:
                     "QueueTime": str(waited), "AvgQueueTime": str(standing.average_wait_seconds),
                     "CurrentQueueSize": str(standing.size),
                     "MaxQueueSize": str(self.engine.max_queue_size),
+                    **answer,
                 }
                 verbs = self._load(next_url, wait_method, params)
                 for wait_verb in verbs:
@@ -580,11 +582,11 @@ class _CallRun:
                                            next_url)
                 try:
                     self._run_verbs(verbs, in_queue=True)
-                    next_url = wait_url  # verbs ran out: Twilio asks the waitUrl again
+                    next_url, answer = wait_url, {}  # verbs ran out: Twilio asks again
                 except _Jump as jump:
                     if jump.live:
                         raise
-                    next_url, wait_method = jump.url, jump.method
+                    next_url, wait_method, answer = jump.url, jump.method, jump.params
                 self._moment(Moment("hold"))
         except _Leave:
             return "leave", queued_at
