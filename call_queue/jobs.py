@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from redis import Redis
-from rq import Queue, Repeat, Retry
+from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
@@ -25,8 +25,9 @@ import prompts
 from call_queue import callback_calls, reminders, service
 from call_queue.pacing import OutboundPacer
 from ivr.speech import Speaker
+from madoguchi import jobs as madoguchi_jobs
 from madoguchi.db import database, session_scope
-from madoguchi.jobs import DEFAULT_QUEUE, MAINTENANCE_QUEUE
+from madoguchi.jobs import DEFAULT_QUEUE
 from madoguchi.models import CallbackAttempt, CallbackRequest, utcnow
 from madoguchi.redis_conn import get_redis
 from madoguchi.telephony import get_telephony
@@ -41,7 +42,6 @@ REMINDERS_INTERVAL_SECONDS = 600
 REMINDERS_REPEATS = 7 * 24 * 6
 # An attempt committed this long ago but never dialled belongs to a worker that died.
 STALE_ATTEMPT_MINUTES = 5
-_SCHEDULING_LOCK = "madoguchi:lock:line-sweep-scheduling"
 _LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
 
 
@@ -163,36 +163,20 @@ def reminder_text(settings, booking, kind: str) -> str:
     return speaker.catalog.text("reminder_call", city=city, when=when, place=place)
 
 
-def _ensure_repeating(connection: Redis, job_id: str, func, interval: int, repeats: int,
-                      description: str) -> bool:
-    try:
-        existing = Job.fetch(job_id, connection=connection)
-    except NoSuchJobError:
-        existing = None
-    if existing is not None:
-        if existing.get_status() in _LIVE:
-            return False
-        existing.delete()  # finished its repeats or failed for good: start afresh
-    Queue(MAINTENANCE_QUEUE, connection=connection).enqueue(
-        func, job_id=job_id, description=description,
-        repeat=Repeat(times=repeats, interval=interval),
-        retry=Retry(max=3, interval=[5, 10, 20]), job_timeout=600,
-        result_ttl=interval * 10, failure_ttl=24 * 3600,
-    )
-    return True
-
-
 def ensure_sweep_scheduled(connection: Redis) -> bool:
     """Put the line's repeating jobs (sweep, reminders) in place; True if any was (re)created."""
-    lock = connection.lock(_SCHEDULING_LOCK, timeout=30)
+    lock = madoguchi_jobs.scheduling_lock(connection)
     if not lock.acquire(blocking=False):
         return False
     try:
-        sweep = _ensure_repeating(connection, SWEEP_JOB_ID, sweep_line, SWEEP_INTERVAL_SECONDS,
-                                  SWEEP_REPEATS, "sweep the line")
-        reminding = _ensure_repeating(connection, REMINDERS_JOB_ID, send_reminders,
-                                      REMINDERS_INTERVAL_SECONDS, REMINDERS_REPEATS,
-                                      "send appointment reminders")
+        sweep = madoguchi_jobs.ensure_repeating(
+            connection, SWEEP_JOB_ID, sweep_line, interval=SWEEP_INTERVAL_SECONDS,
+            repeats=SWEEP_REPEATS, description="sweep the line",
+        )
+        reminding = madoguchi_jobs.ensure_repeating(
+            connection, REMINDERS_JOB_ID, send_reminders, interval=REMINDERS_INTERVAL_SECONDS,
+            repeats=REMINDERS_REPEATS, description="send appointment reminders",
+        )
         return sweep or reminding
     finally:
         lock.release()

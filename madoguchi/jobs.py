@@ -46,35 +46,50 @@ def release_expired_holds() -> int:
     return released
 
 
-def ensure_maintenance_scheduled(connection: Redis) -> bool:
-    """Put the repeating hold-release job in place unless it is already queued or running.
+def ensure_repeating(connection: Redis, job_id: str, func, *, interval: int, repeats: int,
+                     description: str) -> bool:
+    """Enqueue a repeating job under a fixed id unless it is already queued or running.
 
-    The job has a fixed id, so however many workers call this, at most one chain exists;
-    returns True when this call (re)created it.
+    The fixed id means at most one chain exists however many workers call this; returns True
+    when this call (re)created it. Callers hold the scheduling lock.
     """
-    lock = connection.lock(_SCHEDULING_LOCK, timeout=30)
+    try:
+        existing = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        existing = None
+    if existing is not None:
+        if existing.get_status() in _LIVE_STATUSES:
+            return False
+        existing.delete()  # finished its repeats or failed for good: start afresh
+    Queue(MAINTENANCE_QUEUE, connection=connection).enqueue(
+        func,
+        job_id=job_id,
+        description=description,
+        repeat=Repeat(times=repeats, interval=interval),
+        retry=Retry(max=3, interval=[10, 20, 30]),
+        job_timeout=600,
+        result_ttl=interval * 10,
+        failure_ttl=24 * 3600,
+    )
+    log.info("scheduled %s every %d seconds", description, interval)
+    return True
+
+
+def scheduling_lock(connection: Redis):
+    """The lock workers take while (re)creating repeating jobs."""
+    return connection.lock(_SCHEDULING_LOCK, timeout=30)
+
+
+def ensure_maintenance_scheduled(connection: Redis) -> bool:
+    """Put the repeating hold-release job in place unless it is already queued or running."""
+    lock = scheduling_lock(connection)
     if not lock.acquire(blocking=False):
         return False  # another worker is doing it right now
     try:
-        try:
-            existing = Job.fetch(HOLD_RELEASE_JOB_ID, connection=connection)
-        except NoSuchJobError:
-            existing = None
-        if existing is not None:
-            if existing.get_status() in _LIVE_STATUSES:
-                return False
-            existing.delete()  # finished its repeats or failed for good: start afresh
-        Queue(MAINTENANCE_QUEUE, connection=connection).enqueue(
-            release_expired_holds,
-            job_id=HOLD_RELEASE_JOB_ID,
+        return ensure_repeating(
+            connection, HOLD_RELEASE_JOB_ID, release_expired_holds,
+            interval=HOLD_RELEASE_INTERVAL_SECONDS, repeats=HOLD_RELEASE_REPEATS,
             description="release expired booking holds",
-            repeat=Repeat(times=HOLD_RELEASE_REPEATS, interval=HOLD_RELEASE_INTERVAL_SECONDS),
-            retry=Retry(max=3, interval=[10, 20, 30]),
-            job_timeout=300,
-            result_ttl=HOLD_RELEASE_INTERVAL_SECONDS * 10,
-            failure_ttl=24 * 3600,
         )
-        log.info("scheduled hold release every %d seconds", HOLD_RELEASE_INTERVAL_SECONDS)
-        return True
     finally:
         lock.release()
