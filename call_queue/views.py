@@ -157,6 +157,14 @@ def _operator_target(operator: Operator | None) -> tuple[str | None, str | None]
                                                                      None)
 
 
+def _put_through(utterance, voicing, operator: Operator, action_url: str) -> Response:
+    """TwiML that says the utterance and dials the operator (browser client or their phone)."""
+    client, number = _operator_target(operator)
+    return _xml(waiting.bridge(utterance, voicing, client=client, number=number,
+                               action_url=action_url, ring_seconds=OPERATOR_RING_SECONDS,
+                               pause_ms=_settings().menu.pause_ms))
+
+
 @bp.post("/queue/bridge")
 @twilio_signed
 def bridge() -> Response:
@@ -166,7 +174,6 @@ def bridge() -> Response:
     lang = _lang(call.language if call else None)
     speaker, voicing = _voice(lang)
     operator = session.get(Operator, call.operator_id) if call and call.operator_id else None
-    client, number = _operator_target(operator)
     if call is None or operator is None:
         utterance = speaker.say("queue_joined")
         return _xml(waiting.enqueue(utterance, voicing, wait_url(lang), _url(
@@ -175,10 +182,7 @@ def bridge() -> Response:
     session.commit()
     calls.add_path(session, call, "operator_bridge")
     utterance = speaker.say("queue_connecting")
-    return _xml(waiting.bridge(utterance, voicing, client=client, number=number,
-                               action_url=_url("queue/bridged", call=call.id),
-                               ring_seconds=OPERATOR_RING_SECONDS,
-                               pause_ms=_settings().menu.pause_ms))
+    return _put_through(utterance, voicing, operator, _url("queue/bridged", call=call.id))
 
 
 @bp.post("/queue/bridged")
@@ -234,14 +238,10 @@ def callback_answer() -> Response:
         message = speaker.say(speaker.line("callback_machine_message", city=_city(lang)))
         return _xml(waiting.say_then_hang_up(message if last else (), voicing))
     operator = session.get(Operator, request_row.operator_id) if request_row.operator_id else None
-    client, number = _operator_target(operator)
     if operator is None:
         return _xml(waiting.say_then_hang_up(speaker.say("callback_operator_missed"), voicing))
     utterance = speaker.say(speaker.line("callback_returning", city=_city(lang)))
-    return _xml(waiting.bridge(utterance, voicing, client=client, number=number,
-                               action_url=_url("callback/bridged", attempt=attempt.id),
-                               ring_seconds=OPERATOR_RING_SECONDS,
-                               pause_ms=_settings().menu.pause_ms))
+    return _put_through(utterance, voicing, operator, _url("callback/bridged", attempt=attempt.id))
 
 
 @bp.post("/callback/bridged")
