@@ -1,0 +1,53 @@
+"""The benchmarks' smallest runs, end to end, so their code keeps working (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run_bench(name: str, tmp_path: Path, redis_url: str) -> tuple[subprocess.CompletedProcess,
+                                                                      dict]:
+    output = tmp_path / f"{name}.json"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / name / "run.py"), "--quick",
+         "--database-url", f"sqlite:///{tmp_path / 'bench.db'}", "--redis-url", redis_url,
+         "--output", str(output)],
+        capture_output=True, text=True, timeout=240, cwd=ROOT,
+    )
+    results = json.loads(output.read_text()) if output.exists() else {}
+    return completed, results
+
+
+@pytest.mark.slow
+def test_the_caller_load_bench_drives_both_apps_and_finds_no_errors_and_no_overbooking(
+        tmp_path, redis_url):
+    completed, results = _run_bench("callers", tmp_path, redis_url)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (point,) = results["points"]
+    (ceiling,) = results["ceiling_points"]
+    assert point["callers"] == 10 and point["requests_all"] > 0 and point["errors"] == 0
+    assert "/voice/incoming" in point["endpoints"] or results["saturation"]["madoguchi"][
+        "endpoints"]["/voice/incoming"]["count"] > 0
+    assert ceiling["errors"] == 0 and ceiling["requests_all"] > 0
+    assert results["bookings"]["overbooked_places"] == 0
+    assert results["bookings"]["counter_discrepancies"] == 0
+    assert results["throughput_ratio_to_ceiling"] is not None
+
+
+@pytest.mark.slow
+def test_the_dispatch_bench_dials_every_callback_of_both_backlogs_and_reports_the_rate(
+        tmp_path, redis_url):
+    completed, results = _run_bench("dispatch", tmp_path, redis_url)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert results["latency"]["samples"] == 3 and results["latency"]["missed"] == 0
+    rate, binding = results["rate"], results["rate_at_one_per_second"]
+    assert rate["dialled"] == rate["assigned"] == rate["backlog"] == 10
+    assert binding["dialled"] == binding["backlog"] == 3 and binding["cps_limit"] == 1
+    assert rate["max_dials_in_any_second"] >= 1 and isinstance(rate["cps_exceeded"], bool)
