@@ -36,6 +36,8 @@ _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # Full-width katakana (with ー and ・) and single spaces between parts of the name.
 _KATAKANA = re.compile(r"[\u30a0-\u30ff]+( [\u30a0-\u30ff]+)*")
 _PHONE_SEPARATORS = re.compile(r"[;/、]")
+# Characters that reorder the text around them on screen, so a name could show as another.
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 MAX_LENGTHS = {"resident_no": 20, "name": 100, "name_kana": 100}
 # Rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -207,6 +209,11 @@ def _check_name(value: str) -> tuple[str, list[str]]:
     text = " ".join(value.split())
     if not text:
         return text, ["name (氏名) が空です (name is required)"]
+    if any(unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS for char in text):
+        return text, [
+            "name (氏名) に制御文字 (画面に出ない文字) が入っています。消してください "
+            "(name contains a control character; remove it)"
+        ]
     if len(text) > MAX_LENGTHS["name"]:
         return text, [
             f"name (氏名) が長すぎます ({MAX_LENGTHS['name']}文字まで) "

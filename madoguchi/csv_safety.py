@@ -1,0 +1,54 @@
+"""CSV files we hand out: Excel opens them with Japanese intact, and no cell runs as a formula.
+
+Every CSV the system writes goes through `csv_lines`, so the protections live in one place:
+UTF-8 with a byte order mark (Excel otherwise guesses Shift_JIS and garbles Japanese), CRLF
+line ends, and any cell that a spreadsheet would read as a formula or a control prefix
+(`=`, `+`, `-`, `@`, tab, carriage return at the start) prefixed with an apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+
+BOM = "\ufeff"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+def safe_cell(value: object) -> str:
+    """The cell's text, with an apostrophe in front when a spreadsheet would run it."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_lines(header: Sequence[object], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """The file one line at a time (BOM first, CRLF ends), so large exports stream."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+
+    def line(cells: Sequence[object]) -> str:
+        writer.writerow([safe_cell(cell) for cell in cells])
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield BOM + line(header)
+    for row in rows:
+        yield line(row)
+
+
+def csv_text(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
+    """The whole file as one string (for small files and tests)."""
+    return "".join(csv_lines(header, rows))
+
+
+def content_disposition(filename: str) -> str:
+    """A download header for an ASCII file name."""
+    if not filename.isascii() or '"' in filename:
+        raise ValueError("CSV file names must be plain ASCII without quotes")
+    return f'attachment; filename="{filename}"'

@@ -1,0 +1,162 @@
+"""Retention: after [privacy] retention_days, personal data leaves old records; statistics stay.
+
+What goes: the caller's number, the digits and words a caller gave (step results, what the path
+heard), the operator's wrap-up notes, the number of an outbound call; a closed inquiry's contact
+number, subject and timeline texts; a finished callback request's number; and on all three the
+link to the resident. What stays: every row, with its times, status, outcome, disposition,
+category, route through the menu and counts, so the reports add up as before.
+
+Idempotent (rows carry anonymised_at and are never done twice) and batched (one commit per batch,
+so a long first run holds no locks for long and can be stopped and resumed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.orm import Session
+
+from madoguchi.db import database, session_scope
+from madoguchi.models import (
+    ACTIVE_CALLBACK_STATUSES,
+    Call,
+    CallbackRequest,
+    CallStep,
+    Inquiry,
+    InquiryEvent,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 500
+# Written where a column may not be empty (a callback request's number).
+REMOVED = ""
+
+
+@dataclass
+class PurgeCounts:
+    """How many records were (or, in a dry run, would be) anonymised, by kind."""
+
+    calls: int = 0
+    inquiries: int = 0
+    callback_requests: int = 0
+
+    @property
+    def total(self) -> int:
+        """All records together."""
+        return self.calls + self.inquiries + self.callback_requests
+
+    def __str__(self) -> str:
+        return ", ".join(f"{f.name.replace('_', ' ')}: {getattr(self, f.name)}"
+                         for f in fields(self))
+
+
+def cutoff(retention_days: int, now: datetime | None = None) -> datetime:
+    """The moment before which records are due: now minus the retention period."""
+    if retention_days < 1:
+        raise ValueError(f"retention_days must be at least 1, not {retention_days}")
+    return (now or utcnow()) - timedelta(days=retention_days)
+
+
+def _calls_due(before: datetime) -> ColumnElement[bool]:
+    return (Call.anonymised_at.is_(None)) & (Call.started_at < before)
+
+
+def _inquiries_due(before: datetime) -> ColumnElement[bool]:
+    closed = func.coalesce(Inquiry.closed_at, Inquiry.updated_at)
+    return (Inquiry.anonymised_at.is_(None)) & (Inquiry.status == "done") & (closed < before)
+
+
+def _callbacks_due(before: datetime) -> ColumnElement[bool]:
+    return (
+        CallbackRequest.anonymised_at.is_(None)
+        & CallbackRequest.status.not_in(ACTIVE_CALLBACK_STATUSES)
+        & (CallbackRequest.updated_at < before)
+    )
+
+
+def _path_without_input(path: list[Any] | None) -> list[Any]:
+    """The route through the menu, without what the caller keyed or said at each point."""
+    return [
+        {key: value for key, value in entry.items() if key != "input"}
+        if isinstance(entry, dict) else entry
+        for entry in path or []
+    ]
+
+
+def _anonymise_calls(session: Session, ids: list[int], at: datetime) -> None:
+    for call in session.scalars(select(Call).where(Call.id.in_(ids))):
+        call.from_e164 = None
+        call.resident_id = None
+        call.wrap_notes = None
+        call.path = _path_without_input(call.path)
+        if call.direction != "inbound":
+            call.to_number = None  # an outbound call's "to" is the resident's number
+        call.anonymised_at = at
+    session.execute(update(CallStep).where(CallStep.call_id.in_(ids)).values(result={}))
+
+
+def _anonymise_inquiries(session: Session, ids: list[int], at: datetime) -> None:
+    # updated_at keeps its value: anonymising is not a change in the case's own timeline.
+    session.execute(update(Inquiry).where(Inquiry.id.in_(ids)).values(
+        contact_e164=None, resident_id=None, subject=REMOVED, anonymised_at=at,
+        updated_at=Inquiry.updated_at))
+    session.execute(update(InquiryEvent).where(InquiryEvent.inquiry_id.in_(ids))
+                    .values(text=REMOVED))
+
+
+def _anonymise_callbacks(session: Session, ids: list[int], at: datetime) -> None:
+    session.execute(update(CallbackRequest).where(CallbackRequest.id.in_(ids)).values(
+        phone_e164=REMOVED, resident_id=None, anonymised_at=at,
+        updated_at=CallbackRequest.updated_at))
+
+
+_KINDS: list[tuple[str, Any, Callable[[datetime], ColumnElement[bool]],
+                   Callable[[Session, list[int], datetime], None]]] = [
+    ("calls", Call, _calls_due, _anonymise_calls),
+    ("inquiries", Inquiry, _inquiries_due, _anonymise_inquiries),
+    ("callback_requests", CallbackRequest, _callbacks_due, _anonymise_callbacks),
+]
+
+
+def purge(session: Session, *, before: datetime, dry_run: bool = False,
+          batch_size: int = DEFAULT_BATCH_SIZE) -> PurgeCounts:
+    """Anonymise every record due before `before`, a batch per commit; a dry run only counts."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    counts = PurgeCounts()
+    for name, model, due, anonymise in _KINDS:
+        if dry_run:
+            found = session.scalar(select(func.count()).select_from(model).where(due(before)))
+            setattr(counts, name, found or 0)
+            continue
+        done = 0
+        while True:
+            ids = list(session.scalars(
+                select(model.id).where(due(before)).order_by(model.id).limit(batch_size)))
+            if not ids:
+                break
+            anonymise(session, ids, utcnow())
+            session.commit()
+            done += len(ids)
+        setattr(counts, name, done)
+    if dry_run:
+        session.rollback()
+    return counts
+
+
+def purge_due_records() -> int:
+    """RQ job (daily): anonymise what is past [privacy] retention_days; returns how many."""
+    days = current_app.config["SETTINGS"].privacy.retention_days
+    with session_scope(database()) as session:
+        counts = purge(session, before=cutoff(days))
+    if counts.total:
+        log.info("retention anonymised %s", counts)
+    return counts.total

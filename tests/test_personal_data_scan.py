@@ -1,0 +1,232 @@
+"""No personal data in logs or job payloads: a slice of real journeys, every log line and every RQ
+job in Redis scanned for the caller's number, the resident's birth date and name.
+
+The journeys: a phone booking by resident number and birth date, a holder asking for a callback
+that a worker then places and the resident answers, and an operator opening the resident's record
+in the console. The app is served by waitress on a real port; the worker is an RQ worker with
+forked work horses; every logger (root, rq, waitress, the app's own) writes to one file at DEBUG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from rq.job import Job
+from sqlalchemy import select
+from waitress.server import create_server
+
+from agent_console.services import accounts
+from call_queue import service, staffing
+from madoguchi import create_app
+from madoguchi.jobs import QUEUE_NAMES
+from madoguchi.models import CallbackRequest, utcnow
+from madoguchi.serve import open_all_hours
+from madoguchi.settings import load_settings
+from madoguchi.telephony.clock import VirtualClock
+from madoguchi.telephony.engine import WITHHELD_CALLER_ID, CallEngine, CallSetup
+from madoguchi.telephony.network import SimulatedNetwork
+from madoguchi.worker import AppWorker
+from tests import factories
+from tests.agent_console.conftest import PASSWORD, login, post
+from tests.conftest import TEST_AUTH_TOKEN
+from tests.telephony.journeys import answer_callback, hold_then_callback, play
+from tests.telephony.live_server import free_port
+
+CITY_NUMBER = "+81312345678"
+MOBILE = "+819076543210"
+RESIDENT_NO = "7731904"
+NAME, KANA = "須賀 雪乃", "スガ ユキノ"
+BORN = date(1951, 9, 23)
+
+# What must never appear: the number in any common notation, the birth date, the name.
+FORBIDDEN = [
+    (re.compile(r"\+81\d{9,10}"), "an E.164 phone number"),
+    (re.compile(r"(?<![0-9A-Za-z*])0\d{9,10}(?![0-9])"), "a national phone number"),
+    (re.compile(r"(?<![0-9A-Za-z*])0\d{1,4}-\d{1,4}-\d{4}(?![0-9])"), "a written phone number"),
+    (re.compile(MOBILE[3:]), "the caller's number without its country code"),
+    (re.compile(f"{BORN:%Y-%m-%d}|{BORN:%Y%m%d}|{BORN.year}年{BORN.month}月{BORN.day}日"),
+     "the birth date"),
+    (re.compile(f"{NAME}|{NAME.replace(' ', '')}|{KANA}|{KANA.replace(' ', '')}"), "the name"),
+]
+
+
+def leaks(text: str) -> list[str]:
+    """Every forbidden finding in a text, with a little context."""
+    found = []
+    for pattern, what in FORBIDDEN:
+        for match in pattern.finditer(text):
+            start = max(0, match.start() - 60)
+            found.append(f"{what}: …{text[start:match.end() + 60]}…")
+    return found
+
+
+@dataclass
+class Line:
+    """The served app and a simulated phone network calling it."""
+
+    app: object
+    base_url: str
+    engine: CallEngine
+    network: SimulatedNetwork
+
+    def call(self, script: str, from_number: str):
+        """One call played from a journey script; fails the test on the script's complaint."""
+        return play(self.engine, CallSetup(
+            url=f"{self.base_url}/voice/incoming", from_number=from_number,
+            to_number=CITY_NUMBER, status_callback=f"{self.base_url}/voice/status"), script)
+
+
+@pytest.fixture
+def log_file(tmp_path) -> Iterator[Path]:
+    """Every log record of this process and its forked work horses, at DEBUG, in one file."""
+    path = tmp_path / "all.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    old_level = root.level
+    root.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+    # Loggers that do not pass records on to the root get the handler themselves.
+    isolated = [logger for logger in logging.root.manager.loggerDict.values()
+                if isinstance(logger, logging.Logger) and not logger.propagate]
+    for logger in isolated:
+        logger.addHandler(handler)
+    try:
+        yield path
+    finally:
+        for logger in [root, *isolated]:
+            logger.removeHandler(handler)
+        root.setLevel(old_level)
+        handler.close()
+
+
+@pytest.fixture
+def line(base_env, committed_db, redis_client, log_file) -> Iterator[Line]:
+    """The app served by waitress on a free port, open all hours, on the test backends."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    app = create_app(open_all_hours(load_settings(env={**base_env,
+                                                       "PUBLIC_BASE_URL": base_url})))
+    server = create_server(app, host="127.0.0.1", port=port, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    network = SimulatedNetwork(redis_client)
+    try:
+        yield Line(app, base_url, CallEngine(TEST_AUTH_TOKEN, clock=VirtualClock(),
+                                             network=network), network)
+    finally:
+        server.close()
+        thread.join(timeout=5)
+        app.extensions["madoguchi_db"].engine.dispose()
+
+
+@pytest.fixture
+def city(committed_db) -> dict[str, int]:
+    """Open slots, the resident with a mobile, an operator on duty."""
+    with committed_db() as session:
+        campaign = factories.campaign(session)
+        site = factories.site(session, name="市民会館", name_en="Civic Hall")
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+        for n in range(3):
+            factories.slot(session, campaign_id=campaign.id, site_id=site.id,
+                           starts_at=start + timedelta(minutes=30 * n), capacity=2)
+        resident = factories.resident(session, resident_no=RESIDENT_NO, name=NAME,
+                                      name_kana=KANA, birth_date=BORN, phone=MOBILE)
+        operator = accounts.create_operator(session, username="desk-1", display_name="窓口 一",
+                                            password=PASSWORD, role="operator", language="ja")
+        session.commit()
+        return {"resident_id": resident.id, "operator_id": operator.id}
+
+
+def rq_job_payloads(redis_client) -> str:
+    """Every RQ job hash in Redis: its fields, its decompressed call data, args and kwargs."""
+    parts = []
+    for key in redis_client.scan_iter("rq:job:*"):
+        if redis_client.type(key) != b"hash":
+            continue
+        fields = redis_client.hgetall(key)
+        for name, value in fields.items():
+            if name == b"data":
+                with contextlib.suppress(zlib.error):
+                    value = zlib.decompress(value)
+            parts.append(f"{key!r} {name!r}: {value.decode('utf-8', 'replace')}")
+        job_id = key.decode().removeprefix("rq:job:")
+        try:
+            job = Job.fetch(job_id, connection=redis_client)
+            parts.append(f"{job_id}: {job.description} {job.args!r} {job.kwargs!r}")
+        except Exception as exc:  # a job whose function cannot be imported is still scanned raw
+            parts.append(f"{job_id}: unreadable ({exc})")
+    return "\n".join(parts)
+
+
+def test_journeys_leave_no_phone_number_birth_date_or_name_in_logs_or_job_payloads(
+    line, city, committed_db, redis_client, log_file
+):
+    payloads = []
+    # A withheld caller books with resident number and birth date.
+    line.call(f"""
+        press 1
+        press 1
+        expect 住民番号
+        press {RESIDENT_NO}#
+        expect 生年月日
+        press {BORN:%Y%m%d}#
+        press 1
+        press 1
+        press 1
+        expect ご予約が、確定しました
+        hangup
+    """, WITHHELD_CALLER_ID)
+    # The resident calls from the mobile, holds for a person and asks for a callback.
+    session = committed_db()
+    with line.app.app_context():
+        staffing.set_state(session, service.board(), city["operator_id"], "on_call", utcnow())
+    line.call(hold_then_callback(), MOBILE)
+    request = session.scalar(select(CallbackRequest).where(CallbackRequest.phone_e164 == MOBILE))
+    session.commit()
+    assert request is not None
+    # The operator frees; a worker places the callback; the resident answers.
+    with line.app.app_context():
+        assert service.operator_available(session, city["operator_id"])
+    payloads.append(rq_job_payloads(redis_client))
+    worker = AppWorker(list(QUEUE_NAMES), connection=redis_client, app=line.app,
+                       keep_maintenance_scheduled=False)
+    worker.work(burst=True, with_scheduler=False)
+    [ringing] = line.network.ringing_calls()
+    answer_callback(line.engine, ringing)
+    session.close()
+    # An operator finds the resident by name and opens the record, phones shown.
+    console = line.app.test_client()
+    assert login(console, "desk-1").status_code == 302
+    assert console.get(f"/console/residents?q={NAME}").status_code == 200
+    page = console.get(f"/console/residents/{city['resident_id']}")
+    assert page.status_code == 200 and NAME in page.get_data(as_text=True)
+    post(console, f"/console/residents/{city['resident_id']}/reveal")
+    payloads.append(rq_job_payloads(redis_client))
+
+    logs = log_file.read_text(encoding="utf-8")
+    # The capture saw the app's own records and the worker's (the horse's are forked children).
+    assert "madoguchi.calls" in logs and "+81******3210" in logs, "the app's log is missing"
+    assert "rq.worker" in logs, "the worker's log is missing"
+    found = leaks(logs)
+    assert not found, "personal data in the logs:\n" + "\n".join(found[:20])
+    jobs_seen = "\n".join(payloads)
+    assert "rq:job:" in jobs_seen, "no RQ job was seen in Redis"
+    found = leaks(jobs_seen)
+    assert not found, "personal data in RQ job payloads:\n" + "\n".join(found[:20])
+
+
+def test_the_scan_finds_each_notation_and_lets_masked_numbers_pass():
+    text = "\n".join(["from +819076543210", "tel 090-7654-3210", "tel 09076543210",
+                      f"born {BORN:%Y-%m-%d}", f"name {NAME}", f"kana {KANA}"])
+    assert len(leaks(text)) >= 6
+    assert leaks("call CA0123456789abcdef from +81******3210, sid SM09012345678x") == []

@@ -1,0 +1,205 @@
+"""Retention: past the configured period personal data leaves old records; statistics stay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from madoguchi import retention
+from madoguchi.cli import main
+from madoguchi.models import (
+    Call,
+    CallbackRequest,
+    CallStep,
+    Inquiry,
+    InquiryEvent,
+    utcnow,
+)
+from tests import factories
+
+OLD = timedelta(days=400)
+RECENT = timedelta(days=10)
+
+
+def add_call(session, age: timedelta, *, sid: str, outcome: str = "booked", **fields) -> Call:
+    """A finished call `age` ago from a mobile, with what the caller keyed and a wrap-up note."""
+    started = utcnow() - age
+    call = Call(call_sid=sid, from_e164="+819012345678", to_number="+81312345678",
+                started_at=started, ended_at=started + timedelta(minutes=3),
+                duration_seconds=180, outcome=outcome, status="completed",
+                disposition="booked", wrap_notes="山田さん、母の分も予約希望",
+                path=[{"at": "2025-01-01T09:00:00", "node": "callback_number",
+                       "input": "09012345678"}, {"at": "2025-01-01T09:01:00", "node": "menu"}],
+                **fields)
+    call.steps = [CallStep(step_key="callback:abc", result={"number": "+819012345678"})]
+    session.add(call)
+    return call
+
+
+def add_inquiry(session, age: timedelta, *, reference: str, status: str = "done") -> Inquiry:
+    """An inquiry closed `age` ago (or still open), with a contact number and a timeline."""
+    at = utcnow() - age
+    inquiry = Inquiry(reference=reference, category="garbage", subject="鈴木 一郎 宅前の粗大ごみ",
+                      status=status, channel="phone", contact_e164="+819011112222",
+                      created_at=at, updated_at=at, closed_at=at if status == "done" else None)
+    inquiry.events = [InquiryEvent(kind="note", text="090-1111-2222 に電話済み", at=at)]
+    session.add(inquiry)
+    return inquiry
+
+
+def add_callback(session, age: timedelta, *, number: str, status: str = "reached"
+                 ) -> CallbackRequest:
+    """A callback request last changed `age` ago."""
+    at = utcnow() - age
+    request = CallbackRequest(phone_e164=number, status=status, arrival_at=at, created_at=at,
+                              updated_at=at)
+    session.add(request)
+    return request
+
+
+@pytest.fixture
+def records(committed_db):
+    """Old and recent calls, inquiries and callback requests, committed."""
+    with committed_db() as session:
+        resident = factories.resident(session, name="高橋 三郎")
+        session.flush()
+        made = {
+            "old_call": add_call(session, OLD, sid="CA-old", resident_id=resident.id),
+            "old_outbound": add_call(session, OLD, sid="CA-out", direction="outbound-api",
+                                     outcome="callback"),
+            "recent_call": add_call(session, RECENT, sid="CA-new"),
+            "old_closed": add_inquiry(session, OLD, reference="Q-OLD"),
+            "old_open": add_inquiry(session, OLD, reference="Q-OPEN", status="in_progress"),
+            "recent_closed": add_inquiry(session, RECENT, reference="Q-NEW"),
+            "old_reached": add_callback(session, OLD, number="+819033334444"),
+            "old_waiting": add_callback(session, OLD, number="+819055556666", status="waiting"),
+        }
+        session.commit()
+        return {name: item.id for name, item in made.items()}
+
+
+def run_purge(committed_db, **options) -> retention.PurgeCounts:
+    with committed_db() as session:
+        return retention.purge(session, before=retention.cutoff(365), **options)
+
+
+def test_an_old_call_loses_the_number_notes_and_keyed_digits_but_keeps_its_statistics(
+    committed_db, records
+):
+    counts = run_purge(committed_db)
+    assert counts.calls == 2
+    with committed_db() as session:
+        call = session.get(Call, records["old_call"])
+        assert (call.from_e164, call.wrap_notes, call.resident_id) == (None, None, None)
+        assert call.anonymised_at is not None
+        assert call.path == [{"at": "2025-01-01T09:00:00", "node": "callback_number"},
+                             {"at": "2025-01-01T09:01:00", "node": "menu"}]
+        assert session.scalars(select(CallStep.result).where(
+            CallStep.call_id == call.id)).all() == [{}]
+        assert (call.outcome, call.duration_seconds, call.disposition, call.status) == (
+            "booked", 180, "booked", "completed")
+        assert call.to_number == "+81312345678"  # the city's own line, not personal
+        assert session.get(Call, records["old_outbound"]).to_number is None
+
+
+def test_recent_records_and_open_cases_are_left_alone(committed_db, records):
+    run_purge(committed_db)
+    with committed_db() as session:
+        assert session.get(Call, records["recent_call"]).from_e164 == "+819012345678"
+        assert session.get(Inquiry, records["old_open"]).contact_e164 == "+819011112222"
+        assert session.get(Inquiry, records["recent_closed"]).anonymised_at is None
+        waiting = session.get(CallbackRequest, records["old_waiting"])
+        assert (waiting.phone_e164, waiting.anonymised_at) == ("+819055556666", None)
+
+
+def test_a_closed_inquiry_loses_contact_subject_and_timeline_text(committed_db, records):
+    counts = run_purge(committed_db)
+    assert counts.inquiries == 1
+    with committed_db() as session:
+        inquiry = session.get(Inquiry, records["old_closed"])
+        assert (inquiry.contact_e164, inquiry.subject, inquiry.resident_id) == (None, "", None)
+        assert (inquiry.category, inquiry.status, inquiry.channel) == ("garbage", "done", "phone")
+        assert [event.text for event in inquiry.events] == [""]
+        assert inquiry.anonymised_at is not None
+
+
+def test_a_finished_callback_request_loses_its_number(committed_db, records):
+    counts = run_purge(committed_db)
+    assert counts.callback_requests == 1
+    with committed_db() as session:
+        request = session.get(CallbackRequest, records["old_reached"])
+        assert (request.phone_e164, request.status) == ("", "reached")
+        assert request.anonymised_at is not None
+        assert request.updated_at < request.anonymised_at - timedelta(days=300)
+
+
+def test_the_statistics_add_up_the_same_before_and_after(committed_db, records):
+    def tallies():
+        with committed_db() as session:
+            return (
+                session.execute(select(Call.outcome, func.count(), func.sum(Call.duration_seconds))
+                                .group_by(Call.outcome).order_by(Call.outcome)).all(),
+                session.execute(select(Inquiry.category, Inquiry.status, func.count())
+                                .group_by(Inquiry.category, Inquiry.status)
+                                .order_by(Inquiry.status)).all(),
+                session.scalar(select(func.count()).select_from(CallbackRequest)),
+            )
+
+    before = tallies()
+    run_purge(committed_db)
+    assert tallies() == before
+
+
+def test_a_second_run_changes_nothing(committed_db, records):
+    run_purge(committed_db)
+    with committed_db() as session:
+        first_mark = session.get(Call, records["old_call"]).anonymised_at
+    assert run_purge(committed_db).total == 0
+    with committed_db() as session:
+        assert session.get(Call, records["old_call"]).anonymised_at == first_mark
+
+
+def test_small_batches_reach_every_record(committed_db):
+    with committed_db() as session:
+        for n in range(5):
+            add_call(session, OLD, sid=f"CA-batch-{n}")
+        session.commit()
+    assert run_purge(committed_db, batch_size=2).calls == 5
+    with committed_db() as session:
+        assert session.scalar(select(func.count()).where(Call.anonymised_at.is_(None))) == 0
+
+
+def test_a_dry_run_counts_and_changes_nothing(committed_db, records):
+    counts = run_purge(committed_db, dry_run=True)
+    assert (counts.calls, counts.inquiries, counts.callback_requests) == (2, 1, 1)
+    with committed_db() as session:
+        assert session.get(Call, records["old_call"]).from_e164 == "+819012345678"
+        assert session.scalar(select(func.count()).where(Call.anonymised_at.is_not(None))) == 0
+
+
+def test_the_period_must_be_at_least_a_day():
+    with pytest.raises(ValueError, match="at least 1"):
+        retention.cutoff(0)
+
+
+def test_the_command_reports_a_dry_run_then_does_the_work(base_env, committed_db, records):
+    runner = CliRunner()
+    dry = runner.invoke(main, ["purge", "--dry-run"], env=base_env)
+    assert dry.exit_code == 0, dry.output
+    assert "Would anonymise 4 record(s)" in dry.output
+    assert "calls: 2, inquiries: 1, callback requests: 1" in dry.output
+    assert "retention_days = 365" in dry.output and "Nothing was changed" in dry.output
+    done = runner.invoke(main, ["purge", "--batch-size", "1"], env=base_env)
+    assert done.exit_code == 0, done.output
+    assert "Anonymised 4 record(s)" in done.output
+    again = runner.invoke(main, ["purge"], env=base_env)
+    assert "Anonymised 0 record(s)" in again.output
+
+
+def test_the_daily_job_uses_the_configured_period(app, committed_db, records):
+    with app.app_context():
+        assert retention.purge_due_records() == 4
+        assert retention.purge_due_records() == 0
