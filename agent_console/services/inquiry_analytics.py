@@ -1,0 +1,237 @@
+"""Inquiry analytics: what residents ask about, how it changes, and how fast the city answers.
+
+Definitions (the report page states the same ones):
+- an inquiry belongs to the local day (city time zone) on which it was received (created_at);
+  a week starts on Monday;
+- a topic is a word of a subject: a run of two or more kanji, two or more katakana, or a Latin
+  word of three or more letters; each inquiry counts once per word, together with its category;
+- open means not done; overdue means open and past its due time, both as of now and over all
+  inquiries, whatever the chosen range;
+- response time runs from receipt to the first timeline entry an operator wrote after logging
+  it (a status change, a note or an update for the resident); inquiries without one yet are
+  counted as awaiting a response and left out of the times;
+- resolution time runs from receipt to closed_at, for inquiries now done.
+Response and resolution times cover the inquiries received in the chosen range.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from madoguchi import booking
+from madoguchi.models import Inquiry, InquiryEvent, utcnow
+
+GRANULARITIES = ("day", "week")
+TOP_CATEGORIES = 8
+TOP_TOPICS = 20
+OTHER = ""  # the column of categories beyond TOP_CATEGORIES; the page names it
+_WORDS = re.compile(r"[\u4e00-\u9fff々〆ヵヶ]{2,}|[\u30a1-\u30fa\u30fc]{2,}|[a-z][a-z0-9']{2,}")
+_STOP_WORDS = frozenset({"the", "and", "for", "about", "with", "from", "that", "this", "not",
+                         "please", "want", "know", "what", "when", "where", "how"})
+
+
+class AnalyticsError(ValueError):
+    """The report cannot be made for this choice; `key` is the console message saying why."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class ReportChoice:
+    """The local days to cover (both included) and whether to count per day or per week."""
+
+    first_day: date
+    last_day: date
+    granularity: str = "day"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A frequent word within a category, how many inquiries used it, and one example."""
+
+    category: str
+    word: str
+    count: int
+    example: str
+
+
+@dataclass(frozen=True)
+class DurationStats:
+    """Durations of the inquiries that have one, and how many do not yet."""
+
+    count: int
+    pending: int
+    median_seconds: float | None
+    mean_seconds: float | None
+    p90_seconds: float | None
+
+
+@dataclass(frozen=True)
+class OpenCases:
+    """Open and overdue inquiries of one category, as of now."""
+
+    category: str
+    open: int
+    overdue: int
+
+
+@dataclass
+class InquiryReport:
+    """Everything on the inquiry analytics page."""
+
+    choice: ReportChoice
+    received: int
+    buckets: list[date]
+    categories: list[str]
+    counts: dict[tuple[date, str], int] = field(default_factory=dict)
+    topics: list[Topic] = field(default_factory=list)
+    open_cases: list[OpenCases] = field(default_factory=list)
+    response: DurationStats | None = None
+    resolution: DurationStats | None = None
+
+    def count(self, bucket: date, category: str) -> int:
+        """Inquiries of the category received in the bucket."""
+        return self.counts.get((bucket, category), 0)
+
+    def bucket_total(self, bucket: date) -> int:
+        """Inquiries of every category received in the bucket."""
+        return sum(self.count(bucket, category) for category in self.categories)
+
+    @property
+    def open_total(self) -> int:
+        """Open inquiries of every category."""
+        return sum(item.open for item in self.open_cases)
+
+    @property
+    def overdue_total(self) -> int:
+        """Overdue inquiries of every category."""
+        return sum(item.overdue for item in self.open_cases)
+
+
+def check_choice(choice: ReportChoice) -> None:
+    """Refuse a reversed range or an unknown granularity."""
+    if choice.last_day < choice.first_day:
+        raise AnalyticsError("range_reversed")
+    if choice.granularity not in GRANULARITIES:
+        raise AnalyticsError("granularity_unknown")
+
+
+def bucket_of(day: date, granularity: str) -> date:
+    """The first day of the day's bucket: the day itself, or the Monday of its week."""
+    return day if granularity == "day" else day - timedelta(days=day.weekday())
+
+
+def buckets(choice: ReportChoice) -> list[date]:
+    """Every bucket of the range, in order, empty ones included."""
+    step = timedelta(days=1 if choice.granularity == "day" else 7)
+    current, last = bucket_of(choice.first_day, choice.granularity), choice.last_day
+    found = []
+    while current <= last:
+        found.append(current)
+        current += step
+    return found
+
+
+def topic_words(subject: str) -> list[str]:
+    """The distinct topic words of a subject, in order of appearance."""
+    text = unicodedata.normalize("NFKC", subject).lower()
+    words = [word for word in _WORDS.findall(text) if word not in _STOP_WORDS]
+    return list(dict.fromkeys(words))
+
+
+def duration_stats(seconds: list[float], pending: int) -> DurationStats:
+    """Median, mean and 90th percentile (nearest rank) of the durations."""
+    if not seconds:
+        return DurationStats(0, pending, None, None, None)
+    ordered = sorted(seconds)
+    p90 = ordered[max(math.ceil(0.9 * len(ordered)) - 1, 0)]
+    return DurationStats(len(ordered), pending, statistics.median(ordered),
+                         statistics.fmean(ordered), p90)
+
+
+def _first_responses(start: datetime, end: datetime):
+    """Per inquiry received in [start, end), when an operator first wrote to its timeline
+    after logging it (only those inquiries' entries are read, not the whole history)."""
+    return (
+        select(InquiryEvent.inquiry_id, func.min(InquiryEvent.at).label("first_at"))
+        .join(Inquiry, Inquiry.id == InquiryEvent.inquiry_id)
+        .where(InquiryEvent.operator_id.is_not(None), InquiryEvent.kind != "created",
+               Inquiry.created_at >= start, Inquiry.created_at < end)
+        .group_by(InquiryEvent.inquiry_id)
+        .subquery()
+    )
+
+
+def _received(session: Session, choice: ReportChoice, tz: ZoneInfo):
+    start = booking.day_bounds(choice.first_day, tz)[0]
+    end = booking.day_bounds(choice.last_day, tz)[1]
+    first = _first_responses(start, end)
+    query = (
+        select(Inquiry.created_at, Inquiry.category, Inquiry.subject, Inquiry.closed_at,
+               first.c.first_at)
+        .outerjoin(first, first.c.inquiry_id == Inquiry.id)
+        .where(Inquiry.created_at >= start, Inquiry.created_at < end)
+        .order_by(Inquiry.created_at, Inquiry.id)
+    )
+    return session.execute(query).all()
+
+
+def open_cases(session: Session, now: datetime | None = None) -> list[OpenCases]:
+    """Open and overdue inquiries per category as of now, most open first."""
+    now = now or utcnow()
+    overdue = func.sum(case((Inquiry.due_at < now, 1), else_=0))
+    query = (
+        select(Inquiry.category, func.count(), func.coalesce(overdue, 0))
+        .where(Inquiry.status != "done")
+        .group_by(Inquiry.category)
+    )
+    found = [OpenCases(row[0], int(row[1]), int(row[2])) for row in session.execute(query)]
+    return sorted(found, key=lambda item: (-item.open, item.category))
+
+
+def analyse(session: Session, choice: ReportChoice, tz: ZoneInfo,
+            now: datetime | None = None) -> InquiryReport:
+    """The inquiry report for the range; raises AnalyticsError on a bad choice."""
+    check_choice(choice)
+    rows = _received(session, choice, tz)
+    per_category = Counter(row.category for row in rows)
+    top = [name for name, _ in sorted(per_category.items(), key=lambda kv: (-kv[1], kv[0]))]
+    shown = top[:TOP_CATEGORIES] + ([OTHER] if len(top) > TOP_CATEGORIES else [])
+    counts: Counter[tuple[date, str]] = Counter()
+    topic_counts: Counter[tuple[str, str]] = Counter()
+    examples: dict[tuple[str, str], str] = {}
+    responses, resolutions = [], []
+    for row in rows:
+        bucket = bucket_of(row.created_at.astimezone(tz).date(), choice.granularity)
+        counts[(bucket, row.category if row.category in shown else OTHER)] += 1
+        for word in topic_words(row.subject):
+            topic_counts[(row.category, word)] += 1
+            examples.setdefault((row.category, word), row.subject)
+        if row.first_at is not None:
+            responses.append((row.first_at - row.created_at).total_seconds())
+        if row.closed_at is not None:
+            resolutions.append((row.closed_at - row.created_at).total_seconds())
+    ranked = sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_TOPICS]
+    return InquiryReport(
+        choice=choice,
+        received=len(rows),
+        buckets=buckets(choice),
+        categories=shown,
+        counts=dict(counts),
+        topics=[Topic(cat, word, n, examples[(cat, word)]) for (cat, word), n in ranked],
+        open_cases=open_cases(session, now),
+        response=duration_stats(responses, len(rows) - len(responses)),
+        resolution=duration_stats(resolutions, len(rows) - len(resolutions)),
+    )

@@ -1,0 +1,200 @@
+"""Supervisors' reports: the capacity ledger, inquiry analytics, the printable menu, CSV exports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from flask import Response, render_template, request, stream_with_context
+from flask_login import current_user
+
+from agent_console.blueprint import bp
+from agent_console.i18n import current_language, translate
+from agent_console.security import role_required
+from agent_console.services import capacity_ledger, exports, inquiry_analytics, menu_print
+from agent_console.views.common import current_actor, parse_int, settings
+from madoguchi.csv_safety import CSV_MEDIA_TYPE, content_disposition, csv_lines
+from madoguchi.db import get_session
+
+EXPORT_DEFAULT_DAYS = 7
+ANALYTICS_DEFAULT_DAYS = 28
+
+
+class BadDate(ValueError):
+    """A date field holds something that is not a YYYY-MM-DD date."""
+
+
+def _day(name: str, default: date | None) -> date | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadDate(name) from None
+
+
+def _today() -> date:
+    return datetime.now(settings().tz).date()
+
+
+def _csv_response(lines, name: str) -> Response:
+    return Response(stream_with_context(lines), mimetype=CSV_MEDIA_TYPE,
+                    headers={"Content-Disposition": content_disposition(name)})
+
+
+@bp.get("/reports")
+@role_required("supervisor")
+def reports():
+    """The list of reports."""
+    return render_template("console/reports.html")
+
+
+def _ledger_choice() -> capacity_ledger.LedgerChoice | None:
+    raw = request.args.get("campaign", "").strip()
+    campaign_id = parse_int(raw)
+    if raw and campaign_id is None:
+        raise capacity_ledger.LedgerError("campaign_unknown")
+    if campaign_id is None:
+        campaigns = capacity_ledger.campaigns(get_session())
+        if not campaigns:
+            return None
+        campaign_id = campaigns[0].id
+    return capacity_ledger.LedgerChoice(campaign_id, _day("from", None), _day("to", None))
+
+
+def _ledger_or_error() -> tuple[capacity_ledger.Ledger | None, str | None]:
+    try:
+        choice = _ledger_choice()
+        if choice is None:
+            return None, None
+        return capacity_ledger.build(get_session(), choice, settings().tz), None
+    except BadDate:
+        return None, translate("date_invalid")
+    except capacity_ledger.LedgerError as exc:
+        return None, translate(exc.key)
+
+
+@bp.get("/reports/ledger")
+@role_required("supervisor")
+def capacity_ledger_page():
+    """The ledger per campaign, day and slot, counted from booking rows; printable."""
+    ledger, error = _ledger_or_error()
+    return render_template(
+        "console/reports_ledger.html", ledger=ledger, error=error, args=request.args,
+        campaigns=capacity_ledger.campaigns(get_session()), fields=capacity_ledger.COUNT_FIELDS,
+    ), 400 if error else 200
+
+
+@bp.get("/reports/ledger.csv")
+@role_required("supervisor")
+def capacity_ledger_csv():
+    """The same ledger as a CSV for Excel (audited)."""
+    ledger, error = _ledger_or_error()
+    if ledger is None:
+        return render_template(
+            "console/reports_ledger.html", ledger=None, error=error or translate("no_campaigns"),
+            args=request.args, campaigns=capacity_ledger.campaigns(get_session()),
+            fields=capacity_ledger.COUNT_FIELDS,
+        ), 400
+    choice = ledger.choice
+    current_actor().audit(get_session(), "export", "capacity_ledger", ledger.campaign.id, detail={
+        "first_day": choice.first_day.isoformat() if choice.first_day else None,
+        "last_day": choice.last_day.isoformat() if choice.last_day else None,
+        "rows": ledger.totals.slots,
+    })
+    language = current_language()
+
+    def t(key: str, **values: object) -> str:
+        return translate(key, language, **values)
+
+    lines = csv_lines(capacity_ledger.csv_header(t), capacity_ledger.csv_rows(ledger, t))
+    return _csv_response(lines, capacity_ledger.filename(ledger))
+
+
+@bp.get("/reports/inquiries")
+@role_required("supervisor")
+def inquiry_analytics_page():
+    """Inquiry categories over time, frequent topics, open cases, response and resolution."""
+    today = _today()
+    report, error = None, None
+    try:
+        choice = inquiry_analytics.ReportChoice(
+            first_day=_day("from", today - timedelta(days=ANALYTICS_DEFAULT_DAYS - 1)),
+            last_day=_day("to", today),
+            granularity=request.args.get("per", "day"),
+        )
+        report = inquiry_analytics.analyse(get_session(), choice, settings().tz)
+    except BadDate:
+        error = translate("date_invalid")
+    except inquiry_analytics.AnalyticsError as exc:
+        error = translate(exc.key)
+    return render_template("console/reports_inquiries.html", report=report, error=error,
+                           args=request.args), 400 if error else 200
+
+
+@bp.get("/reports/menu")
+@role_required("supervisor")
+def menu_print_page():
+    """The phone menu as a tree to print for letters to residents, in an offered language."""
+    offered = settings().languages.offered
+    language = request.args.get("lang", current_language())
+    if language not in offered:
+        language = settings().languages.default
+    lines = menu_print.printable_menu(get_session(), settings(), language)
+    city = settings().city
+    return render_template("console/reports_menu.html", lines=lines, menu_lang=language,
+                           offered=offered, city_name=city.name if language == "ja"
+                           else city.name_en, city_phone=city.phone_number)
+
+
+def _export_choice() -> exports.ExportChoice:
+    today = _today()
+    choice = exports.ExportChoice(
+        kind=request.args.get("kind", "calls"),
+        first_day=_day("from", today - timedelta(days=EXPORT_DEFAULT_DAYS - 1)),
+        last_day=_day("to", today),
+    )
+    exports.check_choice(choice)
+    return choice
+
+
+@bp.get("/reports/exports")
+@role_required("supervisor")
+def exports_page():
+    """The form to export calls or inquiries for a range of days."""
+    today = _today()
+    return render_template(
+        "console/reports_exports.html", args=request.args, error=None,
+        first=today - timedelta(days=EXPORT_DEFAULT_DAYS - 1), last=today,
+        reveal=current_user.has_role("admin"),
+    )
+
+
+@bp.get("/reports/export.csv")
+@role_required("supervisor")
+def export_csv():
+    """Calls or inquiries of the range as a streamed CSV; numbers masked unless admin (audited)."""
+    try:
+        choice = _export_choice()
+    except BadDate:
+        error = translate("date_invalid")
+    except exports.ExportError as exc:
+        error = translate(exc.key)
+    else:
+        session, tz = get_session(), settings().tz
+        reveal = current_user.has_role("admin")
+        exports.record_export(session, current_actor(), choice, tz, reveal_phones=reveal)
+        language = current_language()
+
+        def t(key: str, **values: object) -> str:
+            return translate(key, language, **values)
+
+        lines = csv_lines(exports.header(choice, t, tz),
+                          exports.rows(session, choice, tz, reveal_phones=reveal))
+        return _csv_response(lines, exports.filename(choice))
+    today = _today()
+    return render_template(
+        "console/reports_exports.html", args=request.args, error=error,
+        first=today - timedelta(days=EXPORT_DEFAULT_DAYS - 1), last=today,
+        reveal=current_user.has_role("admin"),
+    ), 400

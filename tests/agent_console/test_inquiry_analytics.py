@@ -1,0 +1,157 @@
+"""Inquiry analytics on constructed cases: buckets, topics, open cases, response and resolution."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agent_console.services import inquiry_analytics
+from agent_console.services.inquiry_analytics import AnalyticsError, ReportChoice, topic_words
+from madoguchi.models import Inquiry, InquiryEvent
+from tests import factories
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+NOW = datetime(2031, 10, 20, 3, 0, tzinfo=UTC)
+_refs = count(1)
+
+
+def case(session, *, at: datetime, category: str = "ごみ", subject: str = "粗大ごみの回収日",
+         status: str = "received", due: datetime | None = None, closed: datetime | None = None,
+         events: list[tuple[timedelta, str, int | None]] = ()) -> Inquiry:
+    """An inquiry received at `at`, with timeline entries (offset, kind, operator id)."""
+    item = Inquiry(reference=f"A{next(_refs):09d}", category=category, subject=subject,
+                   status=status, channel="ivr", created_at=at, updated_at=at, due_at=due,
+                   closed_at=closed)
+    item.events.append(InquiryEvent(kind="created", at=at))
+    for offset, kind, operator_id in events:
+        item.events.append(InquiryEvent(kind=kind, at=at + offset, operator_id=operator_id))
+    session.add(item)
+    session.flush()
+    return item
+
+
+def jst(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2031, 10, day, hour, minute, tzinfo=TOKYO)
+
+
+@pytest.fixture
+def operator_id(db_session) -> int:
+    return factories.operator(db_session).id
+
+
+def test_an_inquiry_counts_on_the_local_day_it_was_received(db_session):
+    case(db_session, at=jst(6, 23, 59))           # late on the 6th in the city
+    case(db_session, at=jst(7, 0, 1))             # just after midnight: the 7th
+    case(db_session, at=jst(5, 23, 59))           # before the range
+    report = inquiry_analytics.analyse(
+        db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 7)), TOKYO, NOW)
+    assert report.received == 2
+    assert report.buckets == [date(2031, 10, 6), date(2031, 10, 7)]
+    assert [report.count(day, "ごみ") for day in report.buckets] == [1, 1]
+
+
+def test_weeks_start_on_monday_and_empty_buckets_are_kept(db_session):
+    case(db_session, at=jst(8, 10), category="道路")     # Wednesday of the week of the 6th
+    case(db_session, at=jst(12, 10), category="道路")    # Sunday, same week
+    case(db_session, at=jst(21, 10), category="ごみ")    # Tuesday two weeks later
+    report = inquiry_analytics.analyse(
+        db_session, ReportChoice(date(2031, 10, 8), date(2031, 10, 21), "week"), TOKYO, NOW)
+    assert report.buckets == [date(2031, 10, 6), date(2031, 10, 13), date(2031, 10, 20)]
+    assert report.categories == ["道路", "ごみ"]
+    assert [report.bucket_total(week) for week in report.buckets] == [2, 0, 1]
+
+
+def test_categories_beyond_the_top_eight_are_counted_together(db_session):
+    for index in range(10):
+        for _ in range(10 - index):
+            case(db_session, at=jst(6, 10), category=f"分類{index}")
+    report = inquiry_analytics.analyse(
+        db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 6)), TOKYO, NOW)
+    assert report.categories[:8] == [f"分類{index}" for index in range(8)]
+    assert report.categories[8] == inquiry_analytics.OTHER
+    assert report.count(date(2031, 10, 6), inquiry_analytics.OTHER) == 2 + 1
+    assert report.bucket_total(date(2031, 10, 6)) == report.received == 55
+
+
+def test_topic_words_are_kanji_katakana_and_latin_words():
+    assert topic_words("粗大ごみの回収日を知りたい") == ["粗大", "回収日"]
+    assert topic_words("ﾜｸﾁﾝ接種の予約、ワクチン接種") == ["ワクチン", "接種", "予約"]
+    assert topic_words("Where is the parking for the Vaccination?") == ["parking", "vaccination"]
+
+
+def test_frequent_topics_count_each_inquiry_once_per_word_within_its_category(db_session):
+    case(db_session, at=jst(6, 9), category="ごみ", subject="粗大ごみの回収日 回収日")
+    case(db_session, at=jst(6, 10), category="ごみ", subject="粗大ごみを出したい")
+    case(db_session, at=jst(6, 11), category="道路", subject="粗大ごみが道路に")
+    report = inquiry_analytics.analyse(
+        db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 6)), TOKYO, NOW)
+    top = [(topic.category, topic.word, topic.count) for topic in report.topics]
+    assert top[0] == ("ごみ", "粗大", 2)
+    assert ("ごみ", "回収日", 1) in top and ("道路", "粗大", 1) in top
+    assert report.topics[0].example == "粗大ごみの回収日 回収日"
+
+
+def test_open_and_overdue_are_as_of_now_over_all_inquiries(db_session):
+    case(db_session, at=jst(1, 9), category="ごみ", due=NOW - timedelta(hours=1))
+    case(db_session, at=jst(1, 9), category="ごみ", status="in_progress",
+         due=NOW + timedelta(days=1))
+    case(db_session, at=jst(1, 9), category="道路", status="done", closed=jst(2, 9),
+         due=NOW - timedelta(days=5))
+    case(db_session, at=jst(1, 9), category="道路")
+    report = inquiry_analytics.analyse(
+        db_session, ReportChoice(date(2031, 10, 19), date(2031, 10, 19)), TOKYO, NOW)
+    assert report.received == 0
+    assert [(item.category, item.open, item.overdue) for item in report.open_cases] == [
+        ("ごみ", 2, 1), ("道路", 1, 0)]
+    assert (report.open_total, report.overdue_total) == (3, 1)
+
+
+def test_response_time_runs_to_the_first_staff_entry_after_logging(db_session, operator_id):
+    minutes = timedelta(minutes=1)
+    # Logged by an operator at the console: the "created" entry is not a response.
+    case(db_session, at=jst(6, 9), events=[(90 * minutes, "status", operator_id),
+                                           (200 * minutes, "note", operator_id)])
+    # Left by voicemail: the first note by staff is the response.
+    case(db_session, at=jst(6, 10), events=[(30 * minutes, "note", operator_id),
+                                            (120 * minutes, "status", operator_id)])
+    case(db_session, at=jst(6, 11), events=[(10 * minutes, "note", None)])  # not staff
+    case(db_session, at=jst(6, 12), events=[(60 * minutes, "public_update", operator_id)])
+    report = inquiry_analytics.analyse(
+        db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 6)), TOKYO, NOW)
+    response = report.response
+    assert (response.count, response.pending) == (3, 1)
+    assert response.median_seconds == 60 * 60
+    assert response.mean_seconds == (90 + 30 + 60) / 3 * 60
+    assert response.p90_seconds == 90 * 60
+
+
+def test_resolution_time_runs_from_receipt_to_done(db_session):
+    case(db_session, at=jst(6, 9), status="done", closed=jst(7, 9))
+    case(db_session, at=jst(6, 9), status="done", closed=jst(6, 11))
+    case(db_session, at=jst(6, 9), status="in_progress")
+    report = inquiry_analytics.analyse(
+        db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 6)), TOKYO, NOW)
+    resolution = report.resolution
+    assert (resolution.count, resolution.pending) == (2, 1)
+    assert resolution.median_seconds == (24 + 2) / 2 * 3600
+    assert resolution.p90_seconds == 24 * 3600
+
+
+def test_no_inquiries_gives_empty_times_not_an_error(db_session):
+    report = inquiry_analytics.analyse(
+        db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 6)), TOKYO, NOW)
+    assert report.response.median_seconds is None and report.resolution.count == 0
+
+
+def test_a_reversed_range_or_unknown_granularity_is_refused(db_session):
+    with pytest.raises(AnalyticsError) as reversed_range:
+        inquiry_analytics.analyse(
+            db_session, ReportChoice(date(2031, 10, 7), date(2031, 10, 6)), TOKYO, NOW)
+    assert reversed_range.value.key == "range_reversed"
+    with pytest.raises(AnalyticsError) as unknown:
+        inquiry_analytics.analyse(
+            db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 6), "month"), TOKYO, NOW)
+    assert unknown.value.key == "granularity_unknown"
