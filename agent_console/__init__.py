@@ -24,7 +24,20 @@ csrf = ConsoleCSRFProtect()
 def init_app(app: Flask) -> None:
     """Attach login, CSRF protection, cookie policy and the console's blueprint to the app."""
     # The view modules add their routes to the blueprint when imported.
-    from agent_console.views import admin, auth, faq, hooks, inquiries, residents  # noqa: F401
+    from agent_console.views import (  # noqa: F401
+        admin,
+        auth,
+        faq,
+        hooks,
+        inquiries,
+        my_settings,
+        reports,
+        residents,
+        sms,
+        supervisor,
+        voice,
+        work,
+    )
     from madoguchi import api
 
     settings = app.config["SETTINGS"]

@@ -16,6 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from agent_console.i18n import LANGUAGES
+from agent_console.services.operator_reach import REACH_CHOICES
 from madoguchi.models import INQUIRY_STATUSES, ROLES
 
 
@@ -95,3 +96,21 @@ class UserCreateForm(FlaskForm):
     password = PasswordField(validators=[DataRequired(), Length(max=200)])
     role = SelectField(choices=list(ROLES))
     language = SelectField(choices=list(LANGUAGES))
+
+
+class SmsForm(FlaskForm):
+    """A text to one of the resident's numbers: a booking confirmation or a short note."""
+
+    phone_id = IntegerField(validators=[Optional()])
+    kind = SelectField(choices=["booking", "text"])
+    reference = StringField(validators=[Optional(), Length(max=12)])
+    # The service enforces the real limit with a message giving the count; this stops abuse.
+    text = TextAreaField(validators=[Optional(), Length(max=2000)])
+
+
+class OperatorSettingsForm(FlaskForm):
+    """The operator's own settings: console language and how calls reach them."""
+
+    language = SelectField(choices=list(LANGUAGES))
+    reach_by = SelectField(choices=list(REACH_CHOICES))
+    phone = StringField(validators=[Optional(), Length(max=40)])

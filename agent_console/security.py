@@ -29,6 +29,12 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+# Pages that may carry the browser softphone also talk to Twilio: signalling over wss and the
+# SDK's call-quality reports over https. Still no script from anywhere but our own files.
+SOFTPHONE_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "default-src 'self';",
+    "default-src 'self'; connect-src 'self' wss://*.twilio.com https://*.twilio.com;",
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

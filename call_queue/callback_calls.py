@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -154,6 +154,30 @@ def _final_status(previous: str, call_status: str) -> str:
     if previous == "answered" and call_status == "completed":
         return "completed"
     return call_status[:20] if call_status in NOT_REACHED else "no-answer"
+
+
+def close_missed_windows(session: Session, now: datetime) -> list[int]:
+    """Mark unreached the waiting callbacks whose window has ended; the ids this call closed."""
+    candidates = session.scalars(
+        select(CallbackRequest.id).where(
+            CallbackRequest.status == "waiting", CallbackRequest.window_end.is_not(None),
+            CallbackRequest.window_end <= now)
+    ).all()
+    closed = []
+    for request_id in candidates:
+        # Conditional, so two sweeps (or a dispatch claiming it now) never both act on it.
+        result = session.execute(
+            update(CallbackRequest)
+            .where(CallbackRequest.id == request_id, CallbackRequest.status == "waiting")
+            .values(status="unreached", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        if result.rowcount == 1:
+            log.info("callback %d: its window passed before it was reached", request_id)
+            closed.append(request_id)
+    session.commit()
+    return closed
 
 
 def report_unreached(session: Session, request_id: int, *, send_sms: Callable[[str, str], str],

@@ -37,13 +37,15 @@ def request_callback(
     language: str,
     reason: str,
     window_start: datetime | None,
+    window_end: datetime | None = None,
     arrival_at: datetime | None = None,
     now: datetime | None = None,
 ) -> CallbackRequest:
     """Create the number's callback request, or update its active one (keeping the earlier place).
 
     `arrival_at` is when the caller first asked for a person (a holder who leaves the line for
-    a callback keeps the place they had); it defaults to now.
+    a callback keeps the place they had); it defaults to now. A window (start, end) chosen by
+    the caller keeps the request out of dialling until it opens.
     """
     now = now or utcnow()
     arrival_at = arrival_at or now
@@ -63,6 +65,7 @@ def request_callback(
         request.reason = reason[:40]
         if request.status == "waiting":
             request.window_start = window_start
+            request.window_end = window_end
             request.next_attempt_at = window_start or now
         request.updated_at = now
         try:
@@ -74,10 +77,15 @@ def request_callback(
     raise RuntimeError("could not record the callback request")
 
 
+def calling_e164(settings: Settings) -> str | None:
+    """The number our callbacks come from, E.164 (None when not configured)."""
+    raw = settings.secrets.twilio_phone_number or settings.city.phone_number
+    return phone.try_normalize(raw, settings.city.region)
+
+
 def calling_number(settings: Settings) -> str | None:
     """The number our callbacks come from, as written at home (None when not configured)."""
-    raw = settings.secrets.twilio_phone_number or settings.city.phone_number
-    number = phone.try_normalize(raw, settings.city.region)
+    number = calling_e164(settings)
     return phone.national(number) if number else None
 
 
@@ -89,7 +97,16 @@ def confirm_by_sms(request: CallbackRequest, settings: Settings,
     catalog = prompts.catalog(request.language if request.language in settings.languages.offered
                               else settings.languages.default)
     city = settings.city.name if catalog.code == "ja" else settings.city.name_en
-    body = catalog.text("callback_sms_taken", city=city, number=calling_number(settings) or "")
+    number = calling_number(settings) or ""
+    if request.window_start is not None and request.window_end is not None:
+        start = request.window_start.astimezone(settings.tz)
+        end = request.window_end.astimezone(settings.tz)
+        # A text is read later, so it names the date rather than "today" or "tomorrow".
+        body = catalog.text("callback_sms_taken_window", city=city, number=number,
+                            month=start.month, day=start.day,
+                            start=start.strftime("%H:%M"), end=end.strftime("%H:%M"))
+    else:
+        body = catalog.text("callback_sms_taken", city=city, number=number)
     try:
         send_sms(request.phone_e164, body)
     except Exception as exc:  # a courtesy text never fails the callback request itself

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from agent_console.live_stream import notify_line_changed
 from call_queue import line, staffing
 from call_queue.operators import OperatorBoard
 from madoguchi.models import Call, CallbackRequest
@@ -75,7 +76,13 @@ class Dispatcher:
                 continue
             done.append(assignment)
         self.session.commit()  # end the read transaction: SQLite holds its lock until then
+        if done:
+            notify_line_changed(self.board.redis)
         return done
+
+    def hand_over(self, operator_id: int, party: line.Party, now: datetime) -> Assignment | None:
+        """Put a claimed party through to the operator; None when a holder has already gone."""
+        return self._hand_over(operator_id, party, now)
 
     def _hand_over(self, operator_id: int, party: line.Party, now: datetime) -> Assignment | None:
         if party.kind == "holding":

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from call_queue import holding, service, waiting
+from call_queue import holding, service, taking, waiting
 from ivr.inputs import printable
 from ivr.state import Go, Outcome
 from madoguchi import calls
@@ -48,12 +48,15 @@ def queue_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
     """The Enqueue action: hung up, left for a callback, bridged, or a failed wait."""
     result = printable(form.get("QueueResult"), 20)
     waited = printable(form.get("QueueTime"), 9)
+    if result == "hangup" and flow.call.outcome == "abandoned":
+        return VoiceResponse()  # a retry of the hang-up already recorded
     calls.add_path(flow.session, flow.call, "queue_result", result or "none")
     if result == "hangup":
         stranded = holding.leave_hung_up(flow.session, flow.call,
                                          int(waited) if waited.isdigit() else None, flow.now)
         if stranded is not None:
             service.operator_available(flow.session, stranded, flow.now)
+        taking.announce_line_changed()
         return VoiceResponse()  # the caller has gone; nothing more is played
     if result == "bridged":
         return flow.say_then_end()
@@ -64,6 +67,7 @@ def queue_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
     if result == "redirected":
         return enqueue_response(flow, ())
     holding.leave_for_callback(flow.session, flow.call)
+    taking.announce_line_changed()
     if result == "leave":
         if flow.call.from_e164:
             calls.remember(flow.session, flow.call, "callback_number", flow.call.from_e164)

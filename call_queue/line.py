@@ -1,9 +1,10 @@
 """One fair order for everybody waiting for a person: holding callers and callback requests.
 
 A party's place is the time it first asked for a person. A callback request keeps the
-caller's original arrival time, so asking to be called back never loses the place. The next
-free operator gets the earliest party, whichever kind it is. Claims are conditional updates, so
-two operators (or two processes) can never take the same party.
+caller's original arrival time, so asking to be called back never loses the place; one with a
+chosen time window waits until the window opens, then is served by that original arrival time.
+The next free operator gets the earliest party, whichever kind it is. Claims are conditional
+updates, so two operators (or two processes) can never take the same party.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def _callbacks_due(now: datetime):
     return select(CallbackRequest).where(
         CallbackRequest.status == "waiting",
         or_(CallbackRequest.window_start.is_(None), CallbackRequest.window_start <= now),
+        # A window that has passed is reported by the sweep, not dialled late.
+        or_(CallbackRequest.window_end.is_(None), CallbackRequest.window_end > now),
         or_(CallbackRequest.next_attempt_at.is_(None), CallbackRequest.next_attempt_at <= now),
     )
 

@@ -80,9 +80,20 @@ def operator_available(session: Session, operator_id: int,
 
 
 def operator_finished(session: Session, operator_id: int, now: datetime | None = None) -> None:
-    """An operator's call ended: wrap-up for the configured time, then free by itself."""
+    """An operator's call ended: wrap-up for the configured time, then the next party at once."""
+    from call_queue import jobs
+
     now = now or utcnow()
-    staffing.start_wrap_up(session, board(), operator_id, now, settings().queue.wrap_up_seconds)
+    state = staffing.start_wrap_up(session, board(), operator_id, now,
+                                   settings().queue.wrap_up_seconds)
+    if state.until is None:
+        dispatch(session, now)  # no wrap-up configured: free right away
+        return
+    try:
+        jobs.schedule_wrap_up_end(get_redis(), operator_id, state.since, state.until)
+    except RedisError:
+        log.exception("wrap-up end of operator %d not scheduled; the sweep will catch up",
+                      operator_id)
 
 
 def after_attempt(session: Session, result: AttemptResult, now: datetime | None = None) -> None:
@@ -94,15 +105,45 @@ def after_attempt(session: Session, result: AttemptResult, now: datetime | None 
         else:
             operator_available(session, result.operator_id, now)
     if result.outcome == "unreached":
-        import prompts
+        report_unreached(session, result.request_id, now)
+    elif result.outcome == "retry":
+        _schedule_retry(session, result)
 
-        request = session.get(CallbackRequest, result.request_id)
-        assert request is not None
-        catalog = prompts.catalog(request.language)
-        city = settings().city
-        name = city.name if request.language == "ja" else city.name_en
-        callback_calls.report_unreached(
-            session, result.request_id, send_sms=get_telephony().send_sms,
-            sms_text=catalog.text("callback_sms_unreached", city=name),
-            subject=catalog.text("callback_unreached_subject"), now=now,
-        )
+
+def _schedule_retry(session: Session, result: AttemptResult) -> None:
+    """Have the worker dispatch again the moment the retry pause ends."""
+    from call_queue import jobs
+
+    request = session.get(CallbackRequest, result.request_id)
+    if request is None or request.next_attempt_at is None:
+        return
+    try:
+        jobs.schedule_callback_due(get_redis(), request.id, result.attempt_no,
+                                   request.next_attempt_at)
+    except RedisError:
+        log.exception("retry of callback %d not scheduled; the sweep will catch up", request.id)
+
+
+def report_unreached(session: Session, request_id: int, now: datetime) -> int:
+    """SMS to a mobile and a follow-up case for a callback given up on; returns the case id."""
+    import prompts
+
+    request = session.get(CallbackRequest, request_id)
+    assert request is not None
+    catalog = prompts.catalog(request.language)
+    city = settings().city
+    name = city.name if request.language == "ja" else city.name_en
+    return callback_calls.report_unreached(
+        session, request_id, send_sms=get_telephony().send_sms,
+        sms_text=catalog.text("callback_sms_unreached", city=name),
+        subject=catalog.text("callback_unreached_subject"), now=now,
+    )
+
+
+def give_up_missed_windows(session: Session, now: datetime | None = None) -> list[int]:
+    """Report callbacks whose chosen window passed before they were reached; their ids."""
+    now = now or utcnow()
+    missed = callback_calls.close_missed_windows(session, now)
+    for request_id in missed:
+        report_unreached(session, request_id, now)
+    return missed

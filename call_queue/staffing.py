@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from agent_console.live_stream import notify_line_changed
 from call_queue.operators import STATES, OperatorBoard, OperatorState
 from madoguchi.models import Operator
 
@@ -34,7 +35,9 @@ def set_state(session: Session, board: OperatorBoard, operator_id: int, state: s
               now: datetime, until: datetime | None = None) -> OperatorState:
     """Put an operator into a state on the board and in the database."""
     persist_state(session, operator_id, state, now, until)
-    return board.set_state(operator_id, state, now, until)
+    saved = board.set_state(operator_id, state, now, until)
+    notify_line_changed(board.redis)
+    return saved
 
 
 def start_wrap_up(session: Session, board: OperatorBoard, operator_id: int, now: datetime,

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.exceptions import HTTPException
 
 import prompts
 from call_queue import callback_calls, holding, jobs, service, staffing, waiting
@@ -18,6 +19,7 @@ from ivr.inputs import intent_of, printable, read_reply
 from ivr.security import twilio_signed
 from ivr.speech import Line, Speaker
 from ivr.twiml import Question, Voicing, question
+from ivr.views import apology
 from madoguchi import booking, calls
 from madoguchi.db import get_session
 from madoguchi.models import (
@@ -88,6 +90,25 @@ def wait_url(lang: str, due: int | None = None) -> str:
     return _url("queue/wait", l=lang, d=due)
 
 
+@bp.errorhandler(Exception)
+def _failed(exc: Exception) -> Response | HTTPException:
+    """Whatever failed (the database restarting, say), Twilio gets an answer, never a 500 page.
+
+    A call hears the apology and goes to the fallback, which takes a message for a callback;
+    a status callback gets a bare 500 so that Twilio's log shows it was not recorded.
+    """
+    if isinstance(exc, HTTPException):
+        return exc
+    log.exception("line webhook %s failed", request.path)
+    try:
+        get_session().rollback()
+    except Exception:
+        log.exception("rollback after a failed line webhook failed too")
+    if request.path.endswith("/status"):
+        return Response("", status=500)
+    return apology()
+
+
 # ---- holding --------------------------------------------------------------------------
 
 
@@ -153,8 +174,9 @@ def choice() -> Response:
 def _operator_target(operator: Operator | None) -> tuple[str | None, str | None]:
     if operator is None:
         return None, None
-    return (None, operator.phone_e164) if operator.phone_e164 else (f"operator-{operator.id}",
-                                                                     None)
+    if operator.reach_by == "phone" and operator.phone_e164:
+        return None, operator.phone_e164
+    return f"operator-{operator.id}", None
 
 
 def _put_through(utterance, voicing, operator: Operator, action_url: str) -> Response:
@@ -178,9 +200,10 @@ def bridge() -> Response:
         utterance = speaker.say("queue_joined")
         return _xml(waiting.enqueue(utterance, voicing, wait_url(lang), _url(
             "step/queue_done", l=lang)))
-    call.answered_at = call.answered_at or utcnow()
-    session.commit()
-    calls.add_path(session, call, "operator_bridge")
+    if call.answered_at is None:  # a retried redirect is answered the same, recorded once
+        call.answered_at = utcnow()
+        session.commit()
+        calls.add_path(session, call, "operator_bridge")
     utterance = speaker.say("queue_connecting")
     return _put_through(utterance, voicing, operator, _url("queue/bridged", call=call.id))
 
@@ -193,18 +216,31 @@ def bridged() -> Response:
     call = session.get(Call, _int_arg("call") or 0)
     lang = _lang(call.language if call else None)
     speaker, voicing = _voice(lang)
-    if call is None or call.operator_id is None:
+    if call is None:
         return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
-    operator_id = call.operator_id
-    if request.form.get("DialCallStatus") == "completed":
-        service.operator_finished(session, operator_id)
-        calls.add_path(session, call, "operator_done")
+    completed = request.form.get("DialCallStatus") == "completed"
+
+    def after_dial() -> dict:
+        if call.operator_id is None:
+            return {"result": "gone"}
+        operator_id = call.operator_id
+        if completed:
+            service.operator_finished(session, operator_id)
+            calls.add_path(session, call, "operator_done")
+            return {"result": "done"}
+        # The operator did not pick up: mark them away, and the caller keeps their place.
+        staffing.set_state(session, service.board(), operator_id, "away", utcnow())
+        holding.join(session, call, utcnow(), _settings().queue.return_window_minutes)
+        calls.add_path(session, call, "operator_missed")
+        service.dispatch(session)
+        return {"result": "missed"}
+
+    # A retried Dial action (same DialCallSid) gets the first answer and changes nothing.
+    dial_sid = printable(request.form.get("DialCallSid"), 64)
+    result = (calls.once(session, call, f"bridged:{dial_sid}", after_dial) if dial_sid
+              else after_dial())["result"]
+    if result != "missed":
         return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
-    # The operator did not pick up: mark them away, and the caller keeps their place.
-    staffing.set_state(session, service.board(), operator_id, "away", utcnow())
-    holding.join(session, call, utcnow(), _settings().queue.return_window_minutes)
-    calls.add_path(session, call, "operator_missed")
-    service.dispatch(session)
     utterance = speaker.say("queue_operator_missed", "queue_place_kept")
     return _xml(waiting.enqueue(utterance, voicing, wait_url(lang),
                                 _url("step/queue_done", l=lang)))
@@ -240,6 +276,10 @@ def callback_answer() -> Response:
     operator = session.get(Operator, request_row.operator_id) if request_row.operator_id else None
     if operator is None:
         return _xml(waiting.say_then_hang_up(speaker.say("callback_operator_missed"), voicing))
+    if attempt.call_sid:
+        calls.start_callback_call(session, attempt.call_sid, to_e164=request_row.phone_e164,
+                                  operator_id=operator.id, language=lang,
+                                  resident_id=request_row.resident_id)
     utterance = speaker.say(speaker.line("callback_returning", city=_city(lang)))
     return _put_through(utterance, voicing, operator, _url("callback/bridged", attempt=attempt.id))
 
@@ -253,6 +293,10 @@ def callback_bridged() -> Response:
     lang = _lang(request_row.language if request_row else None)
     speaker, voicing = _voice(lang)
     if attempt is None or request.form.get("DialCallStatus") == "completed":
+        record = calls.find_call(session, attempt.call_sid) if attempt and attempt.call_sid \
+            else None
+        if record is not None:
+            calls.end_call(session, record)
         return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
     operator_id = request_row.operator_id if request_row else None
     result = callback_calls.finish_attempt(session, attempt.id, "operator-missed",

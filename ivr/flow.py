@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 # Steps whose silence, after the last re-prompt, leads to a voicemail rather than to a person:
 # the caller is already on the way to a callback, so sending them "to a person" would loop.
 GIVE_UP_TO_VOICEMAIL = {"callback_offer", "cb_number", "cb_number_ok"}
+# Questions where pressing nothing is an answer, as the question itself says.
+SILENCE_MEANS = {"cb_window": "soon"}
 
 
 class CallFlow:
@@ -151,6 +153,8 @@ class CallFlow:
     def error(self, cue: str) -> VoiceResponse:
         """Count a miss: re-ask shorter with a cue, warn before the last try, then give up."""
         attempt = self.state.attempt + 1
+        if attempt > self.menu.max_retries and self.state.step in SILENCE_MEANS:
+            return self.follow(CHOICES[self.state.step](self, SILENCE_MEANS[self.state.step]))
         if attempt > self.menu.max_retries:
             target = "voicemail" if self.state.step in GIVE_UP_TO_VOICEMAIL else "person"
             calls.add_path(self.session, self.call, "gave_up", self.state.step)
@@ -214,6 +218,8 @@ class CallFlow:
         return self.follow(CHOICES[step](self, question.choices[key]))
 
     def _silence(self, step: str) -> VoiceResponse:
+        if step in SILENCE_MEANS:
+            return self.follow(CHOICES[step](self, SILENCE_MEANS[step]))
         if step == "language":
             return self.follow(Go("menu"))
         if step == "menu" and self.state.quiet:

@@ -5,17 +5,23 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from urllib.parse import quote
 
 from flask import Request, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
 log = logging.getLogger(__name__)
 
+# Characters a URL path keeps unencoded (the set Werkzeug leaves alone when building URLs).
+URL_PATH_SAFE = "/!$&'()*+,:;=@"
+
 
 def public_url(req: Request, base_url: str) -> str:
     """The URL as Twilio saw it: PUBLIC_BASE_URL + path + query string."""
     query = req.query_string.decode("latin-1")
-    return f"{base_url.rstrip('/')}{req.path}" + (f"?{query}" if query else "")
+    # The path as it travelled (percent-encoded), not as Flask decoded it.
+    path = quote(req.path, safe=URL_PATH_SAFE)
+    return f"{base_url.rstrip('/')}{path}" + (f"?{query}" if query else "")
 
 
 def is_signed(req: Request, base_url: str, auth_token: str) -> bool:
@@ -24,7 +30,8 @@ def is_signed(req: Request, base_url: str, auth_token: str) -> bool:
     if not signature:
         return False
     validator = RequestValidator(auth_token)
-    return validator.validate(public_url(req, base_url), req.form.to_dict(), signature)
+    # The whole multi-valued form: Twilio signs every value of a repeated field.
+    return validator.validate(public_url(req, base_url), req.form, signature)
 
 
 def twilio_signed(view: Callable) -> Callable:

@@ -8,7 +8,7 @@ numbers are turned into words here, per language, from the [format] table of the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from madoguchi import codes, phone
@@ -98,6 +98,23 @@ class Speaker:
         return self.catalog.fmt("date_time").format(
             date=self.date(local.date()), time=self.time(local.hour, local.minute)
         )
+
+    def window(self, day: str, part: str, start: time, end: time) -> str:
+        """A callback window as said aloud ("this afternoon between 2 and 4").
+
+        `day` is today or tomorrow, `part` morning, afternoon or day (a window across noon, whose
+        times then carry their own a.m. / p.m.).
+        """
+        fmt = self.catalog.fmt
+
+        def clock(moment: time) -> str:
+            if part == "day":
+                return self.time(moment.hour, moment.minute)
+            template = fmt("clock") if moment.minute == 0 else fmt("clock_minutes")
+            return template.format(hour=moment.hour % 12 or 12, minute=moment.minute)
+
+        return fmt("window").format(when=fmt("window_days")[f"{day}_{part}"], start=clock(start),
+                                    end=clock(end))
 
     def birth_date(self, value: date, era: str | None = None, era_year: int | None = None) -> str:
         """A birth date read back the way it was keyed (西暦 or 和暦)."""

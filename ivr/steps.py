@@ -15,10 +15,12 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 import prompts
 from call_queue import callbacks as line_callbacks
 from call_queue import entry as line_entry
+from call_queue import windows
 from call_queue.callbacks import request_callback
 from ivr import twiml
 from ivr.birthdate import parse_birth_date
@@ -56,7 +58,8 @@ FAQ_PAGE = 3
 VOICEMAIL_MAX_SECONDS = 120
 DIAL_RING_SECONDS = 30
 # Steps after which ending the call is the caller's own choice (used by the property test).
-FINISHING_STEPS = {"after_task", "faq_answer", "cb_number_ok", "voicemail_done", "dial_done"}
+FINISHING_STEPS = {"after_task", "faq_answer", "cb_number_ok", "cb_window", "voicemail_done",
+                   "dial_done"}
 
 
 def q_language(flow: CallFlow) -> Ask:
@@ -115,8 +118,11 @@ def q_birth_ok(flow: CallFlow) -> Ask | Go:
 
 def _faq_titles(flow: CallFlow) -> list[tuple[int, str, str]]:
     """(id, title, answer) of active FAQ entries in the caller's language (or the default)."""
+    # The texts come in the same round trip: one query per entry made the FAQ menu slow.
     entries = flow.session.scalars(
-        select(FaqEntry).where(FaqEntry.active.is_(True)).order_by(FaqEntry.position, FaqEntry.id)
+        select(FaqEntry).where(FaqEntry.active.is_(True))
+        .options(selectinload(FaqEntry.texts))
+        .order_by(FaqEntry.position, FaqEntry.id)
     )
     found = []
     for entry in entries:
@@ -189,6 +195,32 @@ def q_cb_number_ok(flow: CallFlow) -> Ask | Go:
                                number=flow.speaker.phone_number(number)),
              yes_no(flow, "callback_number_confirm"))
     return Ask(lines, lines, {YES: "yes", NO: "no"})
+
+
+def _callback_windows(flow: CallFlow) -> list[windows.CallbackWindow]:
+    """The windows this question offered (kept in the URL), else those open now."""
+    if flow.state.offered:
+        return windows.from_offer_codes(flow.settings, flow.now, flow.state.offered)
+    return windows.offered_windows(flow.settings, flow.now)
+
+
+def _spoken_window(flow: CallFlow, window: windows.CallbackWindow) -> str:
+    start, end = window.local_times()
+    return flow.speaker.window(window.day, window.part, start, end)
+
+
+def q_cb_window(flow: CallFlow) -> Ask:
+    """Offer "as soon as possible" first, then later windows today or tomorrow while open."""
+    offered = _callback_windows(flow)
+    lines = [flow.speaker.line("callback_window_soon", key=1)]
+    choices = {"1": "soon"}
+    for index, window in enumerate(offered):
+        key = str(index + 2)
+        lines.append(flow.speaker.line("callback_window_option", key=key,
+                                       window=_spoken_window(flow, window)))
+        choices[key] = f"window:{index}"
+    full = ("callback_window_intro", *lines, "callback_window_default")
+    return Ask(full, tuple(lines), choices, offered=windows.offer_codes(offered))
 
 
 def c_language(flow: CallFlow, value: str) -> Outcome:
@@ -278,18 +310,38 @@ def c_callback_offer(flow: CallFlow, value: str) -> Outcome:
 
 
 def c_cb_number_ok(flow: CallFlow, value: str) -> Outcome:
-    """Record the callback request once confirmed, and say when we will call."""
+    """Once the number is confirmed: a choice of time when windows are open, else take it now."""
     if value == "no":
         calls.forget(flow.session, flow.call, "callback_number")
         return Go("cb_number")
+    if windows.offered_windows(flow.settings, flow.now):
+        return Go("cb_window")
+    return _take_callback(flow, None)
+
+
+def c_cb_window(flow: CallFlow, value: str) -> Outcome:
+    """Record the callback for the chosen window, or as soon as possible."""
+    chosen = None
+    if value.startswith("window:"):
+        offered = _callback_windows(flow)
+        index = int(value.removeprefix("window:"))
+        chosen = offered[index] if index < len(offered) else None
+    return _take_callback(flow, chosen)
+
+
+def _take_callback(flow: CallFlow, window: windows.CallbackWindow | None) -> Outcome:
+    """Record the callback request, then say when we will call and from which number."""
     number = calls.recall(flow.session, flow.call, "callback_number")
+    if not isinstance(number, str):
+        return Go("cb_number")  # a retried answer after the number was already used
     opening = hours.next_opening(flow.settings, flow.now)
     later = opening if opening and opening > flow.now else None
+    start, end = (window.start, window.end) if window else (later, None)
 
     def work() -> dict:
         request = request_callback(
             flow.session, e164=number, call_id=flow.call.id, resident_id=flow.call.resident_id,
-            language=flow.state.lang, reason="operator", window_start=later,
+            language=flow.state.lang, reason="operator", window_start=start, window_end=end,
             arrival_at=flow.call.queued_at,  # a holder who left the line keeps their place
         )
         line_callbacks.confirm_by_sms(
@@ -298,11 +350,21 @@ def c_cb_number_ok(flow: CallFlow, value: str) -> Outcome:
 
     calls.once(flow.session, flow.call, f"callback:{flow.state.nonce}", work)
     calls.set_outcome(flow.session, flow.call, "callback")
-    calls.add_path(flow.session, flow.call, "callback_requested")
-    if later is None:
-        return flow.say_then_end(flow.speaker.line("callback_taken_soon", city=flow.city_name()))
-    return flow.say_then_end(flow.speaker.line(
-        "callback_taken_later", city=flow.city_name(), when=flow.speaker.when(later)))
+    calls.add_path(flow.session, flow.call, "callback_requested", "window" if window else "soon")
+    city = flow.city_name()
+    if window is not None:
+        taken = flow.speaker.line("callback_taken_window", city=city,
+                                  window=_spoken_window(flow, window))
+    elif later is None:
+        taken = flow.speaker.line("callback_taken_soon", city=city)
+    else:
+        taken = flow.speaker.line("callback_taken_later", city=city,
+                                  when=flow.speaker.when(later))
+    caller_id = line_callbacks.calling_e164(flow.settings)
+    if caller_id is None:
+        return flow.say_then_end(taken)
+    return flow.say_then_end(taken, flow.speaker.line(
+        "callback_from_number", number=flow.speaker.phone_number(caller_id)))
 
 
 def e_resident_no(flow: CallFlow, digits: str) -> Outcome:
@@ -408,7 +470,7 @@ QUESTIONS: dict[str, Callable[[CallFlow], Ask | Go]] = {
     "book_ok": q_book_ok, "existing": q_existing, "move_ok": q_move_ok,
     "cancel_ok": q_cancel_ok, "faq": q_faq, "faq_answer": q_faq_answer,
     "after_task": q_after_task, "callback_offer": q_callback_offer, "cb_number": q_cb_number,
-    "cb_number_ok": q_cb_number_ok,
+    "cb_number_ok": q_cb_number_ok, "cb_window": q_cb_window,
 }
 
 
@@ -417,7 +479,7 @@ CHOICES: dict[str, Callable[[CallFlow, str], Outcome]] = {
     "slots": c_slots, "book_ok": c_book_ok, "existing": c_existing, "move_ok": c_move_ok,
     "cancel_ok": c_cancel_ok, "faq": c_faq, "faq_answer": c_faq_answer,
     "after_task": c_after_task, "callback_offer": c_callback_offer,
-    "cb_number_ok": c_cb_number_ok,
+    "cb_number_ok": c_cb_number_ok, "cb_window": c_cb_window,
 }
 
 

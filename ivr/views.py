@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, current_app, request, send_from_di
 from twilio.twiml.voice_response import VoiceResponse
 
 import prompts
+from call_queue.callbacks import active_for as active_callback_for
 from call_queue.callbacks import request_callback
 from ivr import twiml
 from ivr.audio import audio_finder, audio_folder
@@ -58,7 +59,7 @@ def _flow(step: str) -> CallFlow:
     return CallFlow(settings, session, call, state, audio_finder(settings))
 
 
-def _apology() -> Response:
+def apology() -> Response:
     """What the caller hears when our own code failed: sorry, then the fallback's callback offer."""
     settings = _settings()
     lang = request.args.get("l", settings.languages.default)
@@ -79,7 +80,7 @@ def _run(step: str, work) -> Response:
             get_session().rollback()
         except Exception:
             log.exception("rollback after a failed voice webhook failed too")
-        return _apology()
+        return apology()
 
 
 @bp.post("/incoming")
@@ -146,6 +147,12 @@ def fallback() -> Response:
     return _xml(_static_fallback(_settings()))
 
 
+def _callback_requested(session, contact: str) -> bool:
+    """True when the number already waits for a fallback callback (a retried message)."""
+    active = active_callback_for(session, contact)
+    return active is not None and active.reason == "fallback"
+
+
 @bp.post("/fallback/message")
 @twilio_signed
 def fallback_message() -> Response:
@@ -162,7 +169,7 @@ def fallback_message() -> Response:
                 session, recording_url=recording, seconds=_field("RecordingDuration", 6),
                 subject=subject, call_sid=_field("CallSid", 64) or None, contact_e164=contact,
             )
-            if contact is not None:
+            if contact is not None and not _callback_requested(session, contact):
                 request_callback(session, e164=contact, call_id=None, resident_id=None,
                                  language=settings.languages.default, reason="fallback",
                                  window_start=None)

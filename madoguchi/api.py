@@ -108,6 +108,14 @@ def _field_error(error: ValidationError, model: type[BaseModel]) -> ApiError:
     return ApiError(422, "invalid_field", message, field=field)
 
 
+def _refuse_nul_characters(data: dict[str, Any]) -> None:
+    """422 for a text value holding a NUL character (no database column can store one)."""
+    for name, value in data.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ApiError(422, "invalid_field",
+                           f"{name} contains a NUL character (\\u0000); remove it", field=name)
+
+
 def parse_body(model: type[M]) -> M:
     """The JSON body as `model`; 400 malformed_json or 422 invalid_field otherwise."""
     raw = request.get_data(cache=True)
@@ -123,6 +131,7 @@ def parse_body(model: type[M]) -> M:
             400, "malformed_json",
             f"the request body must be a JSON object with {', '.join(model.model_fields)}",
         )
+    _refuse_nul_characters(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -131,8 +140,10 @@ def parse_body(model: type[M]) -> M:
 
 def parse_query(model: type[M]) -> M:
     """The query string as `model`; 422 invalid_field when a parameter is wrong or missing."""
+    args = request.args.to_dict()
+    _refuse_nul_characters(args)
     try:
-        return model.model_validate(request.args.to_dict())
+        return model.model_validate(args)
     except ValidationError as exc:
         raise _field_error(exc, model) from None
 

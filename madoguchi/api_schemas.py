@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,6 +32,19 @@ def _iso_date_text(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+
+# A day's bounds in the city's time zone, converted to UTC, must stay inside Python's calendar.
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
+def _within_calendar(value: date) -> date:
+    """Refuse a day so far off that its start and end cannot be computed."""
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise ValueError(f"not between {EARLIEST_DAY} and {LATEST_DAY}")
+    return value
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_within_calendar)]
 
 SLOT_ID_FORM = "a positive whole number, the `id` of a slot from GET /api/slots"
 RESIDENT_NO_FORM = "the resident register number as text of 1 to 20 characters"
@@ -64,7 +78,7 @@ class BookingRequest(_Strict):
 class DayQuery(_Query):
     """The query of GET /api/slots: one day, optionally one campaign."""
 
-    date: IsoDate = Field(description=DAY_FORM)
+    date: IsoDay = Field(description=DAY_FORM)
     campaign: str | None = Field(default=None, min_length=1, max_length=40,
                                  description=CAMPAIGN_FORM)
 
@@ -72,7 +86,7 @@ class DayQuery(_Query):
 class CountsQuery(_Query):
     """The query of GET /api/counts: optionally one day and/or one campaign."""
 
-    date: IsoDate | None = Field(default=None, description=DAY_FORM)
+    date: IsoDay | None = Field(default=None, description=DAY_FORM)
     campaign: str | None = Field(default=None, min_length=1, max_length=40,
                                  description=CAMPAIGN_FORM)
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from madoguchi.codes import new_booking_code
 from madoguchi.db import retry_on_lock
@@ -242,7 +242,8 @@ def _reserve(
     existing = _existing_for_key(session, idempotency_key, slot_id, resident_id)
     if existing is not None:
         return existing
-    slot = session.get(Slot, slot_id)
+    # The campaign comes with the slot: the eligibility check then needs no round trip of its own.
+    slot = session.get(Slot, slot_id, options=[joinedload(Slot.campaign)])
     if slot is None:
         raise BookingNotFound("no such slot", slot_id=slot_id)
     resident = session.get(Resident, resident_id)

@@ -64,16 +64,64 @@ def start_call(
         started_at=now,
         answered_at=now,
     )
+    recorded = _insert_once(session, call)
+    if recorded is call:
+        log.info("call %s from %s started", call_sid, phone.mask(call.from_e164 or from_raw))
+    return recorded
+
+
+def _insert_once(session: Session, call: Call) -> Call:
+    """Insert the call, or return the row a concurrent retry of the same webhook inserted."""
     session.add(call)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        existing = find_call(session, call_sid)
+        existing = find_call(session, call.call_sid)
         assert existing is not None
         return existing
-    log.info("call %s from %s started", call_sid, phone.mask(call.from_e164 or from_raw))
     return call
+
+
+def start_callback_call(
+    session: Session,
+    call_sid: str,
+    *,
+    to_e164: str,
+    operator_id: int,
+    language: str,
+    resident_id: int | None = None,
+    now: datetime | None = None,
+) -> Call:
+    """The record of a callback a resident answered, put through to an operator (once per sid).
+
+    It gives the operator's wrap-up a call to note against, as a holder's call does; the
+    line's statistics count inbound calls only, so it is not counted twice.
+    """
+    existing = find_call(session, call_sid)
+    if existing is not None:
+        return existing
+    now = now or utcnow()
+    call = Call(call_sid=call_sid, direction="outbound-callback", from_e164=None,
+                to_number=to_e164, language=language, resident_id=resident_id,
+                status="in-progress", path=[], started_at=now, answered_at=now,
+                operator_id=operator_id)
+    recorded = _insert_once(session, call)
+    if recorded is call:
+        log.info("callback call %s to %s put through to operator %d", call_sid,
+                 phone.mask(to_e164), operator_id)
+    return recorded
+
+
+def end_call(session: Session, call: Call, now: datetime | None = None) -> None:
+    """Mark a call ended (first report wins) with its length in seconds."""
+    if call.ended_at is not None:
+        return
+    now = now or utcnow()
+    call.ended_at = now
+    call.status = "completed"
+    call.duration_seconds = max(int((now - call.started_at).total_seconds()), 0)
+    session.commit()
 
 
 def add_path(session: Session, call: Call, node: str, value: str | None = None) -> None:

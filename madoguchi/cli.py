@@ -1,4 +1,4 @@
-"""The `madoguchi` command: serve, worker, database, users, residents, counters."""
+"""The `madoguchi` command: serve, worker, database, users, residents, counters, retention."""
 
 from __future__ import annotations
 
@@ -357,6 +357,29 @@ def import_residents(csv_file: Path) -> None:
             click.echo(str(exc), err=True)  # every bad line, and that nothing was written
             sys.exit(1)
     click.echo(str(report))
+
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Only count what is due; change nothing.")
+@click.option("--batch-size", type=click.IntRange(min=1, max=10_000), default=500,
+              show_default=True, help="Records anonymised per transaction.")
+def purge(dry_run: bool, batch_size: int) -> None:
+    """Anonymise call records, closed inquiries and finished callbacks past the retention period."""
+    from madoguchi import retention
+
+    settings = load_settings()
+    days = settings.privacy.retention_days
+    before = retention.cutoff(days)
+    with app_session(settings) as session:
+        counts = retention.purge(session, before=before, dry_run=dry_run, batch_size=batch_size)
+    since = f"older than {before:%Y-%m-%d %H:%M} UTC ([privacy] retention_days = {days})"
+    if dry_run:
+        click.echo(f"Would anonymise {counts.total} record(s) {since}: {counts}. "
+                   "Nothing was changed (dry run).")
+    else:
+        click.echo(f"Anonymised {counts.total} record(s) {since}: {counts}. "
+                   "Statistics (counts, outcomes, times) are kept.")
 
 
 if __name__ == "__main__":

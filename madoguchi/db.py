@@ -13,6 +13,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from madoguchi import audit_guard
+
 T = TypeVar("T")
 
 
@@ -46,6 +48,10 @@ def make_engine(url: str, **kwargs) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     return create_engine(url, **kwargs)
+
+
+# Every session of the application refuses to change or delete audit rows.
+audit_guard.install()
 
 
 class Database:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -250,6 +251,7 @@ class Inquiry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None]
+    anonymised_at: Mapped[datetime | None]
 
     resident: Mapped[Resident | None] = relationship()
     events: Mapped[list[InquiryEvent]] = relationship(
@@ -307,7 +309,14 @@ class Call(Base):
     """One phone call, inbound or outbound, recorded once per CallSid."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_started", "started_at"),)
+    __table_args__ = (
+        Index("ix_calls_started", "started_at"),
+        # The supervisors' view reads the last hour by the time callers were put in line,
+        # and who is holding now among the few calls still in progress.
+        Index("ix_calls_queued", "queued_at"),
+        Index("ix_calls_in_progress_queued", "queued_at",
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
@@ -326,6 +335,12 @@ class Call(Base):
     ended_at: Mapped[datetime | None]
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    # Filled in by the operator at wrap-up (after-call work).
+    disposition: Mapped[str | None] = mapped_column(String(30))
+    wrap_notes: Mapped[str | None] = mapped_column(Text)
+    wrapped_at: Mapped[datetime | None]
+    # Set when retention removed the caller's number (statistics stay).
+    anonymised_at: Mapped[datetime | None]
 
     steps: Mapped[list[CallStep]] = relationship(order_by="CallStep.id")
 
@@ -374,6 +389,7 @@ class CallbackRequest(Base):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    anonymised_at: Mapped[datetime | None]
 
 
 class CallbackAttempt(Base):
@@ -405,6 +421,9 @@ class Operator(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str] = mapped_column(String(10), default="ja")
     phone_e164: Mapped[str | None] = mapped_column(String(20))
+    # "browser" (console softphone or simulator) or "phone" (their phone_e164 is dialled).
+    reach_by: Mapped[str] = mapped_column(String(10), default="browser",
+                                          server_default="browser")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     # The call-taking state, mirrored from Redis so the board can be rebuilt after a restart.
@@ -444,3 +463,19 @@ class AuditEntry(Base):
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class AlertEvent(Base):
+    """A supervisor threshold crossed (amber or red) and when it cleared."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_metric_raised", "metric", "raised_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40))
+    level: Mapped[str] = mapped_column(String(10))
+    value: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cleared_at: Mapped[datetime | None]
+    notified: Mapped[str] = mapped_column(String(60), default="", server_default="")

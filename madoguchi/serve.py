@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 
 WORKER_STOP_SECONDS = 10
 WORKER_RESTART_SECONDS = 2
-WEB_THREADS = 8
+# Each open live view (work screen, line board) holds a thread for up to a minute; the line's
+# webhooks must still find free threads with a whole room of operators' tabs open.
+WEB_THREADS = 48
 # Where `madoguchi phone` calls when not told otherwise (the settings' default address).
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # noqa: S104 (recognised, not bound)

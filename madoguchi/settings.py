@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from madoguchi import phone
+
 MENU_CHOICES = ("book", "check", "faq", "operator")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -129,11 +131,31 @@ class QueueSettings(_Section):
     wrap_up_seconds: int = Field(default=60, ge=0, le=3600)
     announcement_interval_seconds: int = Field(default=60, ge=15, le=600)
     callback_max_attempts: int = Field(default=3, ge=1, le=10)
-    callback_retry_minutes: int = Field(default=10, ge=1, le=240)
+    # Fractions are allowed so that tests can retry within seconds.
+    callback_retry_minutes: float = Field(default=10, gt=0, le=240)
     callback_ring_seconds: int = Field(default=40, ge=10, le=120)
     return_window_minutes: int = Field(default=10, ge=0, le=120)
     outbound_calls_per_second: float = Field(default=1.0, gt=0, le=100)
     fallback_number: str = ""
+    callback_windows: list[str] = Field(
+        default_factory=lambda: ["09:00-11:00", "14:00-16:00"], max_length=6)
+
+    @field_validator("callback_windows")
+    @classmethod
+    def _one_or_two_hours(cls, windows: list[str]) -> list[str]:
+        for value in windows:
+            if not _HOURS_RE.match(value) or value.endswith("24:00"):
+                raise ValueError(f'{value!r}: a window as "HH:MM-HH:MM", e.g. "14:00-16:00"')
+            start, end = (time.fromisoformat(part) for part in value.split("-"))
+            minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+            if minutes not in (60, 120):
+                raise ValueError(f"{value!r}: a callback window lasts 1 or 2 hours")
+        return sorted(windows)
+
+    def window_times(self) -> list[tuple[time, time]]:
+        """The daily callback windows as (start, end) local times, earliest first."""
+        return [tuple(time.fromisoformat(part) for part in value.split("-"))
+                for value in self.callback_windows]
 
 
 class BookingSettings(_Section):
@@ -159,6 +181,69 @@ class PrivacySettings(_Section):
     retention_days: int = Field(default=365, ge=1, le=3650)
 
 
+class Threshold(_Section):
+    """The values at which a supervisor's tile turns amber and red."""
+
+    amber: float = Field(ge=0)
+    red: float = Field(ge=0)
+
+
+# Tiles where a lower number is the worse one (the others get worse as they grow).
+LOWER_IS_WORSE = ("service_level_percent",)
+
+
+class ThresholdSettings(_Section):
+    """Amber and red levels of the supervisors' live tiles."""
+
+    holding_now: Threshold = Threshold(amber=3, red=6)
+    longest_wait_seconds: Threshold = Threshold(amber=120, red=300)
+    callbacks_overdue: Threshold = Threshold(amber=1, red=3)
+    abandoned_rate_percent: Threshold = Threshold(amber=5, red=10)
+    service_level_percent: Threshold = Threshold(amber=80, red=60)
+    average_speed_of_answer_seconds: Threshold = Threshold(amber=30, red=60)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThresholdSettings:
+        for name in type(self).model_fields:
+            level = getattr(self, name)
+            if name in LOWER_IS_WORSE and level.red > level.amber:
+                raise ValueError(f"{name}: red ({level.red:g}) must be below amber "
+                                 f"({level.amber:g}), since a lower {name} is worse")
+            if name not in LOWER_IS_WORSE and level.red < level.amber:
+                raise ValueError(f"{name}: red ({level.red:g}) must be at or above amber "
+                                 f"({level.amber:g})")
+        return self
+
+
+class SupervisorSettings(_Section):
+    """The supervisors' live view: service-level target, thresholds and who is told."""
+
+    service_level_seconds: int = Field(default=60, ge=5, le=3600)
+    service_level_target_percent: float = Field(default=80, gt=0, lt=100)
+    callback_promise_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    staffing_window_minutes: int = Field(default=30, ge=30, le=60)
+    # Rates (service level, abandonment, speed of answer) take a colour only from this many
+    # callers whose wait ended in the hour: one early hang-up is not a 100% abandonment alarm.
+    rates_need_callers: int = Field(default=5, ge=1, le=1000)
+    notify: list[Literal["screen", "sms"]] = Field(default_factory=lambda: ["screen"])
+    duty_supervisor_phone: str = ""
+    thresholds: ThresholdSettings = ThresholdSettings()
+
+    @model_validator(mode="after")
+    def _sms_has_a_number(self) -> SupervisorSettings:
+        if len(set(self.notify)) != len(self.notify):
+            raise ValueError("notify lists each of \"screen\" and \"sms\" at most once")
+        if "sms" in self.notify and not self.duty_supervisor_phone.strip():
+            raise ValueError('notify includes "sms": set duty_supervisor_phone to the duty '
+                             "supervisor's mobile number, or remove \"sms\"")
+        if self.duty_supervisor_phone.strip():
+            try:
+                phone.normalize(self.duty_supervisor_phone)
+            except phone.InvalidPhoneNumber as exc:
+                raise ValueError(f"duty_supervisor_phone: {exc}") from None
+        return self
+
+
 class FileSettings(_Section):
     """Everything config.toml may contain."""
 
@@ -170,6 +255,7 @@ class FileSettings(_Section):
     booking: BookingSettings = BookingSettings()
     prompts: PromptSettings = PromptSettings()
     privacy: PrivacySettings = PrivacySettings()
+    supervisor: SupervisorSettings = SupervisorSettings()
 
 
 class Secrets(BaseModel):
@@ -185,6 +271,10 @@ class Secrets(BaseModel):
     twilio_phone_number: str | None
     public_base_url: str
     api_token: str | None
+    # The operators' browser softphone (Twilio Voice JavaScript SDK): all three or none.
+    twilio_api_key_sid: str | None = None
+    twilio_api_key_secret: str | None = None
+    twilio_twiml_app_sid: str | None = None
 
 
 class Settings(BaseModel):
@@ -238,6 +328,11 @@ class Settings(BaseModel):
         return self.file.privacy
 
     @property
+    def supervisor(self) -> SupervisorSettings:
+        """The [supervisor] section."""
+        return self.file.supervisor
+
+    @property
     def tz(self) -> ZoneInfo:
         """The city's time zone."""
         return ZoneInfo(self.file.city.timezone)
@@ -246,6 +341,11 @@ class Settings(BaseModel):
     def uses_twilio(self) -> bool:
         """True when real Twilio credentials are configured (else the built-in simulator)."""
         return bool(self.secrets.twilio_account_sid)
+
+    @property
+    def softphone_configured(self) -> bool:
+        """True when operators can take calls in the browser (Twilio plus an API key and app)."""
+        return self.uses_twilio and bool(self.secrets.twilio_api_key_sid)
 
 
 def _describe(error: dict) -> tuple[str, str]:
@@ -292,6 +392,39 @@ def parse_file_settings(path: Path, data: dict) -> FileSettings:
         raise SettingsError(f"{path}: {key}: {expected}") from None
 
 
+_SOFTPHONE_VARIABLES = {
+    "TWILIO_API_KEY_SID": ("twilio_api_key_sid", r"^SK[0-9a-fA-F]{32}$",
+                           "SK followed by 32 hex characters"),
+    "TWILIO_API_KEY_SECRET": ("twilio_api_key_secret", r"^[0-9A-Za-z]{32}$",
+                              "the API key's secret: 32 letters and digits, shown once by Twilio"),
+    "TWILIO_TWIML_APP_SID": ("twilio_twiml_app_sid", r"^AP[0-9a-fA-F]{32}$",
+                             "AP followed by 32 hex characters"),
+}
+
+
+def _softphone_secrets(env: dict[str, str], account_sid: str | None) -> dict[str, str | None]:
+    """The browser softphone's API key and TwiML app: all three or none, checked for shape."""
+    given = {name: env.get(name) or None for name in _SOFTPHONE_VARIABLES}
+    if not any(given.values()):
+        return {field: None for field, _, _ in _SOFTPHONE_VARIABLES.values()}
+    for name, value in given.items():
+        if value is None:
+            others = " and ".join(other for other in _SOFTPHONE_VARIABLES if other != name)
+            raise SettingsError(f"{name}: required when {others} are set (the browser softphone)")
+    if not account_sid:
+        raise SettingsError(
+            "TWILIO_ACCOUNT_SID: required for the browser softphone "
+            "(TWILIO_API_KEY_SID is set); without Twilio, leave the softphone variables unset"
+        )
+    result: dict[str, str | None] = {}
+    for name, (field, pattern, expected) in _SOFTPHONE_VARIABLES.items():
+        value = given[name] or ""
+        if not re.match(pattern, value):
+            raise SettingsError(f"{name}: expected {expected}")
+        result[field] = value
+    return result
+
+
 def load_settings(
     config_path: str | os.PathLike | None = None, env: dict[str, str] | None = None
 ) -> Settings:
@@ -328,6 +461,7 @@ def load_settings(
         raise SettingsError("TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")
     if account_sid and not re.match(r"^AC[0-9a-fA-F]{32}$", account_sid):
         raise SettingsError("TWILIO_ACCOUNT_SID: expected AC followed by 32 hex characters")
+    softphone = _softphone_secrets(env, account_sid)
     secret = Secrets(
         database_url=database_url,
         redis_url=env.get("REDIS_URL") or None,
@@ -337,5 +471,6 @@ def load_settings(
         twilio_phone_number=env.get("TWILIO_PHONE_NUMBER") or None,
         public_base_url=public_base_url,
         api_token=env.get("MADOGUCHI_API_TOKEN") or None,
+        **softphone,
     )
     return Settings(config_path=path, var_dir=var_dir, file=file_settings, secrets=secret)

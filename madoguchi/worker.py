@@ -3,25 +3,58 @@
 from __future__ import annotations
 
 import logging
+import signal
+import time
 from collections.abc import Sequence
 
 from flask import Flask
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Worker
+from rq.job import Job
 
 from call_queue import jobs as line_jobs
 from madoguchi import jobs
+from madoguchi.line_metrics import watch
 
 log = logging.getLogger(__name__)
+
+# How often a worker does RQ's housekeeping: taking over the scheduler of a dead worker, and
+# failing (then retrying) jobs whose worker died.
+HOUSEKEEPING_SECONDS = 15
+# How long to wait between looks at a Redis that went away (grows up to the maximum).
+REDIS_RETRY_SECONDS = 1.0
+REDIS_RETRY_MAX_SECONDS = 10.0
 
 
 class AppWorker(Worker):
     """An RQ worker whose jobs run in a fresh app context, with maintenance kept scheduled."""
 
     def __init__(self, *args, app: Flask, keep_maintenance_scheduled: bool = True, **kwargs):
+        # Frequent job heartbeats let the line tell a job whose worker was killed (jobs.is_live).
+        kwargs.setdefault("job_monitoring_interval", jobs.JOB_HEARTBEAT_SECONDS)
+        # A killed worker's scheduler keeps its lock for a minute; RQ tries to take it over only
+        # at housekeeping (every ten minutes, and never while blocked waiting for a job), which
+        # would leave the line's sweep and every retry unscheduled that long. Look every
+        # HOUSEKEEPING_SECONDS and wake from the queue wait at least that often.
+        kwargs.setdefault("maintenance_interval", HOUSEKEEPING_SECONDS)
+        kwargs.setdefault("worker_ttl", HOUSEKEEPING_SECONDS + 15)  # RQ waits for jobs ttl-15 s
         super().__init__(*args, **kwargs)
         self.app = app
         self.keep_maintenance_scheduled = keep_maintenance_scheduled
+        self.stop_was_requested = False
+
+    def request_stop(self, signum, frame) -> None:
+        """A warm shutdown (SIGTERM/SIGINT): remember it so the worker is not started again."""
+        self.stop_was_requested = True
+        super().request_stop(signum, frame)
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        """RQ's schedule, or at once when Redis came back empty and the repeating jobs are gone."""
+        if super().should_run_maintenance_tasks:
+            return True
+        return self.keep_maintenance_scheduled and not _repeating_jobs_exist(self.connection)
 
     def main_work_horse(self, job, queue):
         """In the forked horse: drop the parent's pooled connections before touching the db."""
@@ -39,6 +72,14 @@ class AppWorker(Worker):
         if self.keep_maintenance_scheduled:
             jobs.ensure_maintenance_scheduled(self.connection)
             line_jobs.ensure_sweep_scheduled(self.connection)
+            watch.ensure_watch_scheduled(self.connection)
+
+
+def _repeating_jobs_exist(connection: Redis) -> bool:
+    keys = [Job.key_for(job_id) for job_id in (jobs.HOLD_RELEASE_JOB_ID, jobs.RETENTION_JOB_ID,
+                                               line_jobs.SWEEP_JOB_ID, line_jobs.REMINDERS_JOB_ID,
+                                               watch.WATCH_JOB_ID)]
+    return connection.exists(*keys) == len(keys)
 
 
 def connect_worker_redis(url: str) -> Redis:
@@ -49,10 +90,39 @@ def connect_worker_redis(url: str) -> Redis:
 def run_worker(
     app: Flask, connection: Redis, queue_names: Sequence[str], *, burst: bool = False
 ) -> bool:
-    """Work the given queues with the scheduler on; in burst mode stop when they are empty."""
+    """Work the given queues with the scheduler on; in burst mode stop when they are empty.
+
+    RQ's worker quits when Redis fails under it (a restart, a hang); this one waits for Redis
+    to answer again and carries on with a fresh worker, until it is asked to stop.
+    """
     queues = [Queue(name, connection=connection) for name in queue_names]
     with app.app_context():
-        worker = AppWorker(
-            queues, connection=connection, app=app, keep_maintenance_scheduled=not burst
-        )
-        return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        while True:
+            worker = AppWorker(
+                queues, connection=connection, app=app, keep_maintenance_scheduled=not burst
+            )
+            try:
+                worked = worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+            except RedisError as exc:
+                log.error("worker lost Redis: %s", exc)
+                worked = False
+            if burst or worker.stop_was_requested:
+                return worked
+            log.warning("worker stopped without being asked to; starting again once Redis "
+                        "answers")
+            # The stopped worker's signal handlers would act on it: a stop now ends the process.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            wait_for_redis(connection)
+
+
+def wait_for_redis(connection: Redis) -> None:
+    """Block until Redis answers a PING, looking again at growing intervals."""
+    pause = REDIS_RETRY_SECONDS
+    while True:
+        try:
+            connection.ping()
+            return
+        except RedisError:
+            time.sleep(pause)
+            pause = min(pause * 2, REDIS_RETRY_MAX_SECONDS)

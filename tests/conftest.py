@@ -7,12 +7,14 @@ DATABASE_URL / REDIS_URL are set in the environment.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from redis import Redis
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from madoguchi import create_app
@@ -82,15 +84,20 @@ def engine(settings) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def app(settings, engine):
-    """The app with its database bound to the shared test engine."""
+def app_on_test_engine(settings, engine):
+    """An app for tests on these settings, its database bound to the shared test engine."""
     app = create_app(settings, overrides={"TESTING": True, "WTF_CSRF_ENABLED": True})
     database = app.extensions["madoguchi_db"]
     database.engine.dispose()
     database.engine = engine
     database.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
     return app
+
+
+@pytest.fixture
+def app(settings, engine):
+    """The app with its database bound to the shared test engine."""
+    return app_on_test_engine(settings, engine)
 
 
 @pytest.fixture
@@ -122,14 +129,23 @@ def committed_db(app, engine) -> Iterator[sessionmaker[Session]]:
         _empty_tables(engine)
 
 
-def _empty_tables(engine: Engine) -> None:
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(table.name for table in Base.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
+def _empty_tables(engine: Engine, attempts: int = 5) -> None:
+    # A server or worker process of the test may still be finishing a read that locks tables
+    # in another order; PostgreSQL then aborts the TRUNCATE as a deadlock, and a retry succeeds.
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    names = ", ".join(table.name for table in Base.metadata.sorted_tables)
+                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                else:
+                    for table in reversed(Base.metadata.sorted_tables):
+                        conn.execute(table.delete())
+            return
+        except OperationalError as exc:
+            if attempt == attempts or "deadlock" not in str(exc).lower():
+                raise
+            time.sleep(0.2 * attempt)
 
 
 @pytest.fixture

@@ -194,6 +194,17 @@ def test_an_unknown_campaign_code_is_422_naming_the_campaign(api, world):
     assert error_of(response)["field"] == "campaign"
 
 
+def test_a_nul_character_in_a_parameter_is_422_naming_it_not_a_server_error(api, world):
+    response = api.call("GET", f"/api/counts?date={DAY}&campaign=AB%00C")
+    assert response.status_code == 422
+    error = error_of(response)
+    assert (error["code"], error["field"]) == ("invalid_field", "campaign")
+    assert "NUL" in error["message"]
+    body = {"slot_id": world[2].id, "resident_no": "1000\u000001", "birth_date": "1948-05-17"}
+    response = api.call("POST", "/api/bookings", json=body)
+    assert response.status_code == 422 and error_of(response)["field"] == "resident_no"
+
+
 # --- booking ----------------------------------------------------------------------------------
 
 

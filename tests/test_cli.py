@@ -306,7 +306,15 @@ def test_the_hold_release_job_is_scheduled_once_with_a_fixed_id_and_no_arguments
     assert job.repeats_left == jobs.HOLD_RELEASE_REPEATS
     assert job.repeat_intervals == [jobs.HOLD_RELEASE_INTERVAL_SECONDS]
     queue = Queue(jobs.MAINTENANCE_QUEUE, connection=redis_client)
-    assert queue.job_ids == [jobs.HOLD_RELEASE_JOB_ID]
+    assert queue.job_ids == [jobs.HOLD_RELEASE_JOB_ID, jobs.RETENTION_JOB_ID]
+
+
+def test_the_retention_purge_is_scheduled_daily_with_a_fixed_id_and_no_arguments(redis_client):
+    assert jobs.ensure_maintenance_scheduled(redis_client) is True
+    job = Job.fetch(jobs.RETENTION_JOB_ID, connection=redis_client)
+    assert job.func_name == "madoguchi.retention.purge_due_records"
+    assert (job.args, job.kwargs) == ((), {})
+    assert job.repeat_intervals == [24 * 60 * 60]
 
 
 def test_the_hold_release_job_repeats_every_minute_after_running(
@@ -336,7 +344,7 @@ def test_a_hold_release_chain_that_ended_is_started_again(redis_client):
     queue.remove(job)
     job.set_status(JobStatus.FAILED)
     assert jobs.ensure_maintenance_scheduled(redis_client) is True
-    assert queue.job_ids == [jobs.HOLD_RELEASE_JOB_ID]
+    assert queue.job_ids == [jobs.RETENTION_JOB_ID, jobs.HOLD_RELEASE_JOB_ID]
     assert Job.fetch(jobs.HOLD_RELEASE_JOB_ID, connection=redis_client).get_status() == (
         JobStatus.QUEUED
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -11,6 +11,7 @@ from agent_console.i18n import current_language, translate
 from agent_console.security import (
     ABSOLUTE_SESSION_SECONDS,
     SECURITY_HEADERS,
+    SOFTPHONE_CONTENT_SECURITY_POLICY,
     end_session,
     session_expiry_reason,
     touch_session,
@@ -34,9 +35,14 @@ def enforce_session_limits():
     return redirect(url_for("console.login", next=target, lang=language))
 
 
-@bp.after_request
+@bp.after_app_request
 def add_security_headers(response):
     """CSP (our own scripts only), no framing, no sniffing, no referrer to other sites."""
+    # App-wide so that a console address matching no route (a 404) carries them too.
+    if not request.path.startswith(bp.url_prefix):
+        return response
+    if current_app.config["SETTINGS"].softphone_configured:
+        response.headers.setdefault("Content-Security-Policy", SOFTPHONE_CONTENT_SECURITY_POLICY)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.endpoint == "console.static":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 
@@ -33,6 +34,14 @@ class Telephony(Protocol):
 
         status_callback receives the final CallStatus (completed, busy, no-answer, failed);
         timeout_seconds is how long it rings; machine_detection adds AnsweredBy to the webhook.
+        """
+        ...
+
+    def calls_placed_to(self, to_e164: str, since: datetime) -> list[str]:
+        """CallSids of the calls we placed to a number since a moment (newest first).
+
+        Lets a callback whose worker died between dialling and saving the CallSid find the call
+        it made instead of dialling again.
         """
         ...
 

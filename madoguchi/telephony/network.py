@@ -137,6 +137,16 @@ class SimulatedNetwork:
         self.save_call(call)
         self.redis.rpush(f"{PREFIX}ringing", call.sid)
 
+    def outbound_calls(self, to_number: str) -> list[SimulatedCall]:
+        """Every call placed to a number that the ledger still remembers, newest first."""
+        calls = []
+        for key in self.redis.scan_iter(f"{PREFIX}call:*", count=1000):
+            data = self.redis.hgetall(key)
+            if data.get(b"to_number") == to_number.encode() and data.get(b"direction") == (
+                    b"outbound-api"):
+                calls.append(SimulatedCall.from_hash(data))
+        return sorted(calls, key=lambda call: call.created_at, reverse=True)
+
     def ringing_calls(self) -> list[SimulatedCall]:
         """Outbound calls still ringing, oldest first."""
         sids = [sid.decode() for sid in self.redis.lrange(f"{PREFIX}ringing", 0, -1)]

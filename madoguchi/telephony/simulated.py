@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from redis import Redis
 
@@ -76,6 +77,11 @@ class SimulatedTelephony:
         self.network.ring(call)
         log.info("simulated call %s ringing %s", call.sid, phone.mask(to_e164))
         return call.sid
+
+    def calls_placed_to(self, to_e164: str, since: datetime) -> list[str]:
+        """CallSids of the simulated calls placed to the number since the moment (newest first)."""
+        return [call.sid for call in self.network.outbound_calls(to_e164)
+                if call.created_at >= since.timestamp()]
 
     def redirect_call(self, call_sid: str, url: str) -> None:
         """Tell the phone running the call to fetch new TwiML from url."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
@@ -15,6 +16,8 @@ from madoguchi.telephony.base import TelephonyError
 
 log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"\+?\d[\d\s()-]{6,}\d")
+# Calls to one resident within a callback's lifetime are few; Twilio lists newest first.
+RECENT_CALLS_LOOKED_AT = 20
 
 
 class TwilioTelephony:
@@ -86,6 +89,17 @@ class TwilioTelephony:
             raise TelephonyError(f"call to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
         log.info("call %s placed to %s", call.sid, phone.mask(to_e164))
         return str(call.sid)
+
+    def calls_placed_to(self, to_e164: str, since: datetime) -> list[str]:
+        """CallSids of our calls to the number created since the moment (newest first)."""
+        try:
+            found = self.client.calls.list(to=to_e164, from_=self.from_number,
+                                           limit=RECENT_CALLS_LOOKED_AT)
+        except (TwilioRestException, TwilioException) as exc:
+            raise TelephonyError(
+                f"listing calls to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
+        return [str(call.sid) for call in found
+                if call.date_created is not None and call.date_created >= since]
 
     def redirect_call(self, call_sid: str, url: str) -> None:
         """Point a live call at new TwiML."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from call_queue import jobs, service
 from call_queue.callback_calls import ring_seconds
-from madoguchi.models import CallbackAttempt, CallbackRequest, Inquiry, utcnow
+from madoguchi.jobs import DEFAULT_QUEUE
+from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Inquiry, utcnow
 from tests.call_queue.conftest import callback_request, fetch, free_operator, post_signed
 
 MOBILE = "+819011112222"
@@ -88,6 +90,25 @@ def test_when_due_again_the_next_attempt_keeps_the_original_place(line_ctx, netw
     assert Job.fetch(jobs.callback_job_id(request.id, 2), connection=service.board().redis)
 
 
+def test_a_retry_is_scheduled_for_the_end_of_its_pause_with_the_request_id_only(
+        line_ctx, network, webhooks, redis_client):
+    session = line_ctx
+    request, _ = _dispatched_request(session)
+    jobs.place_callback(request.id, 1)
+    attempt = _attempts(session, request.id)[0]
+    for _ in range(2):  # a duplicated status callback schedules nothing more
+        _post(webhooks, f"/voice/callback/status?attempt={attempt.id}",
+              CallSid=attempt.call_sid, CallStatus="no-answer")
+    due_at = fetch(session, CallbackRequest, request.id).next_attempt_at
+    registry = ScheduledJobRegistry(DEFAULT_QUEUE, connection=redis_client)
+    job_id = jobs.callback_due_job_id(request.id, 1)
+    assert registry.get_job_ids() == [job_id]
+    job = Job.fetch(job_id, connection=redis_client)
+    assert (job.func_name, job.args) == ("call_queue.jobs.callback_due", (request.id,))
+    due = registry.get_scheduled_time(job).replace(tzinfo=UTC)
+    assert due_at <= due < due_at + timedelta(seconds=1)
+
+
 def test_after_the_last_attempt_the_request_is_unreached_with_sms_and_a_case(
         line_ctx, network, webhooks, app):
     session = line_ctx
@@ -154,16 +175,52 @@ def test_an_answered_callback_says_who_calls_and_dials_the_reserved_operator(
     assert service.board().get(operator_id).state == "wrap_up"
 
 
-def test_the_operator_phone_number_is_dialled_when_the_operator_has_one(
+def test_a_callback_put_through_is_a_call_the_operator_can_wrap_up_and_is_not_inbound_traffic(
+        line_ctx, network, webhooks):
+    from agent_console.services import work_desk
+
+    session = line_ctx
+    request, operator_id = _dispatched_request(session)
+    jobs.place_callback(request.id, 1)
+    attempt = _attempts(session, request.id)[0]
+    for _ in range(2):  # a retried webhook records the call once
+        _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
+              CallSid=attempt.call_sid, AnsweredBy="human")
+    record = session.scalar(select(Call).where(Call.call_sid == attempt.call_sid))
+    session.commit()
+    assert record.direction == "outbound-callback" and record.operator_id == operator_id
+    assert record.to_number == MOBILE and record.from_e164 is None
+    assert work_desk.call_to_wrap(session, operator_id).id == record.id
+    session.commit()  # end the read: SQLite holds its lock until then
+    _post(webhooks, f"/voice/callback/bridged?attempt={attempt.id}",
+          CallSid=attempt.call_sid, DialCallStatus="completed")
+    record = fetch(session, Call, record.id)
+    assert record.ended_at is not None and record.duration_seconds is not None
+
+
+def test_an_operator_who_chose_to_be_reached_by_phone_is_dialled_on_that_number(
         line_ctx, network, webhooks):
     session = line_ctx
     request = callback_request(session, minutes=4, number=MOBILE)
-    free_operator(session, phone_e164="+81355550000")
+    free_operator(session, phone_e164="+81355550000", reach_by="phone")
     jobs.place_callback(request.id, 1)
     attempt = _attempts(session, request.id)[0]
     body = _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
                  CallSid=attempt.call_sid, AnsweredBy="human").get_data(as_text=True)
     assert "<Number>+81355550000</Number>" in body
+
+
+def test_an_operator_who_keeps_a_phone_number_but_works_in_the_browser_is_dialled_as_a_client(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    request = callback_request(session, minutes=4, number=MOBILE)
+    operator_id = free_operator(session, phone_e164="+81355550000", reach_by="browser")
+    jobs.place_callback(request.id, 1)
+    attempt = _attempts(session, request.id)[0]
+    body = _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
+                 CallSid=attempt.call_sid, AnsweredBy="human").get_data(as_text=True)
+    assert f"<Client>operator-{operator_id}</Client>" in body
+    assert "+81355550000" not in body
 
 
 def test_the_sweep_enqueues_attempts_lost_while_redis_was_down(line_ctx, network, redis_client):
@@ -188,13 +245,34 @@ def test_a_request_written_while_redis_was_down_is_placed_by_the_sweep(
     assert Job.fetch(jobs.callback_job_id(request.id, 1), connection=redis_client)
 
 
-def test_an_attempt_whose_worker_died_before_dialling_is_closed_and_retried(line_ctx, network):
+def test_an_attempt_whose_worker_died_before_dialling_is_closed_and_retried_at_once(
+        line_ctx, network, redis_client):
     session = line_ctx
     request, operator_id = _dispatched_request(session)
     session.add(CallbackAttempt(request_id=request.id, attempt_no=1, status="dialing",
                                 started_at=utcnow() - timedelta(minutes=30)))
     session.commit()
     assert jobs.close_stale_attempts(session, utcnow()) == 1
-    assert fetch(session, CallbackRequest, request.id).status == "waiting"
-    assert service.board().get(operator_id).state == "available"
+    again = fetch(session, CallbackRequest, request.id)
+    assert (again.status, again.attempts, again.operator_id) == ("dialing", 2, operator_id)
+    assert Job.fetch(jobs.callback_job_id(request.id, 2), connection=redis_client)
     assert jobs.place_callback(request.id, 1) is None
+
+
+def test_an_attempt_whose_worker_died_after_dialling_keeps_that_call_and_is_not_dialled_again(
+        line_ctx, network):
+    session = line_ctx
+    request, _ = _dispatched_request(session)
+    attempt = CallbackAttempt(request_id=request.id, attempt_no=1, status="dialing",
+                              started_at=utcnow() - timedelta(minutes=3))
+    session.add(attempt)
+    session.commit()
+    from madoguchi.telephony import get_telephony
+
+    sid = get_telephony().place_call(MOBILE, url="https://x.example/a", status_callback="",
+                                     timeout_seconds=30, machine_detection=True)
+    assert jobs.close_stale_attempts(session, utcnow()) == 0
+    kept = fetch(session, CallbackAttempt, attempt.id)
+    assert (kept.status, kept.call_sid) == ("dialing", sid)
+    assert fetch(session, CallbackRequest, request.id).attempts == 1
+    assert [call.sid for call in network.ringing_calls()] == [sid]

@@ -13,23 +13,14 @@ from madoguchi.models import CallbackRequest, utcnow
 from madoguchi.telephony.clock import VirtualClock
 from madoguchi.telephony.engine import CallEngine, CallSetup
 from madoguchi.telephony.network import SimulatedNetwork
-from madoguchi.telephony.outbound import answer_call
-from madoguchi.telephony.script import ScriptCaller, parse_script
 from tests import factories
 from tests.conftest import TEST_AUTH_TOKEN
+from tests.telephony.journeys import answer_callback, hold_then_callback, play
 from tests.telephony.live_server import live_server  # noqa: F401 (the fixture)
 from tests.test_cli import run_worker_burst
 
 CITY_NUMBER = "+81312345678"
 MOBILE = "+819012345678"
-
-
-def _play(engine: CallEngine, setup: CallSetup, script: str):
-    caller = ScriptCaller(parse_script(script))
-    result = engine.run(setup, caller)
-    caller.call_ended()
-    assert caller.failure is None, f"{caller.failure}\n--- the line said:\n{result.spoken}"
-    return result
 
 
 def test_a_holder_hears_its_place_asks_for_a_callback_and_is_called_back_when_an_operator_frees(
@@ -44,15 +35,7 @@ def test_a_holder_hears_its_place_asks_for_a_callback_and_is_called_back_when_an
     engine = CallEngine(TEST_AUTH_TOKEN, clock=VirtualClock(), network=network)
     setup = CallSetup(url=live_server.url("/voice/incoming"), from_number=MOBILE,
                       to_number=CITY_NUMBER, status_callback=live_server.url("/voice/status"))
-    _play(engine, setup, """
-        press 0
-        expect 1番目
-        press 1
-        expect 0 9 0
-        press 1
-        expect 承りました
-        hangup
-    """)
+    play(engine, setup, hold_then_callback())
     request = session.scalar(select(CallbackRequest).where(CallbackRequest.phone_e164 == MOBILE))
     session.commit()
     assert request is not None and request.status == "waiting"
@@ -64,10 +47,7 @@ def test_a_holder_hears_its_place_asks_for_a_callback_and_is_called_back_when_an
     assert completed.returncode == 0, completed.stderr
     [ringing] = network.ringing_calls()
     assert ringing.to_number == MOBILE
-    answered = ScriptCaller(parse_script("expect 折り返し\nhangup"))
-    result = answer_call(engine, ringing, "human", answered)
-    answered.call_ended()
-    assert answered.failure is None, result.spoken
+    answer_callback(engine, ringing)
     session.expire_all()
     assert session.get(CallbackRequest, request.id).status == "reached"
     session.close()

@@ -105,6 +105,7 @@ def test_leaving_for_a_callback_confirms_the_caller_id_keeps_the_place_and_texts
     queued_at = _call(db_session, caller).queued_at
     doc = caller.post(action, QueueResult="leave", QueueTime="95")
     assert "順番は、そのまま" in doc.text and "0 9 0" in doc.text
+    assert "できるだけ早く" in caller.press("1").text  # when to call: as soon as possible
     done = caller.press("1")
     assert done.hung_up
     request = db_session.scalar(select(CallbackRequest).where(
@@ -125,6 +126,7 @@ def test_a_withheld_caller_keys_in_a_number_with_184_and_it_is_read_back(
     readback = caller.press("１８４０３１２３４５６７８")
     assert "0 3" in readback.text and "1 2 3 4" in readback.text
     caller.press("1")
+    caller.press("1")  # as soon as possible
     assert db_session.scalar(select(CallbackRequest).where(
         CallbackRequest.phone_e164 == "+81312345678")) is not None
     assert SimulatedNetwork(redis_client).messages("+81312345678") == []  # a landline

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from call_queue.pacing import OutboundPacer
+from call_queue.pacing import JITTER_MARGIN, OutboundPacer
 
 
 class StoppedClock:
@@ -36,7 +36,23 @@ def test_a_quiet_line_dials_at_once(redis_client):
     assert pacer.wait_turn() == 0
     clock.now += 5  # long after the last call
     assert pacer.wait_turn() == 0
-    assert pacer.wait_turn() == pytest.approx(1.0)
+    assert pacer.wait_turn() == pytest.approx(1.0 * (1 + JITTER_MARGIN))
+
+
+def test_a_worker_that_woke_late_pushes_the_next_dial_back_so_the_gap_still_holds(redis_client):
+    clock = StoppedClock(1_800_000_000.0)
+    late, on_time = (OutboundPacer(redis_client, 1.0, key="test:pacing", clock=clock,
+                                   sleep=clock.sleep) for _ in range(2))
+    first_turn = late.reserve()
+    second_turn = on_time.reserve()
+    clock.now = first_turn + 0.9  # the first worker was busy and dials 0.9 s after its turn
+    assert late.claim() == 0
+    first_dial = clock.now
+    clock.now = second_turn  # the second worker is exactly on time
+    on_time.sleep(max(second_turn - clock.now, 0))
+    while (delay := on_time.claim()) > 0:
+        clock.sleep(delay)
+    assert clock.now - first_dial >= 1.0
 
 
 def test_the_limit_holds_in_real_time(redis_client):

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,14 +21,46 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct-horse-battery"  # every browser test's users have this one
 SERVER_START_SECONDS = 30
 
+# The line is open around the clock here, as in the demo city: callers reach the operators.
 SERVER_CODE = """
 import sys
 from waitress import serve
 from madoguchi import create_app
-serve(create_app(), host="127.0.0.1", port=int(sys.argv[1]), threads=4, _quiet=True)
+from madoguchi.serve import open_all_hours
+from madoguchi.settings import load_settings
+app = create_app(open_all_hours(load_settings()))
+serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=16, _quiet=True)
 """
+
+
+class HundredfoldClock:
+    """Simulated time that passes at a hundredth of its length, so a browser keeps up."""
+
+    def __init__(self) -> None:
+        self._now = 0.0
+
+    def now(self) -> float:
+        """Seconds of simulated time."""
+        return self._now
+
+    def wait(self, seconds: float, interrupted) -> None:
+        """Let simulated seconds pass in a hundredth of the time, waking for outside orders."""
+        deadline = time.monotonic() + min(seconds / 100, 0.2)
+        while not interrupted() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._now += max(seconds, 0.0)
+
+
+def log_in(page, username: str, *, lands_on: str | None = None) -> None:
+    """Sign in through the login form; wait for the page it lands on (lands_on: a URL glob)."""
+    page.goto("/console/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(lands_on or (lambda url: "/console/login" not in url))
 
 
 def pytest_collection_modifyitems(items):
@@ -59,13 +93,13 @@ def _wait_until_up(url: str, process: subprocess.Popen) -> None:
     raise RuntimeError(f"the test server did not answer {url} within {SERVER_START_SECONDS}s")
 
 
-@pytest.fixture(scope="session")
-def live_server(base_env, engine):
-    """The address of a waitress process serving create_app() on a free loopback port."""
+@contextmanager
+def serving(base_env: dict[str, str], extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """A waitress process serving create_app() on a free loopback port; yields its address."""
     port = _free_port()
     address = f"http://127.0.0.1:{port}"
     # Plain http on loopback: the session cookie must not be marked Secure here.
-    env = {**os.environ, **base_env, "PUBLIC_BASE_URL": address}
+    env = {**os.environ, **base_env, **(extra_env or {}), "PUBLIC_BASE_URL": address}
     process = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port)], cwd=ROOT, env=env)
     try:
         _wait_until_up(f"{address}/console/login", process)
@@ -76,6 +110,13 @@ def live_server(base_env, engine):
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(base_env, engine):
+    """The address of a waitress process serving create_app() on a free loopback port."""
+    with serving(base_env) as address:
+        yield address
 
 
 @pytest.fixture(scope="session")

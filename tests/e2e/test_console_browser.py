@@ -12,8 +12,9 @@ from agent_console.services import accounts
 from madoguchi import booking, inquiries
 from madoguchi.models import AuditEntry, Booking, Campaign, Inquiry, Resident, ResidentPhone, Site
 from madoguchi.models import Slot as SlotRow
+from tests.e2e.conftest import PASSWORD, log_in
 
-PASSWORD = "correct-horse-battery"
+RESIDENTS = "**/console/residents"  # where operators and admins land after signing in
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
@@ -51,18 +52,10 @@ def city(committed_db):
                 "day": day.isoformat()}
 
 
-def log_in(page, username: str) -> None:
-    page.goto("/console/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url("**/console/residents")
-
-
 def test_an_operator_finds_a_resident_and_books_a_slot(page, city, committed_db, screenshot):
     page.goto("/console/login")
     screenshot(page, "login")
-    log_in(page, "yamada")
+    log_in(page, "yamada", lands_on=RESIDENTS)
     page.keyboard.press("/")
     page.keyboard.type("090-1234-5678")
     page.keyboard.press("Enter")
@@ -89,7 +82,7 @@ def test_an_operator_finds_a_resident_and_books_a_slot(page, city, committed_db,
 
 
 def test_a_slot_filled_meanwhile_shows_the_clear_message(page, city, committed_db, screenshot):
-    log_in(page, "yamada")
+    log_in(page, "yamada", lands_on=RESIDENTS)
     page.goto(f"/console/residents/{city['resident_id']}?day={city['day']}")
     last_place = city["slot_ids"][1]
     with committed_db() as session:
@@ -110,7 +103,7 @@ def test_a_slot_filled_meanwhile_shows_the_clear_message(page, city, committed_d
 
 def test_an_operator_logs_an_inquiry_and_reads_out_its_reference(page, city, committed_db,
                                                                  screenshot):
-    log_in(page, "yamada")
+    log_in(page, "yamada", lands_on=RESIDENTS)
     page.goto(f"/console/residents/{city['resident_id']}")
     page.click("a.button:has-text('新しい問い合わせ')")
     page.fill("#category", "道路")
@@ -132,7 +125,7 @@ def test_an_operator_logs_an_inquiry_and_reads_out_its_reference(page, city, com
 
 
 def test_an_operator_cannot_open_an_admin_page(page, city):
-    log_in(page, "yamada")
+    log_in(page, "yamada", lands_on=RESIDENTS)
     response = page.goto("/console/admin/audit")
     assert response.status == 403
     assert "この画面は管理者のみ使えます" in page.content()
@@ -140,7 +133,7 @@ def test_an_operator_cannot_open_an_admin_page(page, city):
 
 
 def test_an_admin_reads_the_audit_log_in_english(page, city, screenshot):
-    log_in(page, "admin")
+    log_in(page, "admin", lands_on=RESIDENTS)
     page.goto(f"/console/residents/{city['resident_id']}")
     page.goto("/console/admin/audit")
     assert "Audit log" in page.locator("h1").inner_text()

@@ -88,7 +88,7 @@ def main(port: int) -> None:
     from madoguchi.settings import load_settings
 
     app = create_app(open_all_hours(load_settings()))
-    serve(app, host="127.0.0.1", port=port, threads=4, ident="madoguchi-test")
+    serve(app, host="127.0.0.1", port=port, threads=16, ident="madoguchi-test")
 
 
 if __name__ == "__main__":

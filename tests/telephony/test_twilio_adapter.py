@@ -103,3 +103,19 @@ def test_twilio_credentials_choose_the_twilio_adapter(settings):
     assert isinstance(chosen, TwilioTelephony)
     assert isinstance(chosen, Telephony)
     assert chosen.from_number == "+815012345678"
+
+
+def test_calls_placed_to_a_number_since_a_moment_are_listed_from_twilio():
+    from datetime import UTC, datetime
+
+    older, newer = "CA" + "1" * 32, "CA" + "2" * 32
+    http = RecordingHttpClient(200, {
+        "calls": [{"sid": newer, "date_created": "Mon, 23 Nov 2026 13:05:00 +0000"},
+                  {"sid": older, "date_created": "Mon, 23 Nov 2026 12:00:00 +0000"}],
+        "meta": {"key": "calls", "next_page_url": None}})
+    found = adapter(http).calls_placed_to("+819012345678", datetime(2026, 11, 23, 13, 0,
+                                                                     tzinfo=UTC))
+    assert found == [newer]
+    (sent,) = http.requests
+    assert sent["method"] == "GET"
+    assert sent["uri"] == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Calls.json"

@@ -1,0 +1,76 @@
+"""How calls reach an operator: their own settings page, and an admin setting it for them."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from agent_console.blueprint import bp
+from agent_console.forms import ActionForm, OperatorSettingsForm
+from agent_console.i18n import translate
+from agent_console.security import role_required
+from agent_console.services import accounts, operator_reach
+from agent_console.views.common import current_actor, settings
+from madoguchi import phone
+from madoguchi.db import get_session
+from madoguchi.models import Operator
+
+
+@bp.route("/me", methods=["GET", "POST"])
+@role_required("operator")
+def my_settings():
+    """Show and save the operator's language and reach choice (a bad number is said plainly)."""
+    session = get_session()
+    operator = session.get(Operator, current_user.id)
+    form = OperatorSettingsForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            reach = operator_reach.save(session, operator.id, form.reach_by.data,
+                                        form.phone.data, region=settings().city.region)
+        except operator_reach.ReachError as exc:
+            session.rollback()
+            flash(translate(exc.key, **exc.values), "error")
+            status = 400
+        else:
+            accounts.set_language(session, operator.id, form.language.data)
+            current_actor().audit(session, "update", "operator", operator.id, detail={
+                "reach_by": reach.reach_by, "phone": phone.mask(reach.phone_e164)
+                if reach.phone_e164 else None, "language": form.language.data})
+            flash(translate("my_settings_saved", form.language.data), "success")
+            return redirect(url_for("console.my_settings"))
+    elif form.is_submitted():
+        flash(translate("form_invalid"), "error")
+        status = 400
+    else:
+        saved = operator_reach.current(operator)
+        form.language.data = operator.language
+        form.reach_by.data = saved.reach_by
+        form.phone.data = saved.phone_national
+    return render_template("console/my_settings.html", form=form,
+                           reach=operator_reach.current(operator),
+                           softphone=settings().softphone_configured,
+                           uses_twilio=settings().uses_twilio), status
+
+
+@bp.post("/admin/users/<int:operator_id>/reach")
+@role_required("admin")
+def user_reach(operator_id: int):
+    """An admin sets how calls reach a user (for someone who cannot do it themselves)."""
+    session = get_session()
+    if not ActionForm().validate_on_submit():
+        flash(translate("form_invalid"), "error")
+        return redirect(url_for("console.users"))
+    try:
+        reach = operator_reach.save(session, operator_id, request.form.get("reach_by", ""),
+                                    request.form.get("phone"), region=settings().city.region)
+    except operator_reach.ReachError as exc:
+        session.rollback()
+        flash(translate(exc.key, **exc.values), "error")
+    else:
+        current_actor().audit(session, "update", "operator", operator_id, detail={
+            "reach_by": reach.reach_by,
+            "phone": phone.mask(reach.phone_e164) if reach.phone_e164 else None})
+        username = session.get(Operator, operator_id).username
+        flash(translate("user_reach_saved", username=username), "success")
+    return redirect(url_for("console.users"))
