@@ -77,6 +77,12 @@ def _back_to_work(resident_id: int | None = None):
                             site=request.form.get("site") or None))
 
 
+def _to_taken_caller():
+    """Back to work with the record of the caller just taken open, when the line knows them."""
+    party = work_desk.taken_party(get_session(), current_user.id)
+    return _back_to_work(party.resident_id if party else None)
+
+
 @bp.get("/work")
 @role_required("operator")
 def work():
@@ -131,6 +137,7 @@ def work_state():
     flash(translate(f"state_now_{chosen}"), "info")
     if taken:
         flash(translate("work_taken_next"), "success")
+        return _to_taken_caller()
     return _back_to_work()
 
 
@@ -148,7 +155,7 @@ def work_take_next():
         return _back_to_work()
     flash(translate("work_taken_next" if taken else "work_nobody_waiting"),
           "success" if taken else "info")
-    return _back_to_work()
+    return _to_taken_caller() if taken else _back_to_work()
 
 
 @bp.post("/work/take")
@@ -170,7 +177,7 @@ def work_take_this_one():
         flash(translate("work_still_on_call"), "error")
         return _back_to_work()
     flash(translate("work_taken_this_one"), "success")
-    return _back_to_work()
+    return _to_taken_caller()
 
 
 @bp.post("/work/end-call")
@@ -208,6 +215,7 @@ def work_wrap_up():
     flash(translate("wrap_up_saved"), "success")
     if taken:
         flash(translate("work_taken_next"), "success")
+        return _to_taken_caller()
     return _back_to_work()
 
 

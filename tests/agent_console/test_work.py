@@ -61,14 +61,17 @@ def test_the_work_screen_is_first_in_the_menu_and_shows_holders_with_masked_numb
     assert "menu › r_person" in page
 
 
-def test_going_available_through_the_screen_takes_the_next_holder(
+def test_going_available_through_the_screen_takes_the_next_holder_and_opens_their_record(
         as_operator, staff, db_session, redis_client, board):
+    resident = factories.resident(db_session, phone="+819055550003", name="高橋 一郎")
+    db_session.commit()
     holder = _holder(db_session, minutes=2, number="+819055550003")
     SimulatedNetwork(redis_client).save_call(SimulatedCall(
         sid=holder.call_sid, direction="inbound", from_number="+819055550003",
         to_number="+81312345678", status="in-progress"))
     response = post(as_operator, f"{WORK}/state", {"state": "available"}, form_page=WORK)
     assert response.status_code == 302
+    assert response.headers["Location"] == f"{WORK}?resident={resident.id}"
     db_session.refresh(holder)
     assert holder.operator_id == staff.operator.id
     assert board.get(staff.operator.id).state == "on_call"
@@ -87,6 +90,30 @@ def test_only_supervisors_may_take_one_chosen_caller(as_operator, db_session):
     assert response.status_code == 403
     db_session.refresh(holder)
     assert holder.operator_id is None
+
+
+def test_a_supervisor_who_takes_a_caller_lands_on_their_record_or_the_plain_screen(
+        as_supervisor, staff, db_session, redis_client):
+    resident = factories.resident(db_session, phone="+819055550007", name="伊藤 和子")
+    db_session.commit()
+    network = SimulatedNetwork(redis_client)
+    known = _holder(db_session, minutes=3, number="+819055550007")
+    unknown = _holder(db_session, minutes=1, number="+819055550008")
+    for call in (known, unknown):
+        network.save_call(SimulatedCall(sid=call.call_sid, direction="inbound",
+                                        from_number=call.from_e164, to_number="+81312345678",
+                                        status="in-progress"))
+    response = post(as_supervisor, f"{WORK}/take", {"kind": "holding", "party": unknown.id},
+                    form_page=WORK)
+    assert response.headers["Location"] == WORK
+    db_session.execute(Call.__table__.update().where(Call.id == unknown.id)
+                       .values(ended_at=utcnow(), wrapped_at=utcnow()))
+    db_session.commit()
+    staffing.set_state(db_session, OperatorBoard(redis_client), staff.supervisor.id,
+                       "available", utcnow())
+    response = post(as_supervisor, f"{WORK}/take", {"kind": "holding", "party": known.id},
+                    form_page=WORK)
+    assert response.headers["Location"] == f"{WORK}?resident={resident.id}"
 
 
 def test_supervisors_see_take_this_one_and_operators_do_not(as_operator, client, staff,

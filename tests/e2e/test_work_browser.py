@@ -187,7 +187,7 @@ def test_a_supervisor_sees_the_line_and_takes_a_later_caller_out_of_order(
     screenshot(page, "work-supervisor")
 
     page.click(f"tr[data-call='{chosen.id}'] button")
-    # The chosen caller's record pops up (the pushed update may replace the confirmation page).
+    # Taking the caller opens their record at once.
     page.wait_for_url(re.compile(r"/console/work\?resident=\d+$"))
     assert "佐藤 花子" in page.locator("main").inner_text()
     control = network.take_control(chosen.call_sid)
