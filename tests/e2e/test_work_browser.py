@@ -100,7 +100,8 @@ def test_an_operator_takes_a_caller_books_logs_an_inquiry_ends_and_wraps_up(
 
     # The one-place slot is taken on the phone line meanwhile: the operator is told plainly.
     page.fill("#day", city["day"])
-    page.click("#slot-search")
+    with page.expect_navigation():
+        page.click("#slot-search")
     page.wait_for_selector("#pop-slot-list")
     last_place = city["slot_ids"][1]
     with committed_db() as session:
@@ -109,10 +110,12 @@ def test_an_operator_takes_a_caller_books_logs_an_inquiry_ends_and_wraps_up(
         session.add(other)
         session.commit()
         booking.book(session, slot_id=last_place, resident_id=other.id, channel="ivr")
-    page.click(f"button[data-slot='{last_place}']")
+    with page.expect_navigation():
+        page.click(f"button[data-slot='{last_place}']")
     assert "この枠はたった今満員になりました" in page.locator(".flash-error").inner_text()
 
-    page.click(f"button[data-slot='{city['slot_ids'][0]}']")
+    with page.expect_navigation():
+        page.click(f"button[data-slot='{city['slot_ids'][0]}']")
     booked = page.locator(".flash-success").inner_text()
     with committed_db() as session:
         made = session.scalar(select(Booking).where(Booking.resident_id == city["resident_id"]))
@@ -121,7 +124,8 @@ def test_an_operator_takes_a_caller_books_logs_an_inquiry_ends_and_wraps_up(
 
     page.fill("#category", "道路")
     page.fill("#subject", "家の前の街灯が消えている")
-    page.click("#inquiry-save")
+    with page.expect_navigation():  # read the answer page, not the one before it
+        page.click("#inquiry-save")
     logged = page.locator(".flash-success").inner_text()
     with committed_db() as session:
         inquiry = session.scalar(select(Inquiry).where(Inquiry.category == "道路"))
@@ -136,7 +140,8 @@ def test_an_operator_takes_a_caller_books_logs_an_inquiry_ends_and_wraps_up(
     page.select_option("#disposition", "booked")
     page.fill("#wrap-notes", "予約と街灯の件を受付")
     screenshot(page, "work-wrap-up")
-    page.click("#wrap-available")
+    with page.expect_navigation():
+        page.click("#wrap-available")
     assert "後処理を保存しました" in page.locator(".flash-success").first.inner_text()
 
     thread.join(timeout=CALL_SECONDS)
