@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 FAQ_PAGE = 3
 VOICEMAIL_MAX_SECONDS = 120
+# Empty recordings (each after a whole callback offer in silence) after which a silent caller
+# with a known number gets a callback on that number.
+SILENT_LAPS_BEFORE_CALLBACK = 2
 DIAL_RING_SECONDS = 30
 # Steps after which ending the call is the caller's own choice (used by the property test).
 FINISHING_STEPS = {"after_task", "faq_answer", "cb_number_ok", "cb_window", "voicemail_done",
@@ -329,8 +332,12 @@ def c_cb_window(flow: CallFlow, value: str) -> Outcome:
     return _take_callback(flow, chosen)
 
 
-def _take_callback(flow: CallFlow, window: windows.CallbackWindow | None) -> Outcome:
-    """Record the callback request, then say when we will call and from which number."""
+def _take_callback(flow: CallFlow, window: windows.CallbackWindow | None, *,
+                   silent: bool = False) -> Outcome:
+    """Record the callback request, then say when we will call and from which number.
+
+    A silent caller is told which of their numbers we will call, as they could not confirm it.
+    """
     number = calls.recall(flow.session, flow.call, "callback_number")
     if not isinstance(number, str):
         return Go("cb_number")  # a retried answer after the number was already used
@@ -341,18 +348,26 @@ def _take_callback(flow: CallFlow, window: windows.CallbackWindow | None) -> Out
     def work() -> dict:
         request = request_callback(
             flow.session, e164=number, call_id=flow.call.id, resident_id=flow.call.resident_id,
-            language=flow.state.lang, reason="operator", window_start=start, window_end=end,
+            language=flow.state.lang, reason="silent_caller" if silent else "operator",
+            window_start=start, window_end=end,
             arrival_at=flow.call.queued_at,  # a holder who left the line keeps their place
         )
         line_callbacks.confirm_by_sms(
             request, flow.settings, lambda to, body: get_telephony().send_sms(to, body))
         return {"callback_request_id": request.id}
 
-    calls.once(flow.session, flow.call, f"callback:{flow.state.nonce}", work)
+    calls.once(flow.session, flow.call,
+               "callback:silent" if silent else f"callback:{flow.state.nonce}", work)
     calls.set_outcome(flow.session, flow.call, "callback")
     calls.add_path(flow.session, flow.call, "callback_requested", "window" if window else "soon")
     city = flow.city_name()
-    if window is not None:
+    if silent:
+        number = flow.speaker.phone_number(number)
+        taken = (flow.speaker.line("callback_silent_soon", city=city, number=number)
+                 if later is None else
+                 flow.speaker.line("callback_silent_later", city=city, number=number,
+                                   when=flow.speaker.when(later)))
+    elif window is not None:
         taken = flow.speaker.line("callback_taken_window", city=city,
                                   window=_spoken_window(flow, window))
     elif later is None:
@@ -361,10 +376,12 @@ def _take_callback(flow: CallFlow, window: windows.CallbackWindow | None) -> Out
         taken = flow.speaker.line("callback_taken_later", city=city,
                                   when=flow.speaker.when(later))
     caller_id = line_callbacks.calling_e164(flow.settings)
-    if caller_id is None:
-        return flow.say_then_end(taken)
-    return flow.say_then_end(taken, flow.speaker.line(
+    told = (taken,) if caller_id is None else (taken, flow.speaker.line(
         "callback_from_number", number=flow.speaker.phone_number(caller_id)))
+    if silent:
+        # Silence never ends a call: the caller stays on the line with the usual last question.
+        return Go("after_task", told)
+    return flow.say_then_end(*told)
 
 
 def e_resident_no(flow: CallFlow, digits: str) -> Outcome:
@@ -445,7 +462,7 @@ def w_voicemail_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
     """Keep the recording as an inquiry case and say its number twice."""
     recording = printable(form.get("RecordingUrl"), 1000)
     if not recording.startswith(("https://", "http://")):
-        return Go("callback_offer", ("voicemail_empty",))
+        return _after_empty_voicemail(flow)
     seconds = printable(form.get("RecordingDuration"), 6)
     call = flow.call
 
@@ -462,6 +479,24 @@ def w_voicemail_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
     calls.add_path(flow.session, call, "voicemail_recorded")
     return flow.say_then_end("voicemail_taken", *flow.code_lines(
         "voicemail_reference", "voicemail_reference_again", result["reference"]))
+
+
+def _after_empty_voicemail(flow: CallFlow) -> Outcome:
+    """Offer the choice again; a caller silent through two laps is called back on their number.
+
+    Someone who can neither press a key nor speak after the tone would otherwise only go round
+    the offer and the recording; a person calling them back is the one thing still in our
+    hands. The call goes on either way (silence never ends a call), and a withheld number can
+    only be offered the choice again.
+    """
+    seen = calls.recall(flow.session, flow.call, "empty_voicemails")
+    empties = sorted({*(seen if isinstance(seen, list) else []), flow.state.nonce})
+    calls.remember(flow.session, flow.call, "empty_voicemails", empties)
+    if len(empties) != SILENT_LAPS_BEFORE_CALLBACK or not flow.call.from_e164:
+        return Go("callback_offer", ("voicemail_empty",))
+    calls.remember(flow.session, flow.call, "callback_number", flow.call.from_e164)
+    calls.add_path(flow.session, flow.call, "silent_callback")
+    return _take_callback(flow, None, silent=True)
 
 
 QUESTIONS: dict[str, Callable[[CallFlow], Ask | Go]] = {

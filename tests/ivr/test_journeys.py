@@ -522,3 +522,47 @@ def test_silence_on_the_way_to_a_callback_ends_in_a_voicemail_not_a_hang_up(
         doc = caller.wait()
         assert not doc.hung_up
     assert doc.root.find("Record") is not None
+
+
+def _silent_lap(caller: Caller) -> Caller:
+    """Say nothing through the callback offer and after the recording tone."""
+    doc = caller.doc
+    while doc.root.find("Record") is None:
+        assert not doc.hung_up
+        doc = caller.wait()
+    return caller.post(doc.root.find("Record").get("action"))  # Twilio: nothing was recorded
+
+
+def test_a_caller_silent_through_two_laps_is_called_back_on_their_own_number(
+    caller, closed_line, db_session
+):
+    to_menu(caller)
+    caller.press("4")
+    first = _silent_lap(caller)
+    assert not first.hung_up and "録音できませんでした" in first.text
+    assert "折り返しお電話する方は、1を押してください" in first.text
+    second = _silent_lap(caller)
+    assert "お声が、聞き取れませんでしたので" in second.text
+    assert "0 9 0 1 2 3 4 5 6 7 8" in " ".join(second.text.split())
+    # Silence still never ends the call: the caller is asked the usual last question.
+    assert not second.hung_up and "ほかに、ご用件のある方は" in second.text
+    caller.repeat_last()  # a Twilio retry of that request asks for no second callback
+    third = _silent_lap(caller)
+    assert not third.hung_up and "お声が" not in third.text
+    db_session.expire_all()
+    requests = list(db_session.scalars(select(CallbackRequest)))
+    assert [(r.phone_e164, r.reason) for r in requests] == [("+819012345678", "silent_caller")]
+    call = call_of(db_session, caller)
+    assert call.outcome == "callback" and requests[0].call_id == call.id
+    assert "silent_callback" in [step["node"] for step in call.path]
+
+
+def test_a_silent_withheld_caller_keeps_being_offered_the_choice(client, closed_line, db_session):
+    caller = Caller(client, number="Anonymous")
+    to_menu(caller)
+    caller.press("4")
+    for _ in range(3):
+        doc = _silent_lap(caller)
+        assert not doc.hung_up and "折り返しお電話する方は、1を押してください" in doc.text
+    db_session.expire_all()
+    assert db_session.scalar(select(CallbackRequest)) is None
