@@ -44,6 +44,13 @@ class BookForm(FlaskForm):
     slot_id = IntegerField(validators=[InputRequired()])
 
 
+class BookBeyondCapacityForm(FlaskForm):
+    """A supervisor books a full slot as an exception, saying why."""
+
+    slot_id = IntegerField(validators=[InputRequired()])
+    reason = StringField(validators=[DataRequired(), Length(max=200)])
+
+
 class MoveForm(FlaskForm):
     """Move a booking to another slot."""
 

@@ -166,6 +166,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "phone_invalid": "電話番号として読めません。例: 090-1234-5678",
         "choose": "選択してください",
         "full": "満員",
+        "beyond_capacity_reason": "特例の理由",
+        "beyond_capacity_button": "特例で予約(定員超過)",
+        "beyond_capacity_count": "特例 {count}",
+        "beyond_capacity_reason_missing": "特例で予約するには、理由を入力してください。",
+        "booked_beyond_capacity_ok": ("定員を超える特例として予約しました。"
+                                      "予約番号は {reference} です。"
+                                      "台帳に特例として数えられます。"),
+        "error_reason_required": "特例で予約するには、理由を入力してください。",
         "reason_campaign_closed": "受付は終了しています。",
         "reason_slot_started": "この枠はすでに始まっています。",
         "reason_age": "対象年齢に達していません。",
@@ -655,6 +663,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "phone_invalid": "Not a phone number. Example: 090-1234-5678",
         "choose": "Choose",
         "full": "full",
+        "beyond_capacity_reason": "Reason for the exception",
+        "beyond_capacity_button": "Book as an exception (over capacity)",
+        "beyond_capacity_count": "{count} exception(s)",
+        "beyond_capacity_reason_missing": "To book beyond the places, please give a reason.",
+        "booked_beyond_capacity_ok": ("Booked as an exception beyond the places. The booking "
+                                      "code is {reference}; the ledger counts it as one."),
+        "error_reason_required": "To book beyond the places, please give a reason.",
         "reason_campaign_closed": "the campaign is closed.",
         "reason_slot_started": "the slot has already started.",
         "reason_age": "the resident is below the minimum age.",

@@ -229,6 +229,7 @@ def ledger(
         SlotLedger(
             **_slot_fields(slots[count.slot_id], tz), capacity=count.capacity,
             booked=count.booked, cancelled=count.cancelled, remaining=count.remaining,
+            beyond_capacity=count.active_overridden,
         )
         for count in counts
     ]
@@ -244,6 +245,7 @@ def ledger(
             cancelled=sum(line.cancelled for line in lines),
             # Summed per slot: free places in one slot cannot absorb another's overflow.
             remaining=sum(line.remaining for line in lines),
+            beyond_capacity=sum(line.beyond_capacity for line in lines),
         )
         for day, lines in sorted(by_day.items())
     ]

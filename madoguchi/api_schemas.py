@@ -126,6 +126,9 @@ class LedgerNumbers(_Strict):
     booked: int
     cancelled: int
     remaining: int
+    beyond_capacity: int = Field(
+        description="of the booked, how many a supervisor accepted beyond the places, "
+                    "each with a recorded reason (booked may then exceed capacity)")
 
 
 class SlotLedger(LedgerNumbers):

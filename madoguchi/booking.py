@@ -85,6 +85,12 @@ class NotEligible(BookingError):
     code = "not_eligible"
 
 
+class ReasonRequired(BookingError):
+    """A booking beyond a slot's places was asked for without saying why."""
+
+    code = "reason_required"
+
+
 class IdempotencyConflict(BookingError):
     """The idempotency key was already used for a different booking request."""
 
@@ -144,12 +150,27 @@ def bookings_of(session: Session, resident_id: int) -> list[Booking]:
     )
 
 
-def _release_slot_place(session: Session, slot_id: int, channel: str) -> None:
-    _, booked_col = _channel_columns(channel)
+def _release_slot_place(session: Session, booking: Booking) -> None:
+    """Give back the place a booking took: one of the slot's places, or one of its exceptions."""
+    if booking.overridden:
+        values = {Slot.overridden_count: Slot.overridden_count - 1}
+    else:
+        _, booked_col = _channel_columns(booking.channel)
+        values = {Slot.booked_count: Slot.booked_count - 1, booked_col: booked_col - 1}
+    session.execute(
+        update(Slot)
+        .where(Slot.id == booking.slot_id)
+        .values(values)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def _take_exception_place(session: Session, slot_id: int) -> None:
+    """Count a booking accepted beyond the slot's places (never touches the guarded counters)."""
     session.execute(
         update(Slot)
         .where(Slot.id == slot_id)
-        .values({Slot.booked_count: Slot.booked_count - 1, booked_col: booked_col - 1})
+        .values({Slot.overridden_count: Slot.overridden_count + 1})
         .execution_options(synchronize_session="fetch")
     )
 
@@ -181,7 +202,7 @@ def _expire_holds(session: Session, now: datetime, slot_id: int | None = None) -
         booking.status = "expired"
         booking.cancelled_at = now
         booking.cancel_reason = "hold expired"
-        _release_slot_place(session, booking.slot_id, booking.channel)
+        _release_slot_place(session, booking)
     session.flush()
     return len(expired)
 
@@ -238,6 +259,7 @@ def _reserve(
     idempotency_key: str | None,
     call_sid: str | None,
     now: datetime,
+    override_reason: str | None = None,
 ) -> Booking:
     existing = _existing_for_key(session, idempotency_key, slot_id, resident_id)
     if existing is not None:
@@ -258,8 +280,12 @@ def _reserve(
             current,
             reference=current.reference,
         )
+    overridden = False
     if not _take_slot_place(session, slot_id, channel):
-        raise SlotFull("the slot is full", slot_id=slot_id)
+        if override_reason is None:
+            raise SlotFull("the slot is full", slot_id=slot_id)
+        _take_exception_place(session, slot_id)
+        overridden = True
     booking = Booking(
         reference=new_booking_code(),
         slot_id=slot_id,
@@ -273,6 +299,8 @@ def _reserve(
         held_until=held_until,
         created_at=now,
         confirmed_at=now if status == "confirmed" else None,
+        overridden=overridden,
+        override_reason=override_reason if overridden else None,
     )
     session.add(booking)
     session.flush()
@@ -363,6 +391,40 @@ def book(
     )
 
 
+def book_beyond_capacity(
+    session: Session,
+    *,
+    slot_id: int,
+    resident_id: int,
+    operator_id: int | None,
+    reason: str,
+    now: datetime | None = None,
+) -> Booking:
+    """A supervisor's booking that may go beyond the slot's places, counted as an exception.
+
+    A slot with a place left is booked as usual; a full one takes the booking as overridden,
+    with its reason, so the ledger shows it instead of a silent overbooking. Every other rule
+    (eligibility, one booking per campaign) still holds. Raises ReasonRequired without one.
+    """
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ReasonRequired("a reason is required to book beyond a slot's places")
+    now = now or utcnow()
+    return _reserve_with_conflicts(
+        session,
+        slot_id=slot_id,
+        resident_id=resident_id,
+        channel="operator",
+        status="confirmed",
+        held_until=None,
+        operator_id=operator_id,
+        idempotency_key=None,
+        call_sid=None,
+        now=now,
+        override_reason=reason[:200],
+    )
+
+
 def _locked_booking(session: Session, reference: str) -> Booking:
     query = select(Booking).where(Booking.reference == reference).with_for_update()
     booking = session.scalar(query)
@@ -421,7 +483,7 @@ def cancel(
         booking.cancel_reason = reason
         if operator_id is not None:
             booking.operator_id = operator_id
-        _release_slot_place(session, booking.slot_id, booking.channel)
+        _release_slot_place(session, booking)
         return booking
 
     return _transaction(session, work)
@@ -454,7 +516,9 @@ def reschedule(
         _expire_holds(session, now, slot_id=new_slot_id)
         if not _take_slot_place(session, new_slot_id, booking.channel):
             raise SlotFull("the slot is full", slot_id=new_slot_id)
-        _release_slot_place(session, booking.slot_id, booking.channel)
+        _release_slot_place(session, booking)
+        # In the new slot it holds an ordinary place: the exception stayed with the old slot.
+        booking.overridden = False
         booking.slot_id = new_slot_id
         if operator_id is not None:
             booking.operator_id = operator_id
@@ -515,6 +579,8 @@ class SlotCount:
     no_show: int
     overridden: int
     stored_booked: int = field(compare=False)
+    active_overridden: int = field(default=0, compare=False)
+    stored_overridden: int = field(default=0, compare=False)
 
     @property
     def remaining(self) -> int:
@@ -523,8 +589,9 @@ class SlotCount:
 
     @property
     def reconciled(self) -> bool:
-        """True when the stored counter agrees with the rows."""
-        return self.stored_booked == self.booked
+        """True when the stored counters (places and exceptions) agree with the rows."""
+        return (self.stored_booked == self.booked - self.active_overridden
+                and self.stored_overridden == self.active_overridden)
 
 
 def slot_counts(
@@ -556,6 +623,10 @@ def slot_counts(
             count("attended"),
             count("no_show"),
             func.coalesce(func.sum(case((Booking.overridden.is_(True), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((and_(Booking.overridden.is_(True),
+                                              Booking.status.in_(PLACE_TAKING_STATUSES)), 1),
+                                        else_=0)), 0),
+            Slot.overridden_count,
         )
         .join(Site, Site.id == Slot.site_id)
         .outerjoin(Booking, Booking.slot_id == Slot.id)
@@ -586,6 +657,8 @@ def slot_counts(
             attended=int(row[11]),
             no_show=int(row[12]),
             overridden=int(row[13]),
+            active_overridden=int(row[14]),
+            stored_overridden=row[15],
         )
         for row in session.execute(query)
     ]
@@ -604,15 +677,17 @@ class Discrepancy:
 def reconcile(session: Session, *, repair: bool = False) -> list[Discrepancy]:
     """Compare every slot's stored counters with its rows; optionally set them from the rows."""
     place = Booking.status.in_(PLACE_TAKING_STATUSES)
+    ordinary = and_(place, Booking.overridden.is_(False))
 
-    def counted(channel: str | None):
-        condition = place if channel is None else and_(place, Booking.channel == channel)
+    def counted(condition):
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    columns = [("booked_count", None)] + [(f"booked_{ch}", ch) for ch in CHANNELS]
+    columns = ([("booked_count", ordinary)]
+               + [(f"booked_{ch}", and_(ordinary, Booking.channel == ch)) for ch in CHANNELS]
+               + [("overridden_count", and_(place, Booking.overridden.is_(True)))])
     query = (
         select(Slot.id, *[getattr(Slot, name) for name, _ in columns],
-               *[counted(ch) for _, ch in columns])
+               *[counted(condition) for _, condition in columns])
         .outerjoin(Booking, Booking.slot_id == Slot.id)
         .group_by(Slot.id)
         .order_by(Slot.id)

@@ -149,6 +149,8 @@ class Slot(Base):
     booked_count is a counter kept in the same transaction as the booking rows and guarded by a
     CHECK; the published numbers are always recomputed from the rows (see booking.slot_counts).
     Optional per-channel quotas reserve part of the places for the phone line or the operators.
+    overridden_count counts the bookings a supervisor accepted beyond those places, so that
+    every booking row is accounted for and the published numbers show the exceptions.
     """
 
     __tablename__ = "slots"
@@ -178,6 +180,7 @@ class Slot(Base):
     booked_ivr: Mapped[int] = mapped_column(Integer, default=0)
     booked_operator: Mapped[int] = mapped_column(Integer, default=0)
     booked_api: Mapped[int] = mapped_column(Integer, default=0)
+    overridden_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     campaign: Mapped[Campaign] = relationship()
     site: Mapped[Site] = relationship()
@@ -223,6 +226,7 @@ class Booking(Base):
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+    override_reason: Mapped[str | None] = mapped_column(String(200))
 
     slot: Mapped[Slot] = relationship()
     resident: Mapped[Resident] = relationship()

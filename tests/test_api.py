@@ -420,7 +420,7 @@ def test_the_ledger_per_slot_and_per_day_matches_the_rows_after_bookings_and_can
     assert (lines[nine.id]["booked"], lines[nine.id]["cancelled"]) == (1, 1)
     (day,) = ledger["days"]
     assert day == {"date": DAY.isoformat(), "slots": 2, "capacity": 4, "booked": 2,
-                   "cancelled": 1, "remaining": 2}
+                   "cancelled": 1, "remaining": 2, "beyond_capacity": 0}
 
     whole = api.call("GET", f"/api/counts?campaign={campaign.code}").get_json()
     assert [(row["date"], row["booked"]) for row in whole["days"]] == [
@@ -431,6 +431,21 @@ def test_the_ledger_per_slot_and_per_day_matches_the_rows_after_bookings_and_can
         select(func.count()).select_from(Booking).where(Booking.status == "confirmed")
     )
     assert sum(row["booked"] for row in whole["days"]) == rows == 3
+
+
+def test_the_published_counts_show_bookings_taken_beyond_the_places(api, db_session, world):
+    _, _, nine, _, _ = world
+    a, b, c = factories.residents(db_session, 3)
+    db_session.commit()
+    api.book(nine.id, a)
+    api.book(nine.id, b)
+    booking.book_beyond_capacity(db_session, slot_id=nine.id, resident_id=c.id,
+                                 operator_id=None, reason="付き添いの家族と同じ時間に")
+    ledger = api.call("GET", f"/api/counts?date={DAY}").get_json()
+    line = next(line for line in ledger["slots"] if line["id"] == nine.id)
+    assert (line["capacity"], line["booked"], line["beyond_capacity"], line["remaining"]) == (
+        2, 3, 1, 0)
+    assert ledger["days"][0]["beyond_capacity"] == 1
 
 
 # --- errors outside the endpoints -------------------------------------------------------------

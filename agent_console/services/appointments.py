@@ -63,6 +63,25 @@ def book_for(session: Session, actor: Actor, resident_id: int, slot_id: int) -> 
     return made
 
 
+def book_beyond_capacity_for(session: Session, actor: Actor, resident_id: int, slot_id: int,
+                             reason: str) -> Booking:
+    """A supervisor books the slot even when full, counted as an exception; audited either way."""
+    try:
+        made = booking.book_beyond_capacity(
+            session, slot_id=slot_id, resident_id=resident_id, operator_id=actor.operator_id,
+            reason=reason,
+        )
+    except BookingError as exc:
+        session.rollback()
+        actor.audit(session, "book_refused", "slot", slot_id, resident_id=resident_id,
+                    detail={"code": exc.code, "beyond_capacity": True})
+        raise
+    actor.audit(session, "book_beyond_capacity" if made.overridden else "book", "booking",
+                made.reference, resident_id=resident_id,
+                detail={"slot_id": slot_id, "reason": made.override_reason})
+    return made
+
+
 def move_for(
     session: Session, actor: Actor, resident_id: int, reference: str, slot_id: int
 ) -> Booking:

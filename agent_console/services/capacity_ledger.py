@@ -126,7 +126,7 @@ def _line(count: booking.SlotCount, tz: ZoneInfo) -> LedgerLine:
         capacity=count.capacity, booked=count.booked, held=count.held,
         confirmed=count.confirmed, attended=count.attended, no_show=count.no_show,
         cancelled=count.cancelled, overridden=count.overridden, remaining=count.remaining,
-        counter=count.stored_booked, reconciled=count.reconciled,
+        counter=count.stored_booked + count.stored_overridden, reconciled=count.reconciled,
     )
 
 

@@ -8,7 +8,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from agent_console.blueprint import bp
-from agent_console.forms import ActionForm, BookForm, CancelForm, MoveForm
+from agent_console.forms import (
+    ActionForm,
+    BookBeyondCapacityForm,
+    BookForm,
+    CancelForm,
+    MoveForm,
+)
 from agent_console.i18n import translate
 from agent_console.security import role_required
 from agent_console.services import appointments, resident_desk
@@ -96,6 +102,25 @@ def book(resident_id: int):
         flash(appointments.error_message(exc), "error")
         return _render_resident(resident_id, status=409)
     flash(translate("booked_ok", reference=made.reference), "success")
+    return _back_to_resident(resident_id)
+
+
+@bp.post("/residents/<int:resident_id>/book-beyond-capacity")
+@role_required("supervisor")
+def book_beyond_capacity(resident_id: int):
+    """A supervisor books a full slot as a counted exception, with the reason given."""
+    form = BookBeyondCapacityForm()
+    if not form.validate_on_submit():
+        flash(translate("beyond_capacity_reason_missing"), "error")
+        return _back_to_resident(resident_id)
+    try:
+        made = appointments.book_beyond_capacity_for(
+            get_session(), current_actor(), resident_id, form.slot_id.data, form.reason.data)
+    except BookingError as exc:
+        flash(appointments.error_message(exc), "error")
+        return _render_resident(resident_id, status=409)
+    key = "booked_beyond_capacity_ok" if made.overridden else "booked_ok"
+    flash(translate(key, reference=made.reference), "success")
     return _back_to_resident(resident_id)
 
 

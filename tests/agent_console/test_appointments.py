@@ -131,3 +131,54 @@ def test_a_full_slot_is_marked_full_without_a_book_button(as_operator, world, db
     text = page.get_data(as_text=True)
     assert f'data-slot="{world["second"].id}"' not in text
     assert f'data-slot="{world["first"].id}"' in text and "満員" in text
+
+
+def _fill(db_session, slot) -> None:
+    for _ in range(slot.capacity):
+        booking.book(db_session, slot_id=slot.id, resident_id=factories.resident(db_session).id,
+                     channel="ivr")
+
+
+def test_only_a_supervisor_is_offered_a_booking_beyond_a_full_slot(as_operator, client, world,
+                                                                   db_session, staff):
+    _fill(db_session, world["second"])
+    beyond = f"{resident_url(world)}/book-beyond-capacity"
+    page = as_operator.get(resident_url(world), query_string={"day": world["day"]})
+    assert beyond not in page.get_data(as_text=True)
+    refused = post(as_operator, beyond, {"slot_id": world["second"].id, "reason": "特例"})
+    assert refused.status_code == 403
+    post(client, "/console/logout")
+    from tests.agent_console.conftest import login
+
+    login(client, staff.supervisor.username)
+    page = client.get(resident_url(world), query_string={"day": world["day"]})
+    assert beyond in page.get_data(as_text=True) and "特例で予約" in page.get_data(as_text=True)
+
+
+def test_a_supervisor_books_a_full_slot_as_a_counted_exception_with_its_reason(
+        as_supervisor, world, db_session, staff):
+    _fill(db_session, world["second"])
+    response = post(as_supervisor, f"{resident_url(world)}/book-beyond-capacity",
+                    {"slot_id": world["second"].id, "reason": "付き添いの家族と同じ時間に",
+                     "day": world["day"]})
+    assert response.status_code == 302
+    made = db_session.scalar(select(Booking).where(Booking.resident_id == world["resident"].id))
+    assert (made.overridden, made.override_reason, made.operator_id) == (
+        True, "付き添いの家族と同じ時間に", staff.supervisor.id)
+    page = as_supervisor.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"予約番号は {made.reference} です" in page and "特例 1" in page
+    audit = db_session.scalar(select(AuditEntry).where(
+        AuditEntry.action == "book_beyond_capacity"))
+    assert audit.resident_id == world["resident"].id
+    assert audit.detail["reason"] == "付き添いの家族と同じ時間に"
+
+
+def test_a_booking_beyond_capacity_without_a_reason_books_nothing_and_says_why(
+        as_supervisor, world, db_session):
+    _fill(db_session, world["second"])
+    response = post(as_supervisor, f"{resident_url(world)}/book-beyond-capacity",
+                    {"slot_id": world["second"].id, "reason": ""})
+    page = as_supervisor.get(response.headers["Location"]).get_data(as_text=True)
+    assert "理由を入力してください" in page
+    assert db_session.scalar(select(Booking).where(
+        Booking.resident_id == world["resident"].id)) is None

@@ -38,8 +38,10 @@ def add_bookings(session, slot: Slot, statuses: list[str], *, overridden: int = 
         for index, (resident, status) in enumerate(zip(residents, statuses, strict=True))
     ])
     taken = sum(status in PLACE_TAKING for status in statuses)
+    exceptions = sum(status in PLACE_TAKING for status in statuses[:overridden])
     session.execute(update(Slot).where(Slot.id == slot.id).values(
-        booked_count=taken + counter_drift, booked_ivr=taken + counter_drift))
+        booked_count=taken - exceptions + counter_drift,
+        booked_ivr=taken - exceptions + counter_drift, overridden_count=exceptions))
     session.flush()
 
 
