@@ -96,6 +96,19 @@ def test_a_twilio_error_becomes_a_telephony_error_without_the_number():
     assert "12345678" not in str(caught.value).replace("21211", "")
 
 
+def test_a_failed_listing_of_calls_to_a_number_names_it_only_masked():
+    from datetime import UTC, datetime
+
+    http = RecordingHttpClient(status=500, body={
+        "code": 20500, "message": "Internal error while listing calls to +819012345678",
+        "status": 500})
+    with pytest.raises(TelephonyError) as caught:
+        adapter(http).calls_placed_to("+819012345678", datetime(2026, 11, 23, tzinfo=UTC))
+    said = str(caught.value)  # the callback sweep logs exactly this text
+    assert "20500" in said and "5678" in said
+    assert "9012345678" not in said and "12345678" not in said.replace("20500", "")
+
+
 def test_twilio_credentials_choose_the_twilio_adapter(settings):
     secrets = settings.secrets.model_copy(update={
         "twilio_account_sid": ACCOUNT, "twilio_phone_number": "050-1234-5678"})
