@@ -16,9 +16,9 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from agent_console.live_stream import notify_line_changed
 from call_queue import line, staffing
 from call_queue.operators import OperatorBoard
+from madoguchi.events import notify_line_changed
 from madoguchi.models import Call, CallbackRequest
 from madoguchi.telephony.base import Telephony, TelephonyError
 

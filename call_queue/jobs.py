@@ -28,13 +28,13 @@ from sqlalchemy.orm import Session
 import prompts
 from call_queue import callback_calls, reminders, service
 from call_queue.pacing import OutboundPacer
-from ivr.speech import Speaker
 from madoguchi import jobs as madoguchi_jobs
 from madoguchi.db import database, session_scope
 from madoguchi.jobs import DEFAULT_QUEUE
 from madoguchi.models import CallbackAttempt, CallbackRequest, utcnow
 from madoguchi.redis_conn import get_redis
 from madoguchi.telephony import TelephonyError, get_telephony
+from madoguchi.voice.speech import Speaker
 
 log = logging.getLogger(__name__)
 

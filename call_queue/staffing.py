@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from agent_console.live_stream import notify_line_changed
 from call_queue.operators import STATES, OperatorBoard, OperatorState
+from madoguchi.events import notify_line_changed
 from madoguchi.models import Operator
 
 

@@ -14,10 +14,10 @@ from typing import Literal
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
-from agent_console.live_stream import notify_line_changed
 from call_queue import line, service, staffing
 from call_queue.dispatch import Assignment
 from call_queue.operators import OperatorBoard, OperatorState
+from madoguchi.events import notify_line_changed
 from madoguchi.models import Call, CallbackRequest, utcnow
 from madoguchi.redis_conn import get_redis
 

@@ -15,11 +15,6 @@ from werkzeug.exceptions import HTTPException
 
 import prompts
 from call_queue import callback_calls, holding, jobs, service, staffing, waiting
-from ivr.inputs import intent_of, printable, read_reply
-from ivr.security import twilio_signed
-from ivr.speech import Line, Speaker
-from ivr.twiml import Question, Voicing, question
-from ivr.views import apology
 from madoguchi import booking, calls
 from madoguchi.db import get_session
 from madoguchi.models import (
@@ -32,6 +27,11 @@ from madoguchi.models import (
     utcnow,
 )
 from madoguchi.settings import Settings
+from madoguchi.voice.apology import apology
+from madoguchi.voice.inputs import intent_of, printable, read_reply
+from madoguchi.voice.signature import twilio_signed
+from madoguchi.voice.speech import Line, Speaker
+from madoguchi.voice.twiml import Question, Voicing, question
 
 log = logging.getLogger(__name__)
 

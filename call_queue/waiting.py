@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.speech import Utterance
-from ivr.twiml import SPEECH_TIMEOUT_SECONDS, Voicing, speak
+from madoguchi.voice.speech import Utterance
+from madoguchi.voice.twiml import SPEECH_TIMEOUT_SECONDS, Voicing, speak
 
 QUEUE_NAME = "madoguchi-line"
 # Seconds the "press 1 for a callback" question listens after it is said.

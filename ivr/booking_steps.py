@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from ivr.speech import Line
 from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
 from madoguchi import booking, calls, codes, inquiries, phone
 from madoguchi.models import (
@@ -18,6 +17,7 @@ from madoguchi.models import (
     ResidentPhone,
     Slot,
 )
+from madoguchi.voice.speech import Line
 
 if TYPE_CHECKING:
     from ivr.flow import CallFlow

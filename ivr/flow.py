@@ -21,9 +21,6 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 import prompts
-from ivr import twiml
-from ivr.inputs import Reply, intent_of, names_language, read_reply
-from ivr.speech import Line, Speaker, Utterance
 from ivr.state import Ask, Go, Invalid, Outcome, State, later_key
 from ivr.steps import CHOICES, ENTRIES, QUESTIONS, ROUTERS, WEBHOOKS
 from madoguchi import calls, hours
@@ -35,6 +32,9 @@ from madoguchi.models import (
     utcnow,
 )
 from madoguchi.settings import Settings
+from madoguchi.voice import twiml
+from madoguchi.voice.inputs import Reply, intent_of, names_language, read_reply
+from madoguchi.voice.speech import Line, Speaker, Utterance
 
 log = logging.getLogger(__name__)
 

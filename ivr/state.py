@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.speech import Line
 from madoguchi.settings import MenuSettings
+from madoguchi.voice.speech import Line
 
 YES, NO = "1", "2"
 

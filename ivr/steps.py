@@ -19,10 +19,9 @@ from sqlalchemy.orm import selectinload
 
 import prompts
 from call_queue import callbacks as line_callbacks
-from call_queue import entry as line_entry
 from call_queue import windows
 from call_queue.callbacks import request_callback
-from ivr import twiml
+from ivr import line_entry
 from ivr.birthdate import parse_birth_date
 from ivr.booking_steps import (
     c_book_ok,
@@ -39,8 +38,6 @@ from ivr.booking_steps import (
     r_book,
     r_check_identified,
 )
-from ivr.inputs import printable
-from ivr.speech import Line
 from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
 from ivr.voicemail import keep_voicemail
 from madoguchi import calls, hours, phone, residents
@@ -48,6 +45,9 @@ from madoguchi.models import (
     FaqEntry,
 )
 from madoguchi.telephony import get_telephony
+from madoguchi.voice import twiml
+from madoguchi.voice.inputs import printable
+from madoguchi.voice.speech import Line
 
 if TYPE_CHECKING:
     from ivr.flow import CallFlow

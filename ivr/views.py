@@ -15,18 +15,19 @@ from twilio.twiml.voice_response import VoiceResponse
 import prompts
 from call_queue.callbacks import active_for as active_callback_for
 from call_queue.callbacks import request_callback
-from ivr import twiml
-from ivr.audio import audio_finder, audio_folder
 from ivr.flow import CallFlow
-from ivr.inputs import printable
-from ivr.security import twilio_signed
-from ivr.speech import Speaker
 from ivr.state import State
 from ivr.steps import STEPS
 from ivr.voicemail import keep_voicemail
 from madoguchi import calls, phone
 from madoguchi.db import get_session
 from madoguchi.settings import Settings
+from madoguchi.voice import twiml
+from madoguchi.voice.apology import apology
+from madoguchi.voice.audio import audio_finder, audio_folder
+from madoguchi.voice.inputs import printable
+from madoguchi.voice.signature import twilio_signed
+from madoguchi.voice.speech import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +58,6 @@ def _flow(step: str) -> CallFlow:
         region=settings.city.region, language=state.lang,
     )
     return CallFlow(settings, session, call, state, audio_finder(settings))
-
-
-def apology() -> Response:
-    """What the caller hears when our own code failed: sorry, then the fallback's callback offer."""
-    settings = _settings()
-    lang = request.args.get("l", settings.languages.default)
-    lang = lang if lang in settings.languages.offered else settings.languages.default
-    speaker = Speaker(prompts.catalog(lang), settings.tz, settings.menu.pause_ms)
-    voices = {code: prompts.catalog(code).voice for code in settings.languages.offered}
-    voicing = twiml.Voicing(voices=voices, lang=lang)
-    url = f"{settings.secrets.public_base_url}/voice/fallback"
-    return _xml(twiml.announce_then(speaker.say("error_sorry"), voicing, url))
 
 
 def _run(step: str, work) -> Response:

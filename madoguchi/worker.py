@@ -13,9 +13,9 @@ from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.job import Job
 
+from agent_console.services import line_watch as watch
 from call_queue import jobs as line_jobs
 from madoguchi import jobs
-from madoguchi.line_metrics import watch
 
 log = logging.getLogger(__name__)
 

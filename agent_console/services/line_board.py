@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from agent_console.i18n import translate
-from madoguchi.line_metrics import alerts
-from madoguchi.line_metrics.snapshot import LiveSnapshot
+from call_queue.line_metrics import alerts
+from call_queue.line_metrics.snapshot import LiveSnapshot
 from madoguchi.models import AlertEvent
 from madoguchi.settings import Settings
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from agent_console.i18n import translate
 from agent_console.services.line_board import duration, percent
-from madoguchi.line_metrics.history import History
+from call_queue.line_metrics.history import History
 from madoguchi.settings import Settings
 
 # Colours chosen to stay apart for colour-blind readers (Okabe–Ito).

@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 import prompts
 from agent_console.services.actor import Actor
-from ivr.speech import Speaker
 from madoguchi import phone
 from madoguchi.models import ACTIVE_BOOKING_STATUSES, Booking, Resident, ResidentPhone
 from madoguchi.settings import Settings
 from madoguchi.telephony.base import Telephony, TelephonyError
+from madoguchi.voice.speech import Speaker
 
 # A few SMS segments at most (Japanese text goes 70 characters a segment).
 MAX_TEXT_LENGTH = 140

@@ -13,8 +13,8 @@ from agent_console.security import role_required
 from agent_console.services import line_board, line_charts
 from agent_console.views.common import parse_date, settings
 from call_queue import service, staffing
+from call_queue.line_metrics import history, snapshot
 from madoguchi.db import get_session
-from madoguchi.line_metrics import history, snapshot
 from madoguchi.models import utcnow
 from madoguchi.redis_conn import get_redis
 

@@ -22,7 +22,7 @@ import aiohttp
 from twilio.request_validator import RequestValidator
 
 from madoguchi.telephony.engine import _collect_digits, _speaking_seconds
-from madoguchi.telephony.twiml import TwimlError, Verb, parse
+from madoguchi.telephony.twiml_reader import TwimlError, Verb, parse
 
 ACCOUNT_SID = "AC" + "0" * 32
 # Twilio gives a webhook 15 seconds before it gives up on it (error 11200).

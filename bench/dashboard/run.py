@@ -8,9 +8,9 @@ Drops and rebuilds the schema of the database it is given, loads a year of worki
 calls (self-served, answered, abandoned, callbacks, hang-ups in the menu; a few callers holding
 at the moment measured) and a campaign's bookings with COPY, then times, on a warm cache:
 
-1. the live snapshot (madoguchi.line_metrics.snapshot.take: holders, callbacks, the last hour's
+1. the live snapshot (call_queue.line_metrics.snapshot.take: holders, callbacks, the last hour's
    SQL aggregates and the staffing advice), at 14:00 on the busiest last day;
-2. a day's report (madoguchi.line_metrics.history.load: every bucket of the four charts) and a
+2. a day's report (call_queue.line_metrics.history.load: every bucket of the four charts) and a
    week's report.
 
 Prints a table and writes bench/dashboard/results.json.
@@ -37,8 +37,8 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bench._loading import copy_residents, insert_campaign_and_site, timed  # noqa: E402
 from bench.stack import reset_database  # noqa: E402
+from call_queue.line_metrics import history, snapshot  # noqa: E402
 from madoguchi.db import make_engine  # noqa: E402
-from madoguchi.line_metrics import history, snapshot  # noqa: E402
 from madoguchi.settings import load_settings  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Tokyo")

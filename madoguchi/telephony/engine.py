@@ -21,7 +21,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from madoguchi import phone
-from madoguchi.telephony import twiml
+from madoguchi.telephony import twiml_reader as twiml
 from madoguchi.telephony.caller import (
     Caller,
     HangUp,
@@ -38,7 +38,7 @@ from madoguchi.telephony.network import (
     SimulatedNetwork,
     new_sid,
 )
-from madoguchi.telephony.twiml import TwimlError, Verb
+from madoguchi.telephony.twiml_reader import TwimlError, Verb
 
 log = logging.getLogger(__name__)
 

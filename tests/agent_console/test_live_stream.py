@@ -3,7 +3,8 @@
 import json
 import threading
 
-from agent_console.live_stream import event, notify_line_changed, snapshots
+from agent_console.live_stream import event, snapshots
+from madoguchi.events import notify_line_changed
 
 
 class FakeClock:

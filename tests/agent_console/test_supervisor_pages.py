@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.line_metrics.history_fixture import store
+from tests.call_queue.line_metrics.history_fixture import store
 
 SUPERVISOR_PAGES = ("/console/live", "/console/live/stream", "/console/history")
 

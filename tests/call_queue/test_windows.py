@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 import prompts
 from call_queue import windows
-from ivr.speech import Speaker
 from madoguchi.settings import QueueSettings
+from madoguchi.voice.speech import Speaker
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 WEEKDAYS = {day: "08:30-17:15" for day in ("monday", "tuesday", "wednesday", "thursday",

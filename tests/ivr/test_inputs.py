@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from ivr.birthdate import parse_birth_date
-from ivr.inputs import clean_digits, intent_of, names_language, read_reply
+from madoguchi.voice.inputs import clean_digits, intent_of, names_language, read_reply
 from prompts import catalog
 
 TODAY = date(2026, 11, 23)

@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from ivr import twiml
-from ivr.speech import Line, Pause, Speaker
+from madoguchi.voice import twiml
+from madoguchi.voice.speech import Line, Pause, Speaker
 from prompts import catalog, load_voices
 from tests.ivr.conftest import BASE, Caller, configure
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from madoguchi.line_metrics import live, staffing
-from madoguchi.line_metrics.definitions import LineSummary
-from madoguchi.line_metrics.levels import Level, level_of
+from call_queue.line_metrics import live, staffing_advice
+from call_queue.line_metrics.definitions import LineSummary
+from call_queue.line_metrics.levels import Level, level_of
 from madoguchi.settings import Settings
 
 WINDOW = timedelta(hours=1)
@@ -32,7 +32,7 @@ class LiveSnapshot:
     operators: dict[str, int]
     last_hour: LineSummary
     threshold_seconds: int
-    staffing: staffing.StaffingAdvice
+    staffing: staffing_advice.StaffingAdvice
 
     def value(self, metric: str) -> float | None:
         """The value a threshold is compared with (percentages as 0 to 100)."""
@@ -65,7 +65,7 @@ def take(session: Session, *, settings: Settings, operator_counts: dict[str, int
     config = settings.supervisor
     on_duty = sum(operator_counts.get(state, 0) for state in ("available", "on_call", "wrap_up"))
     window = timedelta(minutes=config.staffing_window_minutes)
-    advice = staffing.advise(
+    advice = staffing_advice.advise(
         arrivals=live.arrivals(session, now - window, now),
         window_minutes=config.staffing_window_minutes,
         talk_seconds=live.handle_times(session, now - window, now),

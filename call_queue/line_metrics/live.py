@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from madoguchi.line_metrics import sql
-from madoguchi.line_metrics.definitions import LineSummary
+from call_queue.line_metrics import sql
+from call_queue.line_metrics.definitions import LineSummary
 from madoguchi.models import Call, CallbackRequest
 
 WAITING_CALLBACK_STATUSES = ("waiting", "dialing")

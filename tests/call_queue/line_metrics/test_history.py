@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from madoguchi.line_metrics import history
+from call_queue.line_metrics import history
 from madoguchi.models import CallbackAttempt, CallbackRequest
 from tests import factories
-from tests.line_metrics.history_fixture import at, store
+from tests.call_queue.line_metrics.history_fixture import at, store
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 DAY = date(2026, 11, 20)  # the constructed calls fall between 16:30 and 19:00 in Tokyo

@@ -8,8 +8,8 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
+from agent_console.services import line_watch as watch
 from madoguchi import jobs
-from madoguchi.line_metrics import watch
 from madoguchi.models import AlertEvent, Call, utcnow
 from madoguchi.telephony.network import SimulatedNetwork
 from tests.conftest import ROOT

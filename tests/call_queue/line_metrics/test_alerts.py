@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from madoguchi.line_metrics import alerts
-from madoguchi.line_metrics.levels import level_of
+from call_queue.line_metrics import alerts
+from call_queue.line_metrics.levels import level_of
 from madoguchi.models import AlertEvent
 from madoguchi.settings import ThresholdSettings
-from tests.line_metrics.history_fixture import NOW
+from tests.call_queue.line_metrics.history_fixture import NOW
 
 THRESHOLDS = ThresholdSettings()
 

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from madoguchi.line_metrics import definitions as d
-from madoguchi.line_metrics import live, sql
+from call_queue.line_metrics import definitions as d
+from call_queue.line_metrics import live, sql
 from madoguchi.models import Call, CallbackAttempt, UTCDateTime
 
 MAX_DAYS = 31

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Float, and_, cast, func, literal, or_
 from sqlalchemy.orm import Session
 
-from madoguchi.line_metrics.definitions import SELF_SERVED_OUTCOMES
+from call_queue.line_metrics.definitions import SELF_SERVED_OUTCOMES
 from madoguchi.models import Call
 
 
@@ -18,7 +18,7 @@ def seconds_between(session: Session, later, earlier) -> ColumnElement[float]:
                            * literal(86400.0), 3), Float)
 
 
-# The conditions of madoguchi.line_metrics.definitions, written as SQL.
+# The conditions of call_queue.line_metrics.definitions, written as SQL.
 PUT_IN_LINE = Call.queued_at.is_not(None)
 ANSWERED = and_(PUT_IN_LINE, Call.operator_id.is_not(None), Call.answered_at.is_not(None))
 NOT_ANSWERED = or_(Call.operator_id.is_(None), Call.answered_at.is_(None))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from madoguchi.line_metrics import snapshot, staffing
+from call_queue.line_metrics import snapshot, staffing_advice
 from tests import factories
-from tests.line_metrics.history_fixture import NOW, store
+from tests.call_queue.line_metrics.history_fixture import NOW, store
 
 
 def test_four_calls_in_thirty_minutes_of_eight_minutes_each_need_three_operators():
     # A = 4/1800 per s x 480 s = 1.067 Erlangs. By hand (Erlang B recursion, then C):
     # s=2: C = 0.371, SL(60) = 1 - 0.371 e^(-0.933 x 60/480) = 0.670 < 0.80;
     # s=3: C = 0.106, SL(60) = 1 - 0.106 e^(-1.933 x 60/480) = 0.916 >= 0.80.
-    advice = staffing.advise(arrivals=4, window_minutes=30, talk_seconds=[420.0],
+    advice = staffing_advice.advise(arrivals=4, window_minutes=30, talk_seconds=[420.0],
                              wrap_up_seconds=60, on_duty=2, target_share=0.8,
                              threshold_seconds=60)
     assert advice.handle_seconds == pytest.approx(480)
@@ -25,7 +25,7 @@ def test_four_calls_in_thirty_minutes_of_eight_minutes_each_need_three_operators
 
 
 def test_no_calls_need_no_operators():
-    advice = staffing.advise(arrivals=0, window_minutes=30, talk_seconds=[],
+    advice = staffing_advice.advise(arrivals=0, window_minutes=30, talk_seconds=[],
                              wrap_up_seconds=60, on_duty=0, target_share=0.8,
                              threshold_seconds=60)
     assert advice.needed == 0
@@ -34,7 +34,7 @@ def test_no_calls_need_no_operators():
 
 
 def test_without_a_finished_call_the_standard_handle_time_is_used_and_said():
-    advice = staffing.advise(arrivals=6, window_minutes=30, talk_seconds=[],
+    advice = staffing_advice.advise(arrivals=6, window_minutes=30, talk_seconds=[],
                              wrap_up_seconds=60, on_duty=1, target_share=0.8,
                              threshold_seconds=60)
     assert advice.handle_from_history is False

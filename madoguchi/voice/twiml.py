@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ivr.speech import PAUSE_MARK, Line, Pause, Utterance
+from madoguchi.voice.speech import PAUSE_MARK, Line, Pause, Utterance
 from prompts import Voice
 
 # Seconds of silence that end a spoken answer: explicit, because "auto" cuts older speakers off.

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from twilio.twiml.voice_response import VoiceResponse
 
 from call_queue import holding, service, taking, waiting
-from ivr.inputs import printable
 from ivr.state import Go, Outcome
 from madoguchi import calls
+from madoguchi.voice.inputs import printable
 
 if TYPE_CHECKING:
     from ivr.flow import CallFlow

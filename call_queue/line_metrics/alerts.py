@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from madoguchi.line_metrics.levels import LEVEL_RANK, Level, threshold_for
+from call_queue.line_metrics.levels import LEVEL_RANK, Level, threshold_for
 from madoguchi.models import AlertEvent
 from madoguchi.settings import ThresholdSettings
 

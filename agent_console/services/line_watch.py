@@ -15,9 +15,9 @@ from flask import current_app
 from redis import Redis
 from sqlalchemy.orm import Session
 
+from call_queue.line_metrics import alerts, snapshot
 from madoguchi import jobs, phone
 from madoguchi.db import database, session_scope
-from madoguchi.line_metrics import alerts, snapshot
 from madoguchi.models import utcnow
 from madoguchi.redis_conn import get_redis
 from madoguchi.settings import Settings
@@ -67,8 +67,8 @@ def check(session: Session, *, settings: Settings, operator_counts: dict[str, in
 
 def check_line() -> int:
     """RQ job: check the thresholds now; returns how many alerts were raised."""
-    from agent_console.live_stream import notify_line_changed
     from call_queue import service, staffing
+    from madoguchi.events import notify_line_changed
     from madoguchi.telephony import get_telephony
 
     settings = current_app.config["SETTINGS"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from call_queue import line
-from madoguchi.line_metrics import definitions as d
-from madoguchi.line_metrics import live
+from call_queue.line_metrics import definitions as d
+from call_queue.line_metrics import live
 from tests import factories
-from tests.line_metrics.history_fixture import HOUR, NOW, at, records, store
+from tests.call_queue.line_metrics.history_fixture import HOUR, NOW, at, records, store
 
 THRESHOLD = 60
 

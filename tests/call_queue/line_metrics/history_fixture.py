@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from madoguchi.line_metrics.definitions import CallRecord
+from call_queue.line_metrics.definitions import CallRecord
 from madoguchi.models import Call, CallbackRequest
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
