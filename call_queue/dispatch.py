@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from call_queue import line, staffing
+from call_queue import line, operator_states
 from call_queue.operators import OperatorBoard
 from madoguchi.events import notify_line_changed
 from madoguchi.models import Call, CallbackRequest
@@ -53,7 +53,7 @@ class Dispatcher:
 
     def run(self, now: datetime) -> list[Assignment]:
         """Match free operators with waiting parties until one side runs out."""
-        staffing.ensure_board(self.session, self.board)
+        operator_states.ensure_board(self.session, self.board)
         done: list[Assignment] = []
         for _ in range(MAX_ASSIGNMENTS_PER_RUN):
             free = self.board.available_ids(now)
@@ -68,10 +68,10 @@ class Dispatcher:
                 # Someone else took the last party: the operator keeps their place as idle.
                 self.board.set_state(operator_id, "available", idle_since)
                 break
-            staffing.persist_state(self.session, operator_id, "on_call", now)
+            operator_states.persist_state(self.session, operator_id, "on_call", now)
             assignment = self._hand_over(operator_id, party, now)
             if assignment is None:
-                staffing.set_state(self.session, self.board, operator_id, "available",
+                operator_states.set_state(self.session, self.board, operator_id, "available",
                                    idle_since)
                 continue
             done.append(assignment)

@@ -1,6 +1,6 @@
 """What an operator does to the line from the console: change state, take next, take this one.
 
-Going available IS taking the next party in the fair order (call_queue.service dispatches at
+Going available IS taking the next party in the fair order (call_queue.line_services dispatches at
 once). A supervisor may also take one chosen party out of order: the claim is the same
 conditional update the dispatcher uses, so two supervisors can never take the same party.
 """
@@ -14,7 +14,7 @@ from typing import Literal
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
-from call_queue import line, service, staffing
+from call_queue import line, line_services, operator_states
 from call_queue.dispatch import Assignment
 from call_queue.operators import OperatorBoard, OperatorState
 from madoguchi.events import notify_line_changed
@@ -52,13 +52,13 @@ def set_own_state(session: Session, operator_id: int, state: str,
     if state not in OWN_STATES:
         raise ValueError(f"unknown state {state!r}; choose one of {', '.join(OWN_STATES)}")
     now = now or utcnow()
-    current = service.board()
-    staffing.ensure_board(session, current)
+    current = line_services.board()
+    operator_states.ensure_board(session, current)
     if state != "offline" and current.get(operator_id).state == "on_call":
         raise StillOnCall(f"operator {operator_id} is on a call")
     if state == "available":
-        return service.operator_available(session, operator_id, now)
-    staffing.set_state(session, current, operator_id, state, now)
+        return line_services.operator_available(session, operator_id, now)
+    operator_states.set_state(session, current, operator_id, state, now)
     return []
 
 
@@ -86,8 +86,8 @@ def take_this_one(session: Session, operator_id: int, kind: str, party_id: int,
     """
     now = now or utcnow()
     party = _waiting_party(session, kind, party_id)
-    board = service.board()
-    staffing.ensure_board(session, board)
+    board = line_services.board()
+    operator_states.ensure_board(session, board)
     before = board.get(operator_id)
     if before.state == "on_call":
         raise StillOnCall(f"operator {operator_id} is on a call")
@@ -96,8 +96,8 @@ def take_this_one(session: Session, operator_id: int, kind: str, party_id: int,
     if not line.claim(session, party, operator_id, now):
         _restore(session, board, before)
         raise NotWaiting(f"{kind} {party_id} is no longer waiting")
-    staffing.persist_state(session, operator_id, "on_call", now)
-    assignment = service.dispatcher(session).hand_over(operator_id, party, now)
+    operator_states.persist_state(session, operator_id, "on_call", now)
+    assignment = line_services.dispatcher(session).hand_over(operator_id, party, now)
     if assignment is None:
         _restore(session, board, before)
         raise NotWaiting(f"{kind} {party_id} hung up before being put through")
@@ -106,7 +106,7 @@ def take_this_one(session: Session, operator_id: int, kind: str, party_id: int,
 
 
 def _restore(session: Session, board: OperatorBoard, before: OperatorState) -> None:
-    state = before.state if before.state in staffing.STATES else "offline"
+    state = before.state if before.state in operator_states.STATES else "offline"
     if state == "wrap_up" and before.until is None:
         state = "available"
-    staffing.set_state(session, board, before.operator_id, state, before.since, before.until)
+    operator_states.set_state(session, board, before.operator_id, state, before.since, before.until)

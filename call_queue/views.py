@@ -14,7 +14,14 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 import prompts
-from call_queue import callback_calls, holding, jobs, service, staffing, waiting
+from call_queue import (
+    callback_calls,
+    callback_jobs,
+    holding,
+    line_services,
+    operator_states,
+    waiting,
+)
 from madoguchi import booking, calls
 from madoguchi.db import get_session
 from madoguchi.models import (
@@ -116,7 +123,7 @@ def _announcement(speaker: Speaker, call: Call | None) -> list[Line | str]:
     lines: list[Line | str] = []
     if call is not None and call.queued_at is not None:
         session = get_session()
-        on_duty = service.operators_on_duty(session)
+        on_duty = line_services.operators_on_duty(session)
         where = holding.standing(session, call, on_duty, utcnow())
         lines.append(speaker.line("queue_position", position=where.position))
         if where.estimate is not None:
@@ -225,14 +232,14 @@ def bridged() -> Response:
             return {"result": "gone"}
         operator_id = call.operator_id
         if completed:
-            service.operator_finished(session, operator_id)
+            line_services.operator_finished(session, operator_id)
             calls.add_path(session, call, "operator_done")
             return {"result": "done"}
         # The operator did not pick up: mark them away, and the caller keeps their place.
-        staffing.set_state(session, service.board(), operator_id, "away", utcnow())
+        operator_states.set_state(session, line_services.board(), operator_id, "away", utcnow())
         holding.join(session, call, utcnow(), _settings().queue.return_window_minutes)
         calls.add_path(session, call, "operator_missed")
-        service.dispatch(session)
+        line_services.dispatch(session)
         return {"result": "missed"}
 
     # A retried Dial action (same DialCallSid) gets the first answer and changes nothing.
@@ -302,9 +309,9 @@ def callback_bridged() -> Response:
     result = callback_calls.finish_attempt(session, attempt.id, "operator-missed",
                                            queue=_settings().queue, now=utcnow())
     if operator_id is not None:
-        staffing.set_state(session, service.board(), operator_id, "away", utcnow())
+        operator_states.set_state(session, line_services.board(), operator_id, "away", utcnow())
     if result is not None:
-        service.after_attempt(session, callback_calls.AttemptResult(
+        line_services.after_attempt(session, callback_calls.AttemptResult(
             result.request_id, result.attempt_no, result.outcome, None), utcnow())
     return _xml(waiting.say_then_hang_up(speaker.say("callback_operator_missed"), voicing))
 
@@ -321,7 +328,7 @@ def callback_status() -> Response:
         result = callback_calls.finish_attempt(session, _int_arg("attempt") or 0, status,
                                                queue=_settings().queue, now=utcnow())
         if result is not None:
-            service.after_attempt(session, result)
+            line_services.after_attempt(session, result)
     except Exception:
         session.rollback()
         log.exception("callback status for attempt %s failed", request.args.get("attempt"))
@@ -349,7 +356,7 @@ def reminder_answer() -> Response:
         return _xml(waiting.say_then_hang_up((), _voice(_lang(None))[1]))
     lang = _lang(kept.resident.language)
     speaker, voicing = _voice(lang)
-    said = Line(jobs.reminder_text(_settings(), kept, "call"), "reminder_call")
+    said = Line(callback_jobs.reminder_text(_settings(), kept, "call"), "reminder_call")
     if callback_calls.is_machine(printable(request.form.get("AnsweredBy"), 30)):
         return _xml(waiting.say_then_hang_up(speaker.say(said), voicing))
     choices = speaker.line("reminder_choices", confirm=REMINDER_CONFIRM_KEY,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from call_queue import holding, service, taking, waiting
+from call_queue import holding, line_services, taking, waiting
 from ivr.state import Go, Outcome
 from madoguchi import calls
 from madoguchi.voice.inputs import printable
@@ -35,12 +35,12 @@ def enqueue_response(flow: CallFlow, preface: tuple) -> VoiceResponse:
 
 def hold(flow: CallFlow) -> VoiceResponse | None:
     """Put the caller in the line when operators are on duty; None when nobody is."""
-    if service.operators_on_duty(flow.session, flow.now) <= 0:
+    if line_services.operators_on_duty(flow.session, flow.now) <= 0:
         return None
     holding.join(flow.session, flow.call, flow.now, flow.settings.queue.return_window_minutes)
     calls.add_path(flow.session, flow.call, "queue_joined")
     response = enqueue_response(flow, flow.preface)
-    service.dispatch(flow.session, flow.now)  # an operator may be free right now
+    line_services.dispatch(flow.session, flow.now)  # an operator may be free right now
     return response
 
 
@@ -55,7 +55,7 @@ def queue_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
         stranded = holding.leave_hung_up(flow.session, flow.call,
                                          int(waited) if waited.isdigit() else None, flow.now)
         if stranded is not None:
-            service.operator_available(flow.session, stranded, flow.now)
+            line_services.operator_available(flow.session, stranded, flow.now)
         taking.announce_line_changed()
         return VoiceResponse()  # the caller has gone; nothing more is played
     if result == "bridged":

@@ -178,7 +178,8 @@ def worker(burst: bool, queue_names: tuple[str, ...], always_open: bool) -> None
     """Run an RQ worker (with the scheduler) for callbacks and maintenance jobs."""
     from redis.exceptions import RedisError
 
-    from madoguchi import create_app, jobs
+    from madoguchi import create_app
+    from madoguchi.job_queues import QUEUE_NAMES
     from madoguchi.serve import open_all_hours
     from madoguchi.worker import connect_worker_redis, run_worker
 
@@ -204,7 +205,7 @@ def worker(burst: bool, queue_names: tuple[str, ...], always_open: bool) -> None
         ) from None
     _log_to_stderr()
     try:
-        run_worker(app, connection, queue_names or jobs.QUEUE_NAMES, burst=burst)
+        run_worker(app, connection, queue_names or QUEUE_NAMES, burst=burst)
     finally:
         database.engine.dispose()
 

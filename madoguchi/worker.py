@@ -11,13 +11,16 @@ from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Worker
-from rq.job import Job
 
-from agent_console.services import line_watch as watch
-from call_queue import jobs as line_jobs
-from madoguchi import jobs
+from agent_console.services import line_watch
+from call_queue import callback_jobs
+from madoguchi import job_queues, maintenance, periodic
 
 log = logging.getLogger(__name__)
+
+# Every package's repeating jobs, gathered here (the worker is a composition root).
+PERIODIC_JOBS = (*maintenance.PERIODIC_JOBS, *callback_jobs.PERIODIC_JOBS,
+                 *line_watch.PERIODIC_JOBS)
 
 # How often a worker does RQ's housekeeping: taking over the scheduler of a dead worker, and
 # failing (then retrying) jobs whose worker died.
@@ -31,8 +34,9 @@ class AppWorker(Worker):
     """An RQ worker whose jobs run in a fresh app context, with maintenance kept scheduled."""
 
     def __init__(self, *args, app: Flask, keep_maintenance_scheduled: bool = True, **kwargs):
-        # Frequent job heartbeats let the line tell a job whose worker was killed (jobs.is_live).
-        kwargs.setdefault("job_monitoring_interval", jobs.JOB_HEARTBEAT_SECONDS)
+        # Frequent job heartbeats let the line tell a job whose worker was killed
+        # (job_queues.is_live).
+        kwargs.setdefault("job_monitoring_interval", job_queues.JOB_HEARTBEAT_SECONDS)
         # A killed worker's scheduler keeps its lock for a minute; RQ tries to take it over only
         # at housekeeping (every ten minutes, and never while blocked waiting for a job), which
         # would leave the line's sweep and every retry unscheduled that long. Look every
@@ -54,7 +58,8 @@ class AppWorker(Worker):
         """RQ's schedule, or at once when Redis came back empty and the repeating jobs are gone."""
         if super().should_run_maintenance_tasks:
             return True
-        return self.keep_maintenance_scheduled and not _repeating_jobs_exist(self.connection)
+        return self.keep_maintenance_scheduled and not periodic.all_scheduled(self.connection,
+                                                                        PERIODIC_JOBS)
 
     def main_work_horse(self, job, queue):
         """In the forked horse: drop the parent's pooled connections before touching the db."""
@@ -67,19 +72,10 @@ class AppWorker(Worker):
             return super().perform_job(job, queue, execution)
 
     def run_maintenance_tasks(self) -> None:
-        """RQ's periodic housekeeping, plus making sure the hold-release job exists."""
+        """RQ's periodic housekeeping, plus making sure every repeating job exists."""
         super().run_maintenance_tasks()
         if self.keep_maintenance_scheduled:
-            jobs.ensure_maintenance_scheduled(self.connection)
-            line_jobs.ensure_sweep_scheduled(self.connection)
-            watch.ensure_watch_scheduled(self.connection)
-
-
-def _repeating_jobs_exist(connection: Redis) -> bool:
-    keys = [Job.key_for(job_id) for job_id in (jobs.HOLD_RELEASE_JOB_ID, jobs.RETENTION_JOB_ID,
-                                               line_jobs.SWEEP_JOB_ID, line_jobs.REMINDERS_JOB_ID,
-                                               watch.WATCH_JOB_ID)]
-    return connection.exists(*keys) == len(keys)
+            periodic.ensure_periodic_jobs(self.connection, PERIODIC_JOBS)
 
 
 def connect_worker_redis(url: str) -> Redis:

@@ -15,7 +15,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import func, inspect, select, update
 from werkzeug.security import check_password_hash
 
-from madoguchi import booking, jobs
+from madoguchi import booking, job_queues, maintenance, periodic
 from madoguchi.cli import main
 from madoguchi.db import make_engine
 from madoguchi.models import Booking, Operator, Resident, Slot
@@ -270,8 +270,8 @@ def test_a_burst_worker_runs_a_queued_job_against_the_database_and_exits(
     base_env, redis_client, committed_db, expired_hold
 ):
     booking_id, slot_id = expired_hold
-    job = Queue(jobs.MAINTENANCE_QUEUE, connection=redis_client).enqueue(
-        jobs.release_expired_holds
+    job = Queue(job_queues.MAINTENANCE_QUEUE, connection=redis_client).enqueue(
+        maintenance.release_expired_holds
     )
     completed = run_worker_burst(base_env)
     assert completed.returncode == 0, completed.stderr
@@ -283,35 +283,35 @@ def test_a_burst_worker_runs_a_queued_job_against_the_database_and_exits(
         assert session.get(Booking, booking_id).status == "expired"
         assert session.get(Slot, slot_id).booked_count == 0
     # A burst worker drains the queues; it does not start the repeating maintenance chain.
-    assert not Job.exists(jobs.HOLD_RELEASE_JOB_ID, connection=redis_client)
+    assert not Job.exists(maintenance.HOLD_RELEASE.job_id, connection=redis_client)
 
 
 def test_a_worker_only_takes_jobs_from_the_queues_it_is_given(
     base_env, redis_client, committed_db, expired_hold
 ):
-    job = Queue(jobs.MAINTENANCE_QUEUE, connection=redis_client).enqueue(
-        jobs.release_expired_holds
+    job = Queue(job_queues.MAINTENANCE_QUEUE, connection=redis_client).enqueue(
+        maintenance.release_expired_holds
     )
-    completed = run_worker_burst(base_env, jobs.DEFAULT_QUEUE)
+    completed = run_worker_burst(base_env, job_queues.DEFAULT_QUEUE)
     assert completed.returncode == 0, completed.stderr
     assert job.get_status(refresh=True) == JobStatus.QUEUED
 
 
 def test_the_hold_release_job_is_scheduled_once_with_a_fixed_id_and_no_arguments(redis_client):
-    assert jobs.ensure_maintenance_scheduled(redis_client) is True
-    assert jobs.ensure_maintenance_scheduled(redis_client) is False
-    job = Job.fetch(jobs.HOLD_RELEASE_JOB_ID, connection=redis_client)
-    assert job.func_name == "madoguchi.jobs.release_expired_holds"
+    assert periodic.ensure_periodic_jobs(redis_client, maintenance.PERIODIC_JOBS) is True
+    assert periodic.ensure_periodic_jobs(redis_client, maintenance.PERIODIC_JOBS) is False
+    job = Job.fetch(maintenance.HOLD_RELEASE.job_id, connection=redis_client)
+    assert job.func_name == "madoguchi.maintenance.release_expired_holds"
     assert (job.args, job.kwargs) == ((), {})
-    assert job.repeats_left == jobs.HOLD_RELEASE_REPEATS
-    assert job.repeat_intervals == [jobs.HOLD_RELEASE_INTERVAL_SECONDS]
-    queue = Queue(jobs.MAINTENANCE_QUEUE, connection=redis_client)
-    assert queue.job_ids == [jobs.HOLD_RELEASE_JOB_ID, jobs.RETENTION_JOB_ID]
+    assert job.repeats_left == maintenance.HOLD_RELEASE.repeats
+    assert job.repeat_intervals == [maintenance.HOLD_RELEASE.interval_seconds]
+    queue = Queue(job_queues.MAINTENANCE_QUEUE, connection=redis_client)
+    assert queue.job_ids == [maintenance.HOLD_RELEASE.job_id, maintenance.RETENTION_PURGE.job_id]
 
 
 def test_the_retention_purge_is_scheduled_daily_with_a_fixed_id_and_no_arguments(redis_client):
-    assert jobs.ensure_maintenance_scheduled(redis_client) is True
-    job = Job.fetch(jobs.RETENTION_JOB_ID, connection=redis_client)
+    assert periodic.ensure_periodic_jobs(redis_client, maintenance.PERIODIC_JOBS) is True
+    job = Job.fetch(maintenance.RETENTION_PURGE.job_id, connection=redis_client)
     assert job.func_name == "madoguchi.retention.purge_due_records"
     assert (job.args, job.kwargs) == ((), {})
     assert job.repeat_intervals == [24 * 60 * 60]
@@ -321,31 +321,31 @@ def test_the_hold_release_job_repeats_every_minute_after_running(
     base_env, redis_client, committed_db, expired_hold
 ):
     booking_id, _ = expired_hold
-    jobs.ensure_maintenance_scheduled(redis_client)
+    periodic.ensure_periodic_jobs(redis_client, maintenance.PERIODIC_JOBS)
     completed = run_worker_burst(base_env)
     assert completed.returncode == 0, completed.stderr
     with committed_db() as session:
         assert session.get(Booking, booking_id).status == "expired"
-    job = Job.fetch(jobs.HOLD_RELEASE_JOB_ID, connection=redis_client)
+    job = Job.fetch(maintenance.HOLD_RELEASE.job_id, connection=redis_client)
     assert job.get_status() == JobStatus.SCHEDULED
-    assert job.repeats_left == jobs.HOLD_RELEASE_REPEATS - 1
-    queue = Queue(jobs.MAINTENANCE_QUEUE, connection=redis_client)
+    assert job.repeats_left == maintenance.HOLD_RELEASE.repeats - 1
+    queue = Queue(job_queues.MAINTENANCE_QUEUE, connection=redis_client)
     run_at = queue.scheduled_job_registry.get_scheduled_time(job)
     assert timedelta(seconds=30) < run_at - datetime.now(UTC) <= timedelta(seconds=60)
     # Still one chain: a worker starting now does not add a second copy.
-    assert jobs.ensure_maintenance_scheduled(redis_client) is False
+    assert periodic.ensure_periodic_jobs(redis_client, maintenance.PERIODIC_JOBS) is False
     assert queue.job_ids == []
 
 
 def test_a_hold_release_chain_that_ended_is_started_again(redis_client):
-    jobs.ensure_maintenance_scheduled(redis_client)
-    job = Job.fetch(jobs.HOLD_RELEASE_JOB_ID, connection=redis_client)
-    queue = Queue(jobs.MAINTENANCE_QUEUE, connection=redis_client)
+    periodic.ensure_periodic_jobs(redis_client, maintenance.PERIODIC_JOBS)
+    job = Job.fetch(maintenance.HOLD_RELEASE.job_id, connection=redis_client)
+    queue = Queue(job_queues.MAINTENANCE_QUEUE, connection=redis_client)
     queue.remove(job)
     job.set_status(JobStatus.FAILED)
-    assert jobs.ensure_maintenance_scheduled(redis_client) is True
-    assert queue.job_ids == [jobs.RETENTION_JOB_ID, jobs.HOLD_RELEASE_JOB_ID]
-    assert Job.fetch(jobs.HOLD_RELEASE_JOB_ID, connection=redis_client).get_status() == (
+    assert periodic.ensure_periodic_jobs(redis_client, maintenance.PERIODIC_JOBS) is True
+    assert queue.job_ids == [maintenance.RETENTION_PURGE.job_id, maintenance.HOLD_RELEASE.job_id]
+    assert Job.fetch(maintenance.HOLD_RELEASE.job_id, connection=redis_client).get_status() == (
         JobStatus.QUEUED
     )
 

@@ -25,9 +25,9 @@ from sqlalchemy import select
 from waitress.server import create_server
 
 from agent_console.services import accounts
-from call_queue import service, staffing
+from call_queue import line_services, operator_states
 from madoguchi import create_app
-from madoguchi.jobs import QUEUE_NAMES
+from madoguchi.job_queues import QUEUE_NAMES
 from madoguchi.models import CallbackRequest, utcnow
 from madoguchi.serve import open_all_hours
 from madoguchi.settings import load_settings
@@ -189,14 +189,15 @@ def test_journeys_leave_no_phone_number_birth_date_or_name_in_logs_or_job_payloa
     # The resident calls from the mobile, holds for a person and asks for a callback.
     session = committed_db()
     with line.app.app_context():
-        staffing.set_state(session, service.board(), city["operator_id"], "on_call", utcnow())
+        operator_states.set_state(session, line_services.board(), city["operator_id"], "on_call",
+                                  utcnow())
     line.call(hold_then_callback(), MOBILE)
     request = session.scalar(select(CallbackRequest).where(CallbackRequest.phone_e164 == MOBILE))
     session.commit()
     assert request is not None
     # The operator frees; a worker places the callback; the resident answers.
     with line.app.app_context():
-        assert service.operator_available(session, city["operator_id"])
+        assert line_services.operator_available(session, city["operator_id"])
     payloads.append(rq_job_payloads(redis_client))
     worker = AppWorker(list(QUEUE_NAMES), connection=redis_client, app=line.app,
                        keep_maintenance_scheduled=False)

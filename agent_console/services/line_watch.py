@@ -1,6 +1,6 @@
 """The periodic check of the line's thresholds, run by a worker even when nobody watches.
 
-Every WATCH_INTERVAL_SECONDS the RQ job reads the line, records breaches (one alert per breach,
+Every 30 seconds the RQ job (WATCH) reads the line, records breaches (one alert per breach,
 see alerts.record) and announces the new ones as configured: on the live screen, and by SMS to
 the duty supervisor through the telephony seam.
 """
@@ -12,21 +12,18 @@ from collections.abc import Callable
 from datetime import datetime
 
 from flask import current_app
-from redis import Redis
 from sqlalchemy.orm import Session
 
 from call_queue.line_metrics import alerts, snapshot
-from madoguchi import jobs, phone
+from madoguchi import phone
 from madoguchi.db import database, session_scope
 from madoguchi.models import utcnow
+from madoguchi.periodic import PeriodicJob
 from madoguchi.redis_conn import get_redis
 from madoguchi.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WATCH_JOB_ID = "madoguchi-line-watch"
-WATCH_INTERVAL_SECONDS = 30
-WATCH_REPEATS = 7 * 24 * 120  # a week of half-minutes; a worker renews the chain after
 
 
 def alert_sms_text(raised: alerts.Raised, settings: Settings) -> str:
@@ -67,15 +64,15 @@ def check(session: Session, *, settings: Settings, operator_counts: dict[str, in
 
 def check_line() -> int:
     """RQ job: check the thresholds now; returns how many alerts were raised."""
-    from call_queue import service, staffing
+    from call_queue import line_services, operator_states
     from madoguchi.events import notify_line_changed
     from madoguchi.telephony import get_telephony
 
     settings = current_app.config["SETTINGS"]
     now = utcnow()
     with session_scope(database()) as session:
-        board = service.board()
-        staffing.ensure_board(session, board)
+        board = line_services.board()
+        operator_states.ensure_board(session, board)
         raised = check(session, settings=settings, operator_counts=board.counts(now),
                        send_sms=get_telephony().send_sms, now=now)
     if raised:
@@ -83,14 +80,9 @@ def check_line() -> int:
     return len(raised)
 
 
-def ensure_watch_scheduled(connection: Redis) -> bool:
-    """Put the repeating threshold check in place unless it is queued or running already."""
-    lock = jobs.scheduling_lock(connection)
-    if not lock.acquire(blocking=False):
-        return False
-    try:
-        return jobs.ensure_repeating(
-            connection, WATCH_JOB_ID, check_line, interval=WATCH_INTERVAL_SECONDS,
-            repeats=WATCH_REPEATS, description="check the line's thresholds")
-    finally:
-        lock.release()
+WATCH = PeriodicJob(
+    job_id="madoguchi-line-watch", func=check_line, interval_seconds=30,
+    repeats=7 * 24 * 120,  # a week of half-minutes; a worker renews the chain after
+    description="check the line's thresholds")
+
+PERIODIC_JOBS = (WATCH,)

@@ -12,7 +12,7 @@ from agent_console.live_stream import sse_response
 from agent_console.security import role_required
 from agent_console.services import line_board, line_charts
 from agent_console.views.common import parse_date, settings
-from call_queue import service, staffing
+from call_queue import line_services, operator_states
 from call_queue.line_metrics import history, snapshot
 from madoguchi.db import get_session
 from madoguchi.models import utcnow
@@ -23,8 +23,8 @@ def _board(language: str) -> dict:
     """The live board now, in the given language."""
     session = get_session()
     now = utcnow()
-    board = service.board()
-    staffing.ensure_board(session, board)
+    board = line_services.board()
+    operator_states.ensure_board(session, board)
     reading = snapshot.take(session, settings=settings(), operator_counts=board.counts(now),
                             now=now)
     return line_board.board(reading, line_board.current_alerts(session), settings(), language)

@@ -24,7 +24,7 @@ from agent_console.services import (
     work_desk,
 )
 from agent_console.views.common import current_actor, parse_date, parse_int, settings
-from call_queue import service, taking
+from call_queue import line_services, taking
 from madoguchi.booking import BookingError
 from madoguchi.db import get_session
 from madoguchi.inquiries import InquiryError
@@ -51,7 +51,7 @@ def _live_parts() -> dict:
     """Everything on the screen that changes by itself, rendered, plus what the script needs."""
     session = get_session()
     now = utcnow()
-    state = work_desk.own_state(service.board(), current_user.id, now)
+    state = work_desk.own_state(line_services.board(), current_user.id, now)
     on_call = work_desk.connected(session, _line(), current_user.id)
     to_wrap = work_desk.call_to_wrap(session, current_user.id)
     values = {

@@ -59,7 +59,7 @@ def latency_summary(seconds: list[float]) -> dict:
 
 def seed_city(stack: Stack, residents: int) -> dict:
     """Fresh schema, the demo city, operators busy on calls (so callers hold); who may call."""
-    from call_queue import staffing
+    from call_queue import operator_states
     from call_queue.operators import OperatorBoard
     from madoguchi.db import make_engine
     from madoguchi.demo_data import load_demo_data
@@ -76,7 +76,7 @@ def seed_city(stack: Stack, residents: int) -> dict:
         session.commit()
         board = OperatorBoard(redis)
         for operator_id in session.scalars(select(Operator.id).where(Operator.role == "operator")):
-            staffing.set_state(session, board, operator_id, "on_call", utcnow())
+            operator_states.set_state(session, board, operator_id, "on_call", utcnow())
         booked = dict(session.execute(
             select(Booking.resident_id, Booking.reference).where(Booking.status == "confirmed")
         ).all())

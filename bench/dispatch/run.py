@@ -5,7 +5,7 @@ Usage:  python bench/dispatch/run.py [--samples 40] [--backlog 1000] [--cps 10] 
 On a fresh PostgreSQL schema and a clean Redis database, with one real `madoguchi worker`:
 
 1. Latency: a callback waits; an operator becomes available through the line's own service
-   (call_queue.service.operator_available, what the console calls); the time until the
+   (call_queue.line_services.operator_available, what the console calls); the time until the
    worker's dial request reaches the telephony seam (the simulated network records the call
    the moment place_call is made), --samples times; p50/p99/max.
 2. Rate: --backlog callbacks wait and as many operators come free at once; every dial goes
@@ -96,7 +96,7 @@ def wait_for_dials(network, count: int, timeout: float, poll: float = 0.005) -> 
 
 def measure_latency(app, factory, network, samples: int, cps: float) -> dict:
     """Operator free → dial at the seam, one callback at a time."""
-    from call_queue import service, staffing
+    from call_queue import line_services, operator_states
     from madoguchi.models import utcnow
     from madoguchi.telephony.network import PREFIX
 
@@ -108,7 +108,7 @@ def measure_latency(app, factory, network, samples: int, cps: float) -> dict:
             before = network.redis.llen(f"{PREFIX}ringing")
             time.sleep(max(1.0 / cps, 0.05) + 0.05)  # the pacer's previous slot has passed
             freed_at = time.time()
-            service.operator_available(session, operator_id)
+            line_services.operator_available(session, operator_id)
             in_service.append(time.time() - freed_at)
             times = wait_for_dials(network, before + 1, timeout=30)
             if len(times) <= before:
@@ -116,7 +116,8 @@ def measure_latency(app, factory, network, samples: int, cps: float) -> dict:
             else:
                 latencies.append(times[-1] - freed_at)
             # The operator is on that callback now; put them back on a call for the next one.
-            staffing.set_state(session, service.board(), operator_id, "on_call", utcnow())
+            operator_states.set_state(session, line_services.board(), operator_id, "on_call",
+                                      utcnow())
     return {
         "samples": samples, "missed": missed,
         "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
@@ -144,7 +145,7 @@ def free_operators_at_once(session, board, operator_ids: list[int]) -> None:
 def measure_rate(app, factory, network, backlog: int, cps: float, timeout: float,
                  numbers_from: int) -> dict:
     """A backlog of callbacks and as many free operators: dials paced at cps."""
-    from call_queue import service
+    from call_queue import line_services
     from madoguchi.models import CallbackRequest
 
     with app.app_context(), factory() as session:
@@ -152,8 +153,8 @@ def measure_rate(app, factory, network, backlog: int, cps: float, timeout: float
         add_callbacks(session, backlog, start=numbers_from)
         operator_ids = add_operators(session, backlog, f"rate{numbers_from}-")
         started = time.time()
-        free_operators_at_once(session, service.board(), operator_ids)
-        while service.dispatch(session):
+        free_operators_at_once(session, line_services.board(), operator_ids)
+        while line_services.dispatch(session):
             pass  # each run assigns at most MAX_ASSIGNMENTS_PER_RUN; the sweep may help
         enqueued_in = time.time() - started
         waiting = session.scalar(select(func.count(CallbackRequest.id))

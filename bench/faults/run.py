@@ -108,7 +108,7 @@ def placed_calls(network) -> list:
 
 def seed_and_dispatch(stack: Stack, callbacks: int) -> list[str]:
     """Waiting callback requests, as many free operators, dispatched; returns the numbers."""
-    from call_queue import service
+    from call_queue import line_services
     from madoguchi import create_app
     from madoguchi.db import session_scope
     from madoguchi.models import CallbackRequest, Operator, utcnow
@@ -125,7 +125,7 @@ def seed_and_dispatch(stack: Stack, callbacks: int) -> list[str]:
         session.commit()
         operator_ids = [operator.id for operator in session.query(Operator).all()]
         for operator_id in operator_ids:
-            service.operator_available(session, operator_id, now)
+            line_services.operator_available(session, operator_id, now)
     return numbers
 
 
@@ -135,7 +135,7 @@ def describe(stack: Stack, lost: list[str], connection: Redis) -> list[dict]:
     from rq.job import Job
     from sqlalchemy import select
 
-    from call_queue.jobs import callback_job_id
+    from call_queue.callback_jobs import callback_job_id
     from madoguchi.db import make_engine
     from madoguchi.models import CallbackAttempt, CallbackRequest
 
@@ -214,11 +214,11 @@ def run(args: argparse.Namespace) -> dict:
         connection = Redis.from_url(redis_url)
         from rq.job import Job
 
-        from call_queue.jobs import REMINDERS_JOB_ID, SWEEP_JOB_ID
-        from madoguchi.jobs import HOLD_RELEASE_JOB_ID
+        from call_queue.callback_jobs import REMINDERS, SWEEP
+        from madoguchi.maintenance import HOLD_RELEASE
 
         repeating = {}
-        for job_id in (SWEEP_JOB_ID, REMINDERS_JOB_ID, HOLD_RELEASE_JOB_ID):
+        for job_id in (SWEEP.job_id, REMINDERS.job_id, HOLD_RELEASE.job_id):
             try:
                 repeating[job_id] = str(Job.fetch(job_id, connection=connection).get_status())
             except Exception:

@@ -9,7 +9,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from agent_console.services import line_watch as watch
-from madoguchi import jobs
+from madoguchi import job_queues, periodic
 from madoguchi.models import AlertEvent, Call, utcnow
 from madoguchi.telephony.network import SimulatedNetwork
 from tests.conftest import ROOT
@@ -37,7 +37,7 @@ def _holders(session, count: int) -> None:
 
 
 def _run_check(env, redis_client):
-    job = Queue(jobs.MAINTENANCE_QUEUE, connection=redis_client).enqueue(watch.check_line)
+    job = Queue(job_queues.MAINTENANCE_QUEUE, connection=redis_client).enqueue(watch.check_line)
     completed = run_worker_burst(env)
     assert completed.returncode == 0, completed.stderr
     job.refresh()
@@ -61,8 +61,8 @@ def test_a_breach_found_by_the_worker_is_recorded_once_and_texted_to_the_duty_su
 
 
 def test_the_check_is_kept_scheduled_as_one_repeating_job(redis_client):
-    assert watch.ensure_watch_scheduled(redis_client) is True
-    assert watch.ensure_watch_scheduled(redis_client) is False
-    job = Job.fetch(watch.WATCH_JOB_ID, connection=redis_client)
+    assert periodic.ensure_periodic_jobs(redis_client, watch.PERIODIC_JOBS) is True
+    assert periodic.ensure_periodic_jobs(redis_client, watch.PERIODIC_JOBS) is False
+    job = Job.fetch(watch.WATCH.job_id, connection=redis_client)
     assert job.func_name.endswith("check_line")
     assert job.args == ()

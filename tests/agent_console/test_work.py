@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from call_queue import staffing
+from call_queue import operator_states
 from call_queue.operators import OperatorBoard
 from madoguchi.models import AuditEntry, Booking, Call, utcnow
 from madoguchi.telephony.network import SimulatedCall, SimulatedNetwork, new_sid
@@ -43,7 +43,8 @@ def _bridged(session, redis_client, operator_id: int, number: str, said: list[st
                                     bridged_to=f"client operator-{operator_id}"))
     for words in said:
         network.say_to_operator(call.call_sid, words)
-    staffing.set_state(session, OperatorBoard(redis_client), operator_id, "on_call", utcnow())
+    operator_states.set_state(session, OperatorBoard(redis_client), operator_id, "on_call",
+                              utcnow())
     return call
 
 
@@ -109,7 +110,7 @@ def test_a_supervisor_who_takes_a_caller_lands_on_their_record_or_the_plain_scre
     db_session.execute(Call.__table__.update().where(Call.id == unknown.id)
                        .values(ended_at=utcnow(), wrapped_at=utcnow()))
     db_session.commit()
-    staffing.set_state(db_session, OperatorBoard(redis_client), staff.supervisor.id,
+    operator_states.set_state(db_session, OperatorBoard(redis_client), staff.supervisor.id,
                        "available", utcnow())
     response = post(as_supervisor, f"{WORK}/take", {"kind": "holding", "party": known.id},
                     form_page=WORK)
@@ -161,7 +162,7 @@ def test_wrap_up_saves_disposition_and_notes_then_goes_available(as_operator, st
                                                                  db_session, board):
     call = _holder(db_session, minutes=5, number="+819055550008", operator_id=staff.operator.id,
                    answered_at=utcnow(), ended_at=utcnow())
-    staffing.start_wrap_up(db_session, board, staff.operator.id, utcnow(), 60)
+    operator_states.start_wrap_up(db_session, board, staff.operator.id, utcnow(), 60)
     page = as_operator.get(WORK).get_data(as_text=True)
     assert f'id="wrap-call-id" value="{call.id}"' in page
     response = post(as_operator, f"{WORK}/wrap-up",
@@ -180,7 +181,7 @@ def test_a_wrap_up_without_a_disposition_from_the_list_saves_nothing_and_says_wh
         as_operator, staff, db_session, board):
     call = _holder(db_session, minutes=5, number="+819055550009", operator_id=staff.operator.id,
                    answered_at=utcnow(), ended_at=utcnow())
-    staffing.start_wrap_up(db_session, board, staff.operator.id, utcnow(), 60)
+    operator_states.start_wrap_up(db_session, board, staff.operator.id, utcnow(), 60)
     post(as_operator, f"{WORK}/wrap-up", {"call_id": call.id, "disposition": "whatever",
                                           "next": "available"}, form_page=WORK)
     db_session.refresh(call)

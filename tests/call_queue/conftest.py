@@ -8,7 +8,7 @@ import pytest
 from flask import g
 from sqlalchemy.orm import close_all_sessions
 
-from call_queue import service
+from call_queue import line_services
 from madoguchi.models import Call, CallbackRequest
 from madoguchi.telephony.network import SimulatedCall, SimulatedNetwork, new_sid
 from tests import factories
@@ -81,7 +81,7 @@ def free_operator(session, **fields) -> int:
     """An operator made available through the service (board and database)."""
     operator = factories.operator(session, **fields)
     session.commit()
-    service.operator_available(session, operator.id)
+    line_services.operator_available(session, operator.id)
     return operator.id
 
 

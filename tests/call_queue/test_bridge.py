@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from call_queue import service
+from call_queue import line_services
 from madoguchi.models import Call, Operator
 from tests.call_queue.conftest import fetch, free_operator, live_holder, post_signed
 
@@ -28,7 +28,7 @@ def test_after_the_call_the_operator_wraps_up_and_the_caller_hears_goodbye(
                        CallSid=holder.call_sid, DialCallStatus="completed").get_data(
                            as_text=True)
     assert "<Hangup" in body
-    assert service.board().get(operator_id).state == "wrap_up"
+    assert line_services.board().get(operator_id).state == "wrap_up"
     assert fetch(session, Operator, operator_id).state == "wrap_up"
 
 
@@ -42,7 +42,7 @@ def test_an_operator_who_does_not_pick_up_is_marked_away_and_the_caller_keeps_th
                        CallSid=holder.call_sid, DialCallStatus="no-answer").get_data(
                            as_text=True)
     assert "<Enqueue" in body and "<Hangup" not in body
-    assert service.board().get(operator_id).state == "away"
+    assert line_services.board().get(operator_id).state == "away"
     call = fetch(session, Call, holder.id)
     assert call.queued_at == place and call.operator_id is None and call.answered_at is None
 
@@ -52,10 +52,10 @@ def test_a_holder_who_hangs_up_as_the_operator_takes_them_frees_the_operator_aga
     session = line_ctx
     holder = live_holder(session, network, minutes=4, number="+819011113336")
     operator_id = free_operator(session)
-    assert service.board().get(operator_id).state == "on_call"
+    assert line_services.board().get(operator_id).state == "on_call"
     response = post_signed(webhooks, "/voice/step/queue_done?l=ja", CallSid=holder.call_sid,
                            From="+819011113336", QueueResult="hangup", QueueTime="240")
     assert response.status_code == 200
     call = fetch(session, Call, holder.id)
     assert call.outcome == "abandoned" and call.operator_id is None
-    assert service.board().get(operator_id).state == "available"
+    assert line_services.board().get(operator_id).state == "available"

@@ -8,9 +8,9 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from call_queue import jobs, service
+from call_queue import callback_jobs, job_scheduling, line_services
 from call_queue.callback_calls import ring_seconds
-from madoguchi.jobs import DEFAULT_QUEUE
+from madoguchi.job_queues import DEFAULT_QUEUE
 from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Inquiry, utcnow
 from tests.call_queue.conftest import callback_request, fetch, free_operator, post_signed
 
@@ -40,14 +40,14 @@ def _dispatched_request(session, number: str = MOBILE) -> tuple[CallbackRequest,
 def test_a_job_run_twice_dials_its_attempt_once(line_ctx, network):
     session = line_ctx
     request, _ = _dispatched_request(session)
-    first = jobs.place_callback(request.id, 1)
-    again = jobs.place_callback(request.id, 1)  # RQ retry, or a restarted worker
+    first = callback_jobs.place_callback(request.id, 1)
+    again = callback_jobs.place_callback(request.id, 1)  # RQ retry, or a restarted worker
     assert first is not None and again is None
     ringing = network.ringing_calls()
     assert [call.sid for call in ringing] == [first]
     call = ringing[0]
     assert call.to_number == MOBILE and call.machine_detection
-    assert call.timeout_seconds == ring_seconds(service.settings().queue, 1)
+    assert call.timeout_seconds == ring_seconds(line_services.settings().queue, 1)
     assert f"/voice/callback/status?attempt={_attempts(session, request.id)[0].id}" in (
         call.status_callback)
 
@@ -62,49 +62,50 @@ def test_no_answer_puts_the_request_back_in_line_and_frees_the_operator_once(
         line_ctx, network, webhooks):
     session = line_ctx
     request, operator_id = _dispatched_request(session)
-    jobs.place_callback(request.id, 1)
+    callback_jobs.place_callback(request.id, 1)
     attempt = _attempts(session, request.id)[0]
     for _ in range(2):  # Twilio delivers the final status twice
         response = _post(webhooks, f"/voice/callback/status?attempt={attempt.id}",
                          CallSid=attempt.call_sid, CallStatus="no-answer")
         assert response.status_code == 204
     request = fetch(session, CallbackRequest, request.id)
-    retry = service.settings().queue.callback_retry_minutes
+    retry = line_services.settings().queue.callback_retry_minutes
     assert request.status == "waiting" and request.operator_id is None
     assert request.next_attempt_at > utcnow() + timedelta(minutes=retry - 1)
     assert _attempts(session, request.id)[0].status == "no-answer"
-    assert service.board().available_ids(utcnow()) == [operator_id]
+    assert line_services.board().available_ids(utcnow()) == [operator_id]
     assert len(network.ringing_calls()) == 1  # no second dial from the duplicate
 
 
 def test_when_due_again_the_next_attempt_keeps_the_original_place(line_ctx, network, webhooks):
     session = line_ctx
     request, _ = _dispatched_request(session)
-    jobs.place_callback(request.id, 1)
+    callback_jobs.place_callback(request.id, 1)
     attempt = _attempts(session, request.id)[0]
     _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
           CallStatus="busy")
-    later = utcnow() + timedelta(minutes=service.settings().queue.callback_retry_minutes + 1)
-    assignments = service.dispatch(session, later)
+    later = utcnow() + timedelta(minutes=line_services.settings().queue.callback_retry_minutes + 1)
+    assignments = line_services.dispatch(session, later)
     assert [(a.party.id, a.attempt_no) for a in assignments] == [(request.id, 2)]
-    assert Job.fetch(jobs.callback_job_id(request.id, 2), connection=service.board().redis)
+    assert Job.fetch(job_scheduling.callback_job_id(request.id, 2),
+                     connection=line_services.board().redis)
 
 
 def test_a_retry_is_scheduled_for_the_end_of_its_pause_with_the_request_id_only(
         line_ctx, network, webhooks, redis_client):
     session = line_ctx
     request, _ = _dispatched_request(session)
-    jobs.place_callback(request.id, 1)
+    callback_jobs.place_callback(request.id, 1)
     attempt = _attempts(session, request.id)[0]
     for _ in range(2):  # a duplicated status callback schedules nothing more
         _post(webhooks, f"/voice/callback/status?attempt={attempt.id}",
               CallSid=attempt.call_sid, CallStatus="no-answer")
     due_at = fetch(session, CallbackRequest, request.id).next_attempt_at
     registry = ScheduledJobRegistry(DEFAULT_QUEUE, connection=redis_client)
-    job_id = jobs.callback_due_job_id(request.id, 1)
+    job_id = job_scheduling.callback_due_job_id(request.id, 1)
     assert registry.get_job_ids() == [job_id]
     job = Job.fetch(job_id, connection=redis_client)
-    assert (job.func_name, job.args) == ("call_queue.jobs.callback_due", (request.id,))
+    assert (job.func_name, job.args) == ("call_queue.callback_jobs.callback_due", (request.id,))
     due = registry.get_scheduled_time(job).replace(tzinfo=UTC)
     assert due_at <= due < due_at + timedelta(seconds=1)
 
@@ -112,13 +113,13 @@ def test_a_retry_is_scheduled_for_the_end_of_its_pause_with_the_request_id_only(
 def test_after_the_last_attempt_the_request_is_unreached_with_sms_and_a_case(
         line_ctx, network, webhooks, app):
     session = line_ctx
-    max_attempts = service.settings().queue.callback_max_attempts
+    max_attempts = line_services.settings().queue.callback_max_attempts
     request, _ = _dispatched_request(session)
     for attempt_no in range(1, max_attempts + 1):
         if attempt_no > 1:
             later = utcnow() + timedelta(hours=attempt_no)
-            assert service.dispatch(session, later)
-        jobs.place_callback(request.id, attempt_no)
+            assert line_services.dispatch(session, later)
+        callback_jobs.place_callback(request.id, attempt_no)
         attempt = _attempts(session, request.id)[-1]
         answer = _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
                        CallSid=attempt.call_sid, AnsweredBy="machine_end_beep")
@@ -139,7 +140,7 @@ def test_a_landline_that_is_never_reached_gets_a_case_but_no_sms(line_ctx, netwo
     session = line_ctx
     configure_attempts(1)
     request, _ = _dispatched_request(session, LANDLINE)
-    jobs.place_callback(request.id, 1)
+    callback_jobs.place_callback(request.id, 1)
     attempt = _attempts(session, request.id)[0]
     _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
           CallStatus="no-answer")
@@ -161,7 +162,7 @@ def test_an_answered_callback_says_who_calls_and_dials_the_reserved_operator(
         line_ctx, network, webhooks):
     session = line_ctx
     request, operator_id = _dispatched_request(session)
-    jobs.place_callback(request.id, 1)
+    callback_jobs.place_callback(request.id, 1)
     attempt = _attempts(session, request.id)[0]
     body = _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
                  CallSid=attempt.call_sid, AnsweredBy="human").get_data(as_text=True)
@@ -172,7 +173,7 @@ def test_an_answered_callback_says_who_calls_and_dials_the_reserved_operator(
                        CallSid=attempt.call_sid, CallStatus="completed")
         assert status.status_code == 204
     assert fetch(session, CallbackRequest, request.id).status == "reached"
-    assert service.board().get(operator_id).state == "wrap_up"
+    assert line_services.board().get(operator_id).state == "wrap_up"
 
 
 def test_a_callback_put_through_is_a_call_the_operator_can_wrap_up_and_is_not_inbound_traffic(
@@ -181,7 +182,7 @@ def test_a_callback_put_through_is_a_call_the_operator_can_wrap_up_and_is_not_in
 
     session = line_ctx
     request, operator_id = _dispatched_request(session)
-    jobs.place_callback(request.id, 1)
+    callback_jobs.place_callback(request.id, 1)
     attempt = _attempts(session, request.id)[0]
     for _ in range(2):  # a retried webhook records the call once
         _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
@@ -203,7 +204,7 @@ def test_an_operator_who_chose_to_be_reached_by_phone_is_dialled_on_that_number(
     session = line_ctx
     request = callback_request(session, minutes=4, number=MOBILE)
     free_operator(session, phone_e164="+81355550000", reach_by="phone")
-    jobs.place_callback(request.id, 1)
+    callback_jobs.place_callback(request.id, 1)
     attempt = _attempts(session, request.id)[0]
     body = _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
                  CallSid=attempt.call_sid, AnsweredBy="human").get_data(as_text=True)
@@ -215,7 +216,7 @@ def test_an_operator_who_keeps_a_phone_number_but_works_in_the_browser_is_dialle
     session = line_ctx
     request = callback_request(session, minutes=4, number=MOBILE)
     operator_id = free_operator(session, phone_e164="+81355550000", reach_by="browser")
-    jobs.place_callback(request.id, 1)
+    callback_jobs.place_callback(request.id, 1)
     attempt = _attempts(session, request.id)[0]
     body = _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
                  CallSid=attempt.call_sid, AnsweredBy="human").get_data(as_text=True)
@@ -227,10 +228,10 @@ def test_the_sweep_enqueues_attempts_lost_while_redis_was_down(line_ctx, network
     session = line_ctx
     request, _ = _dispatched_request(session)
     redis_client.flushdb()  # the job vanished with Redis (or was never written)
-    assert jobs.requeue_missing_attempts(session, redis_client) == 1
-    assert jobs.requeue_missing_attempts(session, redis_client) == 0  # already queued
-    jobs.place_callback(request.id, 1)
-    assert jobs.requeue_missing_attempts(session, redis_client) == 0  # dialled: nothing to do
+    assert callback_jobs.requeue_missing_attempts(session, redis_client) == 1
+    assert callback_jobs.requeue_missing_attempts(session, redis_client) == 0  # already queued
+    callback_jobs.place_callback(request.id, 1)
+    assert callback_jobs.requeue_missing_attempts(session, redis_client) == 0  # dialled: none
     assert len(network.ringing_calls()) == 1
 
 
@@ -239,10 +240,10 @@ def test_a_request_written_while_redis_was_down_is_placed_by_the_sweep(
     session = line_ctx
     operator_id = free_operator(session)
     request = callback_request(session, minutes=1, number=MOBILE)  # nobody dispatched it
-    result = jobs.sweep_line()
+    result = callback_jobs.sweep_line()
     assert result["assigned"] == 1
     assert fetch(session, CallbackRequest, request.id).operator_id == operator_id
-    assert Job.fetch(jobs.callback_job_id(request.id, 1), connection=redis_client)
+    assert Job.fetch(job_scheduling.callback_job_id(request.id, 1), connection=redis_client)
 
 
 def test_an_attempt_whose_worker_died_before_dialling_is_closed_and_retried_at_once(
@@ -252,11 +253,11 @@ def test_an_attempt_whose_worker_died_before_dialling_is_closed_and_retried_at_o
     session.add(CallbackAttempt(request_id=request.id, attempt_no=1, status="dialing",
                                 started_at=utcnow() - timedelta(minutes=30)))
     session.commit()
-    assert jobs.close_stale_attempts(session, utcnow()) == 1
+    assert callback_jobs.close_stale_attempts(session, utcnow()) == 1
     again = fetch(session, CallbackRequest, request.id)
     assert (again.status, again.attempts, again.operator_id) == ("dialing", 2, operator_id)
-    assert Job.fetch(jobs.callback_job_id(request.id, 2), connection=redis_client)
-    assert jobs.place_callback(request.id, 1) is None
+    assert Job.fetch(job_scheduling.callback_job_id(request.id, 2), connection=redis_client)
+    assert callback_jobs.place_callback(request.id, 1) is None
 
 
 def test_an_attempt_whose_worker_died_after_dialling_keeps_that_call_and_is_not_dialled_again(
@@ -271,7 +272,7 @@ def test_an_attempt_whose_worker_died_after_dialling_keeps_that_call_and_is_not_
 
     sid = get_telephony().place_call(MOBILE, url="https://x.example/a", status_callback="",
                                      timeout_seconds=30, machine_detection=True)
-    assert jobs.close_stale_attempts(session, utcnow()) == 0
+    assert callback_jobs.close_stale_attempts(session, utcnow()) == 0
     kept = fetch(session, CallbackAttempt, attempt.id)
     assert (kept.status, kept.call_sid) == ("dialing", sid)
     assert fetch(session, CallbackRequest, request.id).attempts == 1

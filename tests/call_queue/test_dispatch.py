@@ -5,8 +5,8 @@ from __future__ import annotations
 from rq import Queue
 from rq.job import Job
 
-from call_queue import service
-from call_queue.jobs import callback_job_id
+from call_queue import line_services
+from call_queue.callback_jobs import callback_job_id
 from madoguchi.models import CallbackRequest, Operator
 from tests import factories
 from tests.call_queue.conftest import callback_request, free_operator, live_holder
@@ -24,7 +24,7 @@ def test_a_released_operator_takes_the_earliest_holder_off_hold_to_the_bridge(
     assert network.take_control(second.call_sid) is None
     session.refresh(first)
     assert first.operator_id == operator_id
-    assert service.board().get(operator_id).state == "on_call"
+    assert line_services.board().get(operator_id).state == "on_call"
     assert session.get(Operator, operator_id).state == "on_call"
 
 
@@ -62,7 +62,7 @@ def test_an_operator_with_nobody_waiting_stays_available_in_idle_order(line_ctx,
     session = line_ctx
     first = free_operator(session)
     second = free_operator(session)
-    assert service.board().available_ids(service.utcnow()) == [first, second]
+    assert line_services.board().available_ids(line_services.utcnow()) == [first, second]
     assert Queue("default", connection=redis_client).count == 0
 
 
@@ -72,11 +72,11 @@ def test_the_board_is_rebuilt_from_the_database_when_redis_comes_back_empty(
     operator_id = free_operator(session)
     busy = factories.operator(session)
     session.commit()
-    service.operator_finished(session, busy.id)  # wrap-up, saved in the database too
+    line_services.operator_finished(session, busy.id)  # wrap-up, saved in the database too
     redis_client.flushdb()  # Redis restarted empty
     holder = live_holder(session, network, minutes=1, number="+819011110007")
-    assert service.operators_on_duty(session) == 2
-    assigned = service.dispatch(session)
+    assert line_services.operators_on_duty(session) == 2
+    assigned = line_services.dispatch(session)
     assert [a.operator_id for a in assigned] == [operator_id]
     session.refresh(holder)
     assert holder.operator_id == operator_id
@@ -87,7 +87,7 @@ def test_a_caller_joining_while_an_operator_is_free_is_put_through_at_once(
     session = line_ctx
     operator_id = free_operator(session)
     holder = live_holder(session, network, minutes=0, number="+819011110008")
-    service.dispatch(session)
+    line_services.dispatch(session)
     session.refresh(holder)
     assert holder.operator_id == operator_id
     assert network.take_control(holder.call_sid) is not None

@@ -3,7 +3,7 @@
 
 The server and worker run with a config whose delays are a second or so (wrap-up, retry pause),
 so each journey takes seconds. Callers who hold or talk to an operator run in their own threads
-and wait in real time; the test is the operator, made available through call_queue.service and
+and wait in real time; the test is the operator, made available through call_queue.line_services and
 ending their calls through the simulated network.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from call_queue import service, staffing
+from call_queue import line_services, operator_states
 from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Inquiry, utcnow
 from madoguchi.telephony.caller import HangUp, Moment, Wait
 from madoguchi.telephony.clock import VirtualClock
@@ -86,7 +86,7 @@ def operator(app, committed_db) -> Iterator[tuple]:
     with app.app_context():
         operator_id = factories.operator(session).id
         session.commit()
-        staffing.set_state(session, service.board(), operator_id, "on_call", utcnow())
+        operator_states.set_state(session, line_services.board(), operator_id, "on_call", utcnow())
         try:
             yield operator_id, session
         finally:
@@ -208,7 +208,7 @@ def test_three_callers_one_operator_bridged_holding_and_called_back_in_order(
     network = SimulatedNetwork(redis_client)
     first_number, second_number, third_number = "+819011110001", "+819011110002", MOBILE
 
-    service.operator_available(session, operator_id)
+    line_services.operator_available(session, operator_id)
     first = call_in(line_env, network, first_number, """
         press 0
         expect お待たせいたしました
@@ -268,7 +268,7 @@ def test_a_withheld_caller_keys_in_a_number_and_is_called_back_on_it(
     keyed = "+819087654321"
     assert _request(session, keyed).status == "waiting"
 
-    service.operator_available(session, operator_id)
+    line_services.operator_available(session, operator_id)
     ringing = ringing_to(network, keyed)
     assert ringing.to_number == keyed
     answer(network, ringing, "human")
@@ -283,7 +283,7 @@ def test_an_unanswered_callback_is_retried_then_reported_unreached_with_a_text_a
     caller = call_in(line_env, network, MOBILE, hold_then_callback())
     caller.finish()
 
-    service.operator_available(session, operator_id)
+    line_services.operator_available(session, operator_id)
     answer(network, ringing_to(network, MOBILE), "no-answer")
     answer(network, ringing_to(network, MOBILE), "busy")  # the retry, a second or so later
     wait_until(lambda: _request(session, MOBILE).status == "unreached", JOURNEY_SECONDS,
@@ -300,4 +300,4 @@ def test_an_unanswered_callback_is_retried_then_reported_unreached_with_a_text_a
     texts = [sms.body for sms in network.messages(MOBILE)]
     assert any("承りました" in body for body in texts)  # the request confirmed
     assert any("つながりませんでした" in body for body in texts)  # and the give-up told
-    assert service.board().get(operator_id).state == "available"
+    assert line_services.board().get(operator_id).state == "available"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from call_queue import service, staffing
+from call_queue import line_services, operator_states
 from madoguchi.models import CallbackRequest, utcnow
 from madoguchi.telephony.clock import VirtualClock
 from madoguchi.telephony.engine import CallEngine, CallSetup
@@ -30,7 +30,7 @@ def test_a_holder_hears_its_place_asks_for_a_callback_and_is_called_back_when_an
         session.commit()
     session = committed_db()
     with app.app_context():
-        staffing.set_state(session, service.board(), operator_id, "on_call", utcnow())
+        operator_states.set_state(session, line_services.board(), operator_id, "on_call", utcnow())
     network = SimulatedNetwork(redis_client)
     engine = CallEngine(TEST_AUTH_TOKEN, clock=VirtualClock(), network=network)
     setup = CallSetup(url=live_server.url("/voice/incoming"), from_number=MOBILE,
@@ -41,7 +41,7 @@ def test_a_holder_hears_its_place_asks_for_a_callback_and_is_called_back_when_an
     assert request is not None and request.status == "waiting"
 
     with app.app_context():
-        assigned = service.operator_available(session, operator_id)
+        assigned = line_services.operator_available(session, operator_id)
     assert [(a.party.kind, a.party.id) for a in assigned] == [("callback", request.id)]
     completed = run_worker_burst(live_server.env)
     assert completed.returncode == 0, completed.stderr

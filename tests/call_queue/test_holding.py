@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from call_queue import holding, service, staffing
+from call_queue import holding, line_services, operator_states
 from madoguchi.models import Call, CallbackRequest, utcnow
 from madoguchi.telephony.network import SimulatedNetwork
 from tests import factories
@@ -22,7 +22,8 @@ def busy_line(app, db_session, redis_client):
     operator = factories.operator(db_session)
     db_session.commit()
     with app.app_context():
-        staffing.set_state(db_session, service.board(), operator.id, "on_call", utcnow())
+        operator_states.set_state(db_session, line_services.board(), operator.id, "on_call",
+                                  utcnow())
     return operator
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import close_all_sessions
 
 from agent_console.services import accounts
-from call_queue import jobs, service
+from call_queue import callback_jobs, line_services
 from madoguchi.models import CallbackAttempt
 from tests.agent_console.conftest import PASSWORD, login, post
 from tests.call_queue.conftest import callback_request, post_signed
@@ -32,8 +32,8 @@ def test_the_callback_bridge_dials_the_number_the_operator_saved_in_my_settings(
     assert saved.status_code == 302
     _as_a_new_request()
     request = callback_request(session, minutes=4, number="+819011112222")
-    service.operator_available(session, operator.id)
-    jobs.place_callback(request.id, 1)
+    line_services.operator_available(session, operator.id)
+    callback_jobs.place_callback(request.id, 1)
     attempt = session.scalars(select(CallbackAttempt).where(
         CallbackAttempt.request_id == request.id)).one()
     session.commit()

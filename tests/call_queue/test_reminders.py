@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from call_queue import jobs, reminders, service
+from call_queue import callback_jobs, line_services, reminders
 from call_queue.pacing import OutboundPacer
 from madoguchi.models import Booking, ReminderSent
 from tests import factories
@@ -20,7 +20,7 @@ MOBILE, LANDLINE = "+819012121212", "+81312121212"
 def tomorrow(line_ctx):
     """Noon today (city time), and confirmed bookings for tomorrow and later."""
     session = line_ctx
-    settings = service.settings()
+    settings = line_services.settings()
     today = datetime.now(settings.tz).date()
     noon = datetime.combine(today, time(12, 0), settings.tz)
     campaign, site = factories.campaign(session), factories.site(session)
@@ -46,16 +46,16 @@ def tomorrow(line_ctx):
 
 
 def _send(session, booking_id: int, now: datetime):
-    settings = service.settings()
+    settings = line_services.settings()
     return reminders.send_reminder(
-        session, booking_id, settings=settings, telephony=service.get_telephony(),
-        pacer=OutboundPacer(service.board().redis, 100.0),
-        sms_text=lambda booking: jobs.reminder_text(settings, booking, "sms"), now=now)
+        session, booking_id, settings=settings, telephony=line_services.get_telephony(),
+        pacer=OutboundPacer(line_services.board().redis, 100.0),
+        sms_text=lambda booking: callback_jobs.reminder_text(settings, booking, "sms"), now=now)
 
 
 def test_only_confirmed_bookings_starting_tomorrow_are_due(line_ctx, tomorrow):
     now, ids = tomorrow
-    due = reminders.due_booking_ids(line_ctx, service.settings(), now)
+    due = reminders.due_booking_ids(line_ctx, line_services.settings(), now)
     assert sorted(due) == sorted([ids["mobile"], ids["landline"]])
 
 
@@ -65,7 +65,7 @@ def test_a_mobile_gets_one_text_however_often_the_job_runs(line_ctx, tomorrow, n
     assert _send(line_ctx, ids["mobile"], now) is None
     texts = network.messages(MOBILE)
     assert len(texts) == 1 and "明日" in texts[0].body
-    assert ids["mobile"] not in reminders.due_booking_ids(line_ctx, service.settings(), now)
+    assert ids["mobile"] not in reminders.due_booking_ids(line_ctx, line_services.settings(), now)
 
 
 def test_a_landline_gets_a_call_that_offers_1_to_confirm_and_9_to_cancel(

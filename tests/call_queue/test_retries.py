@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from call_queue import service, staffing
+from call_queue import line_services, operator_states
 from madoguchi.models import (
     Base,
     Booking,
@@ -49,7 +49,7 @@ def _snapshot(session) -> dict:
         )
     operators = session.scalars(select(Operator.id)).all()
     session.commit()
-    board = service.board()
+    board = line_services.board()
     rows["board"] = sorted((i, str(board.get(i))) for i in operators)
     return rows
 
@@ -58,7 +58,7 @@ def _attempt(session, *, answered: bool = False) -> CallbackAttempt:
     request = callback_request(session, minutes=3, number=MOBILE)
     operator = factories.operator(session)
     session.commit()
-    staffing.set_state(session, service.board(), operator.id, "on_call", utcnow())
+    operator_states.set_state(session, line_services.board(), operator.id, "on_call", utcnow())
     request.status, request.attempts, request.operator_id = "dialing", 1, operator.id
     attempt = CallbackAttempt(request_id=request.id, attempt_no=1, started_at=utcnow(),
                               status="answered" if answered else "dialing",
@@ -100,7 +100,7 @@ def _holder_with_operator(session, network):
     call = live_holder(session, network, minutes=2, number=MOBILE)
     operator = factories.operator(session)
     session.commit()
-    staffing.set_state(session, service.board(), operator.id, "on_call", utcnow())
+    operator_states.set_state(session, line_services.board(), operator.id, "on_call", utcnow())
     call.operator_id = operator.id
     session.commit()
     return call

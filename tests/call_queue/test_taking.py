@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from call_queue import service, taking
+from call_queue import line_services, taking
 from madoguchi.models import Call, CallbackRequest, Operator
 from tests import factories
 from tests.call_queue.conftest import callback_request, fetch, live_holder
@@ -26,14 +26,14 @@ def test_going_available_takes_the_first_in_line_at_once(line_ctx, network):
     taken = taking.set_own_state(session, operator_id, "available")
     assert [(a.party.kind, a.party.id) for a in taken] == [("holding", first.id)]
     assert fetch(session, Call, first.id).operator_id == operator_id
-    assert service.board().get(operator_id).state == "on_call"
+    assert line_services.board().get(operator_id).state == "on_call"
 
 
 def test_going_available_with_nobody_waiting_leaves_the_operator_available(line_ctx):
     session = line_ctx
     operator_id = _operator(session)
     assert taking.set_own_state(session, operator_id, "available") == []
-    assert service.board().get(operator_id).state == "available"
+    assert line_services.board().get(operator_id).state == "available"
     assert fetch(session, Operator, operator_id).state == "available"
 
 
@@ -42,7 +42,7 @@ def test_away_and_offline_are_saved_on_the_board_and_in_the_database(line_ctx):
     operator_id = _operator(session)
     for state in ("away", "offline"):
         taking.set_own_state(session, operator_id, state)
-        assert service.board().get(operator_id).state == state
+        assert line_services.board().get(operator_id).state == state
         assert fetch(session, Operator, operator_id).state == state
 
 
@@ -55,7 +55,7 @@ def test_an_operator_on_a_call_cannot_go_available_or_away_but_can_go_offline(li
         with pytest.raises(taking.StillOnCall):
             taking.set_own_state(session, operator_id, state)
     taking.set_own_state(session, operator_id, "offline")
-    assert service.board().get(operator_id).state == "offline"
+    assert line_services.board().get(operator_id).state == "offline"
 
 
 def test_an_unknown_state_is_refused_with_the_choices(line_ctx):
@@ -89,7 +89,7 @@ def test_a_supervisor_takes_a_later_holder_out_of_order(line_ctx, network):
     assert control is not None and control.url.endswith(f"/voice/queue/bridge?call={later.id}")
     assert network.take_control(first.call_sid) is None
     assert fetch(session, Call, first.id).operator_id is None
-    assert service.board().get(supervisor_id).state == "on_call"
+    assert line_services.board().get(supervisor_id).state == "on_call"
     assert fetch(session, Operator, supervisor_id).state == "on_call"
 
 
@@ -133,7 +133,7 @@ def test_two_supervisors_taking_the_same_holder_at_once_give_it_to_exactly_one(
     winner = next(ident for ident, outcome in outcomes.items() if outcome == "taken")
     loser = next(ident for ident in supervisors if ident != winner)
     assert fetch(session, Call, holder.id).operator_id == winner
-    assert service.board().get(loser).state == "away"  # the loser's state is given back
+    assert line_services.board().get(loser).state == "away"  # the loser's state is given back
 
 
 def test_taking_a_party_someone_already_took_says_it_is_no_longer_waiting(line_ctx, network):
@@ -145,7 +145,7 @@ def test_taking_a_party_someone_already_took_says_it_is_no_longer_waiting(line_c
     taking.set_own_state(session, supervisor_id, "available")
     with pytest.raises(taking.NotWaiting):
         taking.take_this_one(session, supervisor_id, "holding", holder.id)
-    assert service.board().get(supervisor_id).state == "available"
+    assert line_services.board().get(supervisor_id).state == "available"
 
 
 def test_a_supervisor_on_a_call_cannot_take_another_caller(line_ctx, network):

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from call_queue import jobs, service, staffing
+from call_queue import callback_jobs, line_services, operator_states
 from madoguchi.models import Call, CallbackRequest, Inquiry, utcnow
 from tests import factories
 from tests.call_queue.conftest import callback_request, fetch, free_operator, live_holder
@@ -18,7 +18,7 @@ def _idle_operator(session) -> int:
     """An available operator put on the board without dispatching yet."""
     operator = factories.operator(session)
     session.commit()
-    staffing.set_state(session, service.board(), operator.id, "available", utcnow())
+    operator_states.set_state(session, line_services.board(), operator.id, "available", utcnow())
     return operator.id
 
 
@@ -33,12 +33,12 @@ def test_a_later_window_is_not_dialled_early_and_then_served_by_its_original_arr
     first = free_operator(session)  # before the window: the holder who came later goes first
     assert fetch(session, Call, earlier_holder.id).operator_id == first
     second = _idle_operator(session)
-    assert service.dispatch(session, opens - timedelta(seconds=1)) == []  # idle, not dialling
+    assert line_services.dispatch(session, opens - timedelta(seconds=1)) == []  # idle, not dialling
     waiting = fetch(session, CallbackRequest, request.id)
     assert (waiting.status, waiting.attempts) == ("waiting", 0)
 
     later_holder = live_holder(session, network, minutes=2, number="+819011112202")
-    [assignment] = service.dispatch(session, opens + timedelta(minutes=1))
+    [assignment] = line_services.dispatch(session, opens + timedelta(minutes=1))
     assert (assignment.operator_id, assignment.party.kind, assignment.party.id) == (
         second, "callback", request.id)
     assert fetch(session, Call, later_holder.id).operator_id is None
@@ -54,13 +54,13 @@ def test_a_window_that_passes_unreached_is_reported_and_never_dialled_late(
                                next_attempt_at=ended - timedelta(hours=2))
     operator_id = _idle_operator(session)
 
-    result = jobs.sweep_line()
+    result = callback_jobs.sweep_line()
     assert (result["missed"], result["assigned"]) == (1, 0)
     assert fetch(session, CallbackRequest, request.id).status == "unreached"
     assert network.ringing_calls() == []
-    assert service.board().get(operator_id).state == "available"
+    assert line_services.board().get(operator_id).state == "available"
     case = session.scalar(select(Inquiry).where(Inquiry.category == "callback"))
     session.commit()
     assert case is not None and case.contact_e164 == MOBILE
     assert [sms.to_number for sms in network.messages()] == [MOBILE]
-    assert jobs.sweep_line()["missed"] == 0  # reported once
+    assert callback_jobs.sweep_line()["missed"] == 0  # reported once

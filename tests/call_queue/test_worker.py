@@ -6,8 +6,9 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from call_queue import jobs
-from madoguchi.jobs import MAINTENANCE_QUEUE
+from call_queue import callback_jobs, job_scheduling
+from madoguchi import periodic
+from madoguchi.job_queues import MAINTENANCE_QUEUE
 from madoguchi.models import CallbackAttempt
 from tests.call_queue.conftest import callback_request, free_operator
 from tests.test_cli import run_worker_burst
@@ -18,12 +19,13 @@ def test_a_worker_process_places_a_callback_once_even_when_its_job_is_queued_twi
     session = line_ctx
     request = callback_request(session, minutes=2, number="+819012340000")
     free_operator(session)  # dispatch enqueues callback-{id}-1
-    assert not jobs.enqueue_callback_attempt(redis_client, request.id, 1)  # already queued
+    # already queued:
+    assert not job_scheduling.enqueue_callback_attempt(redis_client, request.id, 1)
     completed = run_worker_burst(base_env)
     assert completed.returncode == 0, completed.stderr
-    job = Job.fetch(jobs.callback_job_id(request.id, 1), connection=redis_client)
+    job = Job.fetch(job_scheduling.callback_job_id(request.id, 1), connection=redis_client)
     assert job.get_status() == JobStatus.FINISHED
-    assert jobs.enqueue_callback_attempt(redis_client, request.id, 1)  # a late duplicate
+    assert job_scheduling.enqueue_callback_attempt(redis_client, request.id, 1)  # a late duplicate
     assert run_worker_burst(base_env).returncode == 0
     attempts = session.scalars(select(CallbackAttempt)).all()
     session.commit()
@@ -33,13 +35,13 @@ def test_a_worker_process_places_a_callback_once_even_when_its_job_is_queued_twi
 
 def test_the_sweep_and_reminders_are_scheduled_once_with_fixed_ids_and_no_arguments(
         redis_client):
-    assert jobs.ensure_sweep_scheduled(redis_client) is True
-    assert jobs.ensure_sweep_scheduled(redis_client) is False
-    job = Job.fetch(jobs.SWEEP_JOB_ID, connection=redis_client)
-    assert job.func_name == "call_queue.jobs.sweep_line"
+    assert periodic.ensure_periodic_jobs(redis_client, callback_jobs.PERIODIC_JOBS) is True
+    assert periodic.ensure_periodic_jobs(redis_client, callback_jobs.PERIODIC_JOBS) is False
+    job = Job.fetch(callback_jobs.SWEEP.job_id, connection=redis_client)
+    assert job.func_name == "call_queue.callback_jobs.sweep_line"
     assert (job.args, job.kwargs) == ((), {})
-    assert job.repeat_intervals == [jobs.SWEEP_INTERVAL_SECONDS]
-    reminders = Job.fetch(jobs.REMINDERS_JOB_ID, connection=redis_client)
-    assert reminders.func_name == "call_queue.jobs.send_reminders" and reminders.args == ()
+    assert job.repeat_intervals == [callback_jobs.SWEEP.interval_seconds]
+    reminders = Job.fetch(callback_jobs.REMINDERS.job_id, connection=redis_client)
+    assert reminders.func_name == "call_queue.callback_jobs.send_reminders" and reminders.args == ()
     queued = Queue(MAINTENANCE_QUEUE, connection=redis_client).job_ids
-    assert sorted(queued) == sorted([jobs.SWEEP_JOB_ID, jobs.REMINDERS_JOB_ID])
+    assert sorted(queued) == sorted([callback_jobs.SWEEP.job_id, callback_jobs.REMINDERS.job_id])

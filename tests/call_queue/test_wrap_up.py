@@ -9,8 +9,8 @@ import pytest
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
-from call_queue import jobs, service, staffing
-from madoguchi.jobs import DEFAULT_QUEUE
+from call_queue import job_scheduling, line_services, operator_states
+from madoguchi.job_queues import DEFAULT_QUEUE
 from madoguchi.models import Call, utcnow
 from tests import factories
 from tests.call_queue.conftest import fetch, live_holder
@@ -31,7 +31,7 @@ def short_wrap_up(app):
 def _operator_on_a_call(session) -> int:
     operator = factories.operator(session)
     session.commit()
-    staffing.set_state(session, service.board(), operator.id, "on_call", utcnow())
+    operator_states.set_state(session, line_services.board(), operator.id, "on_call", utcnow())
     return operator.id
 
 
@@ -39,19 +39,20 @@ def test_the_end_of_a_wrap_up_is_scheduled_once_with_the_operator_id_only(
         line_ctx, redis_client, short_wrap_up):
     session = line_ctx
     operator_id = _operator_on_a_call(session)
-    service.operator_finished(session, operator_id)
-    state = service.board().get(operator_id)
+    line_services.operator_finished(session, operator_id)
+    state = line_services.board().get(operator_id)
     assert state.state == "wrap_up"
     registry = ScheduledJobRegistry(DEFAULT_QUEUE, connection=redis_client)
-    job_id = jobs.wrap_up_job_id(operator_id, state.since)
+    job_id = job_scheduling.wrap_up_job_id(operator_id, state.since)
     assert registry.get_job_ids() == [job_id]
     job = Job.fetch(job_id, connection=redis_client)
-    assert job.func_name == "call_queue.jobs.end_wrap_up"
+    assert job.func_name == "call_queue.callback_jobs.end_wrap_up"
     assert (job.args, job.kwargs) == ((operator_id,), {})
     due = registry.get_scheduled_time(job).replace(tzinfo=UTC)
     assert state.until <= due < state.until + timedelta(seconds=1)
     # The same wrap-up scheduled again (a retried webhook) stays one job.
-    assert not jobs.schedule_wrap_up_end(redis_client, operator_id, state.since, state.until)
+    assert not job_scheduling.schedule_wrap_up_end(redis_client, operator_id, state.since,
+                                                   state.until)
     assert registry.get_job_ids() == [job_id]
 
 
@@ -59,9 +60,9 @@ def test_a_new_wrap_up_of_the_same_operator_gets_its_own_job(line_ctx, redis_cli
                                                               short_wrap_up):
     session = line_ctx
     operator_id = _operator_on_a_call(session)
-    service.operator_finished(session, operator_id, utcnow())
+    line_services.operator_finished(session, operator_id, utcnow())
     time.sleep(0.01)
-    service.operator_finished(session, operator_id, utcnow())
+    line_services.operator_finished(session, operator_id, utcnow())
     registry = ScheduledJobRegistry(DEFAULT_QUEUE, connection=redis_client)
     assert len(registry.get_job_ids()) == 2
 
@@ -71,14 +72,15 @@ def test_a_holder_is_put_through_by_the_worker_as_soon_as_the_wrap_up_ends(
     session = line_ctx
     operator_id = _operator_on_a_call(session)
     holder = live_holder(session, network, minutes=2, number="+819011119999")
-    service.operator_finished(session, operator_id)
+    line_services.operator_finished(session, operator_id)
     assert fetch(session, Call, holder.id).operator_id is None  # still in wrap-up
-    wrap_up = service.board().get(operator_id)
+    wrap_up = line_services.board().get(operator_id)
     time.sleep(max(0.0, wrap_up.until.timestamp() - time.time()) + 1.0)  # whole seconds in RQ
 
     completed = run_worker_burst(base_env)  # no sweep in a burst: only the scheduled job runs
     assert completed.returncode == 0, completed.stderr
-    job = Job.fetch(jobs.wrap_up_job_id(operator_id, wrap_up.since), connection=redis_client)
+    job = Job.fetch(job_scheduling.wrap_up_job_id(operator_id, wrap_up.since),
+                    connection=redis_client)
     assert job.get_status() == JobStatus.FINISHED and job.return_value() == 1
     assert fetch(session, Call, holder.id).operator_id == operator_id
     control = network.take_control(holder.call_sid)

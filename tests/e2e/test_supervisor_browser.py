@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from agent_console.services import accounts
-from call_queue import service, staffing
+from call_queue import line_services, operator_states
 from madoguchi.models import utcnow
 from madoguchi.telephony.caller import HangUp, LineEvent, Moment, Press, Wait
 from madoguchi.telephony.engine import CallEngine, CallSetup
@@ -63,7 +63,7 @@ def test_the_live_tiles_follow_a_caller_who_holds_and_hangs_up(
                                         password=PASSWORD, role="operator")
     with app.app_context(), committed_db() as session:
         # On duty but on a call: a caller asking for a person is put in line and holds.
-        staffing.set_state(session, service.board(), busy.id, "on_call", utcnow())
+        operator_states.set_state(session, line_services.board(), busy.id, "on_call", utcnow())
 
     log_in(page, "kimura")
     page.goto("/console/live")

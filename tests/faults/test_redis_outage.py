@@ -10,7 +10,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import select
 
-from call_queue import staffing
+from call_queue import operator_states
 from call_queue.operators import OperatorBoard
 from madoguchi.models import CallbackRequest, utcnow
 from tests import factories
@@ -40,7 +40,7 @@ def _free_operator(committed_db, redis_url: str) -> int:
     with committed_db() as session:
         operator_id = factories.operator(session).id
         session.commit()
-        staffing.set_state(session, OperatorBoard(Redis.from_url(redis_url)), operator_id,
+        operator_states.set_state(session, OperatorBoard(Redis.from_url(redis_url)), operator_id,
                            "available", utcnow())
     return operator_id
 

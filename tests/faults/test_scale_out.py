@@ -14,7 +14,7 @@ import time
 from redis import Redis
 from sqlalchemy import select
 
-from call_queue import service, staffing
+from call_queue import line_services, operator_states
 from call_queue.operators import OperatorBoard
 from madoguchi.models import Call, CallbackRequest, utcnow
 from madoguchi.telephony.network import SimulatedCall
@@ -47,7 +47,7 @@ def test_two_web_processes_and_two_workers_keep_one_line_and_lose_no_caller_when
         operators = [factories.operator(session).id for _ in range(2)]
         session.commit()
         for operator_id in operators:  # both busy: callers wait in line
-            staffing.set_state(session, board, operator_id, "on_call", utcnow())
+            operator_states.set_state(session, board, operator_id, "on_call", utcnow())
     start_worker(), start_worker()
     web_a, web_b = start_webs(2)
 
@@ -84,7 +84,7 @@ def test_two_web_processes_and_two_workers_keep_one_line_and_lose_no_caller_when
     with committed_db() as session, line_app.app_context():
         taken_by = []
         for operator_id in [operators[0], operators[1], operators[0], operators[1]]:
-            assigned = service.operator_available(session, operator_id)
+            assigned = line_services.operator_available(session, operator_id)
             taken_by += [(a.party.kind, a.operator_id) for a in assigned]
         holders = session.execute(select(Call.call_sid, Call.operator_id).order_by(Call.id)).all()
         request = session.scalar(select(CallbackRequest))

@@ -14,9 +14,9 @@ from redis import Redis
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from call_queue import jobs, service, staffing
+from call_queue import callback_jobs, line_services, operator_states
 from call_queue.operators import OperatorBoard
-from madoguchi.jobs import HOLD_RELEASE_JOB_ID
+from madoguchi.maintenance import HOLD_RELEASE
 from madoguchi.models import CallbackAttempt, CallbackRequest, utcnow
 from tests import factories
 from tests.faults.processes import wait_until
@@ -44,9 +44,9 @@ def test_a_callback_whose_worker_is_killed_mid_dial_is_placed_exactly_once_by_th
         session.add(request)
         session.commit()
         private_redis.set(PACER_KEY, repr(time.time() + 20))  # the horse will wait its turn
-        staffing.set_state(session, OperatorBoard(Redis.from_url(redis_server.url)),
+        operator_states.set_state(session, OperatorBoard(Redis.from_url(redis_server.url)),
                            operator_id, "available", utcnow())
-        assert [a.party.id for a in service.dispatch(session)] == [request.id]
+        assert [a.party.id for a in line_services.dispatch(session)] == [request.id]
 
     first = start_worker()
     wait_until(lambda: _attempts(committed_db), 30, "the first attempt committed")
@@ -58,14 +58,14 @@ def test_a_callback_whose_worker_is_killed_mid_dial_is_placed_exactly_once_by_th
     private_redis.delete(PACER_KEY)
     second = start_worker()
     # The sweep of a minute later: the attempt that never rang goes back in line, due now.
-    later = utcnow() + timedelta(seconds=jobs.STALE_ATTEMPT_SECONDS + 1)
+    later = utcnow() + timedelta(seconds=callback_jobs.STALE_ATTEMPT_SECONDS + 1)
     with committed_db() as session, app.app_context():
-        assert jobs.close_stale_attempts(session, later) == 1
+        assert callback_jobs.close_stale_attempts(session, later) == 1
     ringing = wait_until(network.ringing_calls, 30, f"the retry placed\n{second.output()}")
     time.sleep(3)  # a late rerun of the killed job would dial now
     assert [call.to_number for call in network.ringing_calls()] == [MOBILE] == [
         call.to_number for call in ringing]
     assert [(no, status) for no, status, _ in _attempts(committed_db)] == [
         (1, "failed"), (2, "dialing")]
-    for job_id in (jobs.SWEEP_JOB_ID, jobs.REMINDERS_JOB_ID, HOLD_RELEASE_JOB_ID):
+    for job_id in (callback_jobs.SWEEP.job_id, callback_jobs.REMINDERS.job_id, HOLD_RELEASE.job_id):
         assert Job.fetch(job_id, connection=private_redis).get_status() in LIVE, job_id

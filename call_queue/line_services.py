@@ -14,7 +14,8 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
-from call_queue import callback_calls, staffing
+import prompts
+from call_queue import callback_calls, job_scheduling, operator_states
 from call_queue.callback_calls import AttemptResult
 from call_queue.dispatch import Assignment, Dispatcher
 from call_queue.operators import OperatorBoard
@@ -38,13 +39,11 @@ def board() -> OperatorBoard:
 
 def dispatcher(session: Session) -> Dispatcher:
     """A dispatcher on the app's database session, Redis, phone network and job queue."""
-    from call_queue import jobs
-
     redis = get_redis()
     return Dispatcher(
         session=session, board=OperatorBoard(redis), telephony=get_telephony(),
         public_base_url=settings().secrets.public_base_url,
-        enqueue_attempt=lambda request_id, attempt_no: jobs.enqueue_callback_attempt(
+        enqueue_attempt=lambda request_id, attempt_no: job_scheduling.enqueue_callback_attempt(
             redis, request_id, attempt_no),
     )
 
@@ -63,7 +62,7 @@ def operators_on_duty(session: Session, now: datetime | None = None) -> int:
     """Operators taking calls (board rebuilt from the database if Redis came back empty)."""
     try:
         current = board()
-        staffing.ensure_board(session, current)
+        operator_states.ensure_board(session, current)
         return current.on_duty(now or utcnow())
     except RedisError:
         log.exception("operator board unreachable: treating the line as unstaffed")
@@ -74,23 +73,21 @@ def operator_available(session: Session, operator_id: int,
                        now: datetime | None = None) -> list[Assignment]:
     """An operator is free: save the state, then give them (or others) the next party."""
     now = now or utcnow()
-    staffing.ensure_board(session, board())
-    staffing.set_state(session, board(), operator_id, "available", now)
+    operator_states.ensure_board(session, board())
+    operator_states.set_state(session, board(), operator_id, "available", now)
     return dispatch(session, now)
 
 
 def operator_finished(session: Session, operator_id: int, now: datetime | None = None) -> None:
     """An operator's call ended: wrap-up for the configured time, then the next party at once."""
-    from call_queue import jobs
-
     now = now or utcnow()
-    state = staffing.start_wrap_up(session, board(), operator_id, now,
+    state = operator_states.start_wrap_up(session, board(), operator_id, now,
                                    settings().queue.wrap_up_seconds)
     if state.until is None:
         dispatch(session, now)  # no wrap-up configured: free right away
         return
     try:
-        jobs.schedule_wrap_up_end(get_redis(), operator_id, state.since, state.until)
+        job_scheduling.schedule_wrap_up_end(get_redis(), operator_id, state.since, state.until)
     except RedisError:
         log.exception("wrap-up end of operator %d not scheduled; the sweep will catch up",
                       operator_id)
@@ -112,13 +109,11 @@ def after_attempt(session: Session, result: AttemptResult, now: datetime | None 
 
 def _schedule_retry(session: Session, result: AttemptResult) -> None:
     """Have the worker dispatch again the moment the retry pause ends."""
-    from call_queue import jobs
-
     request = session.get(CallbackRequest, result.request_id)
     if request is None or request.next_attempt_at is None:
         return
     try:
-        jobs.schedule_callback_due(get_redis(), request.id, result.attempt_no,
+        job_scheduling.schedule_callback_due(get_redis(), request.id, result.attempt_no,
                                    request.next_attempt_at)
     except RedisError:
         log.exception("retry of callback %d not scheduled; the sweep will catch up", request.id)
@@ -126,8 +121,6 @@ def _schedule_retry(session: Session, result: AttemptResult) -> None:
 
 def report_unreached(session: Session, request_id: int, now: datetime) -> int:
     """SMS to a mobile and a follow-up case for a callback given up on; returns the case id."""
-    import prompts
-
     request = session.get(CallbackRequest, request_id)
     assert request is not None
     catalog = prompts.catalog(request.language)
