@@ -135,7 +135,7 @@ def describe(stack: Stack, lost: list[str], connection: Redis) -> list[dict]:
     from rq.job import Job
     from sqlalchemy import select
 
-    from call_queue.callback_jobs import callback_job_id
+    from call_queue.job_scheduling import callback_job_id
     from madoguchi.db import make_engine
     from madoguchi.models import CallbackAttempt, CallbackRequest
 

@@ -13,7 +13,7 @@ from madoguchi import job_queues, periodic
 from madoguchi.models import AlertEvent, Call, utcnow
 from madoguchi.telephony.network import SimulatedNetwork
 from tests.conftest import ROOT
-from tests.test_cli import run_worker_burst
+from tests.madoguchi.test_cli import run_worker_burst
 
 DUTY_MOBILE = "+819011112222"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agent_console.services.operator_line import SimulatedOperatorLine, TwilioOperatorLine
 from madoguchi.telephony.network import SimulatedCall, SimulatedNetwork, new_sid
 from madoguchi.telephony.twilio_adapter import TwilioTelephony
-from tests.telephony.test_twilio_adapter import ACCOUNT, CALL_SID, RecordingHttpClient
+from tests.madoguchi.telephony.test_twilio_adapter import ACCOUNT, CALL_SID, RecordingHttpClient
 
 
 def _live(network: SimulatedNetwork, bridged_to: str, status: str = "in-progress") -> str:

@@ -1,7 +1,7 @@
 """Open work screens hold web threads with their event streams; the line's webhooks still answer.
 
-Against a real waitress process (tests.telephony.live_server): ten logged-in tabs keep their
-streams open while a caller's webhook comes in.
+Against a real waitress process (tests.madoguchi.telephony.live_server): ten logged-in tabs keep
+their streams open while a caller's webhook comes in.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from agent_console.services import accounts
 from tests.conftest import TEST_AUTH_TOKEN
-from tests.telephony.live_server import live_server  # noqa: F401 (the fixture)
+from tests.madoguchi.telephony.live_server import live_server  # noqa: F401 (the fixture)
 
 OPEN_TABS = 10
 PASSWORD = "correct-horse-battery"

@@ -6,7 +6,7 @@ from rq import Queue
 from rq.job import Job
 
 from call_queue import line_services
-from call_queue.callback_jobs import callback_job_id
+from call_queue.job_scheduling import callback_job_id
 from madoguchi.models import CallbackRequest, Operator
 from tests import factories
 from tests.call_queue.conftest import callback_request, free_operator, live_holder

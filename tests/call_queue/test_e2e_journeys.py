@@ -31,8 +31,8 @@ from madoguchi.telephony.script import ScriptCaller, parse_script
 from tests import factories
 from tests.conftest import ROOT, TEST_AUTH_TOKEN
 from tests.faults.processes import WebProcess, WorkerProcess, wait_until
-from tests.telephony.journeys import hold_then_callback
-from tests.telephony.live_server import free_port
+from tests.madoguchi.telephony.journeys import hold_then_callback
+from tests.madoguchi.telephony.live_server import free_port
 
 CITY_NUMBER = "+81312345678"
 MOBILE = "+819012345678"

@@ -15,9 +15,9 @@ from madoguchi.telephony.engine import CallEngine, CallSetup
 from madoguchi.telephony.network import SimulatedNetwork
 from tests import factories
 from tests.conftest import TEST_AUTH_TOKEN
-from tests.telephony.journeys import answer_callback, hold_then_callback, play
-from tests.telephony.live_server import live_server  # noqa: F401 (the fixture)
-from tests.test_cli import run_worker_burst
+from tests.madoguchi.telephony.journeys import answer_callback, hold_then_callback, play
+from tests.madoguchi.telephony.live_server import live_server  # noqa: F401 (the fixture)
+from tests.madoguchi.test_cli import run_worker_burst
 
 CITY_NUMBER = "+81312345678"
 MOBILE = "+819012345678"

@@ -11,7 +11,7 @@ from madoguchi import periodic
 from madoguchi.job_queues import MAINTENANCE_QUEUE
 from madoguchi.models import CallbackAttempt
 from tests.call_queue.conftest import callback_request, free_operator
-from tests.test_cli import run_worker_burst
+from tests.madoguchi.test_cli import run_worker_burst
 
 
 def test_a_worker_process_places_a_callback_once_even_when_its_job_is_queued_twice(

@@ -14,7 +14,7 @@ from madoguchi.job_queues import DEFAULT_QUEUE
 from madoguchi.models import Call, utcnow
 from tests import factories
 from tests.call_queue.conftest import fetch, live_holder
-from tests.test_cli import run_worker_burst
+from tests.madoguchi.test_cli import run_worker_burst
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from tests.telephony.live_server import free_port
+from tests.madoguchi.telephony.live_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MADOGUCHI_SCRIPT = Path(sys.executable).parent / "madoguchi"
@@ -192,7 +192,8 @@ class WebProcess:
     def launch(self) -> None:
         """Start the process (without waiting for it to serve)."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.telephony.live_server", str(self.port)], cwd=ROOT,
+            [sys.executable, "-m", "tests.madoguchi.telephony.live_server", str(self.port)],
+            cwd=ROOT,
             env=self.env)
 
     def wait_serving(self) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run_bench(name: str, tmp_path: Path, redis_url: str) -> tuple[subprocess.CompletedProcess,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from madoguchi.resident_import import ImportRejected
-from tests.test_resident_import import (
+from tests.madoguchi.test_resident_import import (
     GOOD_LINES,
     HEADER,
     count_residents,

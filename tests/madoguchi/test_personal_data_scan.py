@@ -38,8 +38,8 @@ from madoguchi.worker import AppWorker
 from tests import factories
 from tests.agent_console.conftest import PASSWORD, login, post
 from tests.conftest import TEST_AUTH_TOKEN
-from tests.telephony.journeys import answer_callback, hold_then_callback, play
-from tests.telephony.live_server import free_port
+from tests.madoguchi.telephony.journeys import answer_callback, hold_then_callback, play
+from tests.madoguchi.telephony.live_server import free_port
 
 CITY_NUMBER = "+81312345678"
 MOBILE = "+819076543210"

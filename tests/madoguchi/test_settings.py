@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from madoguchi.cli import main
 from madoguchi.settings import SettingsError, load_settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG_TEXT = (ROOT / "config.toml").read_text(encoding="utf-8")
 MADOGUCHI_SCRIPT = Path(sys.executable).parent / "madoguchi"
 

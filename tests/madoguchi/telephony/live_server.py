@@ -1,6 +1,6 @@
 """A real Madoguchi web server in its own process for whole-call tests.
 
-Run as `python -m tests.telephony.live_server PORT`: the app from create_app(), served by
+Run as `python -m tests.madoguchi.telephony.live_server PORT`: the app from create_app(), served by
 waitress on 127.0.0.1:PORT, with its settings from the environment (the test database and
 Redis) and the line open around the clock like the demo city. The `live_server` fixture starts
 it once per test session and stops it at the end.
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 START_SECONDS = 60
 STOP_SECONDS = 10
 
@@ -65,7 +65,8 @@ def live_server(base_env, engine) -> Iterator[LiveServer]:
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, **base_env, "PUBLIC_BASE_URL": base_url}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.telephony.live_server", str(port)], cwd=ROOT, env=env
+        [sys.executable, "-m", "tests.madoguchi.telephony.live_server", str(port)], cwd=ROOT,
+        env=env
     )
     try:
         _wait_healthy(process, base_url)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MADOGUCHI_SCRIPT = Path(sys.executable).parent / "madoguchi"
 START_SECONDS = 60
 STOP_SECONDS = 30
