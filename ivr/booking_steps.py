@@ -17,6 +17,7 @@ from madoguchi.models import (
     ResidentPhone,
     Slot,
 )
+from madoguchi.telephony import get_telephony
 from madoguchi.voice.speech import Line
 
 if TYPE_CHECKING:
@@ -156,8 +157,6 @@ def _sms_number(flow: CallFlow, resident: Resident | None) -> str | None:
 
 def _send_confirmation(flow: CallFlow, kept: Booking) -> bool:
     """Text the booking to a mobile number; a failed text never fails the booking."""
-    from madoguchi.telephony import get_telephony
-
     number = _sms_number(flow, flow.resident())
     if number is None:
         return False

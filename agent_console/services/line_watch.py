@@ -14,23 +14,23 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from agent_console.i18n import translate
+from agent_console.services.line_board import alert_sentence
+from call_queue import line_services, operator_states
 from call_queue.line_metrics import alerts, snapshot
 from madoguchi import phone
 from madoguchi.db import database, session_scope
+from madoguchi.events import notify_line_changed
 from madoguchi.models import utcnow
 from madoguchi.periodic import PeriodicJob
 from madoguchi.redis_conn import get_redis
 from madoguchi.settings import Settings
+from madoguchi.telephony import get_telephony
 
 log = logging.getLogger(__name__)
 
-
-
 def alert_sms_text(raised: alerts.Raised, settings: Settings) -> str:
     """The text the duty supervisor receives, in the line's default language."""
-    from agent_console.i18n import translate
-    from agent_console.services.line_board import alert_sentence
-
     language = settings.languages.default if settings.languages.default in ("ja", "en") else "ja"
     city = settings.city.name if language == "ja" else settings.city.name_en
     return translate("alert_sms", language, city=city, alert=alert_sentence(
@@ -64,10 +64,6 @@ def check(session: Session, *, settings: Settings, operator_counts: dict[str, in
 
 def check_line() -> int:
     """RQ job: check the thresholds now; returns how many alerts were raised."""
-    from call_queue import line_services, operator_states
-    from madoguchi.events import notify_line_changed
-    from madoguchi.telephony import get_telephony
-
     settings = current_app.config["SETTINGS"]
     now = utcnow()
     with session_scope(database()) as session:
