@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
         my_settings,
         reports,
         residents,
+        sessions,
         sms,
         supervisor,
         voice,

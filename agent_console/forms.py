@@ -105,6 +105,21 @@ class UserCreateForm(FlaskForm):
     language = SelectField(choices=list(LANGUAGES))
 
 
+class PasswordChangeForm(FlaskForm):
+    """The user's own new password, with the current one and the new one twice."""
+
+    current_password = PasswordField(validators=[DataRequired(), Length(max=200)])
+    new_password = PasswordField(validators=[DataRequired(), Length(max=200)])
+    repeat_password = PasswordField(validators=[DataRequired(), Length(max=200)])
+
+
+class PasswordSetForm(FlaskForm):
+    """A new password an admin sets for a user, twice."""
+
+    new_password = PasswordField(validators=[DataRequired(), Length(max=200)])
+    repeat_password = PasswordField(validators=[DataRequired(), Length(max=200)])
+
+
 class SmsForm(FlaskForm):
     """A text to one of the resident's numbers: a booking confirmation or a short note."""
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request, session
+from flask import abort, current_app, g, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
+from agent_console.services import console_sessions
 from madoguchi.db import get_session
-from madoguchi.models import ROLES, Operator
+from madoguchi.models import ROLES, Operator, utcnow
 
 # A working day plus overtime, then a fresh login; half an hour away from the desk logs out.
 ABSOLUTE_SESSION_SECONDS = 8 * 60 * 60
@@ -107,9 +107,14 @@ login_manager.session_protection = "basic"
 
 @login_manager.user_loader
 def load_user(user_id: str) -> ConsoleUser | None:
-    """The operator of a session, or None when disabled, deleted or their password changed."""
+    """The operator of an open server-side session, else None (ended, expired, disabled…)."""
     raw_id, _, fingerprint = user_id.partition(":")
-    if not raw_id.isdigit():
+    if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 12:
+        return None
+    check = console_sessions.check(get_session(), session.get("sid"), limits=session_limits(),
+                                   now=utcnow())
+    g.console_session = check
+    if not check.open or check.operator_id != int(raw_id):
         return None
     operator = get_session().get(Operator, int(raw_id))
     if operator is None or not operator.active:
@@ -128,42 +133,54 @@ def _unauthorized():
     return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
 
 
-def start_session(operator: Operator) -> None:
-    """Log in on a brand-new session: nothing from before the login survives (no fixation)."""
+def session_limits() -> console_sessions.Limits:
+    """The absolute and idle limits in force (tests may shorten them in the app's config)."""
+    config = current_app.config
+    return console_sessions.Limits(
+        absolute_seconds=config.get("CONSOLE_ABSOLUTE_SESSION_SECONDS", ABSOLUTE_SESSION_SECONDS),
+        idle_seconds=config.get("CONSOLE_IDLE_SESSION_SECONDS", IDLE_SESSION_SECONDS),
+    )
+
+
+def start_session(operator: Operator) -> int:
+    """Log in on a brand-new session, recorded on the server (nothing from before survives).
+
+    Returns the server-side session's id.
+    """
     session.clear()
     session.permanent = True
     login_user(console_user(operator), fresh=True)
-    now = int(time.time())
-    session["sid"] = secrets.token_urlsafe(16)
-    session["login_at"] = now
-    session["seen_at"] = now
+    token, session_id = console_sessions.start(
+        get_session(), operator.id, ip=client_ip(), user_agent=request.user_agent.string,
+        now=utcnow())
+    session["sid"] = token
+    return session_id
 
 
-def end_session() -> None:
-    """Log out and forget everything in the session."""
+def refresh_login(operator: Operator) -> None:
+    """Keep the same server-side session after the user's own password change."""
+    login_user(console_user(operator), fresh=True)
+
+
+def end_session(reason: str = "logout") -> int | None:
+    """End the session on the server, then log out and forget the cookie; returns its id."""
+    session_id = current_session_id()
+    console_sessions.end(get_session(), session.get("sid"), reason, utcnow())
     logout_user()
     session.clear()
+    return session_id
 
 
-def session_expiry_reason(now: float | None = None) -> str | None:
-    """'session_too_long' or 'session_expired' when the session must end, else None."""
-    now = time.time() if now is None else now
-    config = current_app.config
-    absolute = config.get("CONSOLE_ABSOLUTE_SESSION_SECONDS", ABSOLUTE_SESSION_SECONDS)
-    idle = config.get("CONSOLE_IDLE_SESSION_SECONDS", IDLE_SESSION_SECONDS)
-    login_at, seen_at = session.get("login_at"), session.get("seen_at")
-    if login_at is None or seen_at is None:
-        return "session_expired"
-    if now - login_at > absolute:
-        return "session_too_long"
-    if now - seen_at > idle:
-        return "session_expired"
-    return None
+def current_session_id() -> int | None:
+    """The id of the request's open server-side session (None when not logged in)."""
+    check = g.get("console_session")
+    return check.session_id if check is not None else None
 
 
-def touch_session(now: float | None = None) -> None:
-    """Note activity so the idle limit counts from now."""
-    session["seen_at"] = int(time.time() if now is None else now)
+def ended_session() -> console_sessions.Check | None:
+    """The request's session when the server found it ended (idle, absolute, logout…)."""
+    check = g.get("console_session")
+    return check if check is not None and check.ended_reason is not None else None
 
 
 def role_required(role: str) -> Callable[[F], F]:

@@ -436,6 +436,28 @@ class Operator(Base):
     state_until: Mapped[datetime | None]
 
 
+class ConsoleSession(Base):
+    """One console login, checked by the server on every request until it ends.
+
+    The browser's cookie carries a random token; only its SHA-256 is stored, so a copy of this
+    table cannot be replayed as a cookie. `ended_at` set means the session is over for good.
+    """
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_operator_open", "operator_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    # logout, idle, absolute, password, disabled, admin
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
 class ReminderSent(Base):
     """One appointment reminder sent (or tried); unique per (booking, kind) so none goes twice."""
 

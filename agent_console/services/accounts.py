@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from agent_console.i18n import LANGUAGES
+from agent_console.services import console_sessions
 from madoguchi.models import ROLES, Operator, utcnow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{2,60}$")
@@ -27,11 +28,16 @@ class AccountError(ValueError):
         self.values = values
 
 
-def authenticate(session: Session, username: str, password: str) -> Operator | None:
-    """The active operator with this username and password, else None; notes the login time."""
-    operator = session.scalar(
+def find_by_username(session: Session, username: str) -> Operator | None:
+    """The console user with this name (any case), active or not."""
+    return session.scalar(
         select(Operator).where(func.lower(Operator.username) == username.strip().lower())
     )
+
+
+def authenticate(session: Session, username: str, password: str) -> Operator | None:
+    """The active operator with this username and password, else None; notes the login time."""
+    operator = find_by_username(session, username)
     if operator is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
@@ -82,7 +88,7 @@ def create_operator(
 
 
 def set_active(session: Session, operator_id: int, active: bool, *, acting_id: int) -> Operator:
-    """Enable or disable a user (a disabled user's sessions stop at their next request)."""
+    """Enable or disable a user; disabling ends their open sessions on the server."""
     operator = session.get(Operator, operator_id)
     if operator is None:
         raise AccountError("not_found")
@@ -90,7 +96,40 @@ def set_active(session: Session, operator_id: int, active: bool, *, acting_id: i
         raise AccountError("cannot_disable_self")
     operator.active = active
     session.commit()
+    if not active:
+        console_sessions.end_all_for(session, operator.id, "disabled", utcnow())
     return operator
+
+
+def change_own_password(session: Session, operator_id: int, *, current: str, new: str,
+                        repeated: str, keep_session_id: int | None) -> int:
+    """A user changes their password; their other sessions end. Returns how many ended."""
+    operator = session.get(Operator, operator_id)
+    if operator is None:
+        raise AccountError("not_found")
+    if not check_password_hash(operator.password_hash, current):
+        raise AccountError("password_wrong")
+    return _set_password(session, operator, new, repeated, keep_session_id)
+
+
+def set_password(session: Session, operator_id: int, *, new: str, repeated: str) -> int:
+    """An admin sets a user's password; all that user's sessions end. Returns how many."""
+    operator = session.get(Operator, operator_id)
+    if operator is None:
+        raise AccountError("not_found")
+    return _set_password(session, operator, new, repeated, None)
+
+
+def _set_password(session: Session, operator: Operator, new: str, repeated: str,
+                  keep_session_id: int | None) -> int:
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise AccountError("password_too_short", min=MIN_PASSWORD_LENGTH)
+    if new != repeated:
+        raise AccountError("password_mismatch")
+    operator.password_hash = generate_password_hash(new)
+    session.commit()
+    return console_sessions.end_all_for(session, operator.id, "password", utcnow(),
+                                        keep_session_id=keep_session_id)
 
 
 def set_language(session: Session, operator_id: int, language: str) -> None:
@@ -102,6 +141,12 @@ def set_language(session: Session, operator_id: int, language: str) -> None:
         raise AccountError("not_found")
     operator.language = language
     session.commit()
+
+
+def language_of(session: Session, operator_id: int | None) -> str | None:
+    """An operator's console language (None when unknown)."""
+    operator = session.get(Operator, operator_id) if operator_id is not None else None
+    return operator.language if operator is not None else None
 
 
 def all_operators(session: Session) -> list[Operator]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from agent_console.blueprint import bp
@@ -10,18 +10,19 @@ from agent_console.forms import LanguageForm, LoginForm
 from agent_console.i18n import LANGUAGES, translate
 from agent_console.security import (
     client_ip,
+    current_session_id,
     end_session,
     role_required,
     safe_next,
     start_session,
 )
-from agent_console.services import accounts, login_limit
+from agent_console.services import accounts, login_events, login_limit, logins
 from madoguchi.db import get_session
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """The login form; after 5 failures per username and address, a 15-minute pause."""
+    """The login form; after 5 attempts for an account (or 20 from an address), a pause."""
     if request.args.get("lang") in LANGUAGES:
         session["lang"] = request.args["lang"]
     form = LoginForm()
@@ -29,21 +30,20 @@ def login():
         form.next.data = request.args.get("next", "")
     status = 200
     if form.validate_on_submit():
-        username, ip = form.username.data, client_ip()
-        if login_limit.is_blocked(username, ip):
+        db, ip = get_session(), client_ip()
+        result = logins.attempt(db, form.username.data, form.password.data, ip=ip,
+                                secret=current_app.secret_key)
+        if result.refused:
             flash(translate("login_rate_limited", minutes=login_limit.window_minutes()), "error")
             status = 429
+        elif result.operator is None:
+            flash(translate("login_failed"), "error")
+            status = 401
         else:
-            operator = accounts.authenticate(get_session(), username, form.password.data)
-            if operator is None:
-                login_limit.record_failure(username, ip)
-                flash(translate("login_failed"), "error")
-                status = 401
-            else:
-                login_limit.clear(username, ip)
-                target = safe_next(form.next.data, url_for("console.home"))
-                start_session(operator)
-                return redirect(target)
+            target = safe_next(form.next.data, url_for("console.home"))
+            session_id = start_session(result.operator)
+            login_events.logged_in(db, result.operator, ip, session_id)
+            return redirect(target)
     elif request.method == "POST":
         flash(translate("form_invalid"), "error")
         status = 400
@@ -52,8 +52,12 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """End the session (a POST with a CSRF token, so no other site can log anyone out)."""
-    language = current_user.language if current_user.is_authenticated else None
+    """End the session on the server (a POST with a CSRF token: no other site logs anyone out)."""
+    language = None
+    if current_user.is_authenticated:
+        language = current_user.language
+        login_events.logged_out(get_session(), current_user.id, current_user.username,
+                                client_ip(), current_session_id())
     end_session()
     if language:
         session["lang"] = language

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -12,25 +12,34 @@ from agent_console.security import (
     ABSOLUTE_SESSION_SECONDS,
     SECURITY_HEADERS,
     SOFTPHONE_CONTENT_SECURITY_POLICY,
-    end_session,
-    session_expiry_reason,
-    touch_session,
+    ended_session,
 )
+from agent_console.services import accounts
 from madoguchi import phone
+from madoguchi.db import get_session
+
+# Why a session ended, as the console message that tells the operator.
+ENDED_MESSAGES = {"idle": "session_expired", "absolute": "session_too_long"}
 
 
 @bp.before_request
 def enforce_session_limits():
-    """End sessions past the absolute or idle limit; otherwise note the activity."""
-    if request.endpoint == "console.static" or not current_user.is_authenticated:
+    """A session the server found past its idle or absolute limit: say so, then log in again.
+
+    The server checks the session on every request (agent_console.security.load_user); one ended
+    by logout, an admin, a password change or disabling simply counts as logged out.
+    """
+    if request.endpoint == "console.static" or current_user.is_authenticated:
         return None
-    reason = session_expiry_reason()
-    if reason is None:
-        touch_session()
+    ended = ended_session()
+    if "sid" not in session or ended is None:
         return None
-    language = current_user.language
-    end_session()
-    flash(translate(reason, language, hours=ABSOLUTE_SESSION_SECONDS // 3600), "info")
+    session.clear()
+    if ended.ended_reason not in ENDED_MESSAGES:
+        return None
+    language = accounts.language_of(get_session(), ended.operator_id)
+    flash(translate(ENDED_MESSAGES[ended.ended_reason], language,
+                    hours=ABSOLUTE_SESSION_SECONDS // 3600), "info")
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("console.login", next=target, lang=language))
 

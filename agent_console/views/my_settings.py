@@ -6,10 +6,15 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from agent_console.blueprint import bp
-from agent_console.forms import ActionForm, OperatorSettingsForm
+from agent_console.forms import ActionForm, OperatorSettingsForm, PasswordChangeForm
 from agent_console.i18n import translate
-from agent_console.security import role_required
-from agent_console.services import accounts, operator_reach
+from agent_console.security import (
+    client_ip,
+    current_session_id,
+    refresh_login,
+    role_required,
+)
+from agent_console.services import accounts, login_events, operator_reach
 from agent_console.views.common import current_actor, settings
 from madoguchi import phone
 from madoguchi.db import get_session
@@ -48,9 +53,35 @@ def my_settings():
         form.reach_by.data = saved.reach_by
         form.phone.data = saved.phone_national
     return render_template("console/my_settings.html", form=form,
+                           password_form=PasswordChangeForm(),
                            reach=operator_reach.current(operator),
                            softphone=settings().softphone_configured,
                            uses_twilio=settings().uses_twilio), status
+
+
+@bp.post("/me/password")
+@role_required("operator")
+def change_password():
+    """The user's own new password; their logins elsewhere end, this one goes on."""
+    session = get_session()
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        flash(translate("form_invalid"), "error")
+        return redirect(url_for("console.my_settings"))
+    try:
+        ended = accounts.change_own_password(
+            session, current_user.id, current=form.current_password.data,
+            new=form.new_password.data, repeated=form.repeat_password.data,
+            keep_session_id=current_session_id())
+    except accounts.AccountError as exc:
+        flash(translate(exc.key, **exc.values), "error")
+        return redirect(url_for("console.my_settings"))
+    refresh_login(session.get(Operator, current_user.id))
+    login_events.password_changed(session, actor_id=current_user.id,
+                                  actor_name=current_user.username, ip=client_ip(),
+                                  operator_id=current_user.id, sessions_ended=ended)
+    flash(translate("password_changed"), "success")
+    return redirect(url_for("console.my_settings"))
 
 
 @bp.post("/admin/users/<int:operator_id>/reach")

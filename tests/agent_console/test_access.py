@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from agent_console.security import safe_next
 from agent_console.services import login_limit
-from madoguchi.models import Operator
+from madoguchi.models import ConsoleSession, Operator, utcnow
 from tests.agent_console.conftest import PASSWORD, csrf_token, login, post
 
 # The role × route table (every route, every role, CSRF on every POST, headers on every answer)
@@ -96,30 +96,42 @@ def test_logout_ends_the_session(as_operator):
     assert as_operator.get("/console/residents").status_code == 302
 
 
-def test_an_idle_session_ends_after_thirty_minutes(as_operator):
-    with as_operator.session_transaction() as state:
-        state["seen_at"] = int(time.time()) - 31 * 60
+def _age_session(db_session, **ago: int) -> None:
+    """Move the open session's times back by the given seconds (created / last_seen)."""
+    row = db_session.scalar(select(ConsoleSession).where(ConsoleSession.ended_at.is_(None)))
+    if "created" in ago:
+        row.created_at = row.created_at - timedelta(seconds=ago["created"])
+    if "last_seen" in ago:
+        row.last_seen_at = row.last_seen_at - timedelta(seconds=ago["last_seen"])
+    db_session.commit()
+
+
+def test_an_idle_session_ends_after_thirty_minutes(as_operator, db_session):
+    _age_session(db_session, last_seen=31 * 60)
     response = as_operator.get("/console/residents")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/console/login")
     page = as_operator.get(response.headers["Location"]).get_data(as_text=True)
     assert "一定時間操作がなかったため" in page
+    db_session.expire_all()
+    assert db_session.scalar(select(ConsoleSession.end_reason)) == "idle"
 
 
-def test_a_session_ends_eight_hours_after_login_even_when_active(as_operator):
-    with as_operator.session_transaction() as state:
-        state["login_at"] = int(time.time()) - 8 * 3600 - 1
+def test_a_session_ends_eight_hours_after_login_even_when_active(as_operator, db_session):
+    _age_session(db_session, created=8 * 3600 + 1)
     response = as_operator.get("/console/residents")
     assert response.status_code == 302
+    assert "8時間が過ぎたため" in as_operator.get(response.headers["Location"]).get_data(
+        as_text=True)
     assert as_operator.get("/console/residents").status_code == 302
 
 
-def test_activity_keeps_a_session_alive(as_operator):
-    with as_operator.session_transaction() as state:
-        state["seen_at"] = int(time.time()) - 29 * 60
+def test_activity_keeps_a_session_alive(as_operator, db_session):
+    _age_session(db_session, last_seen=29 * 60)
     assert as_operator.get("/console/residents").status_code == 200
-    with as_operator.session_transaction() as state:
-        assert state["seen_at"] >= int(time.time()) - 5
+    db_session.expire_all()
+    seen = db_session.scalar(select(ConsoleSession.last_seen_at))
+    assert utcnow() - seen < timedelta(seconds=5)
 
 
 def test_next_leads_back_to_the_page_asked_for(client, staff):
@@ -136,8 +148,8 @@ def test_safe_next_keeps_only_local_paths():
     assert safe_next(None, "/d") == "/d"
 
 
-def test_five_failed_logins_block_that_username_from_that_address(client, staff):
-    for _ in range(login_limit.MAX_FAILURES):
+def test_five_failed_logins_block_that_account(client, staff):
+    for _ in range(login_limit.MAX_ACCOUNT_ATTEMPTS):
         assert login(client, staff.operator.username, "wrong").status_code == 401
     blocked = login(client, staff.operator.username)
     assert blocked.status_code == 429
@@ -145,8 +157,8 @@ def test_five_failed_logins_block_that_username_from_that_address(client, staff)
     assert client.get("/console/residents").status_code == 302
 
 
-def test_the_block_does_not_touch_other_users_or_addresses(client, staff):
-    for _ in range(login_limit.MAX_FAILURES):
+def test_a_blocked_account_stays_blocked_from_another_address_but_others_log_in(client, staff):
+    for _ in range(login_limit.MAX_ACCOUNT_ATTEMPTS):
         login(client, staff.operator.username, "wrong")
     assert login(client, staff.supervisor.username).status_code == 302
     other = client.application.test_client()
@@ -154,23 +166,34 @@ def test_the_block_does_not_touch_other_users_or_addresses(client, staff):
             "csrf_token": csrf_token(other)}
     response = other.post("/console/login", data=data,
                           environ_base={"REMOTE_ADDR": "192.0.2.7"})
-    assert response.status_code == 302
+    assert response.status_code == 429
 
 
-def test_the_block_is_kept_in_redis_for_every_web_process(client, staff, redis_client):
+def test_one_address_guessing_many_accounts_is_blocked_too(client, staff):
+    for index in range(login_limit.MAX_ADDRESS_ATTEMPTS):
+        assert login(client, f"guess-{index}", "wrong").status_code == 401
+    assert login(client, staff.operator.username).status_code == 429
+
+
+def test_the_counts_are_kept_in_redis_for_every_web_process(client, staff, redis_client):
     login(client, staff.operator.username, "wrong")
     keys = redis_client.keys(login_limit.KEY_PREFIX + "*")
-    assert len(keys) == 1
-    assert int(redis_client.get(keys[0])) == 1
-    assert 0 < redis_client.ttl(keys[0]) <= login_limit.WINDOW_SECONDS
-    assert staff.operator.username.encode() not in keys[0]
+    assert len(keys) == 2  # the account's and the address's
+    for key in keys:
+        assert int(redis_client.get(key)) == 1
+        assert 0 < redis_client.ttl(key) <= login_limit.WINDOW_SECONDS
+        assert staff.operator.username.encode() not in key
 
 
-def test_a_successful_login_clears_the_failures(client, staff, redis_client):
-    for _ in range(login_limit.MAX_FAILURES - 1):
+def test_a_successful_login_clears_the_account_s_failures(client, staff, redis_client):
+    for _ in range(login_limit.MAX_ACCOUNT_ATTEMPTS - 1):
         login(client, staff.operator.username, "wrong")
     assert login(client, staff.operator.username).status_code == 302
-    assert redis_client.keys(login_limit.KEY_PREFIX + "*") == []
+    keys = redis_client.keys(login_limit.KEY_PREFIX + "*")
+    assert [key for key in keys if b":account:" in key] == []
+    address = [key for key in keys if b":address:" in key]
+    assert [int(redis_client.get(key)) for key in address] == [
+        login_limit.MAX_ACCOUNT_ATTEMPTS - 1]  # the failures; the success gave its place back
 
 
 def test_without_redis_the_limit_still_holds_inside_the_process(app, client, staff, monkeypatch):
@@ -180,7 +203,7 @@ def test_without_redis_the_limit_still_holds_inside_the_process(app, client, sta
         raise RedisConnectionError("down")
 
     monkeypatch.setattr(login_limit, "get_redis", unreachable)
-    for _ in range(login_limit.MAX_FAILURES):
+    for _ in range(login_limit.MAX_ACCOUNT_ATTEMPTS):
         assert login(client, staff.operator.username, "wrong").status_code == 401
     assert login(client, staff.operator.username).status_code == 429
     assert login(client, staff.supervisor.username).status_code == 302
