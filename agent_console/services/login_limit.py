@@ -88,17 +88,25 @@ def _warn(exc: BaseException) -> None:
 def reserve(username: str, ip: str) -> Attempt:
     """Count an attempt for this account and address before its password is looked at."""
     account, address = _keys(username, ip)
-    try:
-        pipe = get_redis().pipeline(transaction=True)
-        for key in (account, address):
-            pipe.set(key, 0, ex=WINDOW_SECONDS, nx=True)
-            pipe.incr(key)
-        _, account_count, _, address_count = pipe.execute()
-        return Attempt(int(account_count), int(address_count))
-    except (RedisError, RuntimeError, OSError) as exc:
-        _warn(exc)
-        now = time.time()
-        return Attempt(_local_add(account, now), _local_add(address, now))
+    # A second try: a burst of logins can find every pooled connection busy and time out on a
+    # new one; counting such an attempt only in this process would let it skip the shared count.
+    for tries_left in (1, 0):
+        try:
+            pipe = get_redis().pipeline(transaction=True)
+            for key in (account, address):
+                pipe.set(key, 0, ex=WINDOW_SECONDS, nx=True)
+                pipe.incr(key)
+            _, account_count, _, address_count = pipe.execute()
+            return Attempt(int(account_count), int(address_count))
+        except (RedisError, OSError) as exc:
+            if tries_left:
+                continue
+            _warn(exc)
+        except RuntimeError as exc:  # no Redis configured at all
+            _warn(exc)
+            break
+    now = time.time()
+    return Attempt(_local_add(account, now), _local_add(address, now))
 
 
 def succeeded(username: str, ip: str) -> None:
