@@ -217,7 +217,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "download_csv": "CSVをダウンロード",
         "first_day": "開始日",
         "last_day": "終了日",
-        "date_invalid": "日付は 2025-10-01 のように「年-月-日」で入力してください。",
+        "date_invalid": "日付は 2025-10-01 のように「年-月-日」で、"
+                        "1900年から2199年までの日を入力してください。",
         "range_reversed": "終了日が開始日より前になっています。日付を入れ替えてください。",
         "no_data": "該当するデータはありません。",
         "campaign": "事業",
@@ -743,7 +744,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "download_csv": "Download CSV",
         "first_day": "From",
         "last_day": "To",
-        "date_invalid": "Write dates as year-month-day, for example 2025-10-01.",
+        "date_invalid": "Write dates as year-month-day, for example 2025-10-01, "
+                        "between 1900 and 2199.",
         "range_reversed": "The end date is before the start date. Swap the dates.",
         "no_data": "Nothing in this range.",
         "campaign": "Campaign",

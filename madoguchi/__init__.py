@@ -25,9 +25,10 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     import agent_console
     import call_queue
     import ivr
-    from madoguchi import api, health, redis_conn, telephony
+    from madoguchi import api, health, redis_conn, telephony, url_ids
     from madoguchi.db import Database
 
+    url_ids.init_app(app)  # before any route is added
     Database().init_app(app)
     redis_conn.init_app(app)
     health.init_app(app)

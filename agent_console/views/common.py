@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from agent_console.security import client_ip
 from agent_console.services.actor import Actor
+from madoguchi.query_values import parse_day, parse_id
 from madoguchi.settings import Settings
 
 
@@ -28,13 +29,10 @@ def settings() -> Settings:
 
 
 def parse_date(raw: str | None) -> date | None:
-    """A YYYY-MM-DD date from a query string, or None when absent or malformed."""
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
+    """A YYYY-MM-DD date from a query string, or None when absent, malformed or far off."""
+    return parse_day(raw)
 
 
 def parse_int(raw: str | None) -> int | None:
-    """A whole number from a query string, or None."""
-    return int(raw) if raw and raw.isdigit() else None
+    """A database id from a query string (ASCII digits, in range), or None."""
+    return parse_id(raw)

@@ -14,23 +14,24 @@ from agent_console.services import capacity_ledger, exports, inquiry_analytics, 
 from agent_console.views.common import current_actor, parse_int, settings
 from madoguchi.csv_safety import CSV_MEDIA_TYPE, content_disposition, csv_lines
 from madoguchi.db import get_session
+from madoguchi.query_values import parse_day
 
 EXPORT_DEFAULT_DAYS = 7
 ANALYTICS_DEFAULT_DAYS = 28
 
 
 class BadDate(ValueError):
-    """A date field holds something that is not a YYYY-MM-DD date."""
+    """A date field holds something that is not a YYYY-MM-DD date from 1900 to 2199."""
 
 
 def _day(name: str, default: date | None) -> date | None:
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadDate(name) from None
+    day = parse_day(raw)
+    if day is None:
+        raise BadDate(name)
+    return day
 
 
 def _today() -> date:

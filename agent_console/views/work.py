@@ -211,7 +211,13 @@ def work_wrap_up():
     except work_desk.WrapUpError as exc:
         flash(translate(exc.key), "error")
         return _back_to_work()
-    taken = taking.set_own_state(session, current_user.id, next_state)
+    try:
+        taken = taking.set_own_state(session, current_user.id, next_state)
+    except taking.StillOnCall:
+        # Saved, but the call is not over yet: its end moves the operator to wrap-up.
+        flash(translate("wrap_up_saved"), "success")
+        flash(translate("work_still_on_call"), "error")
+        return _back_to_work()
     flash(translate("wrap_up_saved"), "success")
     if taken:
         flash(translate("work_taken_next"), "success")
