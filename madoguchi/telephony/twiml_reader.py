@@ -9,6 +9,9 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as safe_fromstring
+
 PARSE_FAILURE = 12100
 SCHEMA_VIOLATION = 12200
 
@@ -81,9 +84,13 @@ class Verb:
 def parse(document: str | bytes) -> list[Verb]:
     """The verbs of a TwiML <Response>, in order; raises TwimlError like Twilio would."""
     try:
-        root = ET.fromstring(document)  # noqa: S314 - the app's own responses; expat fetches no entities
+        # defusedxml: a document with entity declarations (billion laughs, external entities)
+        # is refused, as Twilio refuses it, instead of being expanded.
+        root = safe_fromstring(document)
     except ET.ParseError as exc:
         raise TwimlError(PARSE_FAILURE, f"the document is not well-formed XML ({exc})") from None
+    except DefusedXmlException as exc:
+        raise TwimlError(PARSE_FAILURE, f"the document declares entities ({exc!r})") from None
     if root.tag != "Response":
         raise TwimlError(PARSE_FAILURE, f"the root element must be <Response>, not <{root.tag}>")
     return [_verb(element, allowed=frozenset(VERB_CHILDREN)) for element in root]
