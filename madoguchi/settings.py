@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -363,12 +364,29 @@ def _describe(error: dict) -> tuple[str, str]:
 
 def _local_secret(var_dir: Path, name: str) -> str:
     """A random secret kept in var/ so the embedded default works without set-up."""
-    var_dir.mkdir(parents=True, exist_ok=True)
+    var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = var_dir / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        write_private_file(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write a file readable by its owner only from its first byte, atomically.
+
+    The text goes to a temporary file created 0600 (O_EXCL: never an existing one), then takes
+    the final name; two processes starting at once keep whichever came first.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        # A process that wrote the secret meanwhile wins: link() never replaces a file.
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def find_config_path(explicit: str | os.PathLike | None = None) -> Path:

@@ -33,13 +33,14 @@ def free_port() -> int:
 class ServeProcess:
     """A running `madoguchi serve` whose output is collected line by line."""
 
-    def __init__(self, var_dir: Path, *args: str) -> None:
+    def __init__(self, var_dir: Path, *args: str, env_extra: dict[str, str] | None = None) -> None:
         self.var_dir = var_dir
         env = {
             key: value for key, value in os.environ.items()
             if key not in {"DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "MADOGUCHI_CONFIG"}
         }
-        env.update(MADOGUCHI_VAR_DIR=str(var_dir), MADOGUCHI_CONFIG=str(ROOT / "config.toml"))
+        env.update(MADOGUCHI_VAR_DIR=str(var_dir), MADOGUCHI_CONFIG=str(ROOT / "config.toml"),
+                   **(env_extra or {}))
         self.process = subprocess.Popen(
             [str(MADOGUCHI_SCRIPT), "serve", *args], env=env, cwd=var_dir.parent,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -179,6 +180,24 @@ def test_serve_runs_everything_without_services_and_stops_cleanly(var_dir, signu
         assert "Madoguchi stopped." in serve.output, serve.output
         assert wait_all_gone(var_dir) == []
         assert (var_dir / "redis.db").is_file()  # the embedded Redis saved its data on the way out
+    finally:
+        serve.kill()
+
+
+@pytest.mark.slow
+def test_serve_starts_on_a_fresh_install_whose_secrets_all_come_from_the_environment(tmp_path):
+    # As a systemd unit would start it: nothing writes a local secret, so nothing made var/.
+    (tmp_path / "fresh").mkdir()
+    var_dir = tmp_path / "fresh" / "var"
+    port = free_port()
+    serve = ServeProcess(var_dir, "--port", str(port), env_extra={
+        "SECRET_KEY": "from-the-unit-file", "TWILIO_AUTH_TOKEN": "also-from-the-unit-file"})
+    try:
+        assert wait_healthy(port, serve) == {"status": "ok", "database": "ok", "redis": "ok"}
+        assert (var_dir / "madoguchi.db").is_file()
+        assert var_dir.stat().st_mode & 0o777 == 0o700
+        assert not (var_dir / "secret_key").exists()
+        assert serve.stop(signal.SIGTERM) == 0, serve.output
     finally:
         serve.kill()
 
