@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from madoguchi.settings import Settings, load_settings
 
@@ -21,6 +22,10 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     )
     if overrides:
         app.config.update(overrides)
+    if settings.web.trusted_proxies:
+        # Only as many forwarding hops as the city configured: a client cannot pick its address.
+        hops = settings.web.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     import agent_console
     import call_queue

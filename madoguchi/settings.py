@@ -182,6 +182,14 @@ class PrivacySettings(_Section):
     retention_days: int = Field(default=365, ge=1, le=3650)
 
 
+class WebSettings(_Section):
+    """How the web tier is reached."""
+
+    # How many reverse proxies (load balancer, nginx) stand in front and add X-Forwarded-For;
+    # 0 trusts none, so a client cannot choose the address the audit log and login limit see.
+    trusted_proxies: int = Field(default=0, ge=0, le=5)
+
+
 class Threshold(_Section):
     """The values at which a supervisor's tile turns amber and red."""
 
@@ -257,6 +265,7 @@ class FileSettings(_Section):
     prompts: PromptSettings = PromptSettings()
     privacy: PrivacySettings = PrivacySettings()
     supervisor: SupervisorSettings = SupervisorSettings()
+    web: WebSettings = WebSettings()
 
 
 class Secrets(BaseModel):
@@ -332,6 +341,11 @@ class Settings(BaseModel):
     def supervisor(self) -> SupervisorSettings:
         """The [supervisor] section."""
         return self.file.supervisor
+
+    @property
+    def web(self) -> WebSettings:
+        """The [web] section."""
+        return self.file.web
 
     @property
     def tz(self) -> ZoneInfo:

@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from agent_console.services import accounts, login_limit
 from madoguchi.models import AuditEntry, ConsoleSession
+from madoguchi.settings import WebSettings
 from tests.agent_console.conftest import PASSWORD, csrf_token, login, post
+from tests.conftest import app_on_test_engine
 
 PROTECTED = ("/console/residents", "/console/reports/export.csv?kind=calls")
 
@@ -163,3 +165,26 @@ def test_logins_failures_lockouts_and_logouts_are_in_the_audit_log(client, staff
     assert "nobody-by-this-name" not in str(unknown.detail) + unknown.actor
     assert unknown.detail["username_length"] == len("nobody-by-this-name")
     assert len(unknown.detail["username_digest"]) == 16
+
+
+
+def _failed_login_address(app, read_session, forwarded_for: str) -> str:
+    client = app.test_client()
+    client.post("/console/login", data={"username": "x-user", "password": "wrong",
+                                        "csrf_token": csrf_token(client)},
+                headers={"X-Forwarded-For": forwarded_for},
+                environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    return read_session.scalar(select(AuditEntry.ip).where(AuditEntry.action == "login_failed"))
+
+
+def test_forwarded_addresses_are_ignored_unless_a_proxy_is_configured(app, db_session):
+    assert _failed_login_address(app, db_session, "203.0.113.9") == "10.0.0.2"
+
+
+def test_with_one_trusted_proxy_the_client_address_comes_from_it(settings, engine, committed_db):
+    behind = settings.model_copy(update={"file": settings.file.model_copy(
+        update={"web": WebSettings(trusted_proxies=1)})})
+    app = app_on_test_engine(behind, engine)
+    with committed_db() as read_session:
+        assert _failed_login_address(app, read_session, "198.51.100.1, 203.0.113.9") == (
+            "203.0.113.9")
