@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, tzinfo
 
-from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
+from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_decimal, format_percent
 
 NO_VALUE = "—"
@@ -43,13 +43,6 @@ def moment(value: datetime, language: str, tz: tzinfo | None = None,
     pattern = get_datetime_format("medium", locale=language).replace("'", "")
     return pattern.replace("{0}", clock(local, language, seconds=seconds)).replace(
         "{1}", day(local, language))
-
-
-def month_day(value: date | datetime, language: str, tz: tzinfo | None = None) -> str:
-    """A day without its year, for chart axes: 11/20."""
-    if isinstance(value, datetime):
-        value = _local(value, tz).date()
-    return format_skeleton("Md", value, locale=language)
 
 
 def number(value: float | None, language: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_console.formats import clock, month_day, number, percent
+from agent_console.formats import number, percent
 from agent_console.i18n import translate
 from agent_console.services.line_board import duration
 from call_queue.line_metrics.history import History
@@ -16,10 +16,10 @@ COLOURS = {"answered": "#0072B2", "abandoned": "#D55E00", "callback": "#E69F00",
            "service_level": "#000000"}
 
 
-def _label(moment, settings: Settings, daily: bool, language: str) -> str:
-    if daily:
-        return month_day(moment, language, settings.tz)
-    return clock(moment, language, settings.tz)
+def _label(moment, settings: Settings, daily: bool) -> str:
+    # Fixed-width 24-hour labels in both languages: they line up under a chart's 96 quarter-hours.
+    local = moment.astimezone(settings.tz)
+    return local.strftime("%m-%d") if daily else local.strftime("%H:%M")
 
 
 def _series(key: str, values: list, language: str, kind: str = "bar") -> dict[str, Any]:
@@ -31,8 +31,8 @@ def charts(found: History, settings: Settings, language: str) -> list[dict[str, 
     """Four charts, each with its title, x labels, series and the same numbers as a table."""
     daily = found.daily
     seconds = settings.supervisor.service_level_seconds
-    volume_labels = [_label(b.start, settings, daily, language) for b in found.volume]
-    hour_labels = [_label(b.start, settings, daily, language) for b in found.levels]
+    volume_labels = [_label(b.start, settings, daily) for b in found.volume]
+    hour_labels = [_label(b.start, settings, daily) for b in found.levels]
     # Each key written out whole, so that extraction finds it (see agent_console/babel.cfg).
     made = [
         {"id": "volume", "title": translate("chart_volume_day", language) if daily

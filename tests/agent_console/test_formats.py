@@ -35,10 +35,6 @@ def test_a_local_time_of_day_is_written_as_it_is():
     assert formats.clock(time(9, 0), "en") == "9:00\u202fAM"
 
 
-def test_chart_days_leave_out_the_year():
-    assert formats.month_day(MOMENT, "ja", TOKYO) == "11/20"
-
-
 def test_numbers_are_grouped_and_percentages_rounded_in_both_languages():
     assert formats.number(12345, "ja") == "12,345"
     assert formats.number(80.5, "en") == "80.5"
