@@ -2,16 +2,27 @@
 
 Register with `agent_console.init_app(app)`. Everything lives under /console. The extension also
 switches on CSRF protection for the whole app (the JSON API and the Twilio-signed voice webhooks
-are exempt: neither authenticates with a session cookie).
+are exempt: neither authenticates with a session cookie), and Flask-Babel: each request's locale
+is the operator's language (`i18n.current_language`), its time zone the city's.
+
+The console's texts are message catalogues, `translations/{ja,en}/LC_MESSAGES/messages.po`,
+read by `i18n.translate(key)` in Python and `t('key')` in templates. To add or change a text,
+edit the entry in both .po files (msgid: the key; msgstr: the text; the same `{placeholders}` in
+both), then compile them with `pybabel compile -d agent_console/translations` and commit the .mo
+files too: a test fails when a committed .mo does not match its .po. `pybabel extract -F
+agent_console/babel.cfg -k translate -k t -o messages.pot agent_console` lists every key the code
+and templates use literally.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, redirect, url_for
+from flask import Flask, current_app, redirect, url_for
+from flask_babel import Babel
 
 from agent_console.blueprint import bp
+from agent_console.i18n import DEFAULT_LANGUAGE, TRANSLATIONS, current_language
 from agent_console.security import (
     ABSOLUTE_SESSION_SECONDS,
     ConsoleCSRFProtect,
@@ -19,10 +30,16 @@ from agent_console.security import (
 )
 
 csrf = ConsoleCSRFProtect()
+babel = Babel()
+
+
+def city_time_zone():
+    """The zone every date and time on the console is shown in: the city's."""
+    return current_app.config["SETTINGS"].tz
 
 
 def init_app(app: Flask) -> None:
-    """Attach login, CSRF protection, cookie policy and the console's blueprint to the app."""
+    """Attach login, CSRF protection, languages, cookie policy and the console's blueprint."""
     # The view modules add their routes to the blueprint when imported.
     from agent_console.views import (  # noqa: F401
         admin,
@@ -52,6 +69,10 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     csrf.exempt(api.bp)
     login_manager.init_app(app)
+    babel.init_app(app, default_locale=DEFAULT_LANGUAGE,
+                   default_translation_directories=str(TRANSLATIONS),
+                   default_timezone=settings.tz.key, locale_selector=current_language,
+                   timezone_selector=city_time_zone)
     app.register_blueprint(bp)
     if not any(
         rule.rule == "/" for rule in app.url_map.iter_rules()

@@ -6,13 +6,13 @@ import math
 from datetime import datetime
 from typing import Any
 
+from agent_console.formats import NO_VALUE, clock, number, percent
 from agent_console.i18n import translate
 from call_queue.line_metrics import alerts
 from call_queue.line_metrics.snapshot import LiveSnapshot
 from madoguchi.models import AlertEvent
 from madoguchi.settings import Settings
 
-NO_VALUE = "—"
 OPERATOR_STATES = ("available", "on_call", "wrap_up", "away")
 
 
@@ -26,18 +26,13 @@ def duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def percent(value: float | None) -> str:
-    """A 0-100 value as a whole percentage, or a dash."""
-    return NO_VALUE if value is None else f"{value:.0f}%"
-
-
-def metric_text(metric: str, value: float | None) -> str:
+def metric_text(metric: str, value: float | None, language: str) -> str:
     """A thresholded metric's value as shown on its tile and in alert texts."""
     if metric.endswith("_seconds"):
         return duration(value)
     if metric.endswith("_percent"):
-        return percent(value)
-    return NO_VALUE if value is None else f"{value:.0f}"
+        return percent(value, language)
+    return number(None if value is None else round(value), language)
 
 
 def tiles(snapshot: LiveSnapshot, settings: Settings, language: str) -> dict[str, dict]:
@@ -50,26 +45,27 @@ def tiles(snapshot: LiveSnapshot, settings: Settings, language: str) -> dict[str
         return {"text": text, "level": level, "note": note}
 
     board = {
-        metric: tile(metric_text(metric, snapshot.value(metric)), levels[metric])
+        metric: tile(metric_text(metric, snapshot.value(metric), language), levels[metric])
         for metric in levels
     }
-    board["callbacks_waiting"] = tile(str(snapshot.callbacks.waiting))
+    board["callbacks_waiting"] = tile(number(snapshot.callbacks.waiting, language))
     board["callbacks_overdue"]["note"] = translate(
         "note_callbacks_overdue", language, minutes=config.callback_promise_minutes)
     board["abandoned_rate_percent"] = tile(
-        translate("abandoned_value", language, count=summary.abandoned,
-                  rate=percent(snapshot.value("abandoned_rate_percent"))),
+        translate("abandoned_value", language, count=number(summary.abandoned, language),
+                  rate=percent(snapshot.value("abandoned_rate_percent"), language)),
         levels["abandoned_rate_percent"], translate("note_abandoned", language))
     board["service_level_percent"]["note"] = translate(
         "note_service_level", language, seconds=config.service_level_seconds,
-        answered=summary.answered_within, counted=summary.wait_ended)
+        answered=number(summary.answered_within, language),
+        counted=number(summary.wait_ended, language))
     board["average_speed_of_answer_seconds"]["note"] = translate("note_asa", language)
-    board["calls_last_hour"] = tile(str(summary.calls))
+    board["calls_last_hour"] = tile(number(summary.calls, language))
     share = summary.self_served_share
-    board["self_served_share"] = tile(percent(None if share is None else share * 100),
+    board["self_served_share"] = tile(percent(None if share is None else share * 100, language),
                                       note=translate("note_self_served", language))
     for state in OPERATOR_STATES:
-        board[f"operators_{state}"] = tile(str(snapshot.operators.get(state, 0)))
+        board[f"operators_{state}"] = tile(number(snapshot.operators.get(state, 0), language))
     for item in board.values():
         # Colour is never the only sign: the level is also written on the tile.
         item["level_text"] = "" if item["level"] == "ok" else translate(
@@ -82,23 +78,26 @@ def staffing_text(snapshot: LiveSnapshot, settings: Settings, language: str) -> 
     advice = snapshot.staffing
     config = settings.supervisor
     basis = translate(
-        "staffing_basis", language, window=advice.window_minutes, arrivals=advice.arrivals,
-        per_hour=f"{advice.arrivals_per_hour:.0f}", aht=duration(advice.handle_seconds),
+        "staffing_basis", language, window=advice.window_minutes,
+        arrivals=number(advice.arrivals, language),
+        per_hour=number(round(advice.arrivals_per_hour), language),
+        aht=duration(advice.handle_seconds),
         wrap=settings.queue.wrap_up_seconds)
     if not advice.handle_from_history:
         basis += " " + translate("staffing_default_aht", language)
-    verdict = (translate("staffing_short", language, n=advice.short_by) if advice.short_by
+    verdict = (translate("staffing_short", language, n=number(advice.short_by, language))
+               if advice.short_by
                else translate("staffing_enough", language))
     expected = ""
     if advice.service_level_on_duty is not None:
         expected = translate("staffing_on_duty_level", language,
-                             level=percent(advice.service_level_on_duty * 100),
+                             level=percent(advice.service_level_on_duty * 100, language),
                              seconds=config.service_level_seconds)
     return {
-        "needed": str(advice.needed), "on_duty": str(advice.on_duty),
+        "needed": number(advice.needed, language), "on_duty": number(advice.on_duty, language),
         "level": "red" if advice.short_by else "ok",
         "target": translate("staffing_target", language,
-                            target=f"{config.service_level_target_percent:g}",
+                            target=number(config.service_level_target_percent, language),
                             seconds=config.service_level_seconds),
         "basis": basis, "verdict": verdict, "expected": expected,
     }
@@ -119,9 +118,10 @@ def alert_sentence(metric: str, level: str, value: float, threshold: float, lang
     """One alert in words: which tile, how far, against which threshold, since when."""
     text = translate("alert_text", language, metric=translate(f"tile_{metric}", language),
                      level=translate(f"level_{level}", language),
-                     value=metric_text(metric, value), threshold=metric_text(metric, threshold))
+                     value=metric_text(metric, value, language),
+                     threshold=metric_text(metric, threshold, language))
     if since is not None:
-        text += " " + translate("alert_since", language, time=since.strftime("%H:%M"))
+        text += " " + translate("alert_since", language, time=clock(since, language))
     return text
 
 
@@ -131,7 +131,7 @@ def board(snapshot: LiveSnapshot, open_alerts: list[AlertEvent], settings: Setti
     shown = open_alerts if "screen" in settings.supervisor.notify else []
     return {
         "updated": translate("live_updated", language,
-                             time=snapshot.at.astimezone(settings.tz).strftime("%H:%M:%S")),
+                             time=clock(snapshot.at, language, settings.tz, seconds=True)),
         "tiles": tiles(snapshot, settings, language),
         "staffing": staffing_text(snapshot, settings, language),
         "alerts": alert_lines(shown, settings, language),

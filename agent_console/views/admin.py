@@ -10,7 +10,7 @@ from agent_console.forms import ActionForm, UserCreateForm
 from agent_console.i18n import translate
 from agent_console.security import role_required
 from agent_console.services import accounts, audit_log
-from agent_console.views.common import current_actor, parse_int, settings
+from agent_console.views.common import current_actor, parse_int
 from madoguchi.db import get_session
 
 
@@ -67,5 +67,5 @@ def audit():
     """The audit log, newest first, a page at a time; optionally one resident's rows."""
     entries = audit_log.page(get_session(), before_id=parse_int(request.args.get("before")),
                              resident_id=parse_int(request.args.get("resident")))
-    return render_template("console/audit.html", entries=entries, tz=settings().tz,
+    return render_template("console/audit.html", entries=entries,
                            page_size=audit_log.PAGE_SIZE)

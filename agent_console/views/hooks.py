@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from agent_console import formats
 from agent_console.blueprint import bp
 from agent_console.i18n import current_language, translate
 from agent_console.security import (
@@ -74,6 +76,32 @@ def national_phone(e164: str | None) -> str:
         return phone.national(e164)
     except Exception:  # a stored number phonenumbers cannot parse is still shown as stored
         return e164
+
+
+@bp.app_template_filter("moment")
+def moment_filter(value, seconds: bool = False) -> str:
+    """A date and time in the request's language and the city's zone (empty for none)."""
+    return "" if value is None else formats.moment(value, str(get_locale()), get_timezone(),
+                                                   seconds=seconds)
+
+
+@bp.app_template_filter("day")
+def day_filter(value) -> str:
+    """A calendar day in the request's language (empty for none)."""
+    return "" if value is None else formats.day(value, str(get_locale()), get_timezone())
+
+
+@bp.app_template_filter("clock")
+def clock_filter(value, seconds: bool = False) -> str:
+    """A time of day in the request's language and the city's zone (empty for none)."""
+    return "" if value is None else formats.clock(value, str(get_locale()), get_timezone(),
+                                                  seconds=seconds)
+
+
+@bp.app_template_filter("number")
+def number_filter(value) -> str:
+    """A count with the request's language's digit grouping."""
+    return formats.number(value, str(get_locale()))
 
 
 @bp.context_processor

@@ -44,7 +44,6 @@ def inquiries():
         categories=inquiry_desk.categories(session),
         operators=operators,
         is_overdue=inquiry_desk.is_overdue,
-        tz=settings().tz,
     )
 
 
@@ -129,7 +128,7 @@ def inquiry(inquiry_id: int):
             status = 400
     names = {op.id: op.display_name for op in all_operators(session)}
     return render_template(
-        "console/inquiry.html", item=item, form=form, tz=tz, names=names, assignees=_assignees(),
+        "console/inquiry.html", item=item, form=form, names=names, assignees=_assignees(),
         spoken=inquiry_desk.spoken_reference(item.reference),
         overdue=inquiry_desk.is_overdue(item), categories=inquiry_desk.categories(session),
     ), status

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from agent_console import formats
 from agent_console.blueprint import bp
 from agent_console.forms import (
     ActionForm,
@@ -15,7 +16,7 @@ from agent_console.forms import (
     CancelForm,
     MoveForm,
 )
-from agent_console.i18n import translate
+from agent_console.i18n import current_language, translate
 from agent_console.security import role_required
 from agent_console.services import appointments, resident_desk
 from agent_console.views.common import current_actor, parse_date, parse_int, settings
@@ -55,7 +56,6 @@ def _render_resident(resident_id: int, *, reveal: bool = False, status: int = 20
         site_id=site_id,
         sites=appointments.sites(session),
         slots=slots,
-        tz=tz,
         book_form=BookForm(formdata=None),
         move_form=MoveForm(formdata=None),
         cancel_form=CancelForm(formdata=None),
@@ -138,7 +138,7 @@ def move(resident_id: int):
     except BookingError as exc:
         flash(appointments.error_message(exc), "error")
         return _render_resident(resident_id, status=409)
-    when = moved.slot.starts_at.astimezone(settings().tz).strftime("%Y-%m-%d %H:%M")
+    when = formats.moment(moved.slot.starts_at, current_language(), settings().tz)
     flash(translate("moved_ok", when=when, reference=moved.reference), "success")
     return _back_to_resident(resident_id)
 

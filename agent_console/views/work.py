@@ -10,9 +10,10 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from agent_console import formats
 from agent_console.blueprint import bp
 from agent_console.forms import ActionForm, BookForm, CancelForm, InquiryCreateForm, MoveForm
-from agent_console.i18n import translate
+from agent_console.i18n import current_language, translate
 from agent_console.live_stream import sse_response
 from agent_console.security import role_required
 from agent_console.services import (
@@ -56,7 +57,7 @@ def _live_parts() -> dict:
     to_wrap = work_desk.call_to_wrap(session, current_user.id)
     values = {
         "state": state, "connected": on_call, "holders": line_view.holders(session, now),
-        "callbacks": line_view.callbacks(session, now), "tz": settings().tz,
+        "callbacks": line_view.callbacks(session, now),
         "action_form": ActionForm(formdata=None),
     }
     return {
@@ -100,7 +101,7 @@ def work():
     site_id = parse_int(request.args.get("site"))
     return render_template(
         "console/work.html", live=live, query=query, found=found, record=record,
-        day=day, site_id=site_id, tz=tz, moving=request.args.get("move"),
+        day=day, site_id=site_id, moving=request.args.get("move"),
         sites=appointments.sites(session) if record else [],
         slots=appointments.day_slots(session, day, tz, site_id=site_id) if record else [],
         wrap_form=WrapUpForm(formdata=None, call_id=live["wrap_call_id"] or ""),
@@ -153,9 +154,11 @@ def work_take_next():
     except taking.StillOnCall:
         flash(translate("work_still_on_call"), "error")
         return _back_to_work()
-    flash(translate("work_taken_next" if taken else "work_nobody_waiting"),
-          "success" if taken else "info")
-    return _to_taken_caller() if taken else _back_to_work()
+    if taken:
+        flash(translate("work_taken_next"), "success")
+        return _to_taken_caller()
+    flash(translate("work_nobody_waiting"), "info")
+    return _back_to_work()
 
 
 @bp.post("/work/take")
@@ -257,7 +260,7 @@ def work_move(resident_id: int):
     except BookingError as exc:
         flash(appointments.error_message(exc), "error")
         return _back_to_work(resident_id)
-    when = moved.slot.starts_at.astimezone(settings().tz).strftime("%Y-%m-%d %H:%M")
+    when = formats.moment(moved.slot.starts_at, current_language(), settings().tz)
     flash(translate("moved_ok", when=when, reference=moved.reference), "success")
     return _back_to_work(resident_id)
 

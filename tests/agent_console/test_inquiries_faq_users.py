@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from agent_console.i18n import MESSAGES, translate
 from madoguchi import inquiries
 from madoguchi.models import AuditEntry, FaqEntry, Inquiry, Operator
 from tests import factories
@@ -136,47 +135,3 @@ def test_an_admin_disables_a_user_but_not_themselves(as_admin, staff, db_session
         as_text=True)
     db_session.expire_all()
     assert db_session.get(Operator, staff.admin.id).active is True
-
-
-def test_both_languages_have_the_same_message_keys():
-    assert set(MESSAGES["ja"]) == set(MESSAGES["en"])
-
-
-def test_both_languages_use_the_same_placeholders_for_each_message():
-    import string
-
-    def names(text: str) -> set[str]:
-        return {field for _, field, _, _ in string.Formatter().parse(text) if field}
-
-    for key, text in MESSAGES["ja"].items():
-        assert names(text) == names(MESSAGES["en"][key]), key
-
-
-def test_every_message_key_used_in_the_templates_exists():
-    import re
-    from pathlib import Path
-
-    import agent_console
-
-    folder = Path(agent_console.__file__).parent / "templates"
-    used = set()
-    for template in folder.rglob("*.html"):
-        text = template.read_text(encoding="utf-8")
-        used |= set(re.findall(r"(?<![\w.])t\('([a-z_]+)'[,)]", text))
-    assert used and used <= set(MESSAGES["ja"])
-
-
-def test_every_status_and_role_has_a_name_in_both_languages():
-    from madoguchi.models import BOOKING_STATUSES, INQUIRY_STATUSES, ROLES
-
-    keys = ({f"booking_status_{s}" for s in BOOKING_STATUSES}
-            | {f"inquiry_status_{s}" for s in INQUIRY_STATUSES} | {f"role_{r}" for r in ROLES})
-    for language in ("ja", "en"):
-        assert keys <= set(MESSAGES[language])
-
-
-def test_a_missing_message_key_names_itself():
-    import pytest
-
-    with pytest.raises(KeyError, match="no_such_key"):
-        translate("no_such_key", "en")
