@@ -52,7 +52,7 @@ def _live_parts() -> dict:
     """Everything on the screen that changes by itself, rendered, plus what the script needs."""
     session = get_session()
     now = utcnow()
-    state = work_desk.own_state(line_services.board(), current_user.id, now)
+    state = work_desk.own_state(line_services.board(), current_user.id, now, session)
     on_call = work_desk.connected(session, _line(), current_user.id)
     to_wrap = work_desk.call_to_wrap(session, current_user.id)
     values = {

@@ -235,3 +235,13 @@ def test_from_the_screen_pop_a_booking_is_made_moved_and_cancelled_with_audit_ro
     actions = db_session.scalars(select(AuditEntry.action).where(
         AuditEntry.resident_id == resident_id)).all()
     assert {"view", "book", "book_refused", "move", "cancel"} <= set(actions)
+
+
+def test_the_work_screen_opens_while_redis_is_unreachable(app, as_operator, staff, db_session):
+    from madoguchi.redis_conn import connect
+
+    # A Redis that answers nothing: a closed port on this machine.
+    app.extensions["madoguchi_redis"] = connect("redis://127.0.0.1:9/0")
+    response = as_operator.get("/console/work")
+    assert response.status_code == 200
+    assert 'id="own-state"' in response.get_data(as_text=True)
