@@ -4,8 +4,8 @@ Views only parse, call `madoguchi.booking` and serialise; the booking rules live
 answer under /api/ is JSON, errors included: `{"error": {"code": ..., "message": ...}}`.
 A POST /api/bookings repeated with the same Idempotency-Key books nothing new and answers the
 first booking with 200 instead of 201 (see the OpenAPI document at /api/openapi.json).
-The blueprint is exposed as `bp` so a CSRF protection for the console can exempt it
-(`csrf.exempt(api.bp)`): the API authenticates with a bearer token, not a session cookie.
+The blueprint is exposed as `bp` so the app's CSRF protection (madoguchi.web_security) can exempt
+it: the API authenticates with a bearer token, not a session cookie.
 """
 
 from __future__ import annotations
