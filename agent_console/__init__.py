@@ -1,9 +1,9 @@
 """The operators' and supervisors' web console: login, residents, bookings, inquiries, FAQ.
 
-Register with `agent_console.init_app(app)`. Everything lives under /console. The extension also
-switches on CSRF protection for the whole app (the JSON API and the Twilio-signed voice webhooks
-are exempt: neither authenticates with a session cookie), and Flask-Babel: each request's locale
-is the operator's language (`i18n.current_language`), its time zone the city's.
+Register with `agent_console.init_app(app)`. Everything lives under /console. CSRF protection
+and the session cookie's flags are the app's (madoguchi.web_security); the console adds its
+login, its session lifetime, its pages, and Flask-Babel: each request's locale is the
+operator's language (`i18n.current_language`), its time zone the city's.
 
 The console's texts are message catalogues, `translations/{ja,en}/LC_MESSAGES/messages.po`,
 read by `i18n.translate(key)` in Python and `t('key')` in templates. To add or change a text,
@@ -23,13 +23,8 @@ from flask_babel import Babel
 
 from agent_console.blueprint import bp
 from agent_console.i18n import DEFAULT_LANGUAGE, TRANSLATIONS, current_language
-from agent_console.security import (
-    ABSOLUTE_SESSION_SECONDS,
-    ConsoleCSRFProtect,
-    login_manager,
-)
+from agent_console.security import ABSOLUTE_SESSION_SECONDS, login_manager
 
-csrf = ConsoleCSRFProtect()
 babel = Babel()
 
 
@@ -39,7 +34,7 @@ def city_time_zone():
 
 
 def init_app(app: Flask) -> None:
-    """Attach login, CSRF protection, languages, cookie policy and the console's blueprint."""
+    """Attach login, the session lifetime, languages and the console's blueprint to the app."""
     # The view modules add their routes to the blueprint when imported.
     from agent_console.views import (  # noqa: F401
         admin,
@@ -56,18 +51,9 @@ def init_app(app: Flask) -> None:
         voice,
         work,
     )
-    from madoguchi import api
-
+    # Flask's default of 31 days is replaced, not merely defaulted: a working day, then log in.
+    app.config.update(PERMANENT_SESSION_LIFETIME=timedelta(seconds=ABSOLUTE_SESSION_SECONDS))
     settings = app.config["SETTINGS"]
-    # Flask's own defaults (no SameSite, not Secure, 31 days) are replaced, not merely defaulted.
-    app.config.update(
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.secrets.public_base_url.startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=timedelta(seconds=ABSOLUTE_SESSION_SECONDS),
-    )
-    csrf.init_app(app)
-    csrf.exempt(api.bp)
     login_manager.init_app(app)
     babel.init_app(app, default_locale=DEFAULT_LANGUAGE,
                    default_translation_directories=str(TRANSLATIONS),

@@ -1,4 +1,7 @@
-"""Who may do what, for how long: login, roles, session lifetime, headers, CSRF, redirects."""
+"""Who may do what, for how long: login, roles, session lifetime, headers, redirects.
+
+CSRF protection and the session cookie's flags are app-wide (madoguchi.web_security).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
-from flask_wtf.csrf import CSRFProtect
 
 from agent_console.services import console_sessions
 from madoguchi.db import get_session
@@ -22,7 +24,6 @@ from madoguchi.models import ROLES, Operator, utcnow
 ABSOLUTE_SESSION_SECONDS = 8 * 60 * 60
 IDLE_SESSION_SECONDS = 30 * 60
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
-VOICE_PATH_PREFIX = "/voice/"
 
 # Only our own files: no inline script or style, nothing from other hosts, never in a frame.
 CONTENT_SECURITY_POLICY = (
@@ -44,18 +45,6 @@ SECURITY_HEADERS = {
 }
 
 F = TypeVar("F", bound=Callable)
-
-
-class ConsoleCSRFProtect(CSRFProtect):
-    """CSRF protection for every cookie-authenticated POST; Twilio's signed webhooks are exempt."""
-
-    def protect(self, apply_exemptions: bool = False) -> None:
-        """Check the token, except on the voice webhooks (they carry a Twilio signature)."""
-        if apply_exemptions and (
-            request.blueprint == "ivr" or request.path.startswith(VOICE_PATH_PREFIX)
-        ):
-            return
-        super().protect(apply_exemptions=apply_exemptions)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 import prompts
-from call_queue import callback_calls, job_scheduling, operator_states
+from call_queue import callback_calls, holding, job_scheduling, operator_states
 from call_queue.callback_calls import AttemptResult
 from call_queue.dispatch import Assignment, Dispatcher
 from call_queue.operators import OperatorBoard
+from madoguchi import calls
 from madoguchi.models import CallbackRequest, utcnow
 from madoguchi.redis_conn import get_redis
 from madoguchi.settings import Settings
@@ -30,6 +31,12 @@ log = logging.getLogger(__name__)
 def settings() -> Settings:
     """The app's settings."""
     return current_app.config["SETTINGS"]
+
+
+def spoken_language(raw: str | None) -> str:
+    """The given language when the line offers it, else the city's default."""
+    languages = settings().languages
+    return raw if raw in languages.offered else languages.default
 
 
 def board() -> OperatorBoard:
@@ -69,6 +76,16 @@ def operators_on_duty(session: Session, now: datetime | None = None) -> int:
         return 0
 
 
+def standing_of(session: Session, call_sid: str,
+                now: datetime | None = None) -> holding.Standing | None:
+    """Where the holder on this call stands in the line; None when the call is not in it."""
+    call = calls.find_call(session, call_sid)
+    if call is None or call.queued_at is None:
+        return None
+    now = now or utcnow()
+    return holding.standing(session, call, operators_on_duty(session, now), now)
+
+
 def operator_available(session: Session, operator_id: int,
                        now: datetime | None = None) -> list[Assignment]:
     """An operator is free: save the state, then give them (or others) the next party."""
@@ -105,6 +122,21 @@ def after_attempt(session: Session, result: AttemptResult, now: datetime | None 
         report_unreached(session, result.request_id, now)
     elif result.outcome == "retry":
         _schedule_retry(session, result)
+
+
+def callback_call_ended(session: Session, attempt_id: int, call_status: str,
+                        now: datetime | None = None) -> None:
+    """A callback call's final status closes its attempt (once): operator freed, retry or report.
+
+    Statuses that are not final (ringing, in-progress) change nothing.
+    """
+    if call_status not in calls.FINAL_STATUSES:
+        return
+    now = now or utcnow()
+    result = callback_calls.finish_attempt(session, attempt_id, call_status,
+                                           queue=settings().queue, now=now)
+    if result is not None:
+        after_attempt(session, result, now)
 
 
 def _schedule_retry(session: Session, result: AttemptResult) -> None:

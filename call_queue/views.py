@@ -1,6 +1,6 @@
-"""The line's webhooks: the hold loop, leaving it, the operator bridge, callbacks' progress.
+"""The line's webhooks: the hold loop, leaving it, the operator bridge, callbacks, reminders.
 
-Views stay thin: they read the form, call the line's services and answer TwiML built by
+Views stay thin: they read the form, call one of the line's services and answer TwiML built by
 call_queue.waiting. Whatever fails inside the hold loop, the caller keeps waiting calmly.
 """
 
@@ -14,25 +14,11 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 import prompts
-from call_queue import (
-    callback_calls,
-    callback_jobs,
-    holding,
-    line_services,
-    operator_states,
-    waiting,
-)
-from madoguchi import booking, calls
+from call_queue import callback_jobs, line_services, operator_bridge, reminder_answers, waiting
+from call_queue.callback_calls import is_machine
+from call_queue.holding import Standing
 from madoguchi.db import get_session
-from madoguchi.models import (
-    Booking,
-    Call,
-    CallbackAttempt,
-    CallbackRequest,
-    Operator,
-    ReminderSent,
-    utcnow,
-)
+from madoguchi.models import Operator
 from madoguchi.settings import Settings
 from madoguchi.voice.apology import apology
 from madoguchi.voice.inputs import intent_of, printable, read_reply
@@ -48,7 +34,6 @@ CALLBACK_KEY = "1"
 # Seconds of quiet between passes of the hold loop (keys are heard during it).
 REST_SECONDS = 15
 OPERATOR_RING_SECONDS = 30
-FINAL_CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 
 
 def _xml(response: VoiceResponse) -> Response:
@@ -60,8 +45,7 @@ def _settings() -> Settings:
 
 
 def _lang(raw: str | None) -> str:
-    offered = _settings().languages.offered
-    return raw if raw in offered else _settings().languages.default
+    return line_services.spoken_language(raw)
 
 
 def _voice(lang: str) -> tuple[Speaker, Voicing]:
@@ -119,12 +103,9 @@ def _failed(exc: Exception) -> Response | HTTPException:
 # ---- holding --------------------------------------------------------------------------
 
 
-def _announcement(speaker: Speaker, call: Call | None) -> list[Line | str]:
+def _announcement(speaker: Speaker, where: Standing | None) -> list[Line | str]:
     lines: list[Line | str] = []
-    if call is not None and call.queued_at is not None:
-        session = get_session()
-        on_duty = line_services.operators_on_duty(session)
-        where = holding.standing(session, call, on_duty, utcnow())
+    if where is not None:
         lines.append(speaker.line("queue_position", position=where.position))
         if where.estimate is not None:
             if where.estimate.is_short:
@@ -149,8 +130,9 @@ def wait() -> Response:
     if due is None or waited >= due:
         due = waited + interval
         try:
-            call = calls.find_call(get_session(), printable(request.form.get("CallSid"), 64))
-            lines = _announcement(speaker, call)
+            where = line_services.standing_of(get_session(),
+                                              printable(request.form.get("CallSid"), 64))
+            lines = _announcement(speaker, where)
         except Exception:
             # Never break the wait (a broken waitUrl ends it): offer the callback without numbers.
             log.exception("hold announcement failed")
@@ -198,19 +180,13 @@ def _put_through(utterance, voicing, operator: Operator, action_url: str) -> Res
 @twilio_signed
 def bridge() -> Response:
     """A holder taken off hold: put them through to the operator who took them."""
-    session = get_session()
-    call = session.get(Call, _int_arg("call") or 0)
+    call, operator = operator_bridge.put_holder_through(get_session(), _int_arg("call") or 0)
     lang = _lang(call.language if call else None)
     speaker, voicing = _voice(lang)
-    operator = session.get(Operator, call.operator_id) if call and call.operator_id else None
     if call is None or operator is None:
         utterance = speaker.say("queue_joined")
         return _xml(waiting.enqueue(utterance, voicing, wait_url(lang), _url(
             "step/queue_done", l=lang)))
-    if call.answered_at is None:  # a retried redirect is answered the same, recorded once
-        call.answered_at = utcnow()
-        session.commit()
-        calls.add_path(session, call, "operator_bridge")
     utterance = speaker.say("queue_connecting")
     return _put_through(utterance, voicing, operator, _url("queue/bridged", call=call.id))
 
@@ -219,100 +195,51 @@ def bridge() -> Response:
 @twilio_signed
 def bridged() -> Response:
     """After the operator's part: goodbye, or back in line at the same place if they missed it."""
-    session = get_session()
-    call = session.get(Call, _int_arg("call") or 0)
-    lang = _lang(call.language if call else None)
-    speaker, voicing = _voice(lang)
-    if call is None:
-        return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
-    completed = request.form.get("DialCallStatus") == "completed"
-
-    def after_dial() -> dict:
-        if call.operator_id is None:
-            return {"result": "gone"}
-        operator_id = call.operator_id
-        if completed:
-            line_services.operator_finished(session, operator_id)
-            calls.add_path(session, call, "operator_done")
-            return {"result": "done"}
-        # The operator did not pick up: mark them away, and the caller keeps their place.
-        operator_states.set_state(session, line_services.board(), operator_id, "away", utcnow())
-        holding.join(session, call, utcnow(), _settings().queue.return_window_minutes)
-        calls.add_path(session, call, "operator_missed")
-        line_services.dispatch(session)
-        return {"result": "missed"}
-
-    # A retried Dial action (same DialCallSid) gets the first answer and changes nothing.
-    dial_sid = printable(request.form.get("DialCallSid"), 64)
-    result = (calls.once(session, call, f"bridged:{dial_sid}", after_dial) if dial_sid
-              else after_dial())["result"]
-    if result != "missed":
+    after = operator_bridge.after_holder_dial(
+        get_session(), _int_arg("call") or 0,
+        completed=request.form.get("DialCallStatus") == "completed",
+        dial_sid=printable(request.form.get("DialCallSid"), 64))
+    speaker, voicing = _voice(after.language)
+    if after.result != operator_bridge.MISSED:
         return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
     utterance = speaker.say("queue_operator_missed", "queue_place_kept")
-    return _xml(waiting.enqueue(utterance, voicing, wait_url(lang),
-                                _url("step/queue_done", l=lang)))
+    return _xml(waiting.enqueue(utterance, voicing, wait_url(after.language),
+                                _url("step/queue_done", l=after.language)))
 
 
 # ---- callbacks ------------------------------------------------------------------------
-
-
-def _attempt_and_request() -> tuple[CallbackAttempt | None, CallbackRequest | None]:
-    session = get_session()
-    attempt = session.get(CallbackAttempt, _int_arg("attempt") or 0)
-    request_row = session.get(CallbackRequest, attempt.request_id) if attempt else None
-    return attempt, request_row
 
 
 @bp.post("/callback/answer")
 @twilio_signed
 def callback_answer() -> Response:
     """Our callback was answered: a person hears who calls and meets the operator."""
-    session = get_session()
-    attempt_id = _int_arg("attempt") or 0
-    answered_by = printable(request.form.get("AnsweredBy"), 30)
-    attempt = callback_calls.mark_answered(session, attempt_id, answered_by, utcnow())
-    _, request_row = _attempt_and_request()
-    lang = _lang(request_row.language if request_row else None)
+    pick_up = operator_bridge.callback_answered(
+        get_session(), _int_arg("attempt") or 0, printable(request.form.get("AnsweredBy"), 30))
+    lang = pick_up.language
     speaker, voicing = _voice(lang)
-    if attempt is None or request_row is None:
+    if pick_up.attempt_id is None:
         return _xml(waiting.say_then_hang_up((), voicing))
-    if attempt.status == "machine":
-        last = attempt.attempt_no >= _settings().queue.callback_max_attempts
+    if pick_up.machine:
         message = speaker.say(speaker.line("callback_machine_message", city=_city(lang)))
-        return _xml(waiting.say_then_hang_up(message if last else (), voicing))
-    operator = session.get(Operator, request_row.operator_id) if request_row.operator_id else None
-    if operator is None:
+        return _xml(waiting.say_then_hang_up(message if pick_up.last_attempt else (), voicing))
+    if pick_up.operator is None:
         return _xml(waiting.say_then_hang_up(speaker.say("callback_operator_missed"), voicing))
-    if attempt.call_sid:
-        calls.start_callback_call(session, attempt.call_sid, to_e164=request_row.phone_e164,
-                                  operator_id=operator.id, language=lang,
-                                  resident_id=request_row.resident_id)
     utterance = speaker.say(speaker.line("callback_returning", city=_city(lang)))
-    return _put_through(utterance, voicing, operator, _url("callback/bridged", attempt=attempt.id))
+    return _put_through(utterance, voicing, pick_up.operator,
+                        _url("callback/bridged", attempt=pick_up.attempt_id))
 
 
 @bp.post("/callback/bridged")
 @twilio_signed
 def callback_bridged() -> Response:
     """After the operator's part of a callback; if the operator missed it, it is tried again."""
-    session = get_session()
-    attempt, request_row = _attempt_and_request()
-    lang = _lang(request_row.language if request_row else None)
-    speaker, voicing = _voice(lang)
-    if attempt is None or request.form.get("DialCallStatus") == "completed":
-        record = calls.find_call(session, attempt.call_sid) if attempt and attempt.call_sid \
-            else None
-        if record is not None:
-            calls.end_call(session, record)
+    after = operator_bridge.after_callback_dial(
+        get_session(), _int_arg("attempt") or 0,
+        completed=request.form.get("DialCallStatus") == "completed")
+    speaker, voicing = _voice(after.language)
+    if after.result == operator_bridge.DONE:
         return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
-    operator_id = request_row.operator_id if request_row else None
-    result = callback_calls.finish_attempt(session, attempt.id, "operator-missed",
-                                           queue=_settings().queue, now=utcnow())
-    if operator_id is not None:
-        operator_states.set_state(session, line_services.board(), operator_id, "away", utcnow())
-    if result is not None:
-        line_services.after_attempt(session, callback_calls.AttemptResult(
-            result.request_id, result.attempt_no, result.outcome, None), utcnow())
     return _xml(waiting.say_then_hang_up(speaker.say("callback_operator_missed"), voicing))
 
 
@@ -321,14 +248,9 @@ def callback_bridged() -> Response:
 def callback_status() -> Response:
     """Final status of a callback call: reached, retry later, or unreached (once only)."""
     status = printable(request.form.get("CallStatus"), 20)
-    if status not in FINAL_CALL_STATUSES:
-        return Response("", status=204)
     session = get_session()
     try:
-        result = callback_calls.finish_attempt(session, _int_arg("attempt") or 0, status,
-                                               queue=_settings().queue, now=utcnow())
-        if result is not None:
-            line_services.after_attempt(session, result)
+        line_services.callback_call_ended(session, _int_arg("attempt") or 0, status)
     except Exception:
         session.rollback()
         log.exception("callback status for attempt %s failed", request.args.get("attempt"))
@@ -338,65 +260,50 @@ def callback_status() -> Response:
 
 # ---- appointment reminders ------------------------------------------------------------
 
-REMINDER_CONFIRM_KEY, REMINDER_CANCEL_KEY = "1", "9"
-
-
-def _reminder() -> tuple[ReminderSent | None, Booking | None]:
-    session = get_session()
-    entry = session.get(ReminderSent, _int_arg("reminder") or 0)
-    return entry, (session.get(Booking, entry.booking_id) if entry else None)
-
 
 @bp.post("/reminder/answer")
 @twilio_signed
 def reminder_answer() -> Response:
     """A reminder call was answered: the appointment, then 1 to confirm or 9 to cancel."""
-    entry, kept = _reminder()
-    if entry is None or kept is None:
+    found = reminder_answers.reminded_booking(get_session(), _int_arg("reminder") or 0)
+    if found is None:
         return _xml(waiting.say_then_hang_up((), _voice(_lang(None))[1]))
-    lang = _lang(kept.resident.language)
-    speaker, voicing = _voice(lang)
+    entry, kept = found
+    speaker, voicing = _voice(_lang(kept.resident.language))
     said = Line(callback_jobs.reminder_text(_settings(), kept, "call"), "reminder_call")
-    if callback_calls.is_machine(printable(request.form.get("AnsweredBy"), 30)):
+    if is_machine(printable(request.form.get("AnsweredBy"), 30)):
         return _xml(waiting.say_then_hang_up(speaker.say(said), voicing))
-    choices = speaker.line("reminder_choices", confirm=REMINDER_CONFIRM_KEY,
-                           cancel=REMINDER_CANCEL_KEY)
+    choices = speaker.line("reminder_choices", confirm=reminder_answers.CONFIRM_KEY,
+                           cancel=reminder_answers.CANCEL_KEY)
     spec = Question(action_url=_url("reminder/choice", reminder=entry.id),
                     utterance=speaker.say(said, choices), timeout_seconds=10)
     return _xml(question(spec, voicing, _settings().menu.pause_ms))
+
+
+# The prompts said after each answer to the reminder call, before hanging up.
+SAID_AFTER_REMINDER_CHOICE = {
+    reminder_answers.CONFIRMED: ("reminder_confirmed",),
+    reminder_answers.CANCELLED: ("reminder_cancelled", "goodbye"),
+    reminder_answers.UNDECIDED: ("reminder_no_answer", "goodbye"),
+    reminder_answers.UNKNOWN: ("goodbye",),
+}
 
 
 @bp.post("/reminder/choice")
 @twilio_signed
 def reminder_choice() -> Response:
     """1 confirms, 9 cancels the booking; anything else leaves it as it is."""
-    session = get_session()
-    entry, kept = _reminder()
-    lang = _lang(kept.resident.language if kept else None)
-    speaker, voicing = _voice(lang)
-    if entry is None or kept is None:
-        return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
-    digits = read_reply(request.form).digits
-    if digits == REMINDER_CONFIRM_KEY:
-        entry.status = "confirmed"
-        session.commit()
-        return _xml(waiting.say_then_hang_up(speaker.say("reminder_confirmed"), voicing))
-    if digits == REMINDER_CANCEL_KEY:
-        booking.cancel(session, kept.reference, reason="cancelled on the reminder call")
-        entry.status = "cancelled"
-        session.commit()
-        return _xml(waiting.say_then_hang_up(speaker.say("reminder_cancelled", "goodbye"),
-                                             voicing))
-    return _xml(waiting.say_then_hang_up(speaker.say("reminder_no_answer", "goodbye"), voicing))
+    chosen = reminder_answers.choose(get_session(), _int_arg("reminder") or 0,
+                                     read_reply(request.form).digits)
+    speaker, voicing = _voice(_lang(chosen.language))
+    said = speaker.say(*SAID_AFTER_REMINDER_CHOICE[chosen.outcome])
+    return _xml(waiting.say_then_hang_up(said, voicing))
 
 
 @bp.post("/reminder/status")
 @twilio_signed
 def reminder_status() -> Response:
     """A reminder call that was not answered is noted in the ledger (it is not sent again)."""
-    status = printable(request.form.get("CallStatus"), 20)
-    entry, _ = _reminder()
-    if entry is not None and entry.status == "calling" and status in FINAL_CALL_STATUSES:
-        entry.status = "answered" if status == "completed" else status
-        get_session().commit()
+    reminder_answers.call_ended(get_session(), _int_arg("reminder") or 0,
+                                printable(request.form.get("CallStatus"), 20))
     return Response("", status=204)

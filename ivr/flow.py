@@ -33,6 +33,7 @@ from madoguchi.models import (
 )
 from madoguchi.settings import Settings
 from madoguchi.voice import twiml
+from madoguchi.voice.audio import audio_finder
 from madoguchi.voice.inputs import Reply, intent_of, names_language, read_reply
 from madoguchi.voice.speech import Line, Speaker, Utterance
 
@@ -281,3 +282,13 @@ class CallFlow:
         if self.settings.hours.closed_on_public_holidays:
             lines.append(self.speaker.line("holidays_closed"))
         return lines
+
+
+def open_flow(settings: Settings, session: Session, state: State, *, call_sid: str,
+              from_raw: str | None, to_number: str) -> CallFlow:
+    """One webhook's call flow, with its call recorded (once per CallSid, the number parsed)."""
+    call = calls.start_call(
+        session, call_sid, from_raw=from_raw, to_number=to_number, region=settings.city.region,
+        language=state.lang,
+    )
+    return CallFlow(settings, session, call, state, audio_finder(settings))

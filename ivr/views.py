@@ -12,22 +12,18 @@ import secrets
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 from twilio.twiml.voice_response import VoiceResponse
 
-import prompts
-from call_queue.callbacks import active_for as active_callback_for
-from call_queue.callbacks import request_callback
-from ivr.flow import CallFlow
+from ivr import fallback as fallback_answers
+from ivr.flow import CallFlow, open_flow
 from ivr.state import State
 from ivr.steps import STEPS
-from ivr.voicemail import keep_voicemail
-from madoguchi import calls, phone
+from ivr.voicemail import keep_fallback_message
+from madoguchi import calls
 from madoguchi.db import get_session
 from madoguchi.settings import Settings
-from madoguchi.voice import twiml
 from madoguchi.voice.apology import apology
-from madoguchi.voice.audio import audio_finder, audio_folder
+from madoguchi.voice.audio import audio_folder
 from madoguchi.voice.inputs import printable
 from madoguchi.voice.signature import twilio_signed
-from madoguchi.voice.speech import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +45,11 @@ def _field(name: str, limit: int) -> str:
 
 def _flow(step: str) -> CallFlow:
     settings = _settings()
-    session = get_session()
-    form = request.form
-    call_sid = _field("CallSid", 64) or f"unknown-{secrets.token_hex(8)}"
-    state = State.parse(step, request.args, list(settings.languages.offered))
-    call = calls.start_call(
-        session, call_sid, from_raw=form.get("From"), to_number=_field("To", 32),
-        region=settings.city.region, language=state.lang,
+    return open_flow(
+        settings, get_session(), State.parse(step, request.args, list(settings.languages.offered)),
+        call_sid=_field("CallSid", 64) or f"unknown-{secrets.token_hex(8)}",
+        from_raw=request.form.get("From"), to_number=_field("To", 32),
     )
-    return CallFlow(settings, session, call, state, audio_finder(settings))
 
 
 def _run(step: str, work) -> Response:
@@ -114,32 +106,11 @@ def status() -> Response:
     return Response("", status=204)
 
 
-def _static_fallback(settings: Settings) -> VoiceResponse:
-    """Bilingual apology and a message for a callback, built without the database."""
-    voices = {code: prompts.catalog(code).voice for code in settings.languages.offered}
-    response = VoiceResponse()
-    for code in settings.languages.offered:
-        speaker = Speaker(prompts.catalog(code), settings.tz, settings.menu.pause_ms)
-        voicing = twiml.Voicing(voices=voices, lang=code)
-        twiml.speak(response, speaker.say("fallback_apology", "fallback_message"), voicing)
-    base = settings.secrets.public_base_url
-    response.record(action=f"{base}/voice/fallback/message", method="POST", max_length=120,
-                    finish_on_key="#", play_beep=True, timeout=10, trim="trim-silence")
-    response.redirect(f"{base}/voice/fallback", method="POST")
-    return response
-
-
 @bp.post("/fallback")
 @twilio_signed
 def fallback() -> Response:
     """The number's Fallback URL: static bilingual apology that still takes a callback message."""
-    return _xml(_static_fallback(_settings()))
-
-
-def _callback_requested(session, contact: str) -> bool:
-    """True when the number already waits for a fallback callback (a retried message)."""
-    active = active_callback_for(session, contact)
-    return active is not None and active.reason == "fallback"
+    return _xml(fallback_answers.apology_taking_a_message(_settings()))
 
 
 @bp.post("/fallback/message")
@@ -147,32 +118,18 @@ def _callback_requested(session, contact: str) -> bool:
 def fallback_message() -> Response:
     """The fallback's message: a case and a callback request, when the database answers."""
     settings = _settings()
-    form = request.form
     recording = _field("RecordingUrl", 1000)
     if recording.startswith(("https://", "http://")):
-        contact = phone.try_normalize(form.get("From"), settings.city.region)
         try:
-            session = get_session()
-            subject = prompts.catalog(settings.languages.default).text("voicemail_subject")
-            keep_voicemail(
-                session, recording_url=recording, seconds=_field("RecordingDuration", 6),
-                subject=subject, call_sid=_field("CallSid", 64) or None, contact_e164=contact,
+            keep_fallback_message(
+                get_session(), recording_url=recording, seconds=_field("RecordingDuration", 6),
+                call_sid=_field("CallSid", 64) or None, from_raw=request.form.get("From"),
+                region=settings.city.region, language=settings.languages.default,
             )
-            if contact is not None and not _callback_requested(session, contact):
-                request_callback(session, e164=contact, call_id=None, resident_id=None,
-                                 language=settings.languages.default, reason="fallback",
-                                 window_start=None)
         except Exception:
             # The recording stays in the Twilio account even when the database is down.
             log.exception("fallback message could not be recorded as a case")
-    voices = {code: prompts.catalog(code).voice for code in settings.languages.offered}
-    response = VoiceResponse()
-    for code in settings.languages.offered:
-        speaker = Speaker(prompts.catalog(code), settings.tz, settings.menu.pause_ms)
-        twiml.speak(response, speaker.say("fallback_thanks"),
-                    twiml.Voicing(voices=voices, lang=code))
-    response.hangup()
-    return _xml(response)
+    return _xml(fallback_answers.thanks_for_the_message(settings))
 
 
 @bp.get("/audio/<lang>/<key>.mp3")

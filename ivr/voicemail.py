@@ -5,7 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from madoguchi import inquiries
+import prompts
+from call_queue.callbacks import active_for as active_callback_for
+from call_queue.callbacks import request_callback
+from madoguchi import inquiries, phone
 from madoguchi.models import Inquiry, InquiryEvent
 
 RECORDING_EVENT = "recording"
@@ -37,3 +40,33 @@ def keep_voicemail(
     inquiry.events.append(InquiryEvent(kind=RECORDING_EVENT, text=recording_url, public=False))
     session.commit()
     return inquiry
+
+
+def keep_fallback_message(
+    session: Session,
+    *,
+    recording_url: str,
+    seconds: str,
+    call_sid: str | None,
+    from_raw: str | None,
+    region: str,
+    language: str,
+) -> Inquiry:
+    """A message left on the fallback: a voicemail case, and a callback when the number is known.
+
+    A retried message finds the same case and the callback already requested.
+    """
+    contact = phone.try_normalize(from_raw, region)
+    subject = prompts.catalog(language).text("voicemail_subject")
+    kept = keep_voicemail(session, recording_url=recording_url, seconds=seconds, subject=subject,
+                          call_sid=call_sid, contact_e164=contact)
+    if contact is not None and not _fallback_callback_requested(session, contact):
+        request_callback(session, e164=contact, call_id=None, resident_id=None,
+                         language=language, reason="fallback", window_start=None)
+    return kept
+
+
+def _fallback_callback_requested(session: Session, contact: str) -> bool:
+    """True when the number already waits for a fallback callback (a retried message)."""
+    active = active_callback_for(session, contact)
+    return active is not None and active.reason == "fallback"

@@ -30,12 +30,13 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     import agent_console
     import call_queue
     import ivr
-    from madoguchi import api, health, redis_conn, telephony, url_ids
+    from madoguchi import api, health, redis_conn, telephony, url_ids, web_security
     from madoguchi.db import Database
 
     url_ids.init_app(app)  # before any route is added
     Database().init_app(app)
     redis_conn.init_app(app)
+    web_security.init_app(app)
     health.init_app(app)
     api.init_app(app)
     telephony.init_app(app)

@@ -4,8 +4,8 @@ Views only parse, call `madoguchi.booking` and serialise; the booking rules live
 answer under /api/ is JSON, errors included: `{"error": {"code": ..., "message": ...}}`.
 A POST /api/bookings repeated with the same Idempotency-Key books nothing new and answers the
 first booking with 200 instead of 201 (see the OpenAPI document at /api/openapi.json).
-The blueprint is exposed as `bp` so a CSRF protection for the console can exempt it
-(`csrf.exempt(api.bp)`): the API authenticates with a bearer token, not a session cookie.
+The blueprint is exposed as `bp` so the app's CSRF protection (madoguchi.web_security) can exempt
+it: the API authenticates with a bearer token, not a session cookie.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -25,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.exceptions import HTTPException
 
-from madoguchi import booking, residents
+from madoguchi import booking, ledger, residents
 from madoguchi.api_schemas import (
     BookingOut,
     BookingRequest,
@@ -35,6 +34,7 @@ from madoguchi.api_schemas import (
     DayQuery,
     ErrorDetail,
     ErrorResponse,
+    LedgerNumbers,
     SiteOut,
     SlotLedger,
     SlotOut,
@@ -52,6 +52,8 @@ API_CHANNEL = "api"
 IDEMPOTENCY_PREFIX = "api:"
 IDEMPOTENCY_KEY_MAX = 100 - len(IDEMPOTENCY_PREFIX)
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
+# The ledger's numbers the API publishes, per slot and per day.
+PUBLISHED_COUNTS = tuple(LedgerNumbers.model_fields)
 
 # HTTP status of each booking error code; every other booking error is a 409 conflict.
 BOOKING_ERROR_STATUS = {"not_found": 404}
@@ -221,33 +223,18 @@ def booking_out(session: Session, made: Booking) -> BookingOut:
     )
 
 
-def ledger(
-    counts: list[booking.SlotCount], slots: dict[int, Slot], tz: ZoneInfo
-) -> tuple[list[DayLedger], list[SlotLedger]]:
-    """Ledger lines per day (in the city's time zone) and per slot, from per-slot counts."""
-    slot_lines = [
-        SlotLedger(
-            **_slot_fields(slots[count.slot_id], tz), capacity=count.capacity,
-            booked=count.booked, cancelled=count.cancelled, remaining=count.remaining,
-            beyond_capacity=count.active_overridden,
-        )
-        for count in counts
-    ]
-    by_day: dict[date, list[SlotLedger]] = defaultdict(list)
-    for line in slot_lines:
-        by_day[line.start.date()].append(line)
+def ledger_out(counted: ledger.Ledger, slots: dict[int, Slot],
+               tz: ZoneInfo) -> tuple[list[DayLedger], list[SlotLedger]]:
+    """The ledger's lines per day and per slot as the API publishes them."""
     day_lines = [
-        DayLedger(
-            date=day,
-            slots=len(lines),
-            capacity=sum(line.capacity for line in lines),
-            booked=sum(line.booked for line in lines),
-            cancelled=sum(line.cancelled for line in lines),
-            # Summed per slot: free places in one slot cannot absorb another's overflow.
-            remaining=sum(line.remaining for line in lines),
-            beyond_capacity=sum(line.beyond_capacity for line in lines),
-        )
-        for day, lines in sorted(by_day.items())
+        DayLedger(date=day.day, slots=day.totals.slots,
+                  **{name: day.totals.counts[name] for name in PUBLISHED_COUNTS})
+        for day in counted.days
+    ]
+    slot_lines = [
+        SlotLedger(**_slot_fields(slots[line.slot_id], tz),
+                   **{name: getattr(line, name) for name in PUBLISHED_COUNTS})
+        for line in counted.lines
     ]
     return day_lines, slot_lines
 
@@ -395,11 +382,11 @@ def counts():
     """The public capacity ledger, per slot and per day, counted from booking rows."""
     query = parse_query(CountsQuery)
     session = get_session()
-    campaign_id = _campaign_id(session, query.campaign)
     tz = _city_tz()
-    start, end = booking.day_bounds(query.date, tz) if query.date else (None, None)
-    rows = booking.slot_counts(session, campaign_id=campaign_id, start=start, end=end)
-    days, slots = ledger(rows, _slots_by_id(session, (row.slot_id for row in rows)), tz)
+    counted = ledger.count(session, tz, campaign_id=_campaign_id(session, query.campaign),
+                           first_day=query.date, last_day=query.date)
+    days, slots = ledger_out(
+        counted, _slots_by_id(session, (line.slot_id for line in counted.lines)), tz)
     return _json(CountsOut(date=query.date, campaign=query.campaign, days=days, slots=slots))
 
 

@@ -1,21 +1,22 @@
-"""The capacity ledger the city publishes: per campaign, day and slot, counted from booking rows.
+"""The console's capacity ledger: one campaign's ledger from madoguchi.ledger, page and CSV.
 
-Every number comes from madoguchi.booking.slot_counts (the booking rows), never from the slots'
-stored counters; the counter is shown beside it only to say whether the two agree, so a total
-such as "487 booked" is always the number of rows and a drifted counter is visible per slot.
+The counting (per slot and per day, from booking rows, reconciled with the stored counters)
+is the core's; here are the console's parts: which campaign and days, why a choice is refused,
+the columns shown, the CSV's titles and the download's name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from dataclasses import dataclass
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from madoguchi import booking
+from madoguchi import ledger
+from madoguchi.ledger import LedgerDay, LedgerLine, LedgerTotals
 from madoguchi.models import Campaign
 
 # The ledger's columns, in the order of the page and the CSV.
@@ -40,65 +41,28 @@ class LedgerChoice:
     last_day: date | None = None
 
 
-@dataclass(frozen=True)
-class LedgerLine:
-    """One slot's numbers (all counted from rows) and whether its stored counter agrees."""
-
-    day: date
-    starts_at: time
-    site_name: str
-    capacity: int
-    booked: int
-    held: int
-    confirmed: int
-    attended: int
-    no_show: int
-    cancelled: int
-    overridden: int
-    remaining: int
-    counter: int
-    reconciled: bool
-
-
 @dataclass
-class LedgerTotals:
-    """Sums of ledger lines, and how many of them disagree with their counter."""
-
-    slots: int = 0
-    unreconciled: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_FIELDS, 0))
-
-    def add(self, line: LedgerLine) -> None:
-        """Count one more slot."""
-        self.slots += 1
-        self.unreconciled += 0 if line.reconciled else 1
-        for name in COUNT_FIELDS:
-            self.counts[name] += getattr(line, name)
-
-
-@dataclass
-class LedgerDay:
-    """One local day: its slots and their subtotal."""
-
-    day: date
-    lines: list[LedgerLine] = field(default_factory=list)
-    totals: LedgerTotals = field(default_factory=LedgerTotals)
-
-
-@dataclass
-class Ledger:
+class CampaignLedger:
     """The chosen campaign's ledger: days with their slots, and the grand total."""
 
     campaign: Campaign
     choice: LedgerChoice
-    days: list[LedgerDay]
-    totals: LedgerTotals
+    counted: ledger.Ledger
+
+    @property
+    def days(self) -> list[LedgerDay]:
+        """The local days in time order, each with its slots and subtotal."""
+        return self.counted.days
+
+    @property
+    def totals(self) -> LedgerTotals:
+        """The grand total."""
+        return self.counted.totals
 
     @property
     def lines(self) -> Iterator[LedgerLine]:
         """Every slot line, in time order."""
-        for day in self.days:
-            yield from day.lines
+        return self.counted.lines
 
 
 def campaigns(session: Session) -> list[Campaign]:
@@ -113,39 +77,15 @@ def check_choice(choice: LedgerChoice) -> None:
         raise LedgerError("range_reversed")
 
 
-def _bounds(choice: LedgerChoice, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
-    start = booking.day_bounds(choice.first_day, tz)[0] if choice.first_day else None
-    end = booking.day_bounds(choice.last_day, tz)[1] if choice.last_day else None
-    return start, end
-
-
-def _line(count: booking.SlotCount, tz: ZoneInfo) -> LedgerLine:
-    local = count.starts_at.astimezone(tz)
-    return LedgerLine(
-        day=local.date(), starts_at=local.time(), site_name=count.site_name,
-        capacity=count.capacity, booked=count.booked, held=count.held,
-        confirmed=count.confirmed, attended=count.attended, no_show=count.no_show,
-        cancelled=count.cancelled, overridden=count.overridden, remaining=count.remaining,
-        counter=count.stored_booked + count.stored_overridden, reconciled=count.reconciled,
-    )
-
-
-def build(session: Session, choice: LedgerChoice, tz: ZoneInfo) -> Ledger:
+def build(session: Session, choice: LedgerChoice, tz: ZoneInfo) -> CampaignLedger:
     """The ledger for the choice, counted from booking rows; raises LedgerError on a bad choice."""
     check_choice(choice)
     campaign = session.get(Campaign, choice.campaign_id)
     if campaign is None:
         raise LedgerError("campaign_unknown")
-    start, end = _bounds(choice, tz)
-    days: dict[date, LedgerDay] = {}
-    totals = LedgerTotals()
-    for count in booking.slot_counts(session, campaign_id=campaign.id, start=start, end=end):
-        line = _line(count, tz)
-        day = days.setdefault(line.day, LedgerDay(line.day))
-        day.lines.append(line)
-        day.totals.add(line)
-        totals.add(line)
-    return Ledger(campaign=campaign, choice=choice, days=list(days.values()), totals=totals)
+    counted = ledger.count(session, tz, campaign_id=campaign.id, first_day=choice.first_day,
+                           last_day=choice.last_day)
+    return CampaignLedger(campaign=campaign, choice=choice, counted=counted)
 
 
 def csv_header(t) -> list[str]:
@@ -155,21 +95,23 @@ def csv_header(t) -> list[str]:
             t("ledger_counter"), t("ledger_reconciled")]
 
 
-def csv_rows(ledger: Ledger, t) -> Iterator[list[object]]:
+def csv_rows(campaign_ledger: CampaignLedger, t) -> Iterator[list[object]]:
     """One row per slot, then the total row (the same sums as the page)."""
-    for line in ledger.lines:
+    for line in campaign_ledger.lines:
         yield [line.day.isoformat(), line.starts_at.strftime("%H:%M"), line.site_name,
                *[getattr(line, name) for name in COUNT_FIELDS], line.counter,
                t("ledger_ok") if line.reconciled else t("ledger_mismatch")]
-    yield [t("ledger_total"), "", "", *[ledger.totals.counts[name] for name in COUNT_FIELDS],
-           "", t("ledger_ok") if ledger.totals.unreconciled == 0 else t("ledger_mismatch")]
+    totals = campaign_ledger.totals
+    yield [t("ledger_total"), "", "", *[totals.counts[name] for name in COUNT_FIELDS],
+           "", t("ledger_ok") if totals.unreconciled == 0 else t("ledger_mismatch")]
 
 
-def filename(ledger: Ledger) -> str:
+def filename(campaign_ledger: CampaignLedger) -> str:
     """An ASCII download name saying which campaign and range."""
-    first = ledger.choice.first_day.isoformat() if ledger.choice.first_day else "start"
-    last = ledger.choice.last_day.isoformat() if ledger.choice.last_day else "end"
+    choice = campaign_ledger.choice
+    first = choice.first_day.isoformat() if choice.first_day else "start"
+    last = choice.last_day.isoformat() if choice.last_day else "end"
     code = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_"
-                   for ch in ledger.campaign.code)
+                   for ch in campaign_ledger.campaign.code)
     return f"capacity-ledger-{code}-{first}-{last}.csv"
 

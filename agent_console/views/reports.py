@@ -63,7 +63,7 @@ def _ledger_choice() -> capacity_ledger.LedgerChoice | None:
     return capacity_ledger.LedgerChoice(campaign_id, _day("from", None), _day("to", None))
 
 
-def _ledger_or_error() -> tuple[capacity_ledger.Ledger | None, str | None]:
+def _ledger_or_error() -> tuple[capacity_ledger.CampaignLedger | None, str | None]:
     try:
         choice = _ledger_choice()
         if choice is None:

@@ -7,20 +7,13 @@ from datetime import datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from agent_console import formats
 from agent_console.blueprint import bp
-from agent_console.forms import (
-    ActionForm,
-    BookBeyondCapacityForm,
-    BookForm,
-    CancelForm,
-    MoveForm,
-)
-from agent_console.i18n import current_language, translate
+from agent_console.forms import ActionForm, BookForm, CancelForm, MoveForm
+from agent_console.i18n import translate
 from agent_console.security import role_required
 from agent_console.services import appointments, resident_desk
+from agent_console.views.appointment_posts import post_appointment
 from agent_console.views.common import current_actor, parse_date, parse_int, settings
-from madoguchi.booking import BookingError
 from madoguchi.db import get_session
 
 
@@ -87,75 +80,35 @@ def _back_to_resident(resident_id: int):
                             site=request.form.get("site") or None))
 
 
+def _appointment(action: str, resident_id: int):
+    return post_appointment(
+        action, resident_id, back=lambda: _back_to_resident(resident_id),
+        refused=lambda: _render_resident(resident_id, status=409))
+
+
 @bp.post("/residents/<int:resident_id>/book")
 @role_required("operator")
 def book(resident_id: int):
     """Book the chosen slot; a full slot or an existing booking is said plainly."""
-    form = BookForm()
-    if not form.validate_on_submit():
-        flash(translate("form_invalid"), "error")
-        return _back_to_resident(resident_id)
-    try:
-        made = appointments.book_for(get_session(), current_actor(), resident_id,
-                                     form.slot_id.data)
-    except BookingError as exc:
-        flash(appointments.error_message(exc), "error")
-        return _render_resident(resident_id, status=409)
-    flash(translate("booked_ok", reference=made.reference), "success")
-    return _back_to_resident(resident_id)
+    return _appointment("book", resident_id)
 
 
 @bp.post("/residents/<int:resident_id>/book-beyond-capacity")
 @role_required("supervisor")
 def book_beyond_capacity(resident_id: int):
     """A supervisor books a full slot as a counted exception, with the reason given."""
-    form = BookBeyondCapacityForm()
-    if not form.validate_on_submit():
-        flash(translate("beyond_capacity_reason_missing"), "error")
-        return _back_to_resident(resident_id)
-    try:
-        made = appointments.book_beyond_capacity_for(
-            get_session(), current_actor(), resident_id, form.slot_id.data, form.reason.data)
-    except BookingError as exc:
-        flash(appointments.error_message(exc), "error")
-        return _render_resident(resident_id, status=409)
-    key = "booked_beyond_capacity_ok" if made.overridden else "booked_ok"
-    flash(translate(key, reference=made.reference), "success")
-    return _back_to_resident(resident_id)
+    return _appointment("book_beyond_capacity", resident_id)
 
 
 @bp.post("/residents/<int:resident_id>/move")
 @role_required("operator")
 def move(resident_id: int):
     """Move a booking to the chosen slot, keeping its code."""
-    form = MoveForm()
-    if not form.validate_on_submit():
-        flash(translate("form_invalid"), "error")
-        return _back_to_resident(resident_id)
-    try:
-        moved = appointments.move_for(get_session(), current_actor(), resident_id,
-                                      form.reference.data, form.slot_id.data)
-    except BookingError as exc:
-        flash(appointments.error_message(exc), "error")
-        return _render_resident(resident_id, status=409)
-    when = formats.moment(moved.slot.starts_at, current_language(), settings().tz)
-    flash(translate("moved_ok", when=when, reference=moved.reference), "success")
-    return _back_to_resident(resident_id)
+    return _appointment("move", resident_id)
 
 
 @bp.post("/residents/<int:resident_id>/cancel")
 @role_required("operator")
 def cancel(resident_id: int):
     """Cancel one of the resident's bookings."""
-    form = CancelForm()
-    if not form.validate_on_submit():
-        flash(translate("form_invalid"), "error")
-        return _back_to_resident(resident_id)
-    try:
-        done = appointments.cancel_for(get_session(), current_actor(), resident_id,
-                                       form.reference.data, form.reason.data or "")
-    except BookingError as exc:
-        flash(appointments.error_message(exc), "error")
-        return _render_resident(resident_id, status=409)
-    flash(translate("cancelled_ok", reference=done.reference), "success")
-    return _back_to_resident(resident_id)
+    return _appointment("cancel", resident_id)

@@ -10,10 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from agent_console import formats
 from agent_console.blueprint import bp
 from agent_console.forms import ActionForm, BookForm, CancelForm, InquiryCreateForm, MoveForm
-from agent_console.i18n import current_language, translate
+from agent_console.i18n import translate
 from agent_console.live_stream import sse_response
 from agent_console.security import role_required
 from agent_console.services import (
@@ -24,9 +23,9 @@ from agent_console.services import (
     resident_desk,
     work_desk,
 )
+from agent_console.views.appointment_posts import post_appointment
 from agent_console.views.common import current_actor, parse_date, parse_int, settings
 from call_queue import line_services, taking
-from madoguchi.booking import BookingError
 from madoguchi.db import get_session
 from madoguchi.inquiries import InquiryError
 from madoguchi.models import Resident, utcnow
@@ -228,59 +227,32 @@ def work_wrap_up():
     return _back_to_work()
 
 
+def _appointment(action: str, resident_id: int):
+    def back():
+        return _back_to_work(resident_id)
+
+    return post_appointment(action, resident_id, back=back, refused=back)
+
+
 @bp.post("/work/residents/<int:resident_id>/book")
 @role_required("operator")
 def work_book(resident_id: int):
     """Book a slot for the caller; a full slot or an existing booking is said plainly."""
-    form = BookForm()
-    if not form.validate_on_submit():
-        flash(translate("form_invalid"), "error")
-        return _back_to_work(resident_id)
-    try:
-        made = appointments.book_for(get_session(), current_actor(), resident_id,
-                                     form.slot_id.data)
-    except BookingError as exc:
-        flash(appointments.error_message(exc), "error")
-        return _back_to_work(resident_id)
-    flash(translate("booked_ok", reference=made.reference), "success")
-    return _back_to_work(resident_id)
+    return _appointment("book", resident_id)
 
 
 @bp.post("/work/residents/<int:resident_id>/move")
 @role_required("operator")
 def work_move(resident_id: int):
     """Move the caller's booking to another slot, keeping its code."""
-    form = MoveForm()
-    if not form.validate_on_submit():
-        flash(translate("form_invalid"), "error")
-        return _back_to_work(resident_id)
-    try:
-        moved = appointments.move_for(get_session(), current_actor(), resident_id,
-                                      form.reference.data, form.slot_id.data)
-    except BookingError as exc:
-        flash(appointments.error_message(exc), "error")
-        return _back_to_work(resident_id)
-    when = formats.moment(moved.slot.starts_at, current_language(), settings().tz)
-    flash(translate("moved_ok", when=when, reference=moved.reference), "success")
-    return _back_to_work(resident_id)
+    return _appointment("move", resident_id)
 
 
 @bp.post("/work/residents/<int:resident_id>/cancel")
 @role_required("operator")
 def work_cancel(resident_id: int):
     """Cancel one of the caller's bookings."""
-    form = CancelForm()
-    if not form.validate_on_submit():
-        flash(translate("form_invalid"), "error")
-        return _back_to_work(resident_id)
-    try:
-        done = appointments.cancel_for(get_session(), current_actor(), resident_id,
-                                       form.reference.data, form.reason.data or "")
-    except BookingError as exc:
-        flash(appointments.error_message(exc), "error")
-        return _back_to_work(resident_id)
-    flash(translate("cancelled_ok", reference=done.reference), "success")
-    return _back_to_work(resident_id)
+    return _appointment("cancel", resident_id)
 
 
 @bp.post("/work/residents/<int:resident_id>/inquiry")

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from call_queue import callback_jobs, line_services, reminders
+from call_queue import callback_jobs, line_services, reminder_answers, reminders
 from call_queue.pacing import OutboundPacer
 from madoguchi.models import Booking, ReminderSent
 from tests import factories
@@ -111,3 +111,31 @@ def test_the_ledger_refuses_a_second_reminder_of_the_same_kind(line_ctx, tomorro
         ReminderSent.booking_id == ids["mobile"])).all()
     line_ctx.commit()
     assert [(r.kind, r.status) for r in rows] == [("day_before", "sent")]
+
+
+def test_a_key_other_than_1_or_9_leaves_the_booking_and_the_reminder_as_they_are(
+        line_ctx, tomorrow, network):
+    now, ids = tomorrow
+    entry = _send(line_ctx, ids["landline"], now)
+    chosen = reminder_answers.choose(line_ctx, entry.id, "5")
+    assert (chosen.outcome, chosen.language) == (reminder_answers.UNDECIDED, "ja")
+    assert fetch(line_ctx, Booking, ids["landline"]).status == "confirmed"
+    assert fetch(line_ctx, ReminderSent, entry.id).status == "calling"
+
+
+def test_an_unknown_reminder_is_answered_without_touching_anything(line_ctx):
+    assert reminder_answers.choose(line_ctx, 999_999, "9") == reminder_answers.Choice(
+        reminder_answers.UNKNOWN, None)
+    reminder_answers.call_ended(line_ctx, 999_999, "no-answer")
+
+
+def test_a_reminder_call_nobody_answered_notes_its_final_status_and_keeps_it(
+        line_ctx, tomorrow, network):
+    now, ids = tomorrow
+    entry = _send(line_ctx, ids["landline"], now)
+    reminder_answers.call_ended(line_ctx, entry.id, "ringing")
+    assert fetch(line_ctx, ReminderSent, entry.id).status == "calling"
+    reminder_answers.call_ended(line_ctx, entry.id, "busy")
+    assert fetch(line_ctx, ReminderSent, entry.id).status == "busy"
+    reminder_answers.call_ended(line_ctx, entry.id, "completed")
+    assert fetch(line_ctx, ReminderSent, entry.id).status == "busy"

@@ -1,0 +1,131 @@
+"""Parties put through to the operator who took them, and what follows the operator's dial.
+
+A holder taken off hold and a resident who answered our callback meet their operator the same
+way. Twilio may repeat a redirect or a Dial action: a holder's answer time is recorded once, and
+what follows one dial (done, or back in line at the same place) is decided once per DialCallSid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from call_queue import callback_calls, holding, line_services, operator_states
+from madoguchi import calls
+from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Operator, utcnow
+
+# What followed the operator's dial.
+DONE = "done"
+MISSED = "missed"
+GONE = "gone"  # no such call, or its operator was released meanwhile
+
+
+@dataclass(frozen=True)
+class AfterDial:
+    """What followed the operator's dial, and the language to say it in."""
+
+    language: str
+    result: str
+
+
+@dataclass(frozen=True)
+class CallbackPickUp:
+    """Our callback was answered: by a machine or a person, and the operator waiting for them.
+
+    `attempt_id` is None when the attempt is unknown or no longer open (a repeated webhook).
+    """
+
+    language: str
+    attempt_id: int | None
+    machine: bool = False
+    last_attempt: bool = False
+    operator: Operator | None = None
+
+
+def put_holder_through(session: Session, call_id: int,
+                       now: datetime | None = None) -> tuple[Call | None, Operator | None]:
+    """The holder's call and its operator; the first time both are there, the call is answered."""
+    call = session.get(Call, call_id)
+    operator = session.get(Operator, call.operator_id) if call and call.operator_id else None
+    if call is not None and operator is not None and call.answered_at is None:
+        # A retried redirect is answered the same; the answer time is recorded once.
+        call.answered_at = now or utcnow()
+        session.commit()
+        calls.add_path(session, call, "operator_bridge")
+    return call, operator
+
+
+def after_holder_dial(session: Session, call_id: int, *, completed: bool, dial_sid: str,
+                      now: datetime | None = None) -> AfterDial:
+    """Done, or (the operator did not pick up) marked away and the holder back at their place."""
+    call = session.get(Call, call_id)
+    language = line_services.spoken_language(call.language if call else None)
+    if call is None:
+        return AfterDial(language, GONE)
+    now = now or utcnow()
+
+    def follow_up() -> dict:
+        if call.operator_id is None:
+            return {"result": GONE}
+        operator_id = call.operator_id
+        if completed:
+            line_services.operator_finished(session, operator_id, now)
+            calls.add_path(session, call, "operator_done")
+            return {"result": DONE}
+        operator_states.set_state(session, line_services.board(), operator_id, "away", now)
+        holding.join(session, call, now, line_services.settings().queue.return_window_minutes)
+        calls.add_path(session, call, "operator_missed")
+        line_services.dispatch(session, now)
+        return {"result": MISSED}
+
+    # A retried Dial action (same DialCallSid) gets the first answer and changes nothing.
+    done = calls.once(session, call, f"bridged:{dial_sid}", follow_up) if dial_sid \
+        else follow_up()
+    return AfterDial(language, done["result"])
+
+
+def callback_answered(session: Session, attempt_id: int, answered_by: str,
+                      now: datetime | None = None) -> CallbackPickUp:
+    """Note who answered our callback; a person gets a call record with the waiting operator."""
+    now = now or utcnow()
+    attempt = callback_calls.mark_answered(session, attempt_id, answered_by, now)
+    request = session.get(CallbackRequest, attempt.request_id) if attempt else None
+    language = line_services.spoken_language(request.language if request else None)
+    if attempt is None or request is None:
+        return CallbackPickUp(language, None)
+    last = attempt.attempt_no >= line_services.settings().queue.callback_max_attempts
+    if attempt.status == "machine":
+        return CallbackPickUp(language, attempt.id, machine=True, last_attempt=last)
+    operator = session.get(Operator, request.operator_id) if request.operator_id else None
+    if operator is not None and attempt.call_sid:
+        calls.start_callback_call(session, attempt.call_sid, to_e164=request.phone_e164,
+                                  operator_id=operator.id, language=language,
+                                  resident_id=request.resident_id, now=now)
+    return CallbackPickUp(language, attempt.id, last_attempt=last, operator=operator)
+
+
+def after_callback_dial(session: Session, attempt_id: int, *, completed: bool,
+                        now: datetime | None = None) -> AfterDial:
+    """The call ends when done; if the operator missed it, they are away and it is tried again."""
+    now = now or utcnow()
+    attempt = session.get(CallbackAttempt, attempt_id)
+    request = session.get(CallbackRequest, attempt.request_id) if attempt else None
+    language = line_services.spoken_language(request.language if request else None)
+    if attempt is None or completed:
+        record = calls.find_call(session, attempt.call_sid) if attempt and attempt.call_sid \
+            else None
+        if record is not None:
+            calls.end_call(session, record, now)
+        return AfterDial(language, DONE)
+    operator_id = request.operator_id if request else None
+    result = callback_calls.finish_attempt(session, attempt.id, "operator-missed",
+                                           queue=line_services.settings().queue, now=now)
+    if operator_id is not None:
+        operator_states.set_state(session, line_services.board(), operator_id, "away", now)
+    if result is not None:
+        # The operator is already marked away: after_attempt must not free them again.
+        line_services.after_attempt(session, callback_calls.AttemptResult(
+            result.request_id, result.attempt_no, result.outcome, None), now)
+    return AfterDial(language, MISSED)

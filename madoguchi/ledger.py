@@ -1,0 +1,125 @@
+"""The capacity ledger: per slot and per local day, every number counted from booking rows.
+
+The numbers come from madoguchi.booking.slot_counts (the booking rows), never from the slots'
+stored counters; a slot's counter is kept beside its line only to say whether the two agree,
+so a total such as "487 booked" is always the number of rows and a drifted counter is visible
+per slot. The public API (/api/counts) and the console's ledger page and CSV read this ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from madoguchi import booking
+
+# The numbers of a line that add up in a day's subtotal and in the total. `remaining` is summed
+# per slot: free places in one slot cannot absorb another slot's overflow.
+SUMMED = ("capacity", "booked", "held", "confirmed", "attended", "no_show", "cancelled",
+          "overridden", "beyond_capacity", "remaining")
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """One slot's numbers (all counted from rows) and whether its stored counters agree."""
+
+    slot_id: int
+    campaign_id: int
+    site_id: int
+    site_name: str
+    starts_at: datetime  # in the city's time zone
+    capacity: int
+    booked: int
+    held: int
+    confirmed: int
+    attended: int
+    no_show: int
+    cancelled: int
+    overridden: int  # bookings ever made beyond capacity, cancelled ones included
+    beyond_capacity: int  # those of them still taking a place
+    remaining: int
+    counter: int  # the slot's stored counters: places taken plus exceptions
+    reconciled: bool
+
+    @property
+    def day(self) -> date:
+        """The local calendar day the slot starts on."""
+        return self.starts_at.date()
+
+
+@dataclass
+class LedgerTotals:
+    """Sums of ledger lines, and how many of them disagree with their counters."""
+
+    slots: int = 0
+    unreconciled: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SUMMED, 0))
+
+    def add(self, line: LedgerLine) -> None:
+        """Count one more slot."""
+        self.slots += 1
+        self.unreconciled += 0 if line.reconciled else 1
+        for name in SUMMED:
+            self.counts[name] += getattr(line, name)
+
+
+@dataclass
+class LedgerDay:
+    """One local day: its slots and their subtotal."""
+
+    day: date
+    lines: list[LedgerLine] = field(default_factory=list)
+    totals: LedgerTotals = field(default_factory=LedgerTotals)
+
+
+@dataclass
+class Ledger:
+    """Days in time order with their slots, and the grand total."""
+
+    days: list[LedgerDay]
+    totals: LedgerTotals
+
+    @property
+    def lines(self) -> Iterator[LedgerLine]:
+        """Every slot line, in time order."""
+        for day in self.days:
+            yield from day.lines
+
+
+def line_of(count: booking.SlotCount, tz: ZoneInfo) -> LedgerLine:
+    """A slot's ledger line from its counted rows."""
+    return LedgerLine(
+        slot_id=count.slot_id, campaign_id=count.campaign_id, site_id=count.site_id,
+        site_name=count.site_name, starts_at=count.starts_at.astimezone(tz),
+        capacity=count.capacity, booked=count.booked, held=count.held,
+        confirmed=count.confirmed, attended=count.attended, no_show=count.no_show,
+        cancelled=count.cancelled, overridden=count.overridden,
+        beyond_capacity=count.active_overridden, remaining=count.remaining,
+        counter=count.stored_booked + count.stored_overridden, reconciled=count.reconciled,
+    )
+
+
+def count(
+    session: Session,
+    tz: ZoneInfo,
+    *,
+    campaign_id: int | None = None,
+    first_day: date | None = None,
+    last_day: date | None = None,
+) -> Ledger:
+    """The ledger of the slots starting on first_day to last_day (local days, both optional)."""
+    start = booking.day_bounds(first_day, tz)[0] if first_day else None
+    end = booking.day_bounds(last_day, tz)[1] if last_day else None
+    days: dict[date, LedgerDay] = {}
+    totals = LedgerTotals()
+    for slot_count in booking.slot_counts(session, campaign_id=campaign_id, start=start, end=end):
+        line = line_of(slot_count, tz)
+        day = days.setdefault(line.day, LedgerDay(line.day))
+        day.lines.append(line)
+        day.totals.add(line)
+        totals.add(line)
+    return Ledger(days=list(days.values()), totals=totals)
