@@ -19,6 +19,7 @@ from call_queue.callback_calls import is_machine
 from call_queue.holding import Standing
 from madoguchi.db import get_session
 from madoguchi.models import Operator
+from madoguchi.query_values import parse_whole
 from madoguchi.settings import Settings
 from madoguchi.voice.apology import apology
 from madoguchi.voice.inputs import intent_of, printable, read_reply
@@ -68,12 +69,12 @@ def _url(path: str, **params: object) -> str:
 
 def _int_arg(name: str) -> int | None:
     raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return parse_whole(raw)
 
 
 def _int_form(name: str) -> int | None:
     raw = request.form.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return parse_whole(raw)
 
 
 def wait_url(lang: str, due: int | None = None) -> str:

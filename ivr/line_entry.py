@@ -15,6 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from call_queue import holding, line_services, taking, waiting
 from ivr.state import Go, Outcome
 from madoguchi import calls
+from madoguchi.query_values import parse_whole
 from madoguchi.voice.inputs import printable
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def queue_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
     calls.add_path(flow.session, flow.call, "queue_result", result or "none")
     if result == "hangup":
         stranded = holding.leave_hung_up(flow.session, flow.call,
-                                         int(waited) if waited.isdigit() else None, flow.now)
+                                         parse_whole(waited), flow.now)
         if stranded is not None:
             line_services.operator_available(flow.session, stranded, flow.now)
         taking.announce_line_changed()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from madoguchi.query_values import parse_whole
 from madoguchi.settings import MenuSettings
 from madoguchi.voice.speech import Line
 
@@ -57,13 +58,14 @@ class State:
 
         def number(name: str, default: int | None) -> int | None:
             raw = args.get(name, "")
-            return int(raw) if raw.isdigit() and len(raw) < 10 else default
+            value = parse_whole(raw)
+            return default if value is None else value
 
         lang = args.get("l", "")
         nonce = args.get("k", "")[:16]
         offered = tuple(
-            int(part) for part in args.get("o", "").split(".")[:6] if part.isdigit()
-            and len(part) < 10
+            value for part in args.get("o", "").split(".")[:6]
+            if (value := parse_whole(part)) is not None
         )
         return cls(
             step=step,

@@ -19,6 +19,7 @@ from ivr.steps import STEPS
 from ivr.voicemail import keep_fallback_message
 from madoguchi import calls
 from madoguchi.db import get_session
+from madoguchi.query_values import parse_whole
 from madoguchi.settings import Settings
 from madoguchi.voice.apology import apology
 from madoguchi.voice.audio import audio_folder
@@ -95,8 +96,8 @@ def status() -> Response:
     try:
         calls.apply_status(
             session, call_sid, status=_field("CallStatus", 20) or "unknown",
-            sequence=int(sequence) if sequence.isdigit() and len(sequence) < 9 else None,
-            duration_seconds=int(duration) if duration.isdigit() and len(duration) < 9 else None,
+            sequence=parse_whole(sequence, max_digits=8),
+            duration_seconds=parse_whole(duration, max_digits=8),
             from_raw=form.get("From"), to_number=_field("To", 32), region=settings.city.region,
         )
     except Exception:

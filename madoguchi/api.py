@@ -118,11 +118,28 @@ def _refuse_nul_characters(data: dict[str, Any]) -> None:
                            f"{name} contains a NUL character (\\u0000); remove it", field=name)
 
 
+# A booking or cancellation is a few hundred bytes; anything far larger is not one.
+MAX_BODY_BYTES = 64 * 1024
+
+
 def parse_body(model: type[M]) -> M:
     """The JSON body as `model`; 400 malformed_json or 422 invalid_field otherwise."""
     raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "body_too_large",
+                       f"the request body is {len(raw)} bytes; at most {MAX_BODY_BYTES} are read")
+    if raw.lstrip()[:1] != b"{":
+        # Not an object, whatever else it is: refused before parsing, so no array nested a
+        # hundred thousand deep ever reaches the (recursive) JSON parser.
+        raise ApiError(
+            400, "malformed_json",
+            f"the request body must be a JSON object with {', '.join(model.model_fields)}",
+        )
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, "malformed_json",
+                       "the request body nests too deeply; send a flat JSON object") from None
     except (ValueError, UnicodeDecodeError) as exc:
         where = f" ({exc.msg} at position {exc.pos})" if hasattr(exc, "pos") else ""
         raise ApiError(

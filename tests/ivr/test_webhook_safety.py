@@ -187,6 +187,17 @@ def test_a_call_that_ends_mid_way_is_recorded_as_abandoned_with_its_duration(cal
     assert call.ended_at is not None
 
 
+@pytest.mark.parametrize("field", ["SequenceNumber", "CallDuration"])
+def test_a_status_with_a_digit_python_cannot_read_is_recorded_without_it(caller, db_session,
+                                                                       field):
+    caller.dial()
+    response = caller.post(f"{BASE}/voice/status", CallStatus="completed",
+                           **{field: "²"})
+    assert response.status < 300
+    call = call_of(db_session, caller)
+    assert call.status == "completed"
+
+
 def test_a_late_status_event_does_not_undo_a_newer_one(caller, db_session):
     caller.dial()
     caller.post(f"{BASE}/voice/status", CallStatus="completed", SequenceNumber="3",
