@@ -39,7 +39,7 @@ def _today() -> date:
 
 
 def _csv_response(lines, name: str) -> Response:
-    return Response(stream_with_context(lines), mimetype=CSV_MEDIA_TYPE,
+    return Response(stream_with_context(lines), content_type=CSV_MEDIA_TYPE,
                     headers={"Content-Disposition": content_disposition(name)})
 
 

@@ -28,7 +28,7 @@ def jst(hour: int, minute: int = 0, day: date = DAY) -> datetime:
 def parse_csv(response) -> list[list[str]]:
     """The rows of a CSV download, checking it is what Excel needs (BOM, CRLF)."""
     assert response.status_code == 200
-    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # charset said once
     raw = response.get_data()
     assert raw.startswith(BOM.encode("utf-8"))
     text = raw.decode("utf-8")
