@@ -118,10 +118,15 @@ def forbidden(error):
     return render_template("console/forbidden.html", role_name=role_name), 403
 
 
-@bp.errorhandler(404)
-def not_found(_error):
-    """A plain not-found page inside the console frame."""
-    return render_template("console/message.html", message=translate("not_found")), 404
+@bp.app_errorhandler(404)
+def not_found(error):
+    """Under /console, a plain not-found page inside the console frame (also for an address no
+    route matches, such as an id past what a database column holds); elsewhere Flask's own."""
+    if not request.path.startswith(bp.url_prefix + "/"):
+        return error
+    # No route matched, so the blueprint's context processor did not run: pass its helpers.
+    return render_template("console/message.html", message=translate("not_found"),
+                           **console_helpers()), 404
 
 
 @bp.errorhandler(CSRFError)

@@ -245,3 +245,19 @@ def test_the_work_screen_opens_while_redis_is_unreachable(app, as_operator, staf
     response = as_operator.get("/console/work")
     assert response.status_code == 200
     assert 'id="own-state"' in response.get_data(as_text=True)
+
+
+def test_a_wrap_up_posted_while_still_on_a_call_is_saved_and_says_the_call_goes_on(
+        as_operator, staff, db_session, board):
+    call = _holder(db_session, minutes=5, number="+819055550009", operator_id=staff.operator.id,
+                   answered_at=utcnow(), ended_at=utcnow())
+    operator_states.set_state(db_session, board, staff.operator.id, "on_call", utcnow())
+    response = post(as_operator, f"{WORK}/wrap-up",
+                    {"call_id": call.id, "disposition": "resolved", "next": "available"},
+                    form_page=WORK)
+    assert response.status_code == 302
+    db_session.refresh(call)
+    assert call.disposition == "resolved"
+    assert board.get(staff.operator.id).state == "on_call"
+    page = as_operator.get(response.headers["Location"]).get_data(as_text=True)
+    assert "通話中" in page
