@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -22,7 +21,6 @@ T = TypeVar("T")
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and write-ahead locking."""
     if url.startswith("sqlite"):
-        _make_folder_of(url)
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
         )
@@ -50,17 +48,6 @@ def make_engine(url: str, **kwargs) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     return create_engine(url, **kwargs)
-
-
-def _make_folder_of(url: str) -> None:
-    """Create the folder of a SQLite file (var/ on a fresh install), readable by its owner only.
-
-    Without it a fresh install whose secrets all come from the environment (nothing else writes
-    var/) cannot open its database.
-    """
-    path = make_url(url).database
-    if path and path != ":memory:" and not path.startswith("file:"):
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 # Every session of the application refuses to change or delete audit rows.

@@ -472,7 +472,12 @@ def load_settings(
     file_settings = parse_file_settings(path, data)
     var_dir = Path(env.get("MADOGUCHI_VAR_DIR") or path.parent / "var")
 
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'madoguchi.db'}"
+    database_url = env.get("DATABASE_URL")
+    if not database_url:
+        # The embedded default keeps its database in var/; make it (owner only) even when every
+        # secret comes from the environment and nothing else would write there.
+        var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        database_url = f"sqlite:///{var_dir / 'madoguchi.db'}"
     if database_url.startswith("postgres://"):
         database_url = "postgresql://" + database_url.removeprefix("postgres://")
     if database_url.startswith("postgresql://"):
