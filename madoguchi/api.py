@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -26,6 +27,10 @@ from werkzeug.exceptions import HTTPException
 
 from madoguchi import booking, ledger, residents
 from madoguchi.api_schemas import (
+    IDEMPOTENCY_KEY_MAX,
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_BODY_BYTES,
+    REFERENCE_PATTERN,
     BookingOut,
     BookingRequest,
     CountsOut,
@@ -48,9 +53,12 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 API_CHANNEL = "api"
-# Keys from the web front are namespaced so they never collide with another channel's keys.
+# Keys from the web front are namespaced so they never collide with another channel's keys;
+# prefix and key together fit the bookings.idempotency_key column (100 characters).
 IDEMPOTENCY_PREFIX = "api:"
-IDEMPOTENCY_KEY_MAX = 100 - len(IDEMPOTENCY_PREFIX)
+assert len(IDEMPOTENCY_PREFIX) + IDEMPOTENCY_KEY_MAX <= 100
+IDEMPOTENCY_KEY_FORM = re.compile(IDEMPOTENCY_KEY_PATTERN)
+BOOKING_REFERENCE_FORM = re.compile(REFERENCE_PATTERN)
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
 # The ledger's numbers the API publishes, per slot and per day.
 PUBLISHED_COUNTS = tuple(LedgerNumbers.model_fields)
@@ -61,7 +69,7 @@ HTTP_ERROR_CODES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
-    413: "too_large",
+    413: "body_too_large",
     415: "unsupported_media_type",
 }
 
@@ -118,16 +126,20 @@ def _refuse_nul_characters(data: dict[str, Any]) -> None:
                            f"{name} contains a NUL character (\\u0000); remove it", field=name)
 
 
-# A booking or cancellation is a few hundred bytes; anything far larger is not one.
-MAX_BODY_BYTES = 64 * 1024
+def _body_too_large(size: int) -> ApiError:
+    return ApiError(413, "body_too_large",
+                    f"the request body is {size} bytes; at most {MAX_BODY_BYTES} are read")
 
 
 def parse_body(model: type[M]) -> M:
     """The JSON body as `model`; 400 malformed_json or 422 invalid_field otherwise."""
+    declared = request.content_length
+    if declared is not None and declared > MAX_BODY_BYTES:
+        # Refused on its declared length, before a byte of it is read.
+        raise _body_too_large(declared)
     raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large",
-                       f"the request body is {len(raw)} bytes; at most {MAX_BODY_BYTES} are read")
+        raise _body_too_large(len(raw))
     if raw.lstrip()[:1] != b"{":
         # Not an object, whatever else it is: refused before parsing, so no array nested a
         # hundred thousand deep ever reaches the (recursive) JSON parser.
@@ -172,15 +184,22 @@ def idempotency_key() -> str | None:
     value = request.headers.get("Idempotency-Key")
     if value is None:
         return None
-    value = value.strip()
-    if not value or len(value) > IDEMPOTENCY_KEY_MAX or not value.isprintable():
+    if len(value) > IDEMPOTENCY_KEY_MAX or not IDEMPOTENCY_KEY_FORM.fullmatch(value):
         raise ApiError(
             422, "invalid_field",
-            f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters, "
-            "e.g. a UUID made once per booking attempt",
+            f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters "
+            "(spaces only inside), e.g. a UUID made once per booking attempt",
             field="Idempotency-Key",
         )
     return IDEMPOTENCY_PREFIX + value
+
+
+def booking_reference(raw: str) -> str:
+    """The path's booking reference; 404 not_found when it cannot be one (never looked up)."""
+    if not BOOKING_REFERENCE_FORM.fullmatch(raw):
+        raise ApiError(404, "not_found",
+                       "no booking has this reference; a booking reference is 7 digits")
+    return raw
 
 
 def _campaign_id(session: Session, code: str | None) -> int | None:
@@ -188,8 +207,9 @@ def _campaign_id(session: Session, code: str | None) -> int | None:
         return None
     campaign_id = session.scalar(select(Campaign.id).where(Campaign.code == code))
     if campaign_id is None:
+        # Well formed but naming nothing: like a slot id of no slot, 404 rather than 422.
         raise ApiError(
-            422, "invalid_field",
+            404, "not_found",
             f"campaign: no campaign has the code {code!r}; use a `campaign` from GET /api/slots",
             field="campaign",
         )
@@ -389,6 +409,7 @@ def create_booking():
 @bp.delete("/bookings/<reference>")
 def cancel_booking(reference: str):
     """Cancel a booking by reference; cancelling again answers the same cancelled booking."""
+    reference = booking_reference(reference)
     session = get_session()
     cancelled = booking.cancel(session, reference, reason="cancelled via the web booking front")
     return _json(booking_out(session, cancelled))

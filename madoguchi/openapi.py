@@ -9,6 +9,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from madoguchi.api_schemas import (
+    IDEMPOTENCY_KEY_MAX,
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_BODY_BYTES,
+    REFERENCE_PATTERN,
     BookingOut,
     BookingRequest,
     CountsOut,
@@ -21,16 +25,23 @@ from madoguchi.api_schemas import (
 REF = "#/components/schemas/{model}"
 
 IDEMPOTENCY_TEXT = (
-    "Optional. A key the client makes once per booking attempt (a UUID, at most 96 characters) "
+    "Optional. A key the client makes once per booking attempt (a UUID; at most "
+    f"{IDEMPOTENCY_KEY_MAX} visible ASCII characters) "
     "and sends again on every retry of that attempt. A retry with the same key, slot and "
     "resident books nothing new: it answers the booking the first request made, with status "
     "200 instead of 201 (when two retries race, both may answer 201; the booking is still one). "
     "The same key with another slot or resident is refused with 409 idempotency_conflict."
 )
 
+UNKNOWN_CAMPAIGN = (
+    "not_found (field campaign): no campaign has this code; a web front that keeps a code from "
+    "an earlier GET /api/slots learns here that the campaign is gone"
+)
+
 ERROR_TEXTS = {
     "400": "malformed_json: the body is not a JSON object",
     "401": "unauthorized: the bearer token is missing or wrong (with WWW-Authenticate: Bearer)",
+    "413": f"body_too_large: the body is over {MAX_BODY_BYTES} bytes; it is not parsed",
     "404": "not_found",
     "409": "a booking rule refused the request",
     "422": "invalid_field: a field or parameter is missing or has the wrong form",
@@ -103,7 +114,8 @@ def build_document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once; it depends only on the code)."""
     reference_parameter = {
         "name": "reference", "in": "path", "required": True,
-        "description": "the 7-digit booking reference", "schema": {"type": "string"},
+        "description": "the 7-digit booking reference",
+        "schema": {"type": "string", "pattern": REFERENCE_PATTERN},
     }
     return {
         "openapi": "3.1.0",
@@ -133,7 +145,7 @@ def build_document() -> dict[str, Any]:
                     "responses": {
                         "200": _ok("the day's slots, soonest first",
                                    {"type": "array", "items": _schema_ref(SlotOut)}),
-                        **_errors("401", "422", "500", "503"),
+                        **_errors("401", "404", "422", "500", "503", e404=UNKNOWN_CAMPAIGN),
                     },
                 }
             },
@@ -144,7 +156,9 @@ def build_document() -> dict[str, Any]:
                     "parameters": [{
                         "name": "Idempotency-Key", "in": "header", "required": False,
                         "description": IDEMPOTENCY_TEXT,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 96},
+                        "schema": {"type": "string", "minLength": 1,
+                                   "maxLength": IDEMPOTENCY_KEY_MAX,
+                                   "pattern": IDEMPOTENCY_KEY_PATTERN},
                     }],
                     "requestBody": {
                         "required": True, "content": _json_content(_schema_ref(BookingRequest)),
@@ -154,7 +168,7 @@ def build_document() -> dict[str, Any]:
                         "200": _ok("a retry with the same Idempotency-Key: the earlier booking",
                                    _schema_ref(BookingOut)),
                         **_errors(
-                            "400", "401", "404", "409", "422", "500", "503",
+                            "400", "401", "404", "409", "413", "422", "500", "503",
                             e404=(
                                 "not_found: no resident matches the register number and birth "
                                 "date (which one is wrong is not said), or no such slot"
@@ -178,7 +192,10 @@ def build_document() -> dict[str, Any]:
                                    _schema_ref(BookingOut)),
                         **_errors(
                             "401", "404", "409", "500", "503",
-                            e404="not_found: no booking has this reference",
+                            e404=(
+                                "not_found: no booking has this reference (a reference that is "
+                                "not 7 digits names none)"
+                            ),
                             e409="not_eligible: the booking was attended or missed",
                         ),
                     },
@@ -195,7 +212,7 @@ def build_document() -> dict[str, Any]:
                     "parameters": _query_parameters(CountsQuery),
                     "responses": {
                         "200": _ok("the ledger", _schema_ref(CountsOut)),
-                        **_errors("401", "422", "500", "503"),
+                        **_errors("401", "404", "422", "500", "503", e404=UNKNOWN_CAMPAIGN),
                     },
                 }
             },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,7 +12,9 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import func, select, update
 
 from madoguchi import booking
+from madoguchi.api_schemas import MAX_BODY_BYTES
 from madoguchi.models import Booking, Campaign, Slot
+from madoguchi.query_values import MAX_ID
 from tests import factories
 from tests.conftest import TEST_API_TOKEN
 
@@ -119,6 +122,39 @@ def test_the_openapi_document_is_served_without_a_token_and_lists_every_endpoint
     assert "Idempotency-Key" in str(document["paths"]["/api/bookings"]["post"]["parameters"])
 
 
+def _id_schemas(document: dict):
+    """(where, schema) of every documented id: properties `id`/`*_id` and parameters `*id`."""
+    for model, schema in document["components"]["schemas"].items():
+        for name, field in schema.get("properties", {}).items():
+            if name == "id" or name.endswith("_id"):
+                yield f"{model}.{name}", field
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"].lower().endswith("id"):
+                    yield f"{method.upper()} {path} {parameter['name']}", parameter["schema"]
+
+
+def test_every_documented_id_is_an_integer_from_1_to_the_largest_database_id(client):
+    document = client.get("/api/openapi.json").get_json()
+    ids = dict(_id_schemas(document))
+    assert "BookingRequest.slot_id" in ids and "SlotOut.id" in ids
+    for where, schema in ids.items():
+        assert (schema["type"], schema["minimum"], schema["maximum"]) == ("integer", 1, MAX_ID), (
+            where
+        )
+
+
+def test_every_operation_that_reads_a_body_documents_400_malformed_json_and_413_too_large(client):
+    document = client.get("/api/openapi.json").get_json()
+    with_body = [operation for operations in document["paths"].values()
+                 for operation in operations.values() if "requestBody" in operation]
+    assert with_body
+    for operation in with_body:
+        assert "malformed_json" in operation["responses"]["400"]["description"]
+        assert "body_too_large" in operation["responses"]["413"]["description"]
+
+
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", f"Basic {TEST_API_TOKEN}"])
 def test_a_request_without_the_right_token_is_401_with_a_bearer_challenge(api, authorization):
     headers = {"Authorization": authorization} if authorization else {}
@@ -188,10 +224,13 @@ def test_a_missing_or_misspelt_date_is_422_naming_the_date_and_its_form(api, wor
     assert "YYYY-MM-DD" in error["message"]
 
 
-def test_an_unknown_campaign_code_is_422_naming_the_campaign(api, world):
-    response = api.call("GET", f"/api/slots?date={DAY}&campaign=NO-SUCH")
-    assert response.status_code == 422
-    assert error_of(response)["field"] == "campaign"
+@pytest.mark.parametrize("path", ["/api/slots", "/api/counts"])
+def test_an_unknown_campaign_code_is_404_not_found_naming_the_campaign(api, world, path):
+    response = api.call("GET", f"{path}?date={DAY}&campaign=NO-SUCH")
+    assert response.status_code == 404
+    error = error_of(response)
+    assert (error["code"], error["field"]) == ("not_found", "campaign")
+    assert "NO-SUCH" in error["message"]
 
 
 def test_a_nul_character_in_a_parameter_is_422_naming_it_not_a_server_error(api, world):
@@ -266,6 +305,10 @@ def test_a_body_that_is_not_a_json_object_is_400_malformed_json(api, world, body
         ({"birth_date": None}, "birth_date", "YYYY-MM-DD"),
         ({"resident_no": 100001}, "resident_no", "register number"),
         ({"resident_no": "  "}, "resident_no", "register number"),
+        ({"resident_no": " 100001"}, "resident_no", "register number"),
+        ({"resident_no": "１００００１"}, "resident_no", "register number"),
+        ({"birth_date": "1899-12-31"}, "birth_date", "YYYY-MM-DD"),
+        ({"birth_date": "１９４８-05-17"}, "birth_date", "YYYY-MM-DD"),
         ({"birthdate": "1948-05-17"}, "birthdate", "birth_date"),
     ],
 )
@@ -280,6 +323,73 @@ def test_a_wrong_or_missing_field_is_422_naming_it_and_its_expected_form(
     error = error_of(response)
     assert (error["code"], error["field"]) == ("invalid_field", field)
     assert hint in error["message"]
+
+
+@pytest.mark.parametrize("spelling", ["{id}.0", "{id}.00", "{id}e0"])
+def test_a_slot_id_spelt_with_a_fraction_or_exponent_is_422_naming_it_and_books_nothing(
+    api, db_session, world, spelling
+):
+    # JSON Schema counts 135.0 as an integer; the API takes only the literal 135, as any JSON
+    # encoder writes a whole number, and says so in the document's description of slot_id.
+    resident = factories.resident(db_session)
+    db_session.commit()
+    slot_id = spelling.format(id=world[2].id)
+    body = (f'{{"slot_id": {slot_id}, "resident_no": "{resident.resident_no}", '
+            f'"birth_date": "{resident.birth_date.isoformat()}"}}')
+    response = api.call("POST", "/api/bookings", data=body,
+                        headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    error = error_of(response)
+    assert (error["code"], error["field"]) == ("invalid_field", "slot_id")
+    assert "JSON integer" in error["message"]
+    assert rows_of(db_session, resident.id) == []
+
+
+@pytest.mark.parametrize("slot_id", [0, -1, MAX_ID + 1, 2**63, 10**30])
+def test_a_slot_id_outside_1_to_the_largest_database_id_is_422_naming_it(
+    api, db_session, world, slot_id
+):
+    resident = factories.resident(db_session)
+    db_session.commit()
+    response = api.book(slot_id, resident)
+    assert response.status_code == 422
+    assert (error_of(response)["code"], error_of(response)["field"]) == ("invalid_field", "slot_id")
+
+
+def test_the_largest_database_id_is_a_well_formed_slot_id_that_names_no_slot(
+    api, db_session, world
+):
+    resident = factories.resident(db_session)
+    db_session.commit()
+    response = api.book(MAX_ID, resident)
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+def _padded_booking_body(slot_id: int, resident, size: int) -> bytes:
+    body = json.dumps({"slot_id": slot_id, "resident_no": resident.resident_no,
+                       "birth_date": resident.birth_date.isoformat()}).encode()
+    return body + b" " * (size - len(body))
+
+
+def test_a_body_over_64_kb_is_413_body_too_large_and_books_nothing(api, db_session, world):
+    resident = factories.resident(db_session)
+    db_session.commit()
+    response = api.call("POST", "/api/bookings",
+                        data=_padded_booking_body(world[2].id, resident, MAX_BODY_BYTES + 1),
+                        headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "body_too_large"
+    assert rows_of(db_session, resident.id) == []
+
+
+def test_a_body_of_exactly_64_kb_is_read_and_books(api, db_session, world):
+    resident = factories.resident(db_session)
+    db_session.commit()
+    response = api.call("POST", "/api/bookings",
+                        data=_padded_booking_body(world[2].id, resident, MAX_BODY_BYTES),
+                        headers={"Content-Type": "application/json"})
+    assert response.status_code == 201
 
 
 def test_a_retry_with_the_same_idempotency_key_returns_the_same_booking(api, db_session, world):
@@ -311,6 +421,18 @@ def test_an_overlong_idempotency_key_is_422_naming_the_header(api, db_session, w
     resident = factories.resident(db_session)
     db_session.commit()
     response = api.book(world[2].id, resident, key="k" * 200)
+    assert response.status_code == 422
+    assert error_of(response)["field"] == "Idempotency-Key"
+    assert rows_of(db_session, resident.id) == []
+
+
+@pytest.mark.parametrize("key", [" leading-space", "trailing-space ", "tab\tinside", "cl\u00e9"])
+def test_an_idempotency_key_of_other_than_visible_ascii_is_422_naming_the_header(
+    api, db_session, world, key
+):
+    resident = factories.resident(db_session)
+    db_session.commit()
+    response = api.book(world[2].id, resident, key=key)
     assert response.status_code == 422
     assert error_of(response)["field"] == "Idempotency-Key"
     assert rows_of(db_session, resident.id) == []
@@ -380,6 +502,16 @@ def test_cancelling_an_unknown_reference_is_404_not_found(api, world):
     response = api.cancel("1234567")
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "reference", ["abcdefg", "123456", "12345678", "１２３４５６７", "123456%00"]
+)
+def test_a_reference_that_is_not_7_digits_is_404_not_found_saying_the_form(api, world, reference):
+    response = api.cancel(reference)
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+    assert "7 digits" in error_of(response)["message"]
 
 
 def test_an_attended_booking_cannot_be_cancelled_and_says_so_with_409(api, db_session, world):
