@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from madoguchi import inquiries
 from madoguchi.models import Inquiry, InquiryEvent
+from madoguchi.sealing import blind
 
 RECORDING_EVENT = "recording"
 
@@ -25,7 +26,8 @@ def keep_voicemail(
     existing = session.scalar(
         select(Inquiry)
         .join(InquiryEvent, InquiryEvent.inquiry_id == Inquiry.id)
-        .where(InquiryEvent.kind == RECORDING_EVENT, InquiryEvent.text == recording_url)
+        .where(InquiryEvent.kind == RECORDING_EVENT,
+               blind.matches(InquiryEvent.recording_digest, "recording", recording_url))
     )
     if existing is not None:
         return existing

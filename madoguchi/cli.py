@@ -223,15 +223,21 @@ def db_upgrade() -> None:
     """Create the tables or bring them up to the newest version (safe to repeat)."""
     from alembic.runtime.migration import MigrationContext
 
-    from madoguchi.migrate import upgrade
+    from madoguchi.migrate import bring_up_to_date
+    from madoguchi.sealing.startup import check_and_install, keyring_for
 
-    engine = connected_engine(load_settings())
+    settings = load_settings()
+    engine = connected_engine(settings)
+    keyring = keyring_for(settings.secrets)
     try:
-        upgrade(engine)
+        sealed = bring_up_to_date(engine, keyring, progress=sys.stderr.isatty())
+        check_and_install(engine, keyring)
         with engine.connect() as connection:
             revision = MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+    if sealed:
+        click.echo("Sealed and indexed the residents' data an earlier version kept in plain text.")
     click.echo(f"The database schema is up to date (revision {revision}).")
 
 

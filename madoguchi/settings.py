@@ -21,6 +21,15 @@ from pydantic import (
 )
 
 from madoguchi import phone
+from madoguchi.private_files import create_private_file_once, ensure_private_dir
+from madoguchi.sealing.keys import (
+    DATA_KEYS_VARIABLE,
+    INDEX_KEY_VARIABLE,
+    KEY_FORM,
+    KeyFiles,
+    KeyFormatError,
+    parse_keys,
+)
 
 MENU_CHOICES = ("book", "check", "faq", "operator")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -275,6 +284,12 @@ class Secrets(BaseModel):
     twilio_api_key_sid: str | None = None
     twilio_api_key_secret: str | None = None
     twilio_twiml_app_sid: str | None = None
+    # Keys that seal residents' data (newest first) and key its search index, as written in
+    # MADOGUCHI_DATA_KEYS / MADOGUCHI_INDEX_KEY; or, for the embedded default, the var/ folder
+    # whose key files hold them (re-read when a rotation changes them).
+    data_keys: str = Field(default="", repr=False)
+    index_keys: str = Field(default="", repr=False)
+    key_folder: Path | None = None
 
 
 class Settings(BaseModel):
@@ -362,13 +377,40 @@ def _describe(error: dict) -> tuple[str, str]:
 
 
 def _local_secret(var_dir: Path, name: str) -> str:
-    """A random secret kept in var/ so the embedded default works without set-up."""
-    var_dir.mkdir(parents=True, exist_ok=True)
+    """A random secret kept in var/ (owner-only) so the embedded default works without set-up."""
+    ensure_private_dir(var_dir)
     path = var_dir / name
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+    create_private_file_once(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
+
+
+def _checked_keys(name: str, spec: str) -> str:
+    try:
+        parse_keys(spec)
+    except KeyFormatError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+    return spec
+
+
+def _sealing_keys(env: dict[str, str], var_dir: Path) -> dict:
+    """The data and index keys: from the environment, else (embedded default) from var/."""
+    data_spec = env.get(DATA_KEYS_VARIABLE) or ""
+    index_spec = env.get(INDEX_KEY_VARIABLE) or ""
+    if data_spec or index_spec or env.get("DATABASE_URL"):
+        for name, spec in ((DATA_KEYS_VARIABLE, data_spec), (INDEX_KEY_VARIABLE, index_spec)):
+            if not spec.strip():
+                raise SettingsError(
+                    f"{name}: required when DATABASE_URL or the other key variable is set; "
+                    f"expected {KEY_FORM}")
+        return {"data_keys": _checked_keys(DATA_KEYS_VARIABLE, data_spec),
+                "index_keys": _checked_keys(INDEX_KEY_VARIABLE, index_spec), "key_folder": None}
+    files = KeyFiles.in_folder(var_dir)
+    ensure_private_dir(var_dir)
+    files.ensure()
+    data_spec, index_spec = files.read()
+    return {"data_keys": _checked_keys(str(files.data_path), data_spec),
+            "index_keys": _checked_keys(str(files.index_path), index_spec),
+            "key_folder": var_dir}
 
 
 def find_config_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -472,5 +514,6 @@ def load_settings(
         public_base_url=public_base_url,
         api_token=env.get("MADOGUCHI_API_TOKEN") or None,
         **softphone,
+        **_sealing_keys(env, var_dir),
     )
     return Settings(config_path=path, var_dir=var_dir, file=file_settings, secrets=secret)

@@ -29,6 +29,7 @@ from call_queue import line_services, operator_states
 from madoguchi import create_app
 from madoguchi.job_queues import QUEUE_NAMES
 from madoguchi.models import CallbackRequest, utcnow
+from madoguchi.sealing import blind
 from madoguchi.serve import open_all_hours
 from madoguchi.settings import load_settings
 from madoguchi.telephony.clock import VirtualClock
@@ -192,7 +193,8 @@ def test_journeys_leave_no_phone_number_birth_date_or_name_in_logs_or_job_payloa
         operator_states.set_state(session, line_services.board(), city["operator_id"], "on_call",
                                   utcnow())
     line.call(hold_then_callback(), MOBILE)
-    request = session.scalar(select(CallbackRequest).where(CallbackRequest.phone_e164 == MOBILE))
+    request = session.scalar(select(CallbackRequest).where(
+        blind.matches(CallbackRequest.phone_digest, "phone", MOBILE)))
     session.commit()
     assert request is not None
     # The operator frees; a worker places the callback; the resident answers.
