@@ -17,10 +17,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from madoguchi import create_app
+from madoguchi import create_app, sealing
 from madoguchi.db import make_engine
 from madoguchi.migrate import upgrade
 from madoguchi.models import Base
+from madoguchi.sealing import Keyring
 from madoguchi.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +45,14 @@ def _backend_env(tmp: Path) -> dict[str, str]:
     }
     env["DATABASE_URL"] = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'test.db'}"
     return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sealing_keys() -> Keyring:
+    """The suite's keys, installed in the test process as create_app installs an app's."""
+    keyring = Keyring.from_specs(TEST_DATA_KEYS, TEST_INDEX_KEY)
+    sealing.install(keyring)
+    return keyring
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.expression import TableClause
 from tqdm import tqdm
 
 from madoguchi.sealing import canary, state
@@ -54,11 +55,8 @@ class SealedColumn:
     name: str
     pk: str
     context: str
-
-    @property
-    def raw(self):
-        """The table with this column as plain text (no sealing, no onupdate defaults)."""
-        return table(self.table, column(self.pk), column(self.name))
+    # The table with this column as plain text (no sealing, no onupdate defaults).
+    raw: TableClause = field(compare=False)
 
     @property
     def label(self) -> str:
@@ -94,7 +92,8 @@ def _pk(tbl: Table) -> str:
 
 def sealed_columns() -> list[SealedColumn]:
     """Every sealed column of the schema, found by its type."""
-    return [SealedColumn(tbl.name, col.name, _pk(tbl), col.type.context)
+    return [SealedColumn(tbl.name, col.name, _pk(tbl), col.type.context,
+                         table(tbl.name, column(_pk(tbl)), column(col.name)))
             for tbl in _tables() for col in tbl.columns if isinstance(col.type, Sealed)]
 
 
