@@ -38,7 +38,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.expression import TableClause
 from tqdm import tqdm
 
-from madoguchi.sealing import canary, state
+from madoguchi.sealing import audit_redaction, canary, state
 from madoguchi.sealing.blind import BlindIndex
 from madoguchi.sealing.columns import Sealed
 from madoguchi.sealing.keyring import TOKEN_PREFIX, Keyring, NotSealed, key_id_of
@@ -284,13 +284,37 @@ def seal_earlier_data(engine: Engine, keyring: Keyring, *, progress: bool = Fals
     if current != canary.PLAINTEXT:
         return False
     reseal(engine, keyring, progress=progress, batch_size=batch_size, plaintext=True)
+    with engine.begin() as connection:
+        audit_redaction.redact(connection)
     rebuild_indexes(engine, keyring, progress=progress, batch_size=batch_size)
     plain = table("sealing_canary", column("id"), column("state"), column("data_token"),
                   column("index_digest"), column("updated_at"))
     with engine.begin() as connection:
         connection.execute(update(plain).where(plain.c.id == canary.CANARY_ID).values(
             state=canary.SEALED, updated_at=utcnow(), **canary.canary_values(keyring)))
+    erase_leftovers(engine)
     return True
+
+
+def erase_leftovers(engine: Engine) -> None:
+    """Rewrite the stored tables so the plain text they held is not left in free space.
+
+    An UPDATE leaves the old row behind until the space is reused: SQLite in free pages and the
+    WAL, PostgreSQL in dead tuples. SQLite is checkpointed and VACUUMed; PostgreSQL's tables
+    that held personal data get VACUUM FULL (brief exclusive locks: this runs during
+    `madoguchi db upgrade`, before the web processes start).
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            raw.execute("VACUUM")
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return
+    tables = sorted({col.table for col in sealed_columns()} | {"audit_log"})
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for name in tables:
+            connection.exec_driver_sql(f"VACUUM FULL {name}")
 
 
 # --- what each key still seals ---------------------------------------------------------------
