@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, bindparam, column, insert, select, table, update
 
+
 def _audit_table():
     from madoguchi.models import UTCDateTime
 

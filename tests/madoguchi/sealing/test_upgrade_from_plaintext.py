@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import MetaData, Engine, insert, select, text
+from sqlalchemy import Engine, MetaData, insert, select, text
 from sqlalchemy.orm import Session
 
 from call_queue import callbacks
