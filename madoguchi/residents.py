@@ -118,8 +118,12 @@ def search(session: Session, text: str, *, region: str = "JP", limit: int = SEAR
     queries, kinds = _matching(text, region)
     if not queries:
         return [], kinds
-    ids = union(*queries) if len(queries) > 1 else queries[0]
-    found = list(session.scalars(
-        select(Resident).where(Resident.id.in_(ids)).order_by(Resident.id).limit(limit)))
+    # The first ids straight from the indexes, then those residents: a planner left to join
+    # residents to the terms would walk the whole register for a rare name.
+    matched = (union(*queries) if len(queries) > 1 else queries[0]).subquery()
+    (resident_id,) = matched.columns
+    first = list(session.scalars(select(resident_id).distinct().order_by(resident_id)
+                                 .limit(limit)))
+    found = list(session.scalars(select(Resident).where(Resident.id.in_(first)))) if first else []
     found.sort(key=lambda resident: (resident.name_kana, resident.id))
     return found, kinds
