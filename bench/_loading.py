@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from datetime import date, datetime
@@ -17,13 +18,47 @@ def insert_campaign_and_site(cur, now: datetime) -> tuple[int, int]:
     return campaign, cur.fetchone()[0]
 
 
+def bench_settings(database_url: str):
+    """Settings for a benchmark database, with fresh keys unless the environment gives some;
+    the keys become this process's, so that what the benchmark loads is sealed like the app's."""
+    from madoguchi import sealing
+    from madoguchi.sealing.keys import new_key
+    from madoguchi.sealing.startup import keyring_for
+    from madoguchi.settings import load_settings
+
+    env = {"MADOGUCHI_DATA_KEYS": new_key("b1").written(),
+           "MADOGUCHI_INDEX_KEY": new_key("bi1").written(), **os.environ,
+           "DATABASE_URL": database_url}
+    settings = load_settings(env=env)
+    sealing.install(keyring_for(settings.secrets))
+    return settings
+
+
+def sealed(context: str, value: str) -> str:
+    """A value sealed for a column (table.column), as the application would store it."""
+    from madoguchi import sealing
+
+    return sealing.current().seal(value.encode(), context)
+
+
 def copy_residents(cur, count: int, now: datetime) -> None:
-    """COPY `count` residents numbered R000000000 on (ids 1 to count on a fresh schema)."""
+    """COPY `count` residents numbered R000000000 on (ids 1 to count on a fresh schema), sealed
+    with their number's and birth date's digests (no name search terms: these benches do not
+    search names)."""
+    from madoguchi import sealing
+
+    keyring = sealing.current()
+    born = date(1950, 1, 1).isoformat()
     with cur.copy("COPY residents (resident_no, name, name_kana, birth_date, language, "
-                  "created_at, updated_at) FROM STDIN") as copy:
+                  "created_at, updated_at, resident_no_digest, birth_digest) FROM STDIN") as copy:
         for k in range(count):
-            copy.write_row((f"R{k:09d}", f"住民{k}", "ジュウミン", date(1950, 1, 1), "ja",
-                            now, now))
+            number = f"R{k:09d}"
+            copy.write_row((sealed("residents.resident_no", number),
+                            sealed("residents.name", f"住民{k}"),
+                            sealed("residents.name_kana", "ジュウミン"),
+                            sealed("residents.birth_date", born), "ja", now, now,
+                            keyring.digest("resident_no", number),
+                            keyring.digest("birth_date", born)))
 
 
 def timed(fn, repeats: int) -> dict:

@@ -35,6 +35,12 @@ class BenchSetupError(RuntimeError):
     """The benchmark cannot set up its stack; the message says what to fix."""
 
 
+def _new_key(key_id: str) -> str:
+    from madoguchi.sealing.keys import new_key
+
+    return new_key(key_id).written()
+
+
 def free_port() -> int:
     """A TCP port free on loopback right now."""
     with socket.socket() as sock:
@@ -109,6 +115,9 @@ class Stack:
     auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
     config_overrides: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
+    # Fresh keys for the bench's database, as production passes them in the environment.
+    data_keys: str = field(default_factory=lambda: _new_key("b1"))
+    index_key: str = field(default_factory=lambda: _new_key("bi1"))
     _settings: object = None
 
     def env(self, port: int | None = None) -> dict[str, str]:
@@ -120,16 +129,21 @@ class Stack:
             "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
             "SECRET_KEY": "bench-secret", "TWILIO_AUTH_TOKEN": self.auth_token,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port or 8000}",
+            "MADOGUCHI_DATA_KEYS": self.data_keys, "MADOGUCHI_INDEX_KEY": self.index_key,
             "PYTHONPATH": str(ROOT),
         })
         return env
 
     def settings(self):
-        """The settings the app processes run with (read once)."""
+        """The settings the app processes run with (read once); their keys become this
+        process's, so that what the benchmark writes is sealed as the app's own writes are."""
+        from madoguchi import sealing
+        from madoguchi.sealing.startup import keyring_for
         from madoguchi.settings import load_settings
 
         if self._settings is None:
             self._settings = load_settings(env=self.env())
+            sealing.install(keyring_for(self._settings.secrets))
         return self._settings
 
     def start(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen:

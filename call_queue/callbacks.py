@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 import prompts
 from madoguchi import phone
 from madoguchi.models import ACTIVE_CALLBACK_STATUSES, CallbackRequest, utcnow
+from madoguchi.sealing import blind
 from madoguchi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def active_for(session: Session, e164: str) -> CallbackRequest | None:
     """The number's request still waiting, being dialled or connected, if any."""
     return session.scalar(
         select(CallbackRequest).where(
-            CallbackRequest.phone_e164 == e164,
+            blind.matches(CallbackRequest.phone_digest, "phone", e164),
             CallbackRequest.status.in_(ACTIVE_CALLBACK_STATUSES),
         )
     )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from call_queue import estimator, line
 from madoguchi.models import Call
+from madoguchi.sealing import blind
 
 # Recent calls the estimates learn from (the wait benchmark found 200 steadier than 50).
 HISTORY_CALLS = 200
@@ -38,7 +39,7 @@ def earlier_place(session: Session, call: Call, now: datetime,
     since = now - timedelta(minutes=window_minutes)
     return session.scalar(
         select(Call.queued_at).where(
-            Call.from_e164 == call.from_e164, Call.id != call.id,
+            blind.matches(Call.from_digest, "phone", call.from_e164), Call.id != call.id,
             Call.queued_at.is_not(None), Call.operator_id.is_(None),
             Call.outcome == "abandoned", Call.ended_at >= since,
         ).order_by(Call.queued_at).limit(1)

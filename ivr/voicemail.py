@@ -10,6 +10,7 @@ from call_queue.callbacks import active_for as active_callback_for
 from call_queue.callbacks import request_callback
 from madoguchi import inquiries, phone
 from madoguchi.models import Inquiry, InquiryEvent
+from madoguchi.sealing import blind
 
 RECORDING_EVENT = "recording"
 
@@ -28,7 +29,8 @@ def keep_voicemail(
     existing = session.scalar(
         select(Inquiry)
         .join(InquiryEvent, InquiryEvent.inquiry_id == Inquiry.id)
-        .where(InquiryEvent.kind == RECORDING_EVENT, InquiryEvent.text == recording_url)
+        .where(InquiryEvent.kind == RECORDING_EVENT,
+               blind.matches(InquiryEvent.recording_digest, "recording", recording_url))
     )
     if existing is not None:
         return existing

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -223,15 +224,21 @@ def db_upgrade() -> None:
     """Create the tables or bring them up to the newest version (safe to repeat)."""
     from alembic.runtime.migration import MigrationContext
 
-    from madoguchi.migrate import upgrade
+    from madoguchi.migrate import bring_up_to_date
+    from madoguchi.sealing.startup import check_and_install, keyring_for
 
-    engine = connected_engine(load_settings())
+    settings = load_settings()
+    engine = connected_engine(settings)
+    keyring = keyring_for(settings.secrets)
     try:
-        upgrade(engine)
+        sealed = bring_up_to_date(engine, keyring, progress=sys.stderr.isatty())
+        check_and_install(engine, keyring)
         with engine.connect() as connection:
             revision = MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+    if sealed:
+        click.echo("Sealed and indexed the residents' data an earlier version kept in plain text.")
     click.echo(f"The database schema is up to date (revision {revision}).")
 
 
@@ -385,3 +392,141 @@ def purge(dry_run: bool, batch_size: int) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- keys that seal residents' data ------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Keys that seal residents' data and key its search index: make, check, rotate."""
+
+
+@keys.command("generate")
+@click.option("--id", "key_id", help="The key's id (default: today's date and 4 random hex).")
+def keys_generate(key_id: str | None) -> None:
+    """Print a new random key as id:base64, for MADOGUCHI_DATA_KEYS or MADOGUCHI_INDEX_KEY."""
+    from madoguchi.sealing.keys import KeyFormatError, dated_key_id, new_key
+
+    try:
+        key = new_key(key_id or dated_key_id())
+    except KeyFormatError as exc:
+        raise click.BadParameter(str(exc), param_hint="--id") from None
+    click.echo(key.written())
+
+
+@contextmanager
+def _keyed_engine() -> Iterator[tuple[Engine, object]]:
+    """The database (reachable, migrated, keys checked) and this process's keyring."""
+    from madoguchi.sealing.startup import check_and_install, keyring_for
+
+    settings = load_settings()
+    engine = connected_engine(settings)
+    try:
+        require_schema(engine)
+        keyring = keyring_for(settings.secrets)
+        check_and_install(engine, keyring)
+        yield engine, keyring
+    finally:
+        engine.dispose()
+
+
+def _print_status(status) -> None:
+    def line(use, unit: str) -> str:
+        mark = " (newest)" if use.newest else ""
+        return f"  {use.key_id}{mark}: {use.count:,} {unit}"
+
+    click.echo("Data keys (what each still seals):")
+    for use in status.data:
+        click.echo(line(use, "values"))
+    if status.unsealed:
+        click.echo(f"  not sealed yet: {status.unsealed:,} values (run: madoguchi db upgrade)")
+    if status.other_data:
+        click.echo(f"  under keys not given here: {status.other_data:,} values")
+    click.echo("Index keys (what each still indexes):")
+    for use in status.index:
+        click.echo(line(use, "digests"))
+    if status.other_index:
+        click.echo(f"  under keys not given here: {status.other_index:,} digests")
+    if status.data_pending or status.index_pending:
+        click.echo("A rotation is not finished: run `madoguchi keys rotate` (and --index) again.")
+    else:
+        old = [use.key_id for use in [*status.data, *status.index] if not use.newest]
+        if old:
+            click.echo(f"Nothing is left under {', '.join(old)}: remove them once no backup you "
+                       "may restore still needs them.")
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """How many values each data key still seals and each index key still indexes."""
+    from madoguchi.sealing import rotation
+
+    with _keyed_engine() as (engine, keyring):
+        status = rotation.key_status(engine, keyring)
+        click.echo(f"Data keys from {keyring.data_source}; index keys from "
+                   f"{keyring.index_source}.")
+        _print_status(status)
+
+
+def _until_settled(run, keyring) -> int:
+    """Run passes until one finds nothing left (a server may still have sealed with the old key)."""
+    from madoguchi.sealing.keyring import REFRESH_SECONDS
+
+    total = run()
+    for _ in range(3):
+        if keyring.files is not None:
+            # Servers re-read the key files every few seconds: let them all see the new key.
+            time.sleep(REFRESH_SECONDS + 0.5)
+        again = run()
+        total += again
+        if again == 0:
+            break
+    return total
+
+
+@keys.command("rotate")
+@click.option("--index", "index_key", is_flag=True,
+              help="Rotate the index key: rebuild every digest and search term under it.")
+@click.option("--batch-size", type=click.IntRange(min=1, max=10_000), default=500,
+              show_default=True, help="Rows per transaction.")
+def keys_rotate(index_key: bool, batch_size: int) -> None:
+    """Re-seal every value under the newest data key (or rebuild the index); safe to repeat.
+
+    Web processes and workers keep serving meanwhile. With keys in the environment, put the new
+    key first in MADOGUCHI_DATA_KEYS (or MADOGUCHI_INDEX_KEY) of every process before running
+    this. With the embedded default's key files in var/, a new key is added to the file unless
+    an earlier rotation is still unfinished, which is then finished instead.
+    """
+    from madoguchi.sealing import rotation
+
+    progress = sys.stderr.isatty()
+    what = "index" if index_key else "data"
+    with _keyed_engine() as (engine, keyring):
+        status = rotation.key_status(engine, keyring)
+        pending = status.index_pending if index_key else status.data_pending
+        if pending == 0:
+            if keyring.files is None:
+                variable = "MADOGUCHI_INDEX_KEY" if index_key else "MADOGUCHI_DATA_KEYS"
+                newest = keyring.newest_index_id if index_key else keyring.newest_data_id
+                click.echo(f"Everything is already under the newest {what} key ({newest}). To "
+                           f"rotate, put a new key first in {variable} on every process "
+                           "(madoguchi keys generate makes one), then run this again.")
+                return
+            added = keyring.files.add_newest(index=index_key)
+            keyring.refresh(force=True)
+            path = keyring.files.index_path if index_key else keyring.files.data_path
+            click.echo(f"Added the new {what} key {added.id} to {path}.")
+        else:
+            click.echo(f"Finishing the rotation to {what} key "
+                       f"{keyring.newest_index_id if index_key else keyring.newest_data_id}.")
+        if index_key:
+            done = _until_settled(lambda: rotation.rebuild_indexes(
+                engine, keyring, progress=progress, batch_size=batch_size), keyring)
+            click.echo(f"Rebuilt {done:,} digests and residents' search terms under index key "
+                       f"{keyring.newest_index_id}.")
+        else:
+            done = _until_settled(lambda: rotation.reseal(
+                engine, keyring, progress=progress, batch_size=batch_size), keyring)
+            click.echo(f"Re-sealed {done:,} values under data key {keyring.newest_data_id}.")
+        _print_status(rotation.key_status(engine, keyring))

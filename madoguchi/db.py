@@ -5,15 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from madoguchi import audit_guard
+from madoguchi import audit_guard, private_files, resident_terms
+from madoguchi.sealing import orm as sealing_orm
+from madoguchi.sealing import startup
 
 T = TypeVar("T")
 
@@ -42,6 +45,10 @@ def make_engine(url: str, **kwargs) -> Engine:
             # can fail at once with "database is locked" instead of waiting its turn.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+        database_file = engine.url.database
+        if database_file and database_file != ":memory:" and not database_file.startswith("file:"):
+            # Owner-only from the first byte; SQLite gives its -wal and -shm files the same mode.
+            private_files.prepare_sqlite_file(Path(database_file).resolve())
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
@@ -50,8 +57,11 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
-# Every session of the application refuses to change or delete audit rows.
+# Every session of the application refuses to change or delete audit rows, fills blind-index
+# digests from their sources, and keeps residents' name search terms current.
 audit_guard.install()
+sealing_orm.install()
+resident_terms.install()
 
 
 class Database:
@@ -60,14 +70,33 @@ class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.session_factory: sessionmaker[Session] | None = None
+        self.keys_checked = False
+        self._keyring = None
 
     def init_app(self, app: Flask) -> None:
-        """Bind to the app's DATABASE_URL and close the session when the context ends."""
+        """Bind to the app's DATABASE_URL, check the sealing keys, close sessions after use.
+
+        Wrong keys stop the app here, before it serves anything. When the database cannot be
+        reached yet, the keys are installed and checked on the first session instead.
+        """
         settings = app.config["SETTINGS"]
         self.engine = make_engine(settings.secrets.database_url)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._keyring = startup.keyring_for(settings.secrets)
+        self.check_keys(deferrable=True)
         app.extensions["madoguchi_db"] = self
         app.teardown_appcontext(_close_session)
+
+    def check_keys(self, *, deferrable: bool) -> None:
+        """Verify the keys against the database's canary and install them (once per process)."""
+        assert self.engine is not None and self._keyring is not None
+        try:
+            startup.check_and_install(self.engine, self._keyring)
+            self.keys_checked = True
+        except DBAPIError:
+            if not deferrable:
+                raise
+            startup.state.install(self._keyring)
 
     def dispose_for_fork(self) -> None:
         """Drop pooled connections inherited across fork (RQ work horses)."""
@@ -77,6 +106,8 @@ class Database:
     def new_session(self) -> Session:
         """A fresh session not tied to any request (jobs, threads, CLI)."""
         assert self.session_factory is not None, "Database.init_app was not called"
+        if not self.keys_checked:
+            self.check_keys(deferrable=True)
         return self.session_factory()
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from madoguchi import booking, inquiries, phone
+from madoguchi import booking, inquiries, phone, resident_terms
 from madoguchi.demo_names import (
     FEMALE_GIVEN_NAMES,
     FOREIGN_GIVEN_NAMES,
@@ -37,6 +37,7 @@ from madoguchi.models import (
     Slot,
     utcnow,
 )
+from madoguchi.sealing.orm import with_digests
 from madoguchi.settings import Settings
 
 # Console users of the demo city: (username, password, role). Demo only: change before real use.
@@ -405,16 +406,19 @@ def _insert_city(
     for row in rows:
         row["created_at"] = row["updated_at"] = now
     if rows:
-        session.execute(insert(Resident), rows)
-    numbers_and_ids = session.execute(select(Resident.resident_no, Resident.id))
-    ids = {number: id_ for number, id_ in numbers_and_ids}
+        session.execute(insert(Resident), with_digests(Resident, rows))
+    known = session.execute(select(Resident.id, Resident.resident_no, Resident.name,
+                                   Resident.name_kana)).all()
+    resident_terms.replace_terms(session.connection(),
+                                 [(id_, name, kana) for id_, _, name, kana in known])
+    ids = {number: id_ for id_, number, _, _ in known}
     phone_rows = [
         {"resident_id": ids[resident_no], "e164": e164, "is_mobile": phone.is_mobile(e164)}
         for resident_no, numbers in phones.items()
         for e164 in numbers
     ]
     if phone_rows:
-        session.execute(insert(ResidentPhone), phone_rows)
+        session.execute(insert(ResidentPhone), with_digests(ResidentPhone, phone_rows))
 
     session.add_all(
         Operator(

@@ -9,7 +9,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -23,6 +22,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from madoguchi.sealing.blind import blind_index, iso_date, last_four, resident_number
+from madoguchi.sealing.columns import Sealed, SealedDate, SealedJSON
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -73,6 +75,11 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def _recording_address(kind: str | None, text: str | None) -> str | None:
+    """What a timeline entry's recording digest is made of: the address, for recordings only."""
+    return text if kind == "recording" and text else None
+
+
 class Base(DeclarativeBase):
     """Declarative base with stable constraint names for migrations."""
 
@@ -85,15 +92,23 @@ class Base(DeclarativeBase):
 
 
 class Resident(Base):
-    """A resident of the city, as in the city's resident register export."""
+    """A resident of the city, as in the city's resident register export.
+
+    Number, name, kana and birth date are sealed; the register number and the birth date are
+    found through their blind indexes, the name and kana through resident_search_terms.
+    """
 
     __tablename__ = "residents"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resident_no: Mapped[str] = mapped_column(String(20), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
-    name_kana: Mapped[str] = mapped_column(String(100), index=True)
-    birth_date: Mapped[date] = mapped_column(Date)
+    resident_no: Mapped[str] = mapped_column(Sealed("residents.resident_no"))
+    name: Mapped[str] = mapped_column(Sealed("residents.name"))
+    name_kana: Mapped[str] = mapped_column(Sealed("residents.name_kana"))
+    birth_date: Mapped[date] = mapped_column(SealedDate("residents.birth_date"))
+    resident_no_digest: Mapped[str | None] = blind_index(
+        "resident_no", "resident_no", derive=resident_number, unique=True)
+    birth_digest: Mapped[str | None] = blind_index(
+        "birth_date", "birth_date", derive=iso_date, index=True)
     language: Mapped[str] = mapped_column(String(10), default="ja")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -103,15 +118,29 @@ class Resident(Base):
     )
 
 
+class ResidentSearchTerm(Base):
+    """One digest a resident's name or kana is found by (whole name, a part, a part's start)."""
+
+    __tablename__ = "resident_search_terms"
+    __table_args__ = (Index("ix_resident_search_terms_term", "term", "resident_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    term: Mapped[str] = mapped_column(String(40))
+
+
 class ResidentPhone(Base):
-    """A phone number of a resident, in E.164 (used to recognise callers)."""
+    """A phone number of a resident, in E.164 (sealed; found by its digest and last four)."""
 
     __tablename__ = "resident_phones"
-    __table_args__ = (UniqueConstraint("resident_id", "e164"),)
+    __table_args__ = (UniqueConstraint("resident_id", "e164_digest"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
-    e164: Mapped[str] = mapped_column(String(20), index=True)
+    e164: Mapped[str] = mapped_column(Sealed("resident_phones.e164"))
+    e164_digest: Mapped[str | None] = blind_index("phone", "e164", index=True)
+    last4_digest: Mapped[str | None] = blind_index("last4", "e164", derive=last_four, index=True)
     is_mobile: Mapped[bool] = mapped_column(Boolean, default=False)
 
     resident: Mapped[Resident] = relationship(back_populates="phones")
@@ -224,9 +253,10 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
-    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    # Typed by staff, so they may name someone: sealed.
+    cancel_reason: Mapped[str | None] = mapped_column(Sealed("bookings.cancel_reason"))
     overridden: Mapped[bool] = mapped_column(Boolean, default=False)
-    override_reason: Mapped[str | None] = mapped_column(String(200))
+    override_reason: Mapped[str | None] = mapped_column(Sealed("bookings.override_reason"))
 
     slot: Mapped[Slot] = relationship()
     resident: Mapped[Resident] = relationship()
@@ -245,10 +275,10 @@ class Inquiry(Base):
     reference: Mapped[str] = mapped_column(String(12), unique=True)
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), index=True)
     category: Mapped[str] = mapped_column(String(40))
-    subject: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(Sealed("inquiries.subject"))
     status: Mapped[str] = mapped_column(String(12), default="received")
     channel: Mapped[str] = mapped_column(String(20))
-    contact_e164: Mapped[str | None] = mapped_column(String(20))
+    contact_e164: Mapped[str | None] = mapped_column(Sealed("inquiries.contact_e164"))
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     call_sid: Mapped[str | None] = mapped_column(String(64))
     due_at: Mapped[datetime | None]
@@ -272,7 +302,10 @@ class InquiryEvent(Base):
     inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(20))
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Sealed("inquiry_events.text"), default="")
+    # A voicemail's recording address, digested so that the same recording opens one case.
+    recording_digest: Mapped[str | None] = blind_index(
+        "recording", "kind", "text", derive=_recording_address, index=True)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
 
@@ -325,8 +358,10 @@ class Call(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     direction: Mapped[str] = mapped_column(String(20), default="inbound")
-    from_e164: Mapped[str | None] = mapped_column(String(20), index=True)
-    to_number: Mapped[str | None] = mapped_column(String(32))
+    from_e164: Mapped[str | None] = mapped_column(Sealed("calls.from_e164"))
+    # A returning holder is found by the digest of their number (call_queue.holding).
+    from_digest: Mapped[str | None] = blind_index("phone", "from_e164", index=True)
+    to_number: Mapped[str | None] = mapped_column(Sealed("calls.to_number"))
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), index=True)
     language: Mapped[str | None] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(20), default="in-progress")
@@ -341,7 +376,7 @@ class Call(Base):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     # Filled in by the operator at wrap-up (after-call work).
     disposition: Mapped[str | None] = mapped_column(String(30))
-    wrap_notes: Mapped[str | None] = mapped_column(Text)
+    wrap_notes: Mapped[str | None] = mapped_column(Sealed("calls.wrap_notes"))
     wrapped_at: Mapped[datetime | None]
     # Set when retention removed the caller's number (statistics stay).
     anonymised_at: Mapped[datetime | None]
@@ -359,7 +394,8 @@ class CallStep(Base):
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
     step_key: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # What the caller keyed (numbers, birth dates) and what steps returned: sealed whole.
+    result: Mapped[dict[str, Any]] = mapped_column(SealedJSON("call_steps.result"), default=dict)
 
 
 class CallbackRequest(Base):
@@ -370,7 +406,7 @@ class CallbackRequest(Base):
         CheckConstraint(_in("status", CALLBACK_STATUSES), name="status_known"),
         Index(
             "uq_callback_requests_one_active_per_number",
-            "phone_e164",
+            "phone_digest",
             unique=True,
             sqlite_where=text(_in("status", ACTIVE_CALLBACK_STATUSES)),
             postgresql_where=text(_in("status", ACTIVE_CALLBACK_STATUSES)),
@@ -381,7 +417,9 @@ class CallbackRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
-    phone_e164: Mapped[str] = mapped_column(String(20))
+    phone_e164: Mapped[str] = mapped_column(Sealed("callback_requests.phone_e164"))
+    # "Is this number already waiting?" is answered by the digest (one active per number).
+    phone_digest: Mapped[str | None] = blind_index("phone", "phone_e164")
     language: Mapped[str] = mapped_column(String(10), default="ja")
     reason: Mapped[str] = mapped_column(String(40), default="operator")
     status: Mapped[str] = mapped_column(String(12), default="waiting")
@@ -424,7 +462,7 @@ class Operator(Base):
     role: Mapped[str] = mapped_column(String(12), default="operator")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str] = mapped_column(String(10), default="ja")
-    phone_e164: Mapped[str | None] = mapped_column(String(20))
+    phone_e164: Mapped[str | None] = mapped_column(Sealed("operators.phone_e164"))
     # "browser" (console softphone or simulator) or "phone" (their phone_e164 is dialled).
     reach_by: Mapped[str] = mapped_column(String(10), default="browser",
                                           server_default="browser")
@@ -505,3 +543,45 @@ class AlertEvent(Base):
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
     cleared_at: Mapped[datetime | None]
     notified: Mapped[str] = mapped_column(String(60), default="", server_default="")
+
+
+class TextMessage(Base):
+    """A text message sent (or tried) from the console to a resident: its number and words sealed.
+
+    The audit log says who sent which message when (ids and a masked number); the message itself
+    lives here, sealed, so that the append-only audit log never holds what a key must protect.
+    """
+
+    __tablename__ = "text_messages"
+    __table_args__ = (Index("ix_text_messages_sent_at", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    to_e164: Mapped[str | None] = mapped_column(Sealed("text_messages.to_e164"))
+    body: Mapped[str] = mapped_column(Sealed("text_messages.body"))
+    status: Mapped[str] = mapped_column(String(12))
+    sid: Mapped[str | None] = mapped_column(String(64))
+    # The carrier's refusal may quote the number: sealed too.
+    error: Mapped[str | None] = mapped_column(Sealed("text_messages.error"))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    anonymised_at: Mapped[datetime | None]
+
+
+class SealingCanary(Base):
+    """A known value sealed and digested with this database's keys, checked at every start.
+
+    A process with a wrong data key or index key stops at once with a clear message, instead of
+    failing later on residents' data or silently finding nobody. `state` is "plaintext" while
+    an earlier version's unsealed data waits for `madoguchi db upgrade` to seal it.
+    """
+
+    __tablename__ = "sealing_canary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(12), default="sealed")
+    data_token: Mapped[str | None] = mapped_column(Sealed("sealing_canary.data_token"))
+    index_digest: Mapped[str | None] = blind_index(
+        "canary", "id", derive=lambda _id: "madoguchi-index-canary")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

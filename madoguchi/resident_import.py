@@ -22,8 +22,10 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from madoguchi import phone
+from madoguchi import phone, resident_terms
 from madoguchi.models import Resident, ResidentPhone, utcnow
+from madoguchi.sealing import blind
+from madoguchi.sealing.orm import with_digests
 
 COLUMNS = ("resident_no", "name", "name_kana", "birth_date", "phone", "language")
 DEFAULT_LANGUAGE = "ja"
@@ -418,11 +420,19 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
 
 
 def _existing_ids(session: Session, numbers: Sequence[str]) -> dict[str, int]:
-    """resident_no → id for the numbers already in the database, looked up in chunks."""
+    """resident_no → id for the numbers already in the database, looked up in chunks.
+
+    Numbers are sealed: each is found by its digest (under every index key, in case an index
+    rebuild is under way).
+    """
     found: dict[str, int] = {}
     for chunk in _chunks(numbers):
-        query = select(Resident.resident_no, Resident.id).where(Resident.resident_no.in_(chunk))
-        found.update({resident_no: id_ for resident_no, id_ in session.execute(query)})
+        by_digest = {digest: number for number in chunk
+                     for digest in blind.lookup_digests("resident_no",
+                                                        blind.resident_number(number) or "")}
+        query = select(Resident.resident_no_digest, Resident.id).where(
+            Resident.resident_no_digest.in_(list(by_digest)))
+        found.update({by_digest[digest]: id_ for digest, id_ in session.execute(query)})
     return found
 
 
@@ -444,18 +454,18 @@ def write_residents(
              "updated_at": now}
             for row in chunk
         ]
-        session.execute(insert(Resident), values)
+        session.execute(insert(Resident), with_digests(Resident, values))
         bar.update(len(chunk))
     # Ids are read back by number: RETURNING in parameter order is one row per statement on SQLite.
     ids.update(_existing_ids(session, [row.resident_no for row in new_rows]))
     for chunk in _chunks(known_rows):
         session.execute(
             update(Resident),
-            [
+            with_digests(Resident, [
                 {"id": existing[row.resident_no], "name": row.name, "name_kana": row.name_kana,
                  "birth_date": row.birth_date, "language": row.language, "updated_at": now}
                 for row in chunk
-            ],
+            ]),
         )
         # The file is the register: a known resident's phones become exactly the file's.
         session.execute(
@@ -465,13 +475,15 @@ def write_residents(
         )
         bar.update(len(chunk))
     bar.close()
+    resident_terms.replace_terms(session.connection(), [
+        (ids[row.resident_no], row.name, row.name_kana) for row in rows])
     phone_values = [
         {"resident_id": ids[row.resident_no], "e164": e164, "is_mobile": phone.is_mobile(e164)}
         for row in rows
         for e164 in row.phones
     ]
     for chunk in _chunks(phone_values):
-        session.execute(insert(ResidentPhone), list(chunk))
+        session.execute(insert(ResidentPhone), with_digests(ResidentPhone, list(chunk)))
     return len(new_rows), len(known_rows), len(phone_values)
 
 

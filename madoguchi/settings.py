@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
@@ -22,6 +21,15 @@ from pydantic import (
 )
 
 from madoguchi import phone
+from madoguchi.private_files import create_private_file_once, ensure_private_dir
+from madoguchi.sealing.keys import (
+    DATA_KEYS_VARIABLE,
+    INDEX_KEY_VARIABLE,
+    KEY_FORM,
+    KeyFiles,
+    KeyFormatError,
+    parse_keys,
+)
 
 MENU_CHOICES = ("book", "check", "faq", "operator")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -285,6 +293,12 @@ class Secrets(BaseModel):
     twilio_api_key_sid: str | None = None
     twilio_api_key_secret: str | None = None
     twilio_twiml_app_sid: str | None = None
+    # Keys that seal residents' data (newest first) and key its search index, as written in
+    # MADOGUCHI_DATA_KEYS / MADOGUCHI_INDEX_KEY; or, for the embedded default, the var/ folder
+    # whose key files hold them (re-read when a rotation changes them).
+    data_keys: str = Field(default="", repr=False)
+    index_keys: str = Field(default="", repr=False)
+    key_folder: Path | None = None
 
 
 class Settings(BaseModel):
@@ -377,30 +391,40 @@ def _describe(error: dict) -> tuple[str, str]:
 
 
 def _local_secret(var_dir: Path, name: str) -> str:
-    """A random secret kept in var/ so the embedded default works without set-up."""
-    var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """A random secret kept in var/ (owner-only) so the embedded default works without set-up."""
+    ensure_private_dir(var_dir)
     path = var_dir / name
-    if not path.exists():
-        write_private_file(path, secrets.token_urlsafe(32))
+    create_private_file_once(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 
-def write_private_file(path: Path, text: str) -> None:
-    """Write a file readable by its owner only from its first byte, atomically.
-
-    The text goes to a temporary file created 0600 (O_EXCL: never an existing one), then takes
-    the final name; two processes starting at once keep whichever came first.
-    """
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _checked_keys(name: str, spec: str) -> str:
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        # A process that wrote the secret meanwhile wins: link() never replaces a file.
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+        parse_keys(spec)
+    except KeyFormatError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+    return spec
+
+
+def _sealing_keys(env: dict[str, str], var_dir: Path) -> dict:
+    """The data and index keys: from the environment, else (embedded default) from var/."""
+    data_spec = env.get(DATA_KEYS_VARIABLE) or ""
+    index_spec = env.get(INDEX_KEY_VARIABLE) or ""
+    if data_spec or index_spec or env.get("DATABASE_URL"):
+        for name, spec in ((DATA_KEYS_VARIABLE, data_spec), (INDEX_KEY_VARIABLE, index_spec)):
+            if not spec.strip():
+                raise SettingsError(
+                    f"{name}: required when DATABASE_URL or the other key variable is set; "
+                    f"expected {KEY_FORM}")
+        return {"data_keys": _checked_keys(DATA_KEYS_VARIABLE, data_spec),
+                "index_keys": _checked_keys(INDEX_KEY_VARIABLE, index_spec), "key_folder": None}
+    files = KeyFiles.in_folder(var_dir)
+    ensure_private_dir(var_dir)
+    files.ensure()
+    data_spec, index_spec = files.read()
+    return {"data_keys": _checked_keys(str(files.data_path), data_spec),
+            "index_keys": _checked_keys(str(files.index_path), index_spec),
+            "key_folder": var_dir}
 
 
 def find_config_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -476,7 +500,7 @@ def load_settings(
     if not database_url:
         # The embedded default keeps its database in var/; make it (owner only) even when every
         # secret comes from the environment and nothing else would write there.
-        var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private_dir(var_dir)
         database_url = f"sqlite:///{var_dir / 'madoguchi.db'}"
     if database_url.startswith("postgres://"):
         database_url = "postgresql://" + database_url.removeprefix("postgres://")
@@ -509,5 +533,6 @@ def load_settings(
         public_base_url=public_base_url,
         api_token=env.get("MADOGUCHI_API_TOKEN") or None,
         **softphone,
+        **_sealing_keys(env, var_dir),
     )
     return Settings(config_path=path, var_dir=var_dir, file=file_settings, secrets=secret)

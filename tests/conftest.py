@@ -17,15 +17,19 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from madoguchi import create_app
+from madoguchi import create_app, sealing
 from madoguchi.db import make_engine
 from madoguchi.migrate import upgrade
 from madoguchi.models import Base
+from madoguchi.sealing import Keyring
 from madoguchi.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_API_TOKEN = "test-api-token"
 TEST_AUTH_TOKEN = "test-twilio-auth-token"
+# Fixed test keys (32 bytes each, base64): the suite's databases are sealed and indexed with them.
+TEST_DATA_KEYS = "t1:dGVzdC1kYXRhLWtleS1vbmUtMzItYnl0ZXMtbG9uZyE="
+TEST_INDEX_KEY = "x1:dGVzdC1pbmRleC1rZXktb25lLTMyLWJ5dGVzLWxvbmc="
 
 
 def _backend_env(tmp: Path) -> dict[str, str]:
@@ -36,9 +40,19 @@ def _backend_env(tmp: Path) -> dict[str, str]:
         "MADOGUCHI_API_TOKEN": TEST_API_TOKEN,
         "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
         "PUBLIC_BASE_URL": "https://madoguchi.example.test",
+        "MADOGUCHI_DATA_KEYS": TEST_DATA_KEYS,
+        "MADOGUCHI_INDEX_KEY": TEST_INDEX_KEY,
     }
     env["DATABASE_URL"] = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'test.db'}"
     return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sealing_keys() -> Keyring:
+    """The suite's keys, installed in the test process as create_app installs an app's."""
+    keyring = Keyring.from_specs(TEST_DATA_KEYS, TEST_INDEX_KEY)
+    sealing.install(keyring)
+    return keyring
 
 
 @pytest.fixture(scope="session")

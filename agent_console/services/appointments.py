@@ -78,7 +78,7 @@ def book_beyond_capacity_for(session: Session, actor: Actor, resident_id: int, s
         raise
     actor.audit(session, "book_beyond_capacity" if made.overridden else "book", "booking",
                 made.reference, resident_id=resident_id,
-                detail={"slot_id": slot_id, "reason": made.override_reason})
+                detail={"slot_id": slot_id, "reason_given": bool(made.override_reason)})
     return made
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from call_queue import line
-from madoguchi import phone
-from madoguchi.models import Call, CallbackRequest, Resident, ResidentPhone
+from madoguchi import phone, residents
+from madoguchi.models import Call, CallbackRequest, Resident
 
 # A callback promised without an end to its window is overdue after this long.
 UNWINDOWED_PROMISE = timedelta(hours=1)
@@ -62,9 +62,7 @@ def known_resident(session: Session, resident_id: int | None, e164: str | None) 
         return session.get(Resident, resident_id)
     if not e164:
         return None
-    found = list(session.scalars(
-        select(Resident).join(ResidentPhone, ResidentPhone.resident_id == Resident.id)
-        .where(ResidentPhone.e164 == e164).order_by(Resident.id).limit(2)))
+    found = residents.by_phone(session, e164)[:2]
     # A shared home phone with several residents: the operator asks who is calling.
     return found[0] if len(found) == 1 else None
 

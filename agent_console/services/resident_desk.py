@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -12,8 +11,6 @@ from agent_console.services.actor import Actor
 from madoguchi import booking, phone, residents
 from madoguchi.models import Booking, Call, Inquiry, Resident
 
-# Only digits, spaces, hyphens, brackets and a leading +: the text may be a phone number.
-_PHONE_LIKE = re.compile(r"^\+?[\d\s\-‐‑–—―ー()（）０-９＋]{6,}$")
 RECENT_CALLS = 20
 
 
@@ -37,24 +34,30 @@ class ResidentRecord:
 
 
 def search(session: Session, actor: Actor, text: str, *, region: str = "JP") -> SearchResult:
-    """Residents by name, kana, resident number or phone (typed any common way); audited."""
-    text = text.strip()
-    e164 = phone.try_normalize(text, region) if _PHONE_LIKE.match(text) else None
-    found = residents.search(session, text)
-    if e164 is not None:
-        known = {resident.id for resident in found}
-        found += [r for r in residents.by_phone(session, e164) if r.id not in known]
+    """Residents by name, kana, resident number, phone, its last four or birth date; audited.
+
+    The audit row says what kind of text was searched and how long it was, never the text:
+    a name or number typed into the box is personal data too.
+    """
+    found, kinds = residents.search(session, text, region=region)
     actor.audit(
         session,
         "search",
         "resident",
         detail={
-            # A phone number is personal data: the audit log keeps only its masked form.
-            "query": phone.mask(e164) if e164 else ("(phone)" if _PHONE_LIKE.match(text) else text),
+            "query": _described(text.strip(), kinds),
             "results": [resident.id for resident in found],
         },
     )
-    return SearchResult(residents=found, phone_e164=e164)
+    return SearchResult(residents=found, phone_e164=kinds.phone_e164)
+
+
+def _described(text: str, kinds: residents.SearchKinds) -> str:
+    """What the audit log keeps of a search: its kinds and length, a phone number masked."""
+    if kinds.phone_e164:
+        return f"phone {phone.mask(kinds.phone_e164)}"
+    shown = " or ".join(kind.replace("_", " ") for kind in kinds.kinds) or "text"
+    return f"{shown} ({len(text)} characters)"
 
 
 def open_record(

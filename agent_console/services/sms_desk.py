@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 import prompts
 from agent_console.services.actor import Actor
 from madoguchi import phone
-from madoguchi.models import ACTIVE_BOOKING_STATUSES, Booking, Resident, ResidentPhone
+from madoguchi.models import (
+    ACTIVE_BOOKING_STATUSES,
+    Booking,
+    Resident,
+    ResidentPhone,
+    TextMessage,
+)
 from madoguchi.settings import Settings
 from madoguchi.telephony.base import Telephony, TelephonyError
 from madoguchi.voice.speech import Speaker
@@ -113,7 +119,11 @@ def _checked_text(text: str | None) -> str:
 def send(session: Session, actor: Actor, settings: Settings, telephony: Telephony, *,
          resident_id: int, phone_id: int | None, kind: str, reference: str | None = None,
          text: str | None = None) -> SentSms:
-    """Check, send and audit one text; raises SmsRefused before anything is sent."""
+    """Check, send, keep (sealed) and audit one text; raises SmsRefused before anything is sent.
+
+    The message and its number are kept sealed in text_messages; the audit row names the
+    message by id with the number masked, so the append-only log holds nothing a key protects.
+    """
     resident = session.get(Resident, resident_id)
     if resident is None:
         raise SmsRefused("not_found")
@@ -123,14 +133,22 @@ def send(session: Session, actor: Actor, settings: Settings, telephony: Telephon
     booking = _booking_of(session, resident_id, reference) if kind == "booking" else None
     body = compose(settings, resident, kind=kind, booking=booking,
                    text=_checked_text(text) if kind == "text" else "")
-    detail = {"to": phone.mask(to), "kind": kind, "body": body,
+    kept = TextMessage(resident_id=resident.id, operator_id=actor.operator_id, kind=kind,
+                       to_e164=to, body=body, status="sending")
+    session.add(kept)
+    session.commit()
+    detail = {"to": phone.mask(to), "kind": kind, "message_id": kept.id,
               "booking": booking.reference if booking else None}
     try:
         sid = telephony.send_sms(to, body)
     except TelephonyError as exc:
+        kept.status, kept.error = "failed", str(exc)
+        session.commit()
         actor.audit(session, "sms_failed", "resident", resident.id, resident_id=resident.id,
-                    detail={**detail, "error": str(exc)})
+                    detail=detail)
         raise SmsRefused("sms_failed", reason=str(exc)) from None
+    kept.status, kept.sid = "sent", sid
+    session.commit()
     actor.audit(session, "send_sms", "resident", resident.id, resident_id=resident.id,
                 detail={**detail, "sid": sid})
     return SentSms(sid=sid, masked_to=phone.mask(to), national_to=phone.national(to), body=body)

@@ -28,10 +28,11 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 
-from madoguchi import booking
+from madoguchi import booking, sealing
 from madoguchi.db import make_engine
 from madoguchi.migrate import upgrade
 from madoguchi.models import Base, Booking, Campaign, Resident, Site, Slot
+from madoguchi.sealing import Keyring
 
 HERE = Path(__file__).resolve().parent
 CHANNELS = ("ivr", "operator", "api")
@@ -173,6 +174,8 @@ def spread(engine, bookers: int, slots: int) -> dict:
 
 def main() -> None:
     """Run the benchmark, print the table and write results.json."""
+    # Residents are sealed as the application seals them, with keys of this run.
+    sealing.install(Keyring.fresh())
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument(

@@ -35,11 +35,15 @@ sys.path.insert(0, str(HERE.parents[1]))
 import psycopg  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
-from bench._loading import copy_residents, insert_campaign_and_site, timed  # noqa: E402
+from bench._loading import (  # noqa: E402
+    bench_settings,
+    copy_residents,
+    insert_campaign_and_site,
+    timed,
+)
 from bench.stack import reset_database  # noqa: E402
 from call_queue.line_metrics import history, snapshot  # noqa: E402
 from madoguchi.db import make_engine  # noqa: E402
-from madoguchi.settings import load_settings  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Tokyo")
 DAY_SECONDS = int((17.25 - 8.5) * 3600)  # 08:30-17:15
@@ -153,7 +157,7 @@ def main() -> None:
                         default=os.environ.get("BENCH_DATABASE_URL",
                                                "postgresql://postgres@127.0.0.1:5432/h_super"))
     args = parser.parse_args()
-    settings = load_settings(env={**os.environ, "DATABASE_URL": args.database_url})
+    settings = bench_settings(args.database_url)
     engine = make_engine(settings.secrets.database_url)
     measure_day = working_days(datetime.now(ZONE).date() - timedelta(days=1), 1)[0]
     measure_at = datetime.combine(measure_day, datetime.min.time(), ZONE) + timedelta(hours=14)

@@ -73,12 +73,13 @@ def add_operators(session, count: int, prefix: str) -> list[int]:
 def add_callbacks(session, count: int, start: int) -> None:
     """Callback requests waiting in line, oldest first (numbers never dialled for real)."""
     from madoguchi.models import CallbackRequest, utcnow
+    from madoguchi.sealing.orm import with_digests
 
     arrived = utcnow() - timedelta(minutes=5)
-    session.execute(insert(CallbackRequest), [
+    session.execute(insert(CallbackRequest), with_digests(CallbackRequest, [
         {"phone_e164": f"+8190{start + i:08d}", "arrival_at": arrived + timedelta(seconds=i),
          "language": "ja", "status": "waiting", "attempts": 0}
-        for i in range(count)])
+        for i in range(count)]))
     session.commit()
 
 

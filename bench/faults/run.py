@@ -138,13 +138,15 @@ def describe(stack: Stack, lost: list[str], connection: Redis) -> list[dict]:
     from call_queue.job_scheduling import callback_job_id
     from madoguchi.db import make_engine
     from madoguchi.models import CallbackAttempt, CallbackRequest
+    from madoguchi.sealing import blind
 
+    stack.settings()  # the stack's keys, to find the numbers by their digests
     engine = make_engine(stack.database_url)
     found = []
     with engine.connect() as conn:
         for number in lost:
             request = conn.execute(select(CallbackRequest).where(
-                CallbackRequest.phone_e164 == number)).one()
+                blind.matches(CallbackRequest.phone_digest, "phone", number))).one()
             attempts = conn.execute(select(CallbackAttempt.attempt_no, CallbackAttempt.status,
                                            CallbackAttempt.started_at, CallbackAttempt.call_sid)
                                     .where(CallbackAttempt.request_id == request.id)).all()

@@ -39,11 +39,17 @@ import psycopg  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from agent_console.services import capacity_ledger, exports, inquiry_analytics  # noqa: E402
-from bench._loading import copy_residents, insert_campaign_and_site, timed  # noqa: E402
+from bench._loading import (  # noqa: E402
+    bench_settings,
+    copy_residents,
+    insert_campaign_and_site,
+    sealed,
+    timed,
+)
 from bench.stack import reset_database  # noqa: E402
+from madoguchi import sealing  # noqa: E402
 from madoguchi.csv_safety import csv_lines  # noqa: E402
 from madoguchi.db import make_engine  # noqa: E402
-from madoguchi.settings import load_settings  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Tokyo")
 DAYS = 365
@@ -61,7 +67,9 @@ def _calls(rng: random.Random, first: date, total: int):
         day = first + timedelta(days=n * DAYS // total)
         start = datetime(day.year, day.month, day.day, 8, 30, tzinfo=ZONE) + timedelta(
             seconds=rng.random() * 8.75 * 3600)
-        yield (f"CA{n:032d}", "inbound", f"+8190{rng.randrange(10**8):08d}", start,
+        number = f"+8190{rng.randrange(10**8):08d}"
+        yield (f"CA{n:032d}", "inbound", sealed("calls.from_e164", number),
+               sealing.current().digest("phone", number), start,
                start + timedelta(seconds=rng.randint(30, 600)), "completed", 3, "self_served",
                "[]")
 
@@ -73,8 +81,8 @@ def load(url: str, calls: int, bookings: int, inquiries: int, first: date) -> di
     now = datetime.now(UTC)
     statuses, weights = zip(*STATUSES, strict=True)
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        with cur.copy("COPY calls (call_sid, direction, from_e164, started_at, ended_at, status, "
-                      "status_sequence, outcome, path) FROM STDIN") as copy:
+        with cur.copy("COPY calls (call_sid, direction, from_e164, from_digest, started_at, "
+                      "ended_at, status, status_sequence, outcome, path) FROM STDIN") as copy:
             for row in _calls(rng, first, calls):
                 copy.write_row(row)
         campaign, site = insert_campaign_and_site(cur, now)
@@ -108,7 +116,8 @@ def load(url: str, calls: int, bookings: int, inquiries: int, first: date) -> di
                 topic = rng.randrange(len(CATEGORIES))
                 closed = created + timedelta(hours=rng.expovariate(1 / 30)) \
                     if rng.random() < 0.8 else None
-                copy.write_row((f"I{k:09d}", CATEGORIES[topic], SUBJECT_WORDS[topic],
+                copy.write_row((f"I{k:09d}", CATEGORIES[topic],
+                                sealed("inquiries.subject", SUBJECT_WORDS[topic]),
                                 "done" if closed else "received", "ivr",
                                 created + timedelta(days=7), created, created, closed))
         cur.execute(
@@ -116,11 +125,15 @@ def load(url: str, calls: int, bookings: int, inquiries: int, first: date) -> di
             "language, reach_by, created_at, state) VALUES ('op1', 'op1', 'x', 'operator', "
             "true, 'ja', 'browser', %s, 'offline') RETURNING id", (now,))
         operator = cur.fetchone()[0]
+        # One sealed copy each of the two texts the timeline rows carry (the reports never read
+        # them; they are sealed so that the tables look as the application leaves them).
         cur.execute("INSERT INTO inquiry_events (inquiry_id, at, kind, text, public) "
-                    "SELECT id, created_at, 'created', '', false FROM inquiries")
+                    "SELECT id, created_at, 'created', %s, false FROM inquiries",
+                    (sealed("inquiry_events.text", ""),))
         cur.execute("INSERT INTO inquiry_events (inquiry_id, at, kind, text, public, operator_id) "
-                    "SELECT id, created_at + interval '90 minutes', 'status', 'in_progress', "
-                    "false, %s FROM inquiries WHERE id %% 5 <> 0", (operator,))
+                    "SELECT id, created_at + interval '90 minutes', 'status', %s, "
+                    "false, %s FROM inquiries WHERE id %% 5 <> 0",
+                    (sealed("inquiry_events.text", "in_progress"), operator))
         conn.commit()
         conn.autocommit = True
         cur.execute("VACUUM ANALYZE")
@@ -167,7 +180,7 @@ def main() -> None:
                         default=os.environ.get("BENCH_DATABASE_URL",
                                                "postgresql://postgres@127.0.0.1:5432/h_reports"))
     args = parser.parse_args()
-    settings = load_settings(env={**os.environ, "DATABASE_URL": args.database_url})
+    settings = bench_settings(args.database_url)
     engine = make_engine(settings.secrets.database_url)
     first = date(2025, 4, 1)
     if args.reuse:

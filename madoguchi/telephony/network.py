@@ -3,6 +3,10 @@
 Any process (web, worker, a terminal phone, a test) sees the same ledger. Phone numbers appear
 only inside values, never in key names: the ledger is the carrier, so it knows the numbers,
 but keys show up in monitoring tools and must not.
+
+What holds a full number or a caller's words (the call's record, what was said to the operator,
+instructions for the call) expires with the call: a generous time while it lasts, a short one
+once it has ended. Text messages are forgotten a little after the last one.
 """
 
 from __future__ import annotations
@@ -16,9 +20,14 @@ from typing import Any
 from redis import Redis
 
 PREFIX = "madoguchi:sim:"
-# A simulated call is forgotten a day after its last change, like a carrier's short-term log.
-RECORD_TTL_SECONDS = 24 * 3600
+# While a call lasts its keys live this long past each change; no call lasts so long.
+LIVE_TTL_SECONDS = 6 * 3600
+# Once it has ended, long enough for late status checks (a worker looking for the call it
+# placed before it died), then the number and the transcript are gone.
+ENDED_TTL_SECONDS = 15 * 60
+FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 SMS_KEPT = 1000
+SMS_TTL_SECONDS = ENDED_TTL_SECONDS
 
 
 def new_sid(prefix: str) -> str:
@@ -97,17 +106,28 @@ class SimulatedNetwork:
     def _call_key(self, sid: str) -> str:
         return f"{PREFIX}call:{sid}"
 
+    def _keys_of(self, sid: str) -> list[str]:
+        """Every key that holds something of this call (its record, transcript, instructions)."""
+        return [self._call_key(sid), f"{PREFIX}transcript:{sid}", f"{PREFIX}control:{sid}"]
+
     def save_call(self, call: SimulatedCall) -> None:
-        """Store or update a call and mark it live unless it has ended."""
-        key = self._call_key(call.sid)
+        """Store or update a call; once it has ended, everything of it expires soon."""
+        ended = call.status in FINAL_STATUSES
         pipe = self.redis.pipeline()
-        pipe.hset(key, mapping=call.to_hash())
-        pipe.expire(key, RECORD_TTL_SECONDS)
-        if call.status in ("completed", "busy", "no-answer", "failed", "canceled"):
+        pipe.hset(self._call_key(call.sid), mapping=call.to_hash())
+        for key in self._keys_of(call.sid):
+            pipe.expire(key, ENDED_TTL_SECONDS if ended else LIVE_TTL_SECONDS)
+        if ended:
             pipe.srem(f"{PREFIX}live", call.sid)
         else:
             pipe.sadd(f"{PREFIX}live", call.sid)
         pipe.execute()
+
+    def _ttl_of(self, sid: str) -> int:
+        """How long a key of this call may live: generous while it lasts, short once ended."""
+        status = self.redis.hget(self._call_key(sid), "status")
+        return ENDED_TTL_SECONDS if status and status.decode() in FINAL_STATUSES else (
+            LIVE_TTL_SECONDS)
 
     def get_call(self, sid: str) -> SimulatedCall | None:
         """A call by sid, or None when the network does not know it."""
@@ -175,7 +195,7 @@ class SimulatedNetwork:
         key = f"{PREFIX}control:{sid}"
         pipe = self.redis.pipeline()
         pipe.rpush(key, json.dumps(asdict(control)))
-        pipe.expire(key, RECORD_TTL_SECONDS)
+        pipe.expire(key, self._ttl_of(sid))
         pipe.execute()
 
     def take_control(self, sid: str) -> Control | None:
@@ -190,6 +210,7 @@ class SimulatedNetwork:
         pipe = self.redis.pipeline()
         pipe.lpush(f"{PREFIX}sms", json.dumps(asdict(sms), ensure_ascii=False))
         pipe.ltrim(f"{PREFIX}sms", 0, SMS_KEPT - 1)
+        pipe.expire(f"{PREFIX}sms", SMS_TTL_SECONDS)
         pipe.execute()
         return sms
 
@@ -242,7 +263,7 @@ class SimulatedNetwork:
         key = f"{PREFIX}transcript:{sid}"
         pipe = self.redis.pipeline()
         pipe.rpush(key, text)
-        pipe.expire(key, RECORD_TTL_SECONDS)
+        pipe.expire(key, self._ttl_of(sid))
         pipe.execute()
 
     def transcript(self, sid: str) -> list[str]:

@@ -42,6 +42,21 @@ def test_the_audit_row_of_a_phone_search_keeps_only_the_masked_number(as_operato
     assert "12345678" not in str(row.detail) and "5678" in row.detail["query"]
 
 
+def test_the_audit_row_of_a_name_search_keeps_its_kind_and_length_not_the_name(
+        as_operator, db_session):
+    resident = factories.resident(db_session, name="須賀 雪乃", name_kana="スガ ユキノ",
+                                  resident_no="7731904")
+    for typed in ("須賀 雪乃", "スガ", "7731904"):
+        page = as_operator.get("/console/residents", query_string={"q": typed})
+        assert "須賀 雪乃" in page.get_data(as_text=True), typed
+    name, kana, number = audit_rows(db_session, "search")
+    assert name.detail == {"query": "name (5 characters)", "results": [resident.id]}
+    assert kana.detail["query"] == "name (2 characters)"
+    assert number.detail["query"] == "resident no (7 characters)"
+    assert not any(word in str(row.detail) for row in (name, kana, number)
+                   for word in ("須賀", "雪乃", "スガ", "7731904"))
+
+
 def test_an_empty_search_writes_nothing_and_shows_the_box(as_operator, db_session):
     page = as_operator.get("/console/residents?q=+")
     assert page.status_code == 200

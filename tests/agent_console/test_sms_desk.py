@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from agent_console.services import sms_desk
 from madoguchi import booking, phone
-from madoguchi.models import AuditEntry, ResidentPhone
+from madoguchi.models import AuditEntry, ResidentPhone, TextMessage
+from madoguchi.sealing import blind
 from madoguchi.telephony.network import SimulatedNetwork
 from tests import factories
 from tests.agent_console.conftest import post
@@ -36,7 +37,8 @@ def resident(db_session):
 
 
 def _phone_id(session, e164: str) -> int:
-    return session.scalar(select(ResidentPhone.id).where(ResidentPhone.e164 == e164))
+    return session.scalar(select(ResidentPhone.id).where(
+        blind.matches(ResidentPhone.e164_digest, "phone", e164)))
 
 
 def _send(client, resident, **fields):
@@ -61,7 +63,7 @@ def test_the_booking_confirmation_reaches_the_residents_mobile_in_the_phone_line
     assert "+81******5678 に SMS を送りました" in page
 
 
-def test_a_sent_text_is_audited_with_the_masked_number_and_the_message(
+def test_a_sent_text_is_audited_by_id_with_the_masked_number_and_kept_sealed(
         as_operator, db_session, resident, network, staff):
     _send(as_operator, resident, phone_id=_phone_id(db_session, MOBILE), kind="text",
           text="  保険証をお持ちください。 ")
@@ -69,7 +71,11 @@ def test_a_sent_text_is_audited_with_the_masked_number_and_the_message(
     [row] = _audit(db_session, "send_sms")
     assert row.resident_id == resident.id and row.operator_id == staff.operator.id
     assert row.detail["to"] == "+81******5678" and MOBILE not in str(row.detail)
-    assert row.detail["body"] == sms.body and row.detail["sid"] == sms.sid
+    assert "保険証" not in str(row.detail) and row.detail["sid"] == sms.sid
+    kept = db_session.get(TextMessage, row.detail["message_id"])
+    assert (kept.body, kept.to_e164, kept.status, kept.sid) == (sms.body, MOBILE, "sent", sms.sid)
+    raw = db_session.execute(text("SELECT body, to_e164 FROM text_messages")).one()
+    assert "保険証" not in raw.body and MOBILE not in raw.to_e164
     assert sms.body.endswith("保険証をお持ちください。")
 
 

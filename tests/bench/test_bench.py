@@ -51,3 +51,18 @@ def test_the_dispatch_bench_dials_every_callback_of_both_backlogs_and_reports_th
     assert rate["dialled"] == rate["assigned"] == rate["backlog"] == 10
     assert binding["dialled"] == binding["backlog"] == 3 and binding["cps_limit"] == 1
     assert rate["max_dials_in_any_second"] >= 1 and isinstance(rate["cps_exceeded"], bool)
+
+
+@pytest.mark.slow
+def test_the_sealing_bench_finds_every_resident_it_looks_for_and_prices_a_booking(
+        tmp_path, redis_url):
+    completed, results = _run_bench("sealing", tmp_path, redis_url)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (sqlite,) = results["backends"]
+    assert sqlite["backend"] == "sqlite" and sqlite["loaded"]["residents"] == 1500
+    for kind in ("phone", "name_prefix", "resident_no"):
+        assert sqlite["search"][kind]["missed"] == 0 and sqlite["search"][kind]["count"] == 22
+        assert sqlite["search"][kind]["p99_ms"] > 0
+    booking = sqlite["booking"]
+    assert booking["sealed"]["count"] == booking["baseline"]["count"] == 30
+    assert booking["sealed_over_baseline"] > 0

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from call_queue import line_services, operator_states
 from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Inquiry, utcnow
+from madoguchi.sealing import blind
 from madoguchi.telephony.caller import HangUp, Moment, Wait
 from madoguchi.telephony.clock import VirtualClock
 from madoguchi.telephony.engine import CallEngine, CallResult, CallSetup
@@ -196,7 +197,8 @@ def _call(session, sid: str) -> Call:
 
 
 def _request(session, number: str) -> CallbackRequest:
-    request = session.scalar(select(CallbackRequest).where(CallbackRequest.phone_e164 == number)
+    request = session.scalar(select(CallbackRequest).where(
+        blind.matches(CallbackRequest.phone_digest, "phone", number))
                              .execution_options(populate_existing=True))
     session.commit()
     return request

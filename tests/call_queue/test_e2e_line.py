@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from call_queue import line_services, operator_states
 from madoguchi.models import CallbackRequest, utcnow
+from madoguchi.sealing import blind
 from madoguchi.telephony.clock import VirtualClock
 from madoguchi.telephony.engine import CallEngine, CallSetup
 from madoguchi.telephony.network import SimulatedNetwork
@@ -36,7 +37,8 @@ def test_a_holder_hears_its_place_asks_for_a_callback_and_is_called_back_when_an
     setup = CallSetup(url=live_server.url("/voice/incoming"), from_number=MOBILE,
                       to_number=CITY_NUMBER, status_callback=live_server.url("/voice/status"))
     play(engine, setup, hold_then_callback())
-    request = session.scalar(select(CallbackRequest).where(CallbackRequest.phone_e164 == MOBILE))
+    request = session.scalar(select(CallbackRequest).where(
+        blind.matches(CallbackRequest.phone_digest, "phone", MOBILE)))
     session.commit()
     assert request is not None and request.status == "waiting"
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from call_queue import holding, line_services, operator_states
 from madoguchi.models import Call, CallbackRequest, utcnow
+from madoguchi.sealing import blind
 from madoguchi.telephony.network import SimulatedNetwork
 from tests import factories
 from tests.call_queue.conftest import callback_request
@@ -110,7 +111,7 @@ def test_leaving_for_a_callback_confirms_the_caller_id_keeps_the_place_and_texts
     done = caller.press("1")
     assert done.hung_up
     request = db_session.scalar(select(CallbackRequest).where(
-        CallbackRequest.phone_e164 == caller.number))
+        blind.matches(CallbackRequest.phone_digest, "phone", caller.number)))
     assert request.arrival_at == queued_at and request.status == "waiting"
     [text] = SimulatedNetwork(redis_client).messages(caller.number)
     assert "03-1234-5678" in text.body  # the number that will call them
@@ -129,7 +130,7 @@ def test_a_withheld_caller_keys_in_a_number_with_184_and_it_is_read_back(
     caller.press("1")
     caller.press("1")  # as soon as possible
     assert db_session.scalar(select(CallbackRequest).where(
-        CallbackRequest.phone_e164 == "+81312345678")) is not None
+        blind.matches(CallbackRequest.phone_digest, "phone", "+81312345678"))) is not None
     assert SimulatedNetwork(redis_client).messages("+81312345678") == []  # a landline
 
 

@@ -25,6 +25,7 @@ from madoguchi.models import (
     Resident,
     utcnow,
 )
+from madoguchi.sealing import blind
 from madoguchi.telephony.caller import LineEvent, Moment, Press, Speak, Wait
 from madoguchi.telephony.engine import CallEngine, CallSetup
 from madoguchi.telephony.network import SimulatedCall, SimulatedNetwork, new_sid
@@ -149,7 +150,8 @@ def test_an_operator_takes_a_caller_books_logs_an_inquiry_ends_and_wraps_up(
     heard = [event.text for event in outcome["caller"].heard]
     assert "the operator ended the call" in heard
     with committed_db() as session:
-        call = session.scalar(select(Call).where(Call.from_e164 == CALLER_NUMBER))
+        call = session.scalar(select(Call).where(
+            blind.matches(Call.from_digest, "phone", CALLER_NUMBER)))
         assert (call.operator_id, call.disposition, call.wrap_notes) == (
             city["operator_id"], "booked", "予約と街灯の件を受付")
         assert call.wrapped_at is not None

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import subprocess
 import threading
+import unicodedata
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,14 +23,24 @@ from pathlib import Path
 
 import pytest
 from rq.job import Job
-from sqlalchemy import select
+from sqlalchemy import func, select
 from waitress.server import create_server
 
 from agent_console.services import accounts
 from call_queue import line_services, operator_states
-from madoguchi import create_app
+from madoguchi import create_app, phone, sealing
+from madoguchi.demo_data import load_demo_data
 from madoguchi.job_queues import QUEUE_NAMES
-from madoguchi.models import CallbackRequest, utcnow
+from madoguchi.models import (
+    Booking,
+    CallbackRequest,
+    Inquiry,
+    Resident,
+    ResidentPhone,
+    TextMessage,
+    utcnow,
+)
+from madoguchi.sealing import blind
 from madoguchi.serve import open_all_hours
 from madoguchi.settings import load_settings
 from madoguchi.telephony.clock import VirtualClock
@@ -192,7 +204,8 @@ def test_journeys_leave_no_phone_number_birth_date_or_name_in_logs_or_job_payloa
         operator_states.set_state(session, line_services.board(), city["operator_id"], "on_call",
                                   utcnow())
     line.call(hold_then_callback(), MOBILE)
-    request = session.scalar(select(CallbackRequest).where(CallbackRequest.phone_e164 == MOBILE))
+    request = session.scalar(select(CallbackRequest).where(
+        blind.matches(CallbackRequest.phone_digest, "phone", MOBILE)))
     session.commit()
     assert request is not None
     # The operator frees; a worker places the callback; the resident answers.
@@ -231,3 +244,170 @@ def test_the_scan_finds_each_notation_and_lets_masked_numbers_pass():
                       f"born {BORN:%Y-%m-%d}", f"name {NAME}", f"kana {KANA}"])
     assert len(leaks(text)) >= 6
     assert leaks("call CA0123456789abcdef from +81******3210, sid SM09012345678x") == []
+
+
+# --- the database itself, as a thief, a backup or a dump would hand it over -----------------
+
+DEMO_RESIDENTS = 200
+_BOUNDED_NUMBER = re.compile(r"(?<![A-Za-z0-9_+\-])\+?\d[\d\-]*\d(?![A-Za-z0-9_\-])")
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+@dataclass
+class Needles:
+    """Every form in which a resident's data must not appear, split by how it is searched."""
+
+    words: set[str]
+    numbers: set[str]
+
+    def add_resident(self, name: str, kana: str, born: date, resident_no: str,
+                     phones: list[str]) -> None:
+        """The name and kana (with and without spaces), birth date, number and phones."""
+        self.words |= {name, name.replace(" ", ""), name.replace(" ", "　"), kana,
+                       kana.replace(" ", ""), f"{born.year}年{born.month}月{born.day}日"}
+        self.numbers |= {_digits(f"{born:%Y%m%d}"), _digits(resident_no)}
+        for e164 in phones:
+            national = phone.national(e164)
+            self.words |= {national, unicodedata.normalize("NFKC", national).translate(
+                str.maketrans("0123456789-", "０１２３４５６７８９－"))}
+            self.numbers |= {_digits(e164), _digits(national), _digits(e164)[2:]}
+
+
+def findings(raw: str, needles: Needles) -> list[str]:
+    """Every needle found in the text: words anywhere, numbers as whole runs of digits."""
+    found = [f"{word!r}" for word in needles.words if word in raw]
+    normal = unicodedata.normalize("NFKC", raw)
+    for match in _BOUNDED_NUMBER.finditer(normal):
+        if _digits(match.group()) in needles.numbers:
+            start = max(0, match.start() - 40)
+            found.append(f"{match.group()!r} in …{normal[start:match.end() + 40]!r}…")
+    return found
+
+
+def raw_database(engine) -> str:
+    """The database as stored: SQLite's files byte for byte (WAL included), or a pg_dump."""
+    if engine.dialect.name == "sqlite":
+        path = Path(engine.url.database)
+        parts = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")]
+        return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in parts if p.exists())
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    dump = subprocess.run(["pg_dump", "--no-owner", url], capture_output=True, text=True,
+                          check=True, timeout=120)
+    return dump.stdout
+
+
+@pytest.fixture
+def demo_city(committed_db, settings, base_env) -> dict:
+    """The demo city (a smaller register), plus the journey's resident and an operator."""
+    with committed_db() as session:
+        load_demo_data(session, open_all_hours(settings), residents=DEMO_RESIDENTS)
+        resident = factories.resident(session, resident_no=RESIDENT_NO, name=NAME,
+                                      name_kana=KANA, birth_date=BORN, phone=MOBILE)
+        operator = accounts.create_operator(session, username="desk-1", display_name="窓口 一",
+                                            password=PASSWORD, role="operator", language="ja")
+        session.commit()
+        people = session.execute(select(Resident.id, Resident.name, Resident.name_kana,
+                                        Resident.birth_date, Resident.resident_no)).all()
+        phones: dict[int, list[str]] = {}
+        for resident_id, e164 in session.execute(select(ResidentPhone.resident_id,
+                                                        ResidentPhone.e164)):
+            phones.setdefault(resident_id, []).append(e164)
+    needles = Needles(set(), set())
+    for resident_id, name, kana, born, number in people:
+        needles.add_resident(name, kana, born, number, phones.get(resident_id, []))
+    return {"resident_id": resident.id, "operator_id": operator.id, "needles": needles,
+            "residents": len(people)}
+
+
+def test_after_the_demo_city_and_real_journeys_the_stored_database_names_nobody(
+        line, demo_city, committed_db, engine, redis_client):
+    assert demo_city["residents"] == DEMO_RESIDENTS + 1
+    session = committed_db()
+    # A withheld caller books with resident number and birth date.
+    line.call(f"""
+        press 1
+        press 1
+        expect 住民番号
+        press {RESIDENT_NO}#
+        expect 生年月日
+        press {BORN:%Y%m%d}#
+        press 1
+        press 1
+        press 1
+        expect ご予約が、確定しました
+        hangup
+    """, WITHHELD_CALLER_ID)
+    # The resident calls from the mobile while nobody can answer and leaves a message.
+    line.call("""
+        press 1
+        press 0
+        expect 伝言
+        press 2
+        expect 録音
+        say 須賀雪乃です。09076543210に電話をください。
+        expect 承りました
+        hangup
+    """, MOBILE)
+    # Then holds for a person and asks for a callback, which a worker places.
+    with line.app.app_context():
+        operator_states.set_state(session, line_services.board(), demo_city["operator_id"],
+                                  "on_call", utcnow())
+    session.commit()
+    line.call(hold_then_callback(), MOBILE)
+    with line.app.app_context():
+        assert line_services.operator_available(session, demo_city["operator_id"])
+    session.commit()
+    worker = AppWorker(list(QUEUE_NAMES), connection=redis_client, app=line.app,
+                       keep_maintenance_scheduled=False)
+    worker.work(burst=True, with_scheduler=False)
+    [ringing] = line.network.ringing_calls()
+    answer_callback(line.engine, ringing)
+    # An operator searches by name, opens the record, logs an inquiry and texts the resident.
+    console = line.app.test_client()
+    assert login(console, "desk-1").status_code == 302
+    assert NAME in console.get("/console/residents", query_string={"q": "須賀"}).get_data(
+        as_text=True)
+    assert console.get(f"/console/residents/{demo_city['resident_id']}").status_code == 200
+    created = post(console, "/console/inquiries/new", {
+        "category": "相談", "subject": f"{NAME}さん ({BORN:%Y-%m-%d}生) から街灯の件",
+        "note": f"{KANA} 様、090-7654-3210 へ折り返し", "contact_phone": "090-7654-3210",
+        "resident_id": demo_city["resident_id"], "assigned_to": 0})
+    assert created.status_code == 302
+    mobile_id = session.scalar(select(ResidentPhone.id).where(
+        ResidentPhone.resident_id == demo_city["resident_id"]))
+    session.commit()
+    sent = post(console, f"/console/residents/{demo_city['resident_id']}/sms",
+                {"phone_id": mobile_id, "kind": "text", "text": f"{NAME}様 書類をお持ちください"})
+    assert sent.status_code == 302
+    session.close()
+
+    # Every journey left its trace, readable through the application...
+    with committed_db() as check:
+        assert check.scalar(select(func.count()).select_from(Booking).where(
+            Booking.resident_id == demo_city["resident_id"])) == 1
+        kinds = {case.category for case in check.scalars(select(Inquiry).where(
+            Inquiry.resident_id.is_(None) | (Inquiry.resident_id == demo_city["resident_id"])))}
+        assert {"voicemail", "相談"} <= kinds
+        assert any(request.phone_e164 == MOBILE for request in check.scalars(
+            select(CallbackRequest)))
+        assert check.scalar(select(func.count()).select_from(TextMessage)) == 1
+    # ...and none of it, nor any demo resident, readable in the stored database.
+    raw = raw_database(engine)
+    assert "s1:t1:" in raw and len(raw) > 100_000, "the scan did not see the sealed data"
+    found = findings(raw, demo_city["needles"])
+    assert not found, "personal data stored in clear:\n" + "\n".join(sorted(found)[:30])
+
+
+def test_the_database_scan_finds_every_form_of_a_number_and_lets_sealed_values_pass():
+    needles = Needles(set(), set())
+    needles.add_resident(NAME, KANA, BORN, RESIDENT_NO, [MOBILE])
+    planted = ["+819076543210", "09076543210", "090-7654-3210", "０９０－７６５４－３２１０",
+               "9076543210", NAME, KANA.replace(" ", ""), f"{BORN:%Y%m%d}", f"{BORN:%Y-%m-%d}",
+               f"{BORN.year}年{BORN.month}月{BORN.day}日", f",{RESIDENT_NO},"]
+    for value in planted:
+        assert findings(f"INSERT VALUES ('{value}');", needles), value
+    sealed = sealing.current().seal(MOBILE.encode(), "calls.from_e164")
+    assert findings(f"'{sealed}', 'x1:a9076543210b', CA1954092309076543210", needles) == []

@@ -150,8 +150,21 @@ def wait_all_gone(var_dir: Path, seconds: float = 20) -> list[str]:
 def var_dir(tmp_path) -> Path:
     """An empty var dir for one serve process."""
     path = tmp_path / "var"
-    path.mkdir()
+    path.mkdir(mode=0o755)  # as an earlier version left it: serve narrows it to 0700
     return path
+
+
+def owner_only(var_dir: Path) -> list[str]:
+    """Whatever in var/ others could read: the folder must be 0700 and every file 0600."""
+    wide = [] if var_dir.stat().st_mode & 0o777 == 0o700 else [f"{var_dir}: folder"]
+    expected = {"madoguchi.db", "madoguchi.db-wal", "madoguchi.db-shm", "redis.db",
+                "redis.db.settings", "data_keys", "index_key", "secret_key",
+                "simulator_auth_token"}
+    present = {path.name for path in var_dir.iterdir()}
+    assert {"madoguchi.db", "data_keys", "index_key", "secret_key"} <= present <= expected | {
+        "redis.db.tmp"}, present
+    return wide + [f"{path.name}: {oct(path.stat().st_mode & 0o777)}" for path in
+                   var_dir.iterdir() if path.stat().st_mode & 0o777 != 0o600]
 
 
 @pytest.mark.slow
@@ -175,11 +188,13 @@ def test_serve_runs_everything_without_services_and_stops_cleanly(var_dir, signu
         assert any("redis-server" in command for command in commands), commands
         assert any(command.endswith("madoguchi.cli worker ") for command in commands), commands
         assert (var_dir / "madoguchi.db").is_file()  # SQLite under var/, migrated
+        assert owner_only(var_dir) == []
 
         assert serve.stop(signum) == 0, serve.output
         assert "Madoguchi stopped." in serve.output, serve.output
         assert wait_all_gone(var_dir) == []
         assert (var_dir / "redis.db").is_file()  # the embedded Redis saved its data on the way out
+        assert owner_only(var_dir) == []
     finally:
         serve.kill()
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from madoguchi.cli import main
 from madoguchi.settings import SettingsError, load_settings
+from tests.conftest import TEST_DATA_KEYS, TEST_INDEX_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_TEXT = (ROOT / "config.toml").read_text(encoding="utf-8")
@@ -160,7 +161,9 @@ def test_without_environment_the_database_is_sqlite_in_the_var_dir(tmp_path):
     ],
 )
 def test_database_url_from_the_environment_is_used_with_the_psycopg_driver(tmp_path, given, used):
-    assert load_settings(env=_env(tmp_path, DATABASE_URL=given)).secrets.database_url == used
+    env = _env(tmp_path, DATABASE_URL=given, MADOGUCHI_DATA_KEYS=TEST_DATA_KEYS,
+               MADOGUCHI_INDEX_KEY=TEST_INDEX_KEY)
+    assert load_settings(env=env).secrets.database_url == used
 
 
 def test_redis_public_url_secret_and_api_token_come_from_the_environment(tmp_path):
