@@ -68,8 +68,8 @@ def logout():
 @bp.get("/")
 @role_required("operator")
 def home():
-    """The start page: straight to resident search, the most frequent task."""
-    return redirect(url_for("console.residents"))
+    """The start page: the work screen, where an operator spends the day (first in the menu)."""
+    return redirect(url_for("console.work"))
 
 
 @bp.post("/language")

@@ -244,3 +244,8 @@ def test_an_operator_chooses_english_and_the_console_follows(as_operator):
     response = post(as_operator, "/console/language", choice)
     assert response.headers["Location"] == "/console/inquiries"
     assert "Find a resident" in as_operator.get("/console/residents").get_data(as_text=True)
+
+
+def test_after_login_everyone_lands_on_the_work_screen(client, staff):
+    response = login(client, staff.operator.username)
+    assert client.get(response.headers["Location"]).headers["Location"] == "/console/work"

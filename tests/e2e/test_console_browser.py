@@ -14,7 +14,7 @@ from madoguchi.models import AuditEntry, Booking, Campaign, Inquiry, Resident, R
 from madoguchi.models import Slot as SlotRow
 from tests.e2e.conftest import PASSWORD, log_in
 
-RESIDENTS = "**/console/residents"  # where operators and admins land after signing in
+LANDING = "**/console/work"  # where everyone lands after signing in: the work screen
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
@@ -55,7 +55,8 @@ def city(committed_db):
 def test_an_operator_finds_a_resident_and_books_a_slot(page, city, committed_db, screenshot):
     page.goto("/console/login")
     screenshot(page, "login")
-    log_in(page, "yamada", lands_on=RESIDENTS)
+    log_in(page, "yamada", lands_on=LANDING)
+    page.goto("/console/residents")
     page.keyboard.press("/")
     page.keyboard.type("090-1234-5678")
     page.keyboard.press("Enter")
@@ -82,7 +83,7 @@ def test_an_operator_finds_a_resident_and_books_a_slot(page, city, committed_db,
 
 
 def test_a_slot_filled_meanwhile_shows_the_clear_message(page, city, committed_db, screenshot):
-    log_in(page, "yamada", lands_on=RESIDENTS)
+    log_in(page, "yamada", lands_on=LANDING)
     page.goto(f"/console/residents/{city['resident_id']}?day={city['day']}")
     last_place = city["slot_ids"][1]
     with committed_db() as session:
@@ -103,7 +104,7 @@ def test_a_slot_filled_meanwhile_shows_the_clear_message(page, city, committed_d
 
 def test_an_operator_logs_an_inquiry_and_reads_out_its_reference(page, city, committed_db,
                                                                  screenshot):
-    log_in(page, "yamada", lands_on=RESIDENTS)
+    log_in(page, "yamada", lands_on=LANDING)
     page.goto(f"/console/residents/{city['resident_id']}")
     page.click("a.button:has-text('新しい問い合わせ')")
     page.fill("#category", "道路")
@@ -125,7 +126,7 @@ def test_an_operator_logs_an_inquiry_and_reads_out_its_reference(page, city, com
 
 
 def test_an_operator_cannot_open_an_admin_page(page, city):
-    log_in(page, "yamada", lands_on=RESIDENTS)
+    log_in(page, "yamada", lands_on=LANDING)
     response = page.goto("/console/admin/audit")
     assert response.status == 403
     assert "この画面は管理者のみ使えます" in page.content()
@@ -133,7 +134,7 @@ def test_an_operator_cannot_open_an_admin_page(page, city):
 
 
 def test_an_admin_reads_the_audit_log_in_english(page, city, screenshot):
-    log_in(page, "admin", lands_on=RESIDENTS)
+    log_in(page, "admin", lands_on=LANDING)
     page.goto(f"/console/residents/{city['resident_id']}")
     page.goto("/console/admin/audit")
     assert "Audit log" in page.locator("h1").inner_text()

@@ -31,7 +31,7 @@ def test_the_booking_confirmation_is_texted_to_the_mobile_and_the_landline_canno
         made = booking.book(session, slot_id=slot.id, resident_id=resident.id, channel="ivr")
         resident_id, reference = resident.id, made.reference
 
-    log_in(page, "kato", lands_on="**/console/residents")
+    log_in(page, "kato", lands_on="**/console/work")
     page.goto(f"/console/residents/{resident_id}")
     assert page.locator("#sms-phone option[disabled]").inner_text().endswith("(固定電話)")
     assert page.locator("#sms-booking").input_value() == reference

@@ -34,7 +34,7 @@ def test_the_softphone_loads_the_vendored_sdk_fetches_a_token_and_says_why_it_ca
     page.on("request", lambda request: requested.append(request.url))
     console_lines: list[str] = []
     page.on("console", lambda line: console_lines.append(line.text))
-    log_in(page, "suzuki", lands_on="**/console/residents")
+    log_in(page, "suzuki", lands_on="**/console/work")
 
     page.goto("/console/me")
     softphone = page.locator("#softphone")

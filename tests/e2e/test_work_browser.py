@@ -31,7 +31,7 @@ from madoguchi.telephony.engine import CallEngine, CallSetup
 from madoguchi.telephony.network import SimulatedCall, SimulatedNetwork, new_sid
 from tests.conftest import TEST_AUTH_TOKEN
 from tests.e2e.conftest import PASSWORD, HundredfoldClock, log_in
-from tests.e2e.test_console_browser import RESIDENTS, city  # noqa: F401 (city is a fixture)
+from tests.e2e.test_console_browser import LANDING, city  # noqa: F401 (city is a fixture)
 
 CITY_NUMBER = "+81312345678"
 CALLER_NUMBER = "+819012345678"  # 佐藤 花子's registered mobile in the city fixture
@@ -82,7 +82,7 @@ def _call_in_background(live_server: str, redis_client) -> tuple[threading.Threa
 
 def test_an_operator_takes_a_caller_books_logs_an_inquiry_ends_and_wraps_up(
         page, city, live_server, committed_db, redis_client, screenshot):  # noqa: F811
-    log_in(page, "yamada", lands_on=RESIDENTS)
+    log_in(page, "yamada", lands_on=LANDING)
     page.goto("/console/work")
     page.click("#live-state button[value=available]")
     page.wait_for_selector("#own-state.state-available")
@@ -186,7 +186,7 @@ def test_a_supervisor_sees_the_line_and_takes_a_later_caller_out_of_order(
             arrival_at=utcnow() - timedelta(hours=2), window_start=utcnow() - timedelta(hours=2),
             window_end=utcnow() - timedelta(minutes=30)))
         session.commit()
-    log_in(page, "suzuki", lands_on=RESIDENTS)
+    log_in(page, "suzuki", lands_on=LANDING)
     page.goto("/console/work")
     holders = page.locator("#holders-list").inner_text()
     assert "佐藤 花子" in holders and "住民不明" in holders and "+819087650001" not in holders
