@@ -1,12 +1,15 @@
 """Browser tests: a real server process (waitress + create_app) and Chromium via Playwright.
 
-Skipped, with the reason, only when /usr/bin/chromium is missing (install: apt-get install
-chromium). Set SAVE_SCREENSHOTS=1 to refresh docs/screenshots/ from the journeys.
+Chromium is found wherever the distribution puts it (chromium, chromium-browser, google-chrome
+on the PATH, or MADOGUCHI_CHROMIUM); without one every browser test is skipped, saying what to
+install (Debian/Ubuntu: apt-get install chromium). Set SAVE_SCREENSHOTS=1 to refresh
+docs/screenshots/ from the journeys.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +21,20 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+
+def find_chromium() -> Path | None:
+    """The Chromium (or Chrome) executable: MADOGUCHI_CHROMIUM, else the first on the PATH."""
+    chosen = os.environ.get("MADOGUCHI_CHROMIUM")
+    if chosen:
+        return Path(chosen)
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    return None
+
+
+CHROMIUM = find_chromium()
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery"  # every browser test's users have this one
@@ -68,10 +84,10 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.browser)
-            if not CHROMIUM.exists():
+            if CHROMIUM is None or not CHROMIUM.exists():
                 item.add_marker(pytest.mark.skip(
-                    reason="Chromium is not installed at /usr/bin/chromium "
-                           "(apt-get install -y chromium)"))
+                    reason="no Chromium found for the browser tests: install it (Debian/Ubuntu: "
+                           "apt-get install -y chromium) or set MADOGUCHI_CHROMIUM to its path"))
 
 
 def _free_port() -> int:
