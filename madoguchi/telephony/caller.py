@@ -40,6 +40,7 @@ class Moment:
     num_digits: int | None = None
     accepts_keys: bool = False
     accepts_speech: bool = False
+    language: str = ""  # the Gather's recognition language (ja-JP, en-US), when listening
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,13 @@ class Speak:
 
 @dataclass(frozen=True)
 class Wait:
-    """Stay silent and let time pass (a timeout, the next hold announcement)."""
+    """Stay silent and let time pass (a timeout, the next hold announcement).
+
+    waited_seconds: silence the caller already kept in real time (a terminal that waited out
+    the question's timeout), counted against the timeout instead of waiting it again.
+    """
+
+    waited_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

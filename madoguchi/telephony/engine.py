@@ -29,6 +29,7 @@ from madoguchi.telephony.caller import (
     Moment,
     Press,
     Speak,
+    Wait,
 )
 from madoguchi.telephony.clock import Clock, VirtualClock
 from madoguchi.telephony.network import (
@@ -450,7 +451,8 @@ class _CallRun:
         finish_key = verb.attr("finishOnKey", "#")
         for child in verb.children:
             self._speak(child)
-        moment = Moment("gather", True, timeout, num_digits, "dtmf" in modes, "speech" in modes)
+        moment = Moment("gather", True, timeout, num_digits, "dtmf" in modes, "speech" in modes,
+                        verb.attr("language", "en-US"))
         action = self._moment(moment)
         params: dict[str, str] = {}
         if isinstance(action, Press) and "dtmf" in modes:
@@ -469,7 +471,8 @@ class _CallRun:
         else:
             if isinstance(action, Press | Speak):
                 self._tell("notice", "this question does not take that kind of answer")
-            self._pass_time(timeout)
+            waited = action.waited_seconds if isinstance(action, Wait) else 0.0
+            self._pass_time(max(timeout - waited, 0))
             params["Digits"] = ""
             empty = True
         if empty and not verb.flag("actionOnEmptyResult"):

@@ -73,7 +73,10 @@ def _caller_id(from_number: str | None, withheld: bool, region: str) -> str:
 @click.option("--from", "from_number", help="Your caller ID, e.g. 09012345678.")
 @click.option("--withheld", is_flag=True, help="Call with the caller ID withheld (非通知).")
 @click.option("--lang", type=click.Choice(["ja", "en"]),
-              help="Language of the phone's own hints (the line picks its own).")
+              help="Language of the phone's own hints (default: the language the line speaks).")
+@click.option("--silence-after", "silence_after", type=click.FloatRange(min=0.5), default=None,
+              help="Seconds of no typing after which a question hears silence (default: the "
+                   "question's own timeout, 8 to 10 s).")
 @click.option("--script", "script_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Play a journey from a file (press/say/wait/expect/hangup lines).")
 @click.option("--answer", "answer", is_flag=True,
@@ -86,8 +89,8 @@ def _caller_id(from_number: str | None, withheld: bool, region: str) -> str:
 @click.option("--status-callback", default=None,
               help=f"Where the call's final status is sent (default: URL{STATUS_PATH}; "
                    "'' for none).")
-def phone(base_url, from_number, withheld, lang, script_path, answer, answer_as, fallback_url,
-          status_callback) -> None:
+def phone(base_url, from_number, withheld, lang, silence_after, script_path, answer, answer_as,
+          fallback_url, status_callback) -> None:
     """Call the phone line from this terminal (or answer a callback) on the built-in network."""
     try:
         settings = load_settings()
@@ -98,7 +101,8 @@ def phone(base_url, from_number, withheld, lang, script_path, answer, answer_as,
     if answer and withheld:
         raise click.UsageError("--answer needs the number that is called: give --from")
     caller_id = _caller_id(from_number, withheld, settings.city.region)
-    caller, script = _make_caller(script_path, lang or settings.languages.default)
+    caller, script = _make_caller(script_path, lang or settings.languages.default,
+                                  follow_line=lang is None, silence_seconds=silence_after)
     network = _network(settings)
     clock = VirtualClock() if script else RealClock()
     engine = CallEngine(settings.secrets.twilio_auth_token, clock=clock, network=network)
@@ -117,9 +121,11 @@ def phone(base_url, from_number, withheld, lang, script_path, answer, answer_as,
     _finish(result, script)
 
 
-def _make_caller(script_path: Path | None, lang: str) -> tuple[Caller, ScriptCaller | None]:
+def _make_caller(script_path: Path | None, lang: str, *, follow_line: bool = True,
+                 silence_seconds: float | None = None) -> tuple[Caller, ScriptCaller | None]:
     if script_path is None:
-        return TerminalCaller(hints=lang), None
+        return TerminalCaller(hints=lang, follow_line=follow_line,
+                              silence_seconds=silence_seconds), None
     try:
         steps = parse_script(script_path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -331,3 +331,13 @@ def test_a_request_loop_is_cut_off_instead_of_running_forever(network, twiml_ser
                  "/start", script(""))
     assert result.ended_by == "request-limit"
     assert len(twiml_server.received) == 20
+
+
+def test_silence_a_caller_already_kept_is_not_waited_again(call_engine, twiml_server):
+    twiml_server.serve("/start", "<Response><Gather timeout='8' action='/next' "
+                                 "actionOnEmptyResult='true'><Say>どうぞ</Say></Gather></Response>")
+    twiml_server.serve("/next", "<Response><Hangup/></Response>")
+    started = call_engine.clock.now()
+    run(call_engine, twiml_server, "/start", RecordingCaller([Wait(waited_seconds=6.0)]))
+    assert twiml_server.received[-1].params["Digits"] == ""
+    assert 2.0 <= call_engine.clock.now() - started < 6.0  # only what was left of the 8 s

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from madoguchi.telephony.caller import HangUp, Press, Speak, Wait
+from madoguchi.telephony.caller import HangUp, Moment, Press, Speak, Wait
 from madoguchi.telephony.phone_cli import INCOMING_PATH, phone
 from madoguchi.telephony.script import ScriptError, parse_script
 from madoguchi.telephony.terminal import TerminalCaller, read_action
@@ -100,9 +100,52 @@ def test_the_terminal_phone_prints_the_line_and_reads_keys(env, twiml_server):
 def test_end_of_input_at_the_terminal_hangs_up():
     lines = []
     caller = TerminalCaller(print_line=lines.append, read_line=_eof)
-    from madoguchi.telephony.caller import Moment
     assert caller.act(Moment("gather", True, 8)) == HangUp()
 
 
-def _eof(prompt):
+def _eof(prompt, seconds=None):
     raise EOFError
+
+
+def test_a_question_left_unanswered_times_out_by_itself_as_silence():
+    asked, lines = [], []
+
+    def nobody_types(prompt, seconds):
+        asked.append(seconds)
+        return None
+
+    caller = TerminalCaller(print_line=lines.append, read_line=nobody_types,
+                            clock=iter([100.0, 108.0]).__next__)
+    action = caller.act(Moment("gather", True, 8, language="ja-JP"))
+    assert asked == [8.0]  # the question's own timeout
+    assert action == Wait(waited_seconds=8.0)
+    assert "（無言）" in lines[-1]
+
+
+def test_silence_after_shortens_the_wait_but_never_lengthens_it():
+    asked = []
+    caller = TerminalCaller(print_line=lambda line: None,
+                            read_line=lambda prompt, seconds: asked.append(seconds),
+                            silence_seconds=3)
+    caller.act(Moment("gather", True, 8))
+    caller.act(Moment("gather", True, 2))
+    assert asked == [3, 2]
+
+
+def test_the_hints_follow_the_language_the_line_speaks():
+    lines = []
+    caller = TerminalCaller(print_line=lines.append, read_line=lambda prompt, seconds: "1",
+                            hints="ja")
+    caller.act(Moment("gather", True, 8, language="ja-JP"))
+    caller.act(Moment("gather", True, 8, language="en-US"))
+    assert any("ボタン" in line for line in lines)
+    assert any("keys 0-9" in line for line in lines)
+
+
+def test_a_fixed_hint_language_stays_whatever_the_line_speaks():
+    lines = []
+    caller = TerminalCaller(print_line=lines.append, read_line=lambda prompt, seconds: "1",
+                            hints="en", follow_line=False)
+    caller.act(Moment("gather", True, 8, language="ja-JP"))
+    assert not any("ボタン" in line for line in lines)
+
