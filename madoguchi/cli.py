@@ -138,9 +138,9 @@ def app_session(settings: Settings | None = None) -> Iterator[Session]:
         database.engine.dispose()
 
 
-def _log_to_stderr() -> None:
+def _log_to_stderr(level: str = "INFO") -> None:
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
@@ -152,7 +152,9 @@ def _log_to_stderr() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--demo", is_flag=True, help="Load the demo city into an empty database; open 24h.")
-def serve(host: str, port: int, demo: bool) -> None:
+@click.option("--verbose", is_flag=True,
+              help="Show the worker's routine messages too (by default only its warnings).")
+def serve(host: str, port: int, demo: bool, verbose: bool) -> None:
     """Run everything in one process tree: web app, embedded Redis and a worker."""
     from madoguchi import serve as embedded
 
@@ -162,7 +164,8 @@ def serve(host: str, port: int, demo: bool) -> None:
     engine = connected_engine(settings)
     _log_to_stderr()
     try:
-        code = embedded.run(settings, engine, host=host, port=port, demo=demo, echo=click.echo)
+        code = embedded.run(settings, engine, host=host, port=port, demo=demo, echo=click.echo,
+                            verbose=verbose)
     except embedded.CannotListen as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)
@@ -175,7 +178,9 @@ def serve(host: str, port: int, demo: bool) -> None:
     help="A queue to work (repeatable). Default: all of Madoguchi's queues.",
 )
 @click.option("--always-open", is_flag=True, hidden=True)
-def worker(burst: bool, queue_names: tuple[str, ...], always_open: bool) -> None:
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+              default="INFO", show_default=True, help="The least important messages shown.")
+def worker(burst: bool, queue_names: tuple[str, ...], always_open: bool, log_level: str) -> None:
     """Run an RQ worker (with the scheduler) for callbacks and maintenance jobs."""
     from redis.exceptions import RedisError
 
@@ -204,9 +209,10 @@ def worker(burst: bool, queue_names: tuple[str, ...], always_open: bool) -> None
         raise ServiceUnavailable(
             f"REDIS_URL: cannot reach Redis ({one_line(exc)}); check that it is running"
         ) from None
-    _log_to_stderr()
+    _log_to_stderr(log_level)
     try:
-        run_worker(app, connection, queue_names or QUEUE_NAMES, burst=burst)
+        run_worker(app, connection, queue_names or QUEUE_NAMES, burst=burst,
+                   logging_level=log_level)
     finally:
         database.engine.dispose()
 

@@ -105,9 +105,14 @@ def stop_embedded_redis(server) -> None:
         Path(registry).unlink(missing_ok=True)
 
 
-def worker_command(*, always_open: bool) -> list[str]:
-    """The command line of the worker child process."""
-    command = [sys.executable, "-m", "madoguchi.cli", "worker"]
+def worker_command(*, always_open: bool, verbose: bool = False) -> list[str]:
+    """The command line of the worker child process.
+
+    Quiet unless verbose: its routine INFO lines (dozens a minute) would scroll the start
+    banner's addresses and logins out of sight; warnings and errors still show.
+    """
+    command = [sys.executable, "-m", "madoguchi.cli", "worker",
+               "--log-level", "INFO" if verbose else "WARNING"]
     return [*command, "--always-open"] if always_open else command
 
 
@@ -130,10 +135,12 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_worker(settings: Settings, *, always_open: bool) -> subprocess.Popen:
+def start_worker(settings: Settings, *, always_open: bool,
+                 verbose: bool = False) -> subprocess.Popen:
     """Start `madoguchi worker` as a child in its own process group (we decide when it stops)."""
     return subprocess.Popen(
-        worker_command(always_open=always_open), env=worker_env(settings), process_group=0
+        worker_command(always_open=always_open, verbose=verbose), env=worker_env(settings),
+        process_group=0,
     )
 
 
@@ -156,9 +163,10 @@ def stop_worker(process: subprocess.Popen, seconds: float = WORKER_STOP_SECONDS)
 class WorkerSupervisor:
     """Keeps one worker child running while serving; a worker that dies is replaced."""
 
-    def __init__(self, settings: Settings, *, always_open: bool) -> None:
+    def __init__(self, settings: Settings, *, always_open: bool, verbose: bool = False) -> None:
         self._settings = settings
         self._always_open = always_open
+        self._verbose = verbose
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._watcher = threading.Thread(target=self._watch, name="worker-watch", daemon=True)
@@ -166,7 +174,8 @@ class WorkerSupervisor:
 
     def start(self) -> None:
         """Start the worker and watch it."""
-        self.process = start_worker(self._settings, always_open=self._always_open)
+        self.process = start_worker(self._settings, always_open=self._always_open,
+                                    verbose=self._verbose)
         self._watcher.start()
 
     def _watch(self) -> None:
@@ -180,7 +189,8 @@ class WorkerSupervisor:
                     return
                 log.warning("the worker stopped unexpectedly (exit %s); starting another", code)
                 stop_worker(self.process)  # clear what is left of its process group
-                self.process = start_worker(self._settings, always_open=self._always_open)
+                self.process = start_worker(self._settings, always_open=self._always_open,
+                                            verbose=self._verbose)
 
     def stop(self) -> None:
         """Stop the worker for good."""
@@ -250,8 +260,12 @@ def run(
     port: int,
     demo: bool,
     echo: Callable[[str], None] = print,
+    verbose: bool = False,
 ) -> int:
-    """Migrate, start Redis, the worker and the web server; block until Ctrl-C or SIGTERM."""
+    """Migrate, start Redis, the worker and the web server; block until Ctrl-C or SIGTERM.
+
+    The banner (addresses, demo logins) is printed last, once everything is running.
+    """
     from waitress import create_server
 
     from madoguchi import create_app
@@ -286,7 +300,7 @@ def run(
                     "choose another address with --host/--port"
                 ) from None
             stack.callback(web.close)
-            workers = WorkerSupervisor(settings, always_open=demo)
+            workers = WorkerSupervisor(settings, always_open=demo, verbose=verbose)
             workers.start()
             stack.callback(workers.stop)
             echo(banner(settings, demo=demo, users=users))

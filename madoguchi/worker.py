@@ -84,7 +84,8 @@ def connect_worker_redis(url: str) -> Redis:
 
 
 def run_worker(
-    app: Flask, connection: Redis, queue_names: Sequence[str], *, burst: bool = False
+    app: Flask, connection: Redis, queue_names: Sequence[str], *, burst: bool = False,
+    logging_level: str = "INFO",
 ) -> bool:
     """Work the given queues with the scheduler on; in burst mode stop when they are empty.
 
@@ -98,7 +99,8 @@ def run_worker(
                 queues, connection=connection, app=app, keep_maintenance_scheduled=not burst
             )
             try:
-                worked = worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+                worked = worker.work(burst=burst, with_scheduler=True,
+                                     logging_level=logging_level)
             except RedisError as exc:
                 log.error("worker lost Redis: %s", exc)
                 worked = False

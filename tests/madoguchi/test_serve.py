@@ -186,7 +186,8 @@ def test_serve_runs_everything_without_services_and_stops_cleanly(var_dir, signu
         commands = [command_line(pid) for pid in running]
         assert serve.process.pid in running
         assert any("redis-server" in command for command in commands), commands
-        assert any(command.endswith("madoguchi.cli worker ") for command in commands), commands
+        assert any("madoguchi.cli worker --log-level WARNING" in command
+                   for command in commands), commands
         assert (var_dir / "madoguchi.db").is_file()  # SQLite under var/, migrated
         assert owner_only(var_dir) == []
 
@@ -195,6 +196,22 @@ def test_serve_runs_everything_without_services_and_stops_cleanly(var_dir, signu
         assert wait_all_gone(var_dir) == []
         assert (var_dir / "redis.db").is_file()  # the embedded Redis saved its data on the way out
         assert owner_only(var_dir) == []
+    finally:
+        serve.kill()
+
+
+@pytest.mark.slow
+def test_the_banner_stays_in_sight_the_worker_only_warns_unless_verbose(var_dir):
+    port = free_port()
+    serve = ServeProcess(var_dir, "--port", str(port), "--demo")
+    try:
+        wait_healthy(port, serve)
+        serve.wait_for_line("Stop with Ctrl-C")
+        time.sleep(8)  # the worker's start, its first scheduling round and sweep
+        after = serve.lines[serve.lines.index(next(line for line in serve.lines
+                                                    if "Stop with Ctrl-C" in line)) + 1:]
+        assert [line for line in after if " INFO " in line] == [], after
+        assert serve.stop(signal.SIGTERM) == 0, serve.output
     finally:
         serve.kill()
 
