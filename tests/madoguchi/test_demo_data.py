@@ -81,9 +81,16 @@ def snapshot(session) -> dict:
 
 
 def wipe(session) -> None:
+    """Empty every table, and forget the objects loaded before: the next load reuses their ids.
+
+    (Core DELETEs do not touch the session's identity map, and the test sessions keep objects
+    after commit, so without expunge_all() SQLAlchemy would find a stale object under a new
+    row's id and warn.)
+    """
     for table in reversed(Base.metadata.sorted_tables):
         session.execute(table.delete())
     session.commit()
+    session.expunge_all()
 
 
 def test_an_empty_database_is_recognised_and_a_filled_one_is_not(db_session):
