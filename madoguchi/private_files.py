@@ -28,8 +28,8 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def write_private_file(path: Path, text: str) -> None:
-    """Write (or replace) a file readable by its owner only, atomically."""
+def _private_temporary(path: Path, text: str) -> Path:
+    """The text written and synced to a new 0600 file beside `path` (O_EXCL: never planted)."""
     ensure_private_dir(path.parent)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -38,6 +38,17 @@ def write_private_file(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+    return temporary
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write (or replace) a file readable by its owner only, atomically."""
+    temporary = _private_temporary(path, text)
+    try:
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -47,14 +58,8 @@ def write_private_file(path: Path, text: str) -> None:
 
 def create_private_file_once(path: Path, text: str) -> bool:
     """Create the file with this text unless it exists (another process may race); True if made."""
-    ensure_private_dir(path.parent)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    temporary = _private_temporary(path, text)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         # link() fails when the name exists: the first of two racing processes wins.
         os.link(temporary, path)
         return True
