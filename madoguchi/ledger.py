@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -66,6 +67,23 @@ class LedgerTotals:
         for name in SUMMED:
             self.counts[name] += getattr(line, name)
 
+    @classmethod
+    def of(cls, lines: list[LedgerLine]) -> LedgerTotals:
+        """The sums of the lines (the same as adding them one by one, column-wise at once)."""
+        sums = map(sum, zip(*map(_summed_values, lines), strict=True)) if lines else ()
+        return cls(slots=len(lines), unreconciled=sum(not line.reconciled for line in lines),
+                   counts=dict(zip(SUMMED, sums, strict=True)) if lines
+                   else dict.fromkeys(SUMMED, 0))
+
+    def merged(self, others: list[LedgerTotals]) -> LedgerTotals:
+        """These totals and the others together (the grand total of day subtotals)."""
+        for other in others:
+            self.slots += other.slots
+            self.unreconciled += other.unreconciled
+            for name in SUMMED:
+                self.counts[name] += other.counts[name]
+        return self
+
 
 @dataclass
 class LedgerDay:
@@ -88,6 +106,9 @@ class Ledger:
         """Every slot line, in time order."""
         for day in self.days:
             yield from day.lines
+
+
+_summed_values = attrgetter(*SUMMED)
 
 
 def line_of(count: booking.SlotCount, tz: ZoneInfo) -> LedgerLine:
@@ -114,12 +135,10 @@ def count(
     """The ledger of the slots starting on first_day to last_day (local days, both optional)."""
     start = booking.day_bounds(first_day, tz)[0] if first_day else None
     end = booking.day_bounds(last_day, tz)[1] if last_day else None
-    days: dict[date, LedgerDay] = {}
-    totals = LedgerTotals()
+    lines: dict[date, list[LedgerLine]] = {}
     for slot_count in booking.slot_counts(session, campaign_id=campaign_id, start=start, end=end):
         line = line_of(slot_count, tz)
-        day = days.setdefault(line.day, LedgerDay(line.day))
-        day.lines.append(line)
-        day.totals.add(line)
-        totals.add(line)
-    return Ledger(days=list(days.values()), totals=totals)
+        lines.setdefault(line.day, []).append(line)
+    days = [LedgerDay(day, day_lines, LedgerTotals.of(day_lines))
+            for day, day_lines in lines.items()]
+    return Ledger(days=days, totals=LedgerTotals().merged([day.totals for day in days]))

@@ -24,6 +24,12 @@ COUNT_FIELDS = ("capacity", "booked", "held", "confirmed", "attended", "no_show"
                 "overridden", "remaining")
 
 
+# The page lists each slot for at most this many days (a month of slots is a few hundred lines);
+# a longer range shows its days and totals, each day a link to its slots, and the CSV keeps
+# every slot of any range. Ten thousand slot lines made a 3 MB page that took seconds to write.
+PAGE_SLOT_DAYS = 31
+
+
 class LedgerError(ValueError):
     """The ledger cannot be shown for this choice; `key` is the console message saying why."""
 
@@ -63,6 +69,11 @@ class CampaignLedger:
     def lines(self) -> Iterator[LedgerLine]:
         """Every slot line, in time order."""
         return self.counted.lines
+
+    @property
+    def page_shows_slots(self) -> bool:
+        """Whether the page lists each slot: the ledger spans at most PAGE_SLOT_DAYS days."""
+        return len(self.counted.days) <= PAGE_SLOT_DAYS
 
 
 def campaigns(session: Session) -> list[Campaign]:

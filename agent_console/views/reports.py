@@ -83,6 +83,7 @@ def capacity_ledger_page():
     return render_template(
         "console/reports_ledger.html", ledger=ledger, error=error, args=request.args,
         campaigns=capacity_ledger.campaigns(get_session()), fields=capacity_ledger.COUNT_FIELDS,
+        page_slot_days=capacity_ledger.PAGE_SLOT_DAYS,
     ), 400 if error else 200
 
 
