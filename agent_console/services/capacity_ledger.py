@@ -54,6 +54,8 @@ class CampaignLedger:
     campaign: Campaign
     choice: LedgerChoice
     counted: ledger.Ledger
+    # Whether the page lists each slot (see build); the CSV always does.
+    page_shows_slots: bool = True
 
     @property
     def days(self) -> list[LedgerDay]:
@@ -70,11 +72,6 @@ class CampaignLedger:
         """Every slot line, in time order."""
         return self.counted.lines
 
-    @property
-    def page_shows_slots(self) -> bool:
-        """Whether the page lists each slot: the ledger spans at most PAGE_SLOT_DAYS days."""
-        return len(self.counted.days) <= PAGE_SLOT_DAYS
-
 
 def campaigns(session: Session) -> list[Campaign]:
     """Every campaign, active ones first, newest first."""
@@ -88,15 +85,28 @@ def check_choice(choice: LedgerChoice) -> None:
         raise LedgerError("range_reversed")
 
 
-def build(session: Session, choice: LedgerChoice, tz: ZoneInfo) -> CampaignLedger:
-    """The ledger for the choice, counted from booking rows; raises LedgerError on a bad choice."""
+def build(session: Session, choice: LedgerChoice, tz: ZoneInfo, *,
+          every_slot: bool = True) -> CampaignLedger:
+    """The ledger for the choice, counted from booking rows; raises LedgerError on a bad choice.
+
+    every_slot=False (the page) keeps the slot lines only when the chosen slots span at most
+    PAGE_SLOT_DAYS days; a longer ledger comes with its days and totals alone, summed by the
+    database.
+    """
     check_choice(choice)
     campaign = session.get(Campaign, choice.campaign_id)
     if campaign is None:
         raise LedgerError("campaign_unknown")
-    counted = ledger.count(session, tz, campaign_id=campaign.id, first_day=choice.first_day,
-                           last_day=choice.last_day)
-    return CampaignLedger(campaign=campaign, choice=choice, counted=counted)
+    chosen = {"campaign_id": campaign.id, "first_day": choice.first_day,
+              "last_day": choice.last_day}
+    if not every_slot:
+        span = ledger.slot_span(session, tz, **chosen)
+        if span is not None and (span[1] - span[0]).days + 1 > PAGE_SLOT_DAYS:
+            return CampaignLedger(campaign=campaign, choice=choice,
+                                  counted=ledger.count_days(session, tz, **chosen),
+                                  page_shows_slots=False)
+    return CampaignLedger(campaign=campaign, choice=choice,
+                          counted=ledger.count(session, tz, **chosen))
 
 
 def csv_header(t) -> list[str]:

@@ -63,12 +63,14 @@ def _ledger_choice() -> capacity_ledger.LedgerChoice | None:
     return capacity_ledger.LedgerChoice(campaign_id, _day("from", None), _day("to", None))
 
 
-def _ledger_or_error() -> tuple[capacity_ledger.CampaignLedger | None, str | None]:
+def _ledger_or_error(*, every_slot: bool) -> tuple[capacity_ledger.CampaignLedger | None,
+                                                   str | None]:
     try:
         choice = _ledger_choice()
         if choice is None:
             return None, None
-        return capacity_ledger.build(get_session(), choice, settings().tz), None
+        return capacity_ledger.build(get_session(), choice, settings().tz,
+                                     every_slot=every_slot), None
     except BadDate:
         return None, translate("date_invalid")
     except capacity_ledger.LedgerError as exc:
@@ -79,7 +81,7 @@ def _ledger_or_error() -> tuple[capacity_ledger.CampaignLedger | None, str | Non
 @role_required("supervisor")
 def capacity_ledger_page():
     """The ledger per campaign, day and slot, counted from booking rows; printable."""
-    ledger, error = _ledger_or_error()
+    ledger, error = _ledger_or_error(every_slot=False)
     return render_template(
         "console/reports_ledger.html", ledger=ledger, error=error, args=request.args,
         campaigns=capacity_ledger.campaigns(get_session()), fields=capacity_ledger.COUNT_FIELDS,
@@ -91,7 +93,7 @@ def capacity_ledger_page():
 @role_required("supervisor")
 def capacity_ledger_csv():
     """The same ledger as a CSV for Excel (audited)."""
-    ledger, error = _ledger_or_error()
+    ledger, error = _ledger_or_error(every_slot=True)
     if ledger is None:
         return render_template(
             "console/reports_ledger.html", ledger=None, error=error or translate("no_campaigns"),
