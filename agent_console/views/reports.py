@@ -12,7 +12,7 @@ from agent_console.i18n import current_language, translate
 from agent_console.security import role_required
 from agent_console.services import capacity_ledger, exports, inquiry_analytics, menu_print
 from agent_console.views.common import current_actor, parse_int, settings
-from madoguchi.csv_safety import CSV_MEDIA_TYPE, content_disposition, csv_lines
+from madoguchi.csv_safety import CSV_MEDIA_TYPE, content_disposition, csv_lines, in_blocks
 from madoguchi.db import get_session
 from madoguchi.query_values import parse_day
 
@@ -39,7 +39,7 @@ def _today() -> date:
 
 
 def _csv_response(lines, name: str) -> Response:
-    return Response(stream_with_context(lines), content_type=CSV_MEDIA_TYPE,
+    return Response(stream_with_context(in_blocks(lines)), content_type=CSV_MEDIA_TYPE,
                     headers={"Content-Disposition": content_disposition(name)})
 
 
