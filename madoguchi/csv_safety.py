@@ -21,6 +21,8 @@ def safe_cell(value: object) -> str:
     """The cell's text, with an apostrophe in front when a spreadsheet would run it."""
     if value is None:
         return ""
+    if type(value) is int and value >= 0:
+        return str(value)  # most cells of a report: digits alone never run
     text = value if isinstance(value, str) else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
