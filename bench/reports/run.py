@@ -37,7 +37,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
@@ -197,6 +198,11 @@ def main() -> None:
     for name, value in exported.items():
         print(f"{name:28} {value['rows']:>8} {value['megabytes']:>6} {value['seconds']:>7} "
               f"{value['rows_per_second']:>8} {value['peak_python_mib']:>9}")
+    # Recorded without the machine's paths and the database's name: the backend says enough.
+    args.database_url = args.database_url.split(":", 1)[0].split("+", 1)[0]
+    if args.output.resolve().is_relative_to(ROOT):
+        os.chdir(ROOT)
+        args.output = args.output.resolve().relative_to(ROOT)
     write_record("reports", args, {
         "loaded": loaded, "uptime_before": load_before, "uptime_after": load_after,
         "pages": page_times, "timings": results, "exports": exported,
