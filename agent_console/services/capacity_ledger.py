@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -118,13 +119,14 @@ def csv_header(t) -> list[str]:
 
 def csv_rows(campaign_ledger: CampaignLedger, t) -> Iterator[list[object]]:
     """One row per slot, then the total row (the same sums as the page)."""
+    ok, mismatch = t("ledger_ok"), t("ledger_mismatch")
+    counts = attrgetter(*COUNT_FIELDS)
     for line in campaign_ledger.lines:
         yield [line.day.isoformat(), line.starts_at.strftime("%H:%M"), line.site_name,
-               *[getattr(line, name) for name in COUNT_FIELDS], line.counter,
-               t("ledger_ok") if line.reconciled else t("ledger_mismatch")]
+               *counts(line), line.counter, ok if line.reconciled else mismatch]
     totals = campaign_ledger.totals
     yield [t("ledger_total"), "", "", *[totals.counts[name] for name in COUNT_FIELDS],
-           "", t("ledger_ok") if totals.unreconciled == 0 else t("ledger_mismatch")]
+           "", ok if totals.unreconciled == 0 else mismatch]
 
 
 def filename(campaign_ledger: CampaignLedger) -> str:
