@@ -8,6 +8,7 @@ language and time zone Flask-Babel chose for the request.
 from __future__ import annotations
 
 from datetime import date, datetime, time, tzinfo
+from functools import lru_cache
 
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_decimal, format_percent
@@ -19,11 +20,32 @@ def _local(moment: datetime, tz: tzinfo | None) -> datetime:
     return moment.astimezone(tz) if tz is not None and moment.tzinfo is not None else moment
 
 
+# Babel formats one value in tens of microseconds; a report page writes tens of thousands of
+# counts, days and times that repeat (0 to a few hundred, the same days and slot times), so the
+# written forms are kept per process.
+_REMEMBERED = 8192
+
+
+@lru_cache(maxsize=_REMEMBERED)
+def _day(value: date, language: str) -> str:
+    return format_date(value, "medium", locale=language)
+
+
+@lru_cache(maxsize=_REMEMBERED)
+def _clock(value: time, language: str, seconds: bool) -> str:
+    return format_time(value, "medium" if seconds else "short", locale=language)
+
+
+@lru_cache(maxsize=_REMEMBERED)
+def _whole_number(value: int, language: str) -> str:
+    return format_decimal(value, locale=language)
+
+
 def day(value: date | datetime, language: str, tz: tzinfo | None = None) -> str:
     """A calendar day: 2026/11/20 in Japanese, Nov 20, 2026 in English."""
     if isinstance(value, datetime):
         value = _local(value, tz).date()
-    return format_date(value, "medium", locale=language)
+    return _day(value, language)
 
 
 def clock(value: datetime | time, language: str, tz: tzinfo | None = None,
@@ -31,7 +53,7 @@ def clock(value: datetime | time, language: str, tz: tzinfo | None = None,
     """A time of day: 18:05 in Japanese, 6:05 PM in English (with seconds if asked)."""
     if isinstance(value, datetime):
         value = _local(value, tz).time()
-    return format_time(value, "medium" if seconds else "short", locale=language)
+    return _clock(value, language, seconds)
 
 
 def moment(value: datetime, language: str, tz: tzinfo | None = None,
@@ -47,7 +69,11 @@ def moment(value: datetime, language: str, tz: tzinfo | None = None,
 
 def number(value: float | None, language: str) -> str:
     """A count or amount with the language's digit grouping, or a dash when there is none."""
-    return NO_VALUE if value is None else format_decimal(value, locale=language)
+    if value is None:
+        return NO_VALUE
+    if type(value) is int:
+        return _whole_number(value, language)
+    return format_decimal(value, locale=language)
 
 
 def percent(value: float | None, language: str) -> str:

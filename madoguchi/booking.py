@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -594,39 +594,40 @@ class SlotCount:
                 and self.stored_overridden == self.active_overridden)
 
 
-def slot_counts(
-    session: Session,
+def slot_counts_query(
     *,
     campaign_id: int | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
     slot_ids: list[int] | None = None,
-) -> list[SlotCount]:
-    """Per-slot numbers computed from booking rows (the public capacity ledger)."""
+) -> Select:
+    """One statement counting each chosen slot's booking rows by status, in time order; its
+    columns are labelled with the names of SlotCount's fields."""
 
     def count(*statuses: str):
         return func.coalesce(func.sum(case((Booking.status.in_(statuses), 1), else_=0)), 0)
 
     query = (
         select(
-            Slot.id,
-            Slot.campaign_id,
-            Slot.site_id,
-            Site.name,
-            Slot.starts_at,
-            Slot.capacity,
-            Slot.booked_count,
-            count(*PLACE_TAKING_STATUSES),
-            count("held"),
-            count("confirmed"),
-            count("cancelled"),
-            count("attended"),
-            count("no_show"),
-            func.coalesce(func.sum(case((Booking.overridden.is_(True), 1), else_=0)), 0),
+            Slot.id.label("slot_id"),
+            Slot.campaign_id.label("campaign_id"),
+            Slot.site_id.label("site_id"),
+            Site.name.label("site_name"),
+            Slot.starts_at.label("starts_at"),
+            Slot.capacity.label("capacity"),
+            Slot.booked_count.label("stored_booked"),
+            count(*PLACE_TAKING_STATUSES).label("booked"),
+            count("held").label("held"),
+            count("confirmed").label("confirmed"),
+            count("cancelled").label("cancelled"),
+            count("attended").label("attended"),
+            count("no_show").label("no_show"),
+            func.coalesce(func.sum(case((Booking.overridden.is_(True), 1), else_=0)), 0)
+            .label("overridden"),
             func.coalesce(func.sum(case((and_(Booking.overridden.is_(True),
                                               Booking.status.in_(PLACE_TAKING_STATUSES)), 1),
-                                        else_=0)), 0),
-            Slot.overridden_count,
+                                        else_=0)), 0).label("active_overridden"),
+            Slot.overridden_count.label("stored_overridden"),
         )
         .join(Site, Site.id == Slot.site_id)
         .outerjoin(Booking, Booking.slot_id == Slot.id)
@@ -641,6 +642,19 @@ def slot_counts(
         query = query.where(Slot.starts_at < end)
     if slot_ids is not None:
         query = query.where(Slot.id.in_(slot_ids))
+    return query
+
+
+def slot_counts(
+    session: Session,
+    *,
+    campaign_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    slot_ids: list[int] | None = None,
+) -> list[SlotCount]:
+    """Per-slot numbers computed from booking rows (the public capacity ledger)."""
+    query = slot_counts_query(campaign_id=campaign_id, start=start, end=end, slot_ids=slot_ids)
     return [
         SlotCount(
             slot_id=row[0],

@@ -269,6 +269,8 @@ class Inquiry(Base):
     __table_args__ = (
         CheckConstraint(_in("status", INQUIRY_STATUSES), name="status_known"),
         Index("ix_inquiries_status_created", "status", "created_at"),
+        # Reports and exports read a range of days whatever the status.
+        Index("ix_inquiries_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -297,6 +299,8 @@ class InquiryEvent(Base):
     """One entry in an inquiry's timeline; public entries may be read to the resident."""
 
     __tablename__ = "inquiry_events"
+    # An inquiry's timeline, and its first response in the reports.
+    __table_args__ = (Index("ix_inquiry_events_inquiry", "inquiry_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"))
@@ -353,6 +357,10 @@ class Call(Base):
         Index("ix_calls_queued", "queued_at"),
         Index("ix_calls_in_progress_queued", "queued_at",
               sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+        # The work screen's call to wrap up: an operator's latest answered call not wrapped up.
+        Index("ix_calls_operator_unwrapped", "operator_id", "answered_at",
+              sqlite_where=text("wrapped_at IS NULL"),
+              postgresql_where=text("wrapped_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

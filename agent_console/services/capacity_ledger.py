@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -22,6 +23,12 @@ from madoguchi.models import Campaign
 # The ledger's columns, in the order of the page and the CSV.
 COUNT_FIELDS = ("capacity", "booked", "held", "confirmed", "attended", "no_show", "cancelled",
                 "overridden", "remaining")
+
+
+# The page lists each slot for at most this many days (a month of slots is a few hundred lines);
+# a longer range shows its days and totals, each day a link to its slots, and the CSV keeps
+# every slot of any range. Ten thousand slot lines made a 3 MB page that took seconds to write.
+PAGE_SLOT_DAYS = 31
 
 
 class LedgerError(ValueError):
@@ -48,6 +55,8 @@ class CampaignLedger:
     campaign: Campaign
     choice: LedgerChoice
     counted: ledger.Ledger
+    # Whether the page lists each slot (see build); the CSV always does.
+    page_shows_slots: bool = True
 
     @property
     def days(self) -> list[LedgerDay]:
@@ -77,15 +86,28 @@ def check_choice(choice: LedgerChoice) -> None:
         raise LedgerError("range_reversed")
 
 
-def build(session: Session, choice: LedgerChoice, tz: ZoneInfo) -> CampaignLedger:
-    """The ledger for the choice, counted from booking rows; raises LedgerError on a bad choice."""
+def build(session: Session, choice: LedgerChoice, tz: ZoneInfo, *,
+          every_slot: bool = True) -> CampaignLedger:
+    """The ledger for the choice, counted from booking rows; raises LedgerError on a bad choice.
+
+    every_slot=False (the page) keeps the slot lines only when the chosen slots span at most
+    PAGE_SLOT_DAYS days; a longer ledger comes with its days and totals alone, summed by the
+    database.
+    """
     check_choice(choice)
     campaign = session.get(Campaign, choice.campaign_id)
     if campaign is None:
         raise LedgerError("campaign_unknown")
-    counted = ledger.count(session, tz, campaign_id=campaign.id, first_day=choice.first_day,
-                           last_day=choice.last_day)
-    return CampaignLedger(campaign=campaign, choice=choice, counted=counted)
+    chosen = {"campaign_id": campaign.id, "first_day": choice.first_day,
+              "last_day": choice.last_day}
+    if not every_slot:
+        span = ledger.slot_span(session, tz, **chosen)
+        if span is not None and (span[1] - span[0]).days + 1 > PAGE_SLOT_DAYS:
+            return CampaignLedger(campaign=campaign, choice=choice,
+                                  counted=ledger.count_days(session, tz, **chosen),
+                                  page_shows_slots=False)
+    return CampaignLedger(campaign=campaign, choice=choice,
+                          counted=ledger.count(session, tz, **chosen))
 
 
 def csv_header(t) -> list[str]:
@@ -97,13 +119,14 @@ def csv_header(t) -> list[str]:
 
 def csv_rows(campaign_ledger: CampaignLedger, t) -> Iterator[list[object]]:
     """One row per slot, then the total row (the same sums as the page)."""
+    ok, mismatch = t("ledger_ok"), t("ledger_mismatch")
+    counts = attrgetter(*COUNT_FIELDS)
     for line in campaign_ledger.lines:
         yield [line.day.isoformat(), line.starts_at.strftime("%H:%M"), line.site_name,
-               *[getattr(line, name) for name in COUNT_FIELDS], line.counter,
-               t("ledger_ok") if line.reconciled else t("ledger_mismatch")]
+               *counts(line), line.counter, ok if line.reconciled else mismatch]
     totals = campaign_ledger.totals
     yield [t("ledger_total"), "", "", *[totals.counts[name] for name in COUNT_FIELDS],
-           "", t("ledger_ok") if totals.unreconciled == 0 else t("ledger_mismatch")]
+           "", ok if totals.unreconciled == 0 else mismatch]
 
 
 def filename(campaign_ledger: CampaignLedger) -> str:

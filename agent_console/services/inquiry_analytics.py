@@ -25,15 +25,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from madoguchi import booking
+from call_queue.line_metrics.sql import seconds_between
+from madoguchi import booking, local_days
 from madoguchi.models import Inquiry, InquiryEvent, utcnow
 
 GRANULARITIES = ("day", "week")
 TOP_CATEGORIES = 8
 TOP_TOPICS = 20
+# Topics need the sealed subjects, opened one by one in Python: they are read from at most this
+# many inquiries, the latest of the range (the page says so when the range has more).
+TOPIC_SAMPLE = 2000
 OTHER = ""  # the column of categories beyond TOP_CATEGORIES; the page names it
 _WORDS = re.compile(r"[\u4e00-\u9fff々〆ヵヶ]{2,}|[\u30a1-\u30fa\u30fc]{2,}|[a-z][a-z0-9']{2,}")
 _STOP_WORDS = frozenset({"the", "and", "for", "about", "with", "from", "that", "this", "not",
@@ -100,6 +104,7 @@ class InquiryReport:
     open_cases: list[OpenCases] = field(default_factory=list)
     response: DurationStats | None = None
     resolution: DurationStats | None = None
+    topics_from: int = 0  # how many inquiries (the latest of the range) the topics were read from
 
     def count(self, bucket: date, category: str) -> int:
         """Inquiries of the category received in the bucket."""
@@ -174,18 +179,108 @@ def _first_responses(start: datetime, end: datetime):
     )
 
 
-def _received(session: Session, choice: ReportChoice, tz: ZoneInfo):
-    start = booking.day_bounds(choice.first_day, tz)[0]
-    end = booking.day_bounds(choice.last_day, tz)[1]
+def _range(choice: ReportChoice, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    return booking.day_bounds(choice.first_day, tz)[0], booking.day_bounds(choice.last_day, tz)[1]
+
+
+def _day_counts(session: Session, start: datetime, end: datetime,
+                tz: ZoneInfo) -> list[tuple[date, str, int]]:
+    """(local day, category, inquiries received) for every day and category that has some."""
+    day = local_days.day_number(session, Inquiry.created_at, start, end, tz).label("day")
+    rows = session.execute(
+        select(day, Inquiry.category, func.count())
+        .where(Inquiry.created_at >= start, Inquiry.created_at < end)
+        .group_by(day, Inquiry.category))
+    return [(local_days.day_of(number), category, int(n)) for number, category, n in rows]
+
+
+def _difference(session: Session, later, earlier):
+    """later - earlier as the database compares it cheapest: an interval on PostgreSQL (whose
+    seconds as numbers sort several times slower), seconds on SQLite (see _seconds)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return later - earlier
+    return seconds_between(session, later, earlier)
+
+
+def _seconds(session: Session, difference):
+    """A _difference in seconds."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", difference)
+    return difference
+
+
+def _durations(session: Session, start: datetime, end: datetime) -> Select:
+    """Per inquiry received in [start, end): the time to the first response and to done (NULL
+    while there is none), as _difference gives them."""
     first = _first_responses(start, end)
-    query = (
-        select(Inquiry.created_at, Inquiry.category, Inquiry.subject, Inquiry.closed_at,
-               first.c.first_at)
+    return (
+        select(_difference(session, first.c.first_at, Inquiry.created_at).label("response"),
+               _difference(session, Inquiry.closed_at, Inquiry.created_at).label("resolution"))
         .outerjoin(first, first.c.inquiry_id == Inquiry.id)
         .where(Inquiry.created_at >= start, Inquiry.created_at < end)
-        .order_by(Inquiry.created_at, Inquiry.id)
     )
-    return session.execute(query).all()
+
+
+def _ranked(session: Session, durations, column: str):
+    """The values of one duration that its median (the middle one, or the two middle ones) and
+    its 90th percentile (nearest rank) read, each with the count and mean of all of them."""
+    value = durations.c[column]
+    ranked = (
+        select(value.label("v"), func.row_number().over(order_by=value).label("n"),
+               func.count().over().label("c"), func.avg(value).over().label("mean"))
+        .where(value.is_not(None))
+        .subquery()
+    )
+    rank, count = ranked.c.n, ranked.c.c
+    return select(literal(column).label("kind"), rank, _seconds(session, ranked.c.v), count,
+                  _seconds(session, ranked.c.mean)).where(
+        or_(rank == (count + 1) // 2, rank == (count + 2) // 2, rank == (9 * count + 9) // 10))
+
+
+def _times(session: Session, start: datetime, end: datetime,
+           received: int) -> tuple[DurationStats, DurationStats]:
+    """Response and resolution times of the inquiries received in [start, end), by the
+    database in one statement: each duration's count and mean, and the few values the median
+    and the 90th percentile read."""
+    durations = _durations(session, start, end).cte("durations")
+    found: dict[str, dict[int, tuple[float, int, float]]] = {"response": {}, "resolution": {}}
+    for kind, rank, value, count, mean in session.execute(
+            union_all(_ranked(session, durations, "response"),
+                      _ranked(session, durations, "resolution"))):
+        found[kind][int(rank)] = (float(value), int(count), float(mean))
+    return _stats(found["response"], received), _stats(found["resolution"], received)
+
+
+def _stats(at: dict[int, tuple[float, int, float]], received: int) -> DurationStats:
+    """DurationStats from the ranked values _ranked found (rank: value, count, mean)."""
+    if not at:
+        return DurationStats(0, received, None, None, None)
+    _, count, mean = next(iter(at.values()))
+    middle = [at[(count + 1) // 2][0], at[(count + 2) // 2][0]]
+    return DurationStats(count, received - count, statistics.fmean(middle), mean,
+                         at[(9 * count + 9) // 10][0])
+
+
+def _topic_rows(session: Session, start: datetime, end: datetime):
+    """The category and subject of the latest TOPIC_SAMPLE inquiries of the range, oldest
+    first: subjects are sealed, so topics are read in Python from a bounded number of them."""
+    latest = (select(Inquiry.id, Inquiry.created_at, Inquiry.category, Inquiry.subject)
+              .where(Inquiry.created_at >= start, Inquiry.created_at < end)
+              .order_by(Inquiry.created_at.desc(), Inquiry.id.desc())
+              .limit(TOPIC_SAMPLE))
+    return sorted(session.execute(latest).all(), key=lambda row: (row.created_at, row.id))
+
+
+def topics(rows) -> list[Topic]:
+    """The most frequent (category, word) pairs over the rows, with the first subject of each."""
+    topic_counts: Counter[tuple[str, str]] = Counter()
+    examples: dict[tuple[str, str], str] = {}
+    for row in rows:
+        for word in topic_words(row.subject):
+            topic_counts[(row.category, word)] += 1
+            examples.setdefault((row.category, word), row.subject)
+    ranked = sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_TOPICS]
+    return [Topic(cat, word, n, examples[(cat, word)]) for (cat, word), n in ranked]
 
 
 def open_cases(session: Session, now: datetime | None = None) -> list[OpenCases]:
@@ -203,35 +298,35 @@ def open_cases(session: Session, now: datetime | None = None) -> list[OpenCases]
 
 def analyse(session: Session, choice: ReportChoice, tz: ZoneInfo,
             now: datetime | None = None) -> InquiryReport:
-    """The inquiry report for the range; raises AnalyticsError on a bad choice."""
+    """The inquiry report for the range; raises AnalyticsError on a bad choice.
+
+    Counts and times are aggregated by the database over every inquiry of the range; the
+    topics, which need the sealed subjects, over the latest TOPIC_SAMPLE of them.
+    """
     check_choice(choice)
-    rows = _received(session, choice, tz)
-    per_category = Counter(row.category for row in rows)
+    start, end = _range(choice, tz)
+    per_day = _day_counts(session, start, end, tz)
+    per_category: Counter[str] = Counter()
+    for _, category, n in per_day:
+        per_category[category] += n
     top = [name for name, _ in sorted(per_category.items(), key=lambda kv: (-kv[1], kv[0]))]
     shown = top[:TOP_CATEGORIES] + ([OTHER] if len(top) > TOP_CATEGORIES else [])
     counts: Counter[tuple[date, str]] = Counter()
-    topic_counts: Counter[tuple[str, str]] = Counter()
-    examples: dict[tuple[str, str], str] = {}
-    responses, resolutions = [], []
-    for row in rows:
-        bucket = bucket_of(row.created_at.astimezone(tz).date(), choice.granularity)
-        counts[(bucket, row.category if row.category in shown else OTHER)] += 1
-        for word in topic_words(row.subject):
-            topic_counts[(row.category, word)] += 1
-            examples.setdefault((row.category, word), row.subject)
-        if row.first_at is not None:
-            responses.append((row.first_at - row.created_at).total_seconds())
-        if row.closed_at is not None:
-            resolutions.append((row.closed_at - row.created_at).total_seconds())
-    ranked = sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_TOPICS]
+    for day, category, n in per_day:
+        counts[(bucket_of(day, choice.granularity), category if category in shown else OTHER)] \
+            += n
+    received = sum(per_category.values())
+    response, resolution = _times(session, start, end, received)
+    sample = _topic_rows(session, start, end)
     return InquiryReport(
         choice=choice,
-        received=len(rows),
+        received=received,
         buckets=buckets(choice),
         categories=shown,
         counts=dict(counts),
-        topics=[Topic(cat, word, n, examples[(cat, word)]) for (cat, word), n in ranked],
+        topics=topics(sample),
+        topics_from=len(sample),
         open_cases=open_cases(session, now),
-        response=duration_stats(responses, len(rows) - len(responses)),
-        resolution=duration_stats(resolutions, len(rows) - len(resolutions)),
+        response=response,
+        resolution=resolution,
     )

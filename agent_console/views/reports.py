@@ -12,7 +12,7 @@ from agent_console.i18n import current_language, translate
 from agent_console.security import role_required
 from agent_console.services import capacity_ledger, exports, inquiry_analytics, menu_print
 from agent_console.views.common import current_actor, parse_int, settings
-from madoguchi.csv_safety import CSV_MEDIA_TYPE, content_disposition, csv_lines
+from madoguchi.csv_safety import CSV_MEDIA_TYPE, content_disposition, csv_lines, in_blocks
 from madoguchi.db import get_session
 from madoguchi.query_values import parse_day
 
@@ -39,7 +39,7 @@ def _today() -> date:
 
 
 def _csv_response(lines, name: str) -> Response:
-    return Response(stream_with_context(lines), content_type=CSV_MEDIA_TYPE,
+    return Response(stream_with_context(in_blocks(lines)), content_type=CSV_MEDIA_TYPE,
                     headers={"Content-Disposition": content_disposition(name)})
 
 
@@ -63,12 +63,14 @@ def _ledger_choice() -> capacity_ledger.LedgerChoice | None:
     return capacity_ledger.LedgerChoice(campaign_id, _day("from", None), _day("to", None))
 
 
-def _ledger_or_error() -> tuple[capacity_ledger.CampaignLedger | None, str | None]:
+def _ledger_or_error(*, every_slot: bool) -> tuple[capacity_ledger.CampaignLedger | None,
+                                                   str | None]:
     try:
         choice = _ledger_choice()
         if choice is None:
             return None, None
-        return capacity_ledger.build(get_session(), choice, settings().tz), None
+        return capacity_ledger.build(get_session(), choice, settings().tz,
+                                     every_slot=every_slot), None
     except BadDate:
         return None, translate("date_invalid")
     except capacity_ledger.LedgerError as exc:
@@ -79,10 +81,11 @@ def _ledger_or_error() -> tuple[capacity_ledger.CampaignLedger | None, str | Non
 @role_required("supervisor")
 def capacity_ledger_page():
     """The ledger per campaign, day and slot, counted from booking rows; printable."""
-    ledger, error = _ledger_or_error()
+    ledger, error = _ledger_or_error(every_slot=False)
     return render_template(
         "console/reports_ledger.html", ledger=ledger, error=error, args=request.args,
         campaigns=capacity_ledger.campaigns(get_session()), fields=capacity_ledger.COUNT_FIELDS,
+        page_slot_days=capacity_ledger.PAGE_SLOT_DAYS,
     ), 400 if error else 200
 
 
@@ -90,7 +93,7 @@ def capacity_ledger_page():
 @role_required("supervisor")
 def capacity_ledger_csv():
     """The same ledger as a CSV for Excel (audited)."""
-    ledger, error = _ledger_or_error()
+    ledger, error = _ledger_or_error(every_slot=True)
     if ledger is None:
         return render_template(
             "console/reports_ledger.html", ledger=None, error=error or translate("no_campaigns"),

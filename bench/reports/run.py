@@ -1,21 +1,27 @@
-"""Reports benchmark: the capacity ledger, inquiry analytics and CSV exports on a large history.
+"""Reports benchmark: every console page and report on a year of data, and the report code.
 
 Usage:  python bench/reports/run.py [--calls 1000000] [--bookings 100000] [--inquiries 50000]
-                                    [--repeats 10]
-                                    [--database-url postgresql://postgres@127.0.0.1/h_reports]
+                                    [--repeats 20] [--database-url postgresql://…/…bench…]
+                                    [--redis-url redis://127.0.0.1:6379/5] [--reuse] [--quick]
 
-Drops and rebuilds the schema of the database it is given, loads a year of calls, a campaign
-of slots of ten with bookings of every status, and a year of inquiries with timelines (COPY),
-then times on a warm cache:
+Drops and rebuilds the schema of the database it is given (the name must contain "bench";
+a SQLite URL for the quick mode), loads a year of a million calls, a campaign of 10,000 slots
+with 100,000 bookings of every status, 100,000 residents and 50,000 inquiries with timelines
+(bench/reports/year.py; COPY on PostgreSQL), then on a warm cache:
 
-1. the capacity ledger of the whole campaign and of one day (services.capacity_ledger.build);
-2. inquiry analytics over 28 days per day and over a year per week (inquiry_analytics.analyse);
-3. the calls export of one day and of a month, written through the CSV writer to nowhere:
-   rows per second, and in a second pass the peak Python memory (tracemalloc) while streaming.
+1. every console page a supervisor can open, through the Flask test client signed in through
+   the login form (bench/reports/pages.py): p50 / p99 over --repeats rounds, and each as a
+   ratio to a ceiling measured in the same rounds (/console/me through the same stack);
+2. the report code itself (the capacity ledger, inquiry analytics), without the web layer;
+3. the calls export of a day and of a month through the CSV writer to nowhere: rows per
+   second, and in a second pass the peak Python memory (tracemalloc) while streaming.
 
-`--reuse` times the data an earlier run loaded (its counts are read from results.json).
+`--reuse` times the data an earlier run loaded (its counts are read from the results file);
+the sealed columns open only with the keys they were sealed with, so give the same
+MADOGUCHI_DATA_KEYS and MADOGUCHI_INDEX_KEY in the environment to both runs. `--quick` loads
+a few days' worth (for the test that keeps this benchmark working).
 
-Prints a table and writes bench/reports/results.json.
+Prints a table and writes bench/reports/results.json (or --output).
 """
 
 from __future__ import annotations
@@ -23,122 +29,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import random
+import subprocess
 import sys
 import time
 import tracemalloc
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from agent_console.services import capacity_ledger, exports, inquiry_analytics  # noqa: E402
-from bench._loading import (  # noqa: E402
-    bench_settings,
-    copy_residents,
-    insert_campaign_and_site,
-    sealed,
-    timed,
-)
-from bench.stack import reset_database  # noqa: E402
-from madoguchi import sealing  # noqa: E402
+from bench._loading import bench_settings, timed  # noqa: E402
+from bench._results import write_record  # noqa: E402
+from bench.reports import pages, year  # noqa: E402
+from bench.stack import DEFAULT_REDIS, check_bench_database, reset_database  # noqa: E402
+from madoguchi import create_app  # noqa: E402
 from madoguchi.csv_safety import csv_lines  # noqa: E402
 from madoguchi.db import make_engine  # noqa: E402
+from madoguchi.models import FaqEntry, FaqText, Inquiry, Operator  # noqa: E402
 
-ZONE = ZoneInfo("Asia/Tokyo")
-DAYS = 365
-STATUSES = (("confirmed", 0.70), ("attended", 0.12), ("cancelled", 0.10), ("no_show", 0.03),
-            ("held", 0.02), ("expired", 0.03))
-CATEGORIES = ("ごみ", "道路", "ワクチン", "税金", "子育て", "介護", "住民票", "公園", "騒音",
-              "水道")
-SUBJECT_WORDS = ("粗大ごみの回収日", "街灯が消えている", "接種券が届かない", "納税証明書",
-                 "保育園の申込み", "介護認定", "転入の手続き", "公園の遊具", "夜間の騒音",
-                 "水道料金")
-
-
-def _calls(rng: random.Random, first: date, total: int):
-    for n in range(total):
-        day = first + timedelta(days=n * DAYS // total)
-        start = datetime(day.year, day.month, day.day, 8, 30, tzinfo=ZONE) + timedelta(
-            seconds=rng.random() * 8.75 * 3600)
-        number = f"+8190{rng.randrange(10**8):08d}"
-        yield (f"CA{n:032d}", "inbound", sealed("calls.from_e164", number),
-               sealing.current().digest("phone", number), start,
-               start + timedelta(seconds=rng.randint(30, 600)), "completed", 3, "self_served",
-               "[]")
-
-
-def load(url: str, calls: int, bookings: int, inquiries: int, first: date) -> dict:
-    """Fill the database with COPY; returns the counts and seconds taken."""
-    rng = random.Random(20261123)
-    started = time.perf_counter()
-    now = datetime.now(UTC)
-    statuses, weights = zip(*STATUSES, strict=True)
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
-        with cur.copy("COPY calls (call_sid, direction, from_e164, from_digest, started_at, "
-                      "ended_at, status, status_sequence, outcome, path) FROM STDIN") as copy:
-            for row in _calls(rng, first, calls):
-                copy.write_row(row)
-        campaign, site = insert_campaign_and_site(cur, now)
-        slots = bookings // 10
-        # 18 slots a day (09:00-18:00), so the campaign spans slots / 18 days.
-        cur.execute(
-            "INSERT INTO slots (campaign_id, site_id, starts_at, length_minutes, capacity, "
-            "booked_count, booked_ivr, booked_operator, booked_api) SELECT %s, %s, "
-            "%s + (g / 18) * interval '1 day' + (g %% 18) * interval '30 minutes', 30, 12, "
-            "0, 0, 0, 0 FROM generate_series(0, %s - 1) g",
-            (campaign, site, datetime(first.year, first.month, first.day, 9, tzinfo=ZONE),
-             slots))
-        copy_residents(cur, bookings, now)
-        cur.execute("SELECT min(id) FROM slots")
-        first_slot = cur.fetchone()[0]
-        with cur.copy("COPY bookings (reference, slot_id, campaign_id, resident_id, status, "
-                      "channel, created_at, overridden) FROM STDIN") as copy:
-            for k in range(bookings):
-                copy.write_row((f"B{k:010d}", first_slot + k // 10, campaign, k + 1,
-                                rng.choices(statuses, weights)[0], "ivr", now, k % 97 == 0))
-        cur.execute(
-            "UPDATE slots s SET booked_count = c.n, booked_ivr = c.n FROM (SELECT slot_id, "
-            "count(*) n FROM bookings WHERE status IN ('held', 'confirmed', 'attended', "
-            "'no_show') GROUP BY slot_id) c WHERE c.slot_id = s.id")
-        with cur.copy("COPY inquiries (reference, category, subject, status, channel, due_at, "
-                      "created_at, updated_at, closed_at) FROM STDIN") as copy:
-            for k in range(inquiries):
-                day = first + timedelta(days=k * DAYS // inquiries)
-                created = datetime(day.year, day.month, day.day, 9, tzinfo=ZONE) + timedelta(
-                    minutes=rng.randint(0, 480))
-                topic = rng.randrange(len(CATEGORIES))
-                closed = created + timedelta(hours=rng.expovariate(1 / 30)) \
-                    if rng.random() < 0.8 else None
-                copy.write_row((f"I{k:09d}", CATEGORIES[topic],
-                                sealed("inquiries.subject", SUBJECT_WORDS[topic]),
-                                "done" if closed else "received", "ivr",
-                                created + timedelta(days=7), created, created, closed))
-        cur.execute(
-            "INSERT INTO operators (username, display_name, password_hash, role, active, "
-            "language, reach_by, created_at, state) VALUES ('op1', 'op1', 'x', 'operator', "
-            "true, 'ja', 'browser', %s, 'offline') RETURNING id", (now,))
-        operator = cur.fetchone()[0]
-        # One sealed copy each of the two texts the timeline rows carry (the reports never read
-        # them; they are sealed so that the tables look as the application leaves them).
-        cur.execute("INSERT INTO inquiry_events (inquiry_id, at, kind, text, public) "
-                    "SELECT id, created_at, 'created', %s, false FROM inquiries",
-                    (sealed("inquiry_events.text", ""),))
-        cur.execute("INSERT INTO inquiry_events (inquiry_id, at, kind, text, public, operator_id) "
-                    "SELECT id, created_at + interval '90 minutes', 'status', %s, "
-                    "false, %s FROM inquiries WHERE id %% 5 <> 0",
-                    (sealed("inquiry_events.text", "in_progress"), operator))
-        conn.commit()
-        conn.autocommit = True
-        cur.execute("VACUUM ANALYZE")
-    return {"calls": calls, "bookings": bookings, "slots": slots, "inquiries": inquiries,
-            "load_seconds": round(time.perf_counter() - started, 1), "campaign_id": campaign}
+ZONE = year.ZONE
+DAYS = year.DAYS
+API_TOKEN = "bench-api-token"
 
 
 def _write_to_nowhere(session, choice: exports.ExportChoice) -> tuple[int, int]:
@@ -167,37 +84,87 @@ def stream_export(session, choice: exports.ExportChoice) -> dict:
             "rows_per_second": round(rows / seconds), "peak_python_mib": round(peak / 2**20, 1)}
 
 
+def _app(settings_env: dict[str, str]):
+    from madoguchi.settings import load_settings
+
+    return create_app(load_settings(env=settings_env), overrides={"TESTING": True})
+
+
+def _ids(app) -> dict[str, int]:
+    """Real ids for the record pages, and a FAQ entry to open."""
+    from madoguchi.db import get_session
+
+    with app.app_context():
+        session = get_session()
+        faq = FaqEntry(position=1, texts=[FaqText(language="ja", title="ごみの出し方",
+                                                  answer="燃えるごみは月曜と木曜です。")])
+        session.add(faq)
+        session.commit()
+        return {"campaign": 1, "resident": 1, "faq": faq.id,
+                "inquiry": session.scalar(select(Inquiry.id).order_by(Inquiry.id.desc())),
+                "operator": session.scalar(select(Operator.id).where(
+                    Operator.username == "bench-supervisor"))}
+
+
+def _machine_load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def main() -> None:
-    """Run the benchmark, print the table and write results.json."""
+    """Run the benchmark, print the tables and write the results file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--bookings", type=int, default=100_000)
     parser.add_argument("--inquiries", type=int, default=50_000)
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--reuse", action="store_true",
                         help="time the data already loaded by an earlier run (no reload)")
-    parser.add_argument("--database-url",
-                        default=os.environ.get("BENCH_DATABASE_URL",
-                                               "postgresql://postgres@127.0.0.1:5432/h_reports"))
+    parser.add_argument("--quick", action="store_true",
+                        help="a few thousand rows and 3 rounds, to check the benchmark works")
+    parser.add_argument("--database-url", default=os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/reports_bench"))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
+    parser.add_argument("--note", default="", help="a remark stored with the results")
+    parser.add_argument("--output", type=Path, default=HERE / "results.json")
     args = parser.parse_args()
+    if args.quick:
+        args.calls, args.bookings, args.inquiries, args.repeats = 3000, 600, 400, 3
+    check_bench_database(args.database_url)
     settings = bench_settings(args.database_url)
+    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
+           "MADOGUCHI_API_TOKEN": API_TOKEN, "SECRET_KEY": "bench-secret",
+           # The keys the loaded rows are sealed with.
+           "MADOGUCHI_DATA_KEYS": settings.secrets.data_keys,
+           "MADOGUCHI_INDEX_KEY": settings.secrets.index_keys}
+    if args.database_url.startswith("sqlite:///") and not args.reuse:
+        # The SQLite file is the benchmark's own: start from an empty one.
+        Path(args.database_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     engine = make_engine(settings.secrets.database_url)
     first = date(2025, 4, 1)
+    last = first + timedelta(days=DAYS - 1)
     if args.reuse:
-        loaded = json.loads((HERE / "results.json").read_text())["loaded"]
+        loaded = json.loads(args.output.read_text())["loaded"]
     else:
         reset_database(engine)
-        loaded = load(args.database_url, args.calls, args.bookings, args.inquiries, first)
+        loaded = year.load(engine, calls=args.calls, bookings=args.bookings,
+                           inquiries=args.inquiries, first=first)
     print(f"loaded {loaded['calls']:,} calls, {loaded['bookings']:,} bookings in "
           f"{loaded['slots']:,} slots, {loaded['inquiries']:,} inquiries "
           f"in {loaded['load_seconds']} s")
+    load_before = _machine_load()
+    app = _app(env)
+    if not args.reuse:
+        pages.staff(app)
+    ids = _ids(app)
+    page_list = pages.pages(app, first=first, last=last, ids=ids, api_token=API_TOKEN)
+    page_times = pages.time_pages(app, page_list, args.repeats)
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     campaign = loaded["campaign_id"]
     busy_day = first + timedelta(days=10)
     results = {}
     with factory() as session:
         whole = capacity_ledger.build(session, capacity_ledger.LedgerChoice(campaign), ZONE)
-        assert whole.totals.unreconciled == 0
+        assert whole.totals.unreconciled == 0, "the loaded counters disagree with the rows"
         cases = {
             f"ledger, whole campaign ({loaded['slots']:,} slots)": lambda: capacity_ledger.build(
                 session, capacity_ledger.LedgerChoice(campaign), ZONE),
@@ -207,8 +174,7 @@ def main() -> None:
                 session, inquiry_analytics.ReportChoice(busy_day, busy_day + timedelta(days=27)),
                 ZONE),
             "inquiry analytics, a year per week": lambda: inquiry_analytics.analyse(
-                session, inquiry_analytics.ReportChoice(first, first + timedelta(days=DAYS - 1),
-                                                        "week"), ZONE),
+                session, inquiry_analytics.ReportChoice(first, last, "week"), ZONE),
         }
         for name, fn in cases.items():
             results[name] = timed(fn, args.repeats)
@@ -219,20 +185,28 @@ def main() -> None:
             "calls export, a month": stream_export(
                 session, exports.ExportChoice("calls", busy_day, busy_day + timedelta(days=29))),
         }
-    print(f"{'case':45} {'p50 ms':>9} {'max ms':>9}")
+    load_after = _machine_load()
+    print(f"machine: {os.cpu_count()} cores; before: {load_before}; after: {load_after}")
+    print(f"\n{'page':50} {'p50 ms':>8} {'p99 ms':>8} {'p99/ceiling':>12}")
+    for name, value in page_times.items():
+        print(f"{name:50} {value['p50_ms']:>8} {value['p99_ms']:>8} "
+              f"{value['p99_over_ceiling']:>12}")
+    print(f"\n{'report code':45} {'p50 ms':>9} {'max ms':>9}")
     for name, value in results.items():
         print(f"{name:45} {value['p50_ms']:>9} {value['max_ms']:>9}")
-    print(f"{'export':28} {'rows':>8} {'MB':>6} {'s':>7} {'rows/s':>8} {'peak MiB':>9}")
+    print(f"\n{'export':28} {'rows':>8} {'MB':>6} {'s':>7} {'rows/s':>8} {'peak MiB':>9}")
     for name, value in exported.items():
         print(f"{name:28} {value['rows']:>8} {value['megabytes']:>6} {value['seconds']:>7} "
               f"{value['rows_per_second']:>8} {value['peak_python_mib']:>9}")
-    (HERE / "results.json").write_text(json.dumps({
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "system": platform.platform()},
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "parameters": vars(args) | {"database_url": "(given)"},
-        "loaded": loaded, "timings": results, "exports": exported,
-    }, ensure_ascii=False, indent=2) + "\n")
+    # Recorded without the machine's paths and the database's name: the backend says enough.
+    args.database_url = args.database_url.split(":", 1)[0].split("+", 1)[0]
+    if args.output.resolve().is_relative_to(ROOT):
+        os.chdir(ROOT)
+        args.output = args.output.resolve().relative_to(ROOT)
+    write_record("reports", args, {
+        "loaded": loaded, "uptime_before": load_before, "uptime_after": load_after,
+        "pages": page_times, "timings": results, "exports": exported,
+    })
 
 
 if __name__ == "__main__":

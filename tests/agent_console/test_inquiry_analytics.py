@@ -155,3 +155,56 @@ def test_a_reversed_range_or_unknown_granularity_is_refused(db_session):
         inquiry_analytics.analyse(
             db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 6), "month"), TOKYO, NOW)
     assert unknown.value.key == "granularity_unknown"
+
+
+def test_the_database_aggregates_give_the_numbers_of_the_definitions_over_every_inquiry(
+        db_session, operator_id):
+    import random
+
+    from agent_console.services.inquiry_analytics import bucket_of, duration_stats
+
+    rng = random.Random(15)
+    made = []
+    for _ in range(120):
+        at = jst(1, 0) + timedelta(seconds=rng.randrange(27 * 86400))
+        closed = at + timedelta(seconds=rng.randrange(1, 200_000)) if rng.random() < 0.7 else None
+        first = timedelta(seconds=rng.randrange(60, 90_000)) if rng.random() < 0.8 else None
+        events = [(first, "status", operator_id), (first * 2, "note", operator_id)] if first \
+            else []
+        made.append((case(db_session, at=at, category=rng.choice("ABCDEFGHIJK"),
+                          status="done" if closed else "received", closed=closed, events=events),
+                     first))
+    choice = ReportChoice(date(2031, 10, 3), date(2031, 10, 24), "week")
+    report = inquiry_analytics.analyse(db_session, choice, TOKYO, NOW)
+
+    chosen = [(item, first) for item, first in made
+              if choice.first_day <= item.created_at.astimezone(TOKYO).date() <= choice.last_day]
+    assert report.received == len(chosen)
+    for week in report.buckets:
+        assert report.bucket_total(week) == sum(
+            1 for item, _ in chosen
+            if bucket_of(item.created_at.astimezone(TOKYO).date(), "week") == week)
+    responses = [first.total_seconds() for _, first in chosen if first]
+    resolutions = [(item.closed_at - item.created_at).total_seconds()
+                   for item, _ in chosen if item.closed_at]
+    for got, expected in ((report.response, duration_stats(responses, len(chosen) - len(
+            responses))), (report.resolution, duration_stats(resolutions, len(chosen) - len(
+                resolutions)))):
+        assert (got.count, got.pending) == (expected.count, expected.pending)
+        assert got.median_seconds == pytest.approx(expected.median_seconds, abs=0.001)
+        assert got.mean_seconds == pytest.approx(expected.mean_seconds, abs=0.001)
+        assert got.p90_seconds == pytest.approx(expected.p90_seconds, abs=0.001)
+
+
+def test_topics_are_read_from_the_latest_inquiries_when_the_range_has_more_than_the_bound(
+        db_session, monkeypatch):
+    monkeypatch.setattr(inquiry_analytics, "TOPIC_SAMPLE", 2)
+    case(db_session, at=jst(6, 9), subject="街灯が消えている")
+    case(db_session, at=jst(6, 10), subject="粗大ごみの回収日")
+    case(db_session, at=jst(6, 11), subject="粗大ごみを出したい")
+    report = inquiry_analytics.analyse(
+        db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 6)), TOKYO, NOW)
+    assert (report.received, report.topics_from) == (3, 2)
+    assert (report.topics[0].word, report.topics[0].count) == ("粗大", 2)
+    assert "街灯" not in [topic.word for topic in report.topics]
+    assert report.topics[0].example == "粗大ごみの回収日"

@@ -157,6 +157,29 @@ def test_the_ledger_page_shows_row_counts_and_the_mismatch(as_supervisor, booked
     assert "予約データ(1件ごとの予約記録)から数えています" in html
 
 
+def test_a_ledger_longer_than_a_month_lists_its_days_as_links_and_leaves_the_slots_to_the_csv(
+        as_supervisor, booked_round, db_session):
+    from datetime import timedelta
+
+    hall = factories.site(db_session, name="北公民館")
+    for offset in range(1, 40):
+        factories.slot(db_session, campaign_id=booked_round.id, site_id=hall.id,
+                       starts_at=jst(10, day=DAY + timedelta(days=offset)), capacity=5)
+    db_session.flush()
+    whole = as_supervisor.get(f"/console/reports/ledger?campaign={booked_round.id}")
+    html = whole.get_data(as_text=True)
+    assert whole.status_code == 200
+    assert 'id="ledger-slots"' not in html and 'id="ledger-slots-by-range"' in html
+    assert f"from={DAY}&amp;to={DAY}" in html  # each day opens its own slots
+    assert html.count("北公民館") == 0
+    month = as_supervisor.get(f"/console/reports/ledger?campaign={booked_round.id}"
+                              f"&from={DAY}&to={DAY + timedelta(days=30)}")
+    html = month.get_data(as_text=True)
+    assert 'id="ledger-slots"' in html and html.count("北公民館") == 30
+    rows = parse_csv(as_supervisor.get(f"/console/reports/ledger.csv?campaign={booked_round.id}"))
+    assert len(rows) == 1 + 40 + 1  # the header, every slot, the total
+
+
 def test_the_ledger_csv_totals_equal_the_rows_and_the_download_is_audited(
         as_supervisor, booked_round, db_session):
     rows = parse_csv(as_supervisor.get(

@@ -66,3 +66,17 @@ def test_the_sealing_bench_finds_every_resident_it_looks_for_and_prices_a_bookin
     booking = sqlite["booking"]
     assert booking["sealed"]["count"] == booking["baseline"]["count"] == 30
     assert booking["sealed_over_baseline"] > 0
+
+
+@pytest.mark.slow
+def test_the_reports_bench_opens_every_console_page_and_compares_it_with_the_ceiling(
+        tmp_path, redis_url):
+    completed, results = _run_bench("reports", tmp_path, redis_url)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    timed = results["pages"]
+    assert results["loaded"]["calls"] == 3000 and results["loaded"]["inquiries"] == 400
+    assert timed["ceiling: my settings"]["p99_over_ceiling"] == 1.0
+    for name in ("ledger, whole campaign", "inquiry analytics, a year per week",
+                 "resident record", "work screen", "audit log (admin)", "FAQ list"):
+        assert timed[name]["repeats"] == 3 and timed[name]["p99_ms"] > 0, name
+    assert results["uptime_before"] and results["exports"]["calls export, a month"]["rows"] > 0

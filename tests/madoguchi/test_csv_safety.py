@@ -42,3 +42,13 @@ def test_a_download_name_must_be_plain_ascii():
     assert content_disposition("calls-2025.csv") == 'attachment; filename="calls-2025.csv"'
     with pytest.raises(ValueError):
         content_disposition("通話.csv")
+
+
+def test_lines_joined_in_blocks_keep_every_line_in_order_and_stay_near_the_size():
+    from madoguchi.csv_safety import in_blocks
+
+    lines = [f"{n},{'x' * (n % 7)}\r\n" for n in range(1000)]
+    blocks = list(in_blocks(iter(lines), size=100))
+    assert "".join(blocks) == "".join(lines)
+    assert all(100 <= len(block) < 100 + 12 for block in blocks[:-1])
+    assert list(in_blocks([])) == []

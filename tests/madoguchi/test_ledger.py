@@ -102,3 +102,39 @@ def test_a_drifted_counter_is_flagged_but_the_counts_stay_the_rows(db_session):
     (line,) = counted.lines
     assert (line.booked, line.remaining, line.counter, line.reconciled) == (2, 3, 3, False)
     assert counted.totals.unreconciled == 1
+
+
+def test_the_database_s_day_sums_equal_the_days_of_the_slot_lines(db_session):
+    from datetime import timedelta
+
+    campaign, hall = factories.campaign(db_session), factories.site(db_session)
+    other = factories.site(db_session)
+    slots = []
+    for offset, hour, capacity in ((0, 0, 2), (0, 23, 3), (1, 9, 1), (1, 10, 2), (3, 12, 4)):
+        for site in (hall, other):
+            slots.append(factories.slot(
+                db_session, campaign_id=campaign.id, site_id=site.id,
+                starts_at=local(DAY + timedelta(days=offset), hour, 30), capacity=capacity))
+    for index, slot in enumerate(slots):
+        references = book(db_session, slot, min(index % 3 + 1, slot.capacity))
+        if index % 4 == 0:
+            booking.cancel(db_session, references[0])
+    booking.book_beyond_capacity(
+        db_session, slot_id=slots[4].id, resident_id=factories.resident(db_session).id,
+        operator_id=None, reason="付き添い")
+    db_session.execute(update(Slot).where(Slot.id == slots[8].id).values(booked_count=0))
+    db_session.expire_all()
+
+    for first, last in ((None, None), (DAY + timedelta(days=1), None), (None, DAY)):
+        lines = ledger.count(db_session, TOKYO, campaign_id=campaign.id, first_day=first,
+                             last_day=last)
+        summed = ledger.count_days(db_session, TOKYO, campaign_id=campaign.id, first_day=first,
+                                   last_day=last)
+        assert [(day.day, day.totals) for day in summed.days] == [
+            (day.day, day.totals) for day in lines.days]
+        assert summed.totals == lines.totals
+        assert all(not day.lines for day in summed.days)
+    assert ledger.count_days(db_session, TOKYO, campaign_id=campaign.id).totals.unreconciled == 1
+    assert ledger.slot_span(db_session, TOKYO, campaign_id=campaign.id) == (
+        DAY, DAY + timedelta(days=3))
+    assert ledger.count_days(db_session, TOKYO, campaign_id=campaign.id + 1).days == []

@@ -81,3 +81,20 @@ def test_one_date_alone_means_that_day_and_none_means_today():
     assert history.check_range(DAY, None, date(2026, 12, 1)) == (DAY, DAY)
     assert history.check_range(None, None, DAY) == (DAY, DAY)
 
+
+
+def test_the_totals_summed_from_the_buckets_equal_the_line_summary_of_the_range(db_session):
+    from dataclasses import asdict
+
+    from call_queue.line_metrics import live
+
+    store(db_session, factories.operator(db_session).id)
+    for first, last in ((DAY, DAY), (DAY - timedelta(days=2), DAY)):
+        found = history.load(db_session, first, last, TOKYO, 60)
+        start = history._local_midnight(first, TOKYO)
+        end = history._local_midnight(last + timedelta(days=1), TOKYO)
+        expected = asdict(live.line_summary(db_session, start, end, 60))
+        totals = asdict(found.totals)
+        assert totals.pop("answered_wait_seconds") == pytest.approx(
+            expected.pop("answered_wait_seconds"))
+        assert totals == expected and totals["calls"] == 10
