@@ -318,6 +318,16 @@ def _reserve_with_conflicts(session: Session, **kwargs) -> Booking:
             return _transaction(session, lambda: _reserve(session, **kwargs))
         except IntegrityError as exc:
             message = str(exc.orig)
+            if kwargs["idempotency_key"] and (
+                    "idempotency_key" in message or "one_active_per_campaign" in message
+                    or ("resident_id" in message and "campaign_id" in message)):
+                # Two deliveries of one request raced: the first's booking is the answer,
+                # whichever unique index stopped the second.
+                existing = _existing_for_key(
+                    session, kwargs["idempotency_key"], kwargs["slot_id"], kwargs["resident_id"]
+                )
+                if existing is not None:
+                    return existing
             if "one_active_per_campaign" in message or (
                 "resident_id" in message and "campaign_id" in message
             ):
@@ -326,12 +336,6 @@ def _reserve_with_conflicts(session: Session, **kwargs) -> Booking:
                 raise AlreadyBooked(
                     "the resident already has a booking in this campaign", current
                 ) from None
-            if "idempotency_key" in message:
-                existing = _existing_for_key(
-                    session, kwargs["idempotency_key"], kwargs["slot_id"], kwargs["resident_id"]
-                )
-                if existing is not None:
-                    return existing
             if "within_capacity" in message or "within_quota" in message:
                 raise SlotFull("the slot is full", slot_id=kwargs["slot_id"]) from None
             if "reference" not in message:

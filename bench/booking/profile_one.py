@@ -39,6 +39,7 @@ DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/madoguchi_bench
 
 # Where a sample's own time is spent, by the file of its innermost frame (first match wins).
 PACKAGES = (
+    ("waiting for the database (round trips)", ("Connection.wait (psycopg/",)),
     ("sealing (cryptography, keys)", ("cryptography/", "madoguchi/sealing/")),
     ("SQLAlchemy ORM", ("sqlalchemy/orm/",)),
     ("SQLAlchemy Core (SQL, engine, pool)", ("sqlalchemy/",)),

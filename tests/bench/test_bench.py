@@ -66,3 +66,17 @@ def test_the_sealing_bench_finds_every_resident_it_looks_for_and_prices_a_bookin
     booking = sqlite["booking"]
     assert booking["sealed"]["count"] == booking["baseline"]["count"] == 30
     assert booking["sealed_over_baseline"] > 0
+
+
+@pytest.mark.slow
+def test_the_booking_bench_fills_every_slot_exactly_from_several_processes_and_its_ceiling(
+        tmp_path, redis_url):
+    completed, results = _run_bench("booking", tmp_path, redis_url)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (sqlite,) = results["backends"]
+    assert sqlite["backend"] == "sqlite" and sqlite["processes"] == 2
+    hot, spread = sqlite["hot_slot"], sqlite["spread"]
+    assert hot["trials"] == 2 and hot["overbooked"] == 0 and hot["unexpected"] == 0
+    assert spread["booked"] == spread["bookers"] == 100
+    assert spread["overbooked"] == 0 and spread["unexpected"] == 0 and spread["reconciled"]
+    assert spread["ceiling"]["unexpected"] == 0 and spread["ratio_to_ceiling"] > 0
