@@ -8,8 +8,9 @@ Each booking is what one request does: a new session, madoguchi.booking.book on 
 places, the session closed. Bookings run one after another, so the numbers are a single booker's
 cost without contention. Round trips are counted with SQLAlchemy's events: every statement,
 every COMMIT and ROLLBACK, and on PostgreSQL the BEGIN the driver sends before a transaction's
-first statement. --summarize reads py-spy's raw samples and splits them by the package each
-sample was in (self time) and by the booking step it was under (inclusive time).
+first statement and the pool's check of each connection it hands out (pool_pre_ping).
+--summarize reads py-spy's raw samples and splits them by the package each sample was in
+(self time) and by the booking step it was under (inclusive time).
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ class RoundTrips:
             # is a statement of its own and already counted above.
             @event.listens_for(engine, "begin")
             def _begin(_conn) -> None:
+                self.count += 1
+
+        if postgres and engine.pool._pre_ping:
+            # The application's pool checks each connection it hands out with a round trip.
+            @event.listens_for(engine, "checkout")
+            def _ping(*_args) -> None:
                 self.count += 1
 
 

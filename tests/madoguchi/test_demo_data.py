@@ -84,6 +84,9 @@ def wipe(session) -> None:
     for table in reversed(Base.metadata.sorted_tables):
         session.execute(table.delete())
     session.commit()
+    # The rows went behind the session's back and their ids will be used again: objects of the
+    # first city still waiting for the garbage collector must not be taken for the second's.
+    session.expunge_all()
 
 
 def test_an_empty_database_is_recognised_and_a_filled_one_is_not(db_session):
