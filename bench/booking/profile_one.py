@@ -49,6 +49,9 @@ PACKAGES = (
     ("madoguchi", ("madoguchi/",)),
 )
 
+# The ORM session's own steps, shown beside the booking code's.
+SESSION_STEPS = {"Session.commit", "Session.flush", "Session.get", "Session.connection"}
+
 
 class RoundTrips:
     """Counts what the client sends: statements, transaction ends, PostgreSQL's BEGIN."""
@@ -152,9 +155,9 @@ def summarize(path: Path) -> None:
         total += n
         own[_package(frames[-1])] += n
         under = {f.split(" (")[0] for f in frames
-                 if "madoguchi/booking.py" in f and "<" not in f.split(" (")[0]}
-        if any(f.startswith("Session.commit (") for f in frames):
-            under.add("Session.commit")
+                 if ("madoguchi/booking.py" in f or "madoguchi/booking_statements.py" in f)
+                 and "<" not in f.split(" (")[0]}
+        under |= {f.split(" (")[0] for f in frames if f.split(" (")[0] in SESSION_STEPS}
         for step in under:
             steps[step] += n
     if not total:
