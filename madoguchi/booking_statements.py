@@ -62,6 +62,13 @@ class Facts:
     active_booking_id: int | None
     expired_holds: bool
     keyed_booking_id: int | None
+    places_left: int
+    channel_places_left: dict[str, int | None]
+
+    def has_place(self, channel: str) -> bool:
+        """Whether the slot had a place for the channel when read (the write's guard decides)."""
+        left = self.channel_places_left[channel]
+        return self.places_left > 0 and (left is None or left > 0)
 
 
 def _status_in(*statuses: str):
@@ -98,6 +105,8 @@ def _facts_query() -> Select:
             select(bookings.id)
             .where(bookings.idempotency_key == key)
             .scalar_subquery(),
+            SLOTS.c.capacity - SLOTS.c.booked_count,
+            *(SLOTS.c[f"quota_{channel}"] - SLOTS.c[f"booked_{channel}"] for channel in CHANNELS),
         )
         .select_from(SLOTS.join(_CAMPAIGNS, _CAMPAIGNS.c.id == SLOTS.c.campaign_id))
         .where(SLOTS.c.id == bindparam("slot_id", type_=SLOTS.c.id.type))
@@ -113,7 +122,9 @@ def read_facts(connection: Connection, slot_id: int, resident_id: int, key: str 
         return None
     return Facts(campaign_id=row[0], starts_at=row[1], campaign_active=row[2], min_age=row[3],
                  resident_found=row[4] is not None, birth_date=row[5], attended=bool(row[6]),
-                 active_booking_id=row[7], expired_holds=bool(row[8]), keyed_booking_id=row[9])
+                 active_booking_id=row[7], expired_holds=bool(row[8]), keyed_booking_id=row[9],
+                 places_left=row[10],
+                 channel_places_left=dict(zip(CHANNELS, row[11:], strict=True)))
 
 
 @cache

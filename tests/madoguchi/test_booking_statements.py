@@ -62,6 +62,27 @@ def test_the_loser_at_a_full_slot_gets_slot_full_and_no_row_is_written(db_sessio
     assert (stored.booked_count, stored.booked_operator) == (2, 0)
 
 
+def test_a_slot_filled_after_the_read_is_refused_by_the_guarded_write_with_slot_full(
+        db_session, world, monkeypatch):
+    _, slot, _ = world
+    a, b, c = factories.residents(db_session, 3)
+    booking.book(db_session, slot_id=slot.id, resident_id=a.id, channel="ivr")
+    booking.book(db_session, slot_id=slot.id, resident_id=b.id, channel="api")
+    _read_moments_ago(monkeypatch, places_left=1,
+                      channel_places_left={"ivr": None, "operator": None, "api": None})
+    with pytest.raises(booking.SlotFull, match="the slot is full") as refused:
+        booking.book(db_session, slot_id=slot.id, resident_id=c.id, channel="operator")
+    assert refused.value.code == "slot_full"
+    assert _rows(db_session, resident_id=c.id) == 0
+    assert db_session.get(Slot, slot.id).booked_count == 2
+    # A supervisor's exception in the same window is still counted apart, never as a place.
+    made = booking.book_beyond_capacity(db_session, slot_id=slot.id, resident_id=c.id,
+                                        operator_id=None, reason="付き添い")
+    assert made.overridden
+    stored = db_session.get(Slot, slot.id)
+    assert (stored.booked_count, stored.overridden_count) == (2, 1)
+
+
 def test_a_full_channel_quota_refuses_that_channel_and_leaves_every_counter_alone(
         db_session, world):
     campaign, _, _ = world
