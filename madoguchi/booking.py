@@ -3,7 +3,9 @@
 Every function that changes a booking owns its transaction: it commits on success and rolls
 back before raising. A place is taken by one conditional UPDATE of the slot's counter
 (``booked_count < capacity``) in the same transaction as the booking row, so concurrent bookers
-from any channel queue on the slot's row and the loser sees a clear SlotFull. The database's
+from any channel queue on the slot's row and the loser sees a clear SlotFull. A new booking is
+one read of every fact the rules need and one write that takes the place and inserts the row
+(madoguchi.booking_statements; a single statement on PostgreSQL). The database's
 CHECK on the counter and its partial unique index (one active booking per resident and
 campaign) back this up should any code path ever forget. Published numbers are recomputed
 from booking rows (slot_counts), and reconcile() compares them with the counters.
@@ -262,6 +264,7 @@ def _reserve(
     # One read for every check, then one write that takes the place and inserts the row: the
     # guard in the write, the partial unique index and the CHECK decide every race, so the read
     # only has to tell an honest refusal from a booking worth attempting.
+    _channel_columns(channel)  # an unknown channel is a programming error, raised first
     session.flush()
     connection = session.connection()
     facts = read_facts(connection, slot_id, resident_id, idempotency_key, now)

@@ -245,3 +245,11 @@ def test_many_deliveries_of_one_idempotency_key_at_once_book_one_place(committed
         assert references == Counter({made.reference: deliveries})
         assert session.get(Slot, slot_id).booked_count == 1
         assert booking.reconcile(session) == []
+
+
+def test_an_unknown_channel_is_refused_before_anything_is_read_or_written(db_session, world):
+    _, slot, _ = world
+    resident = factories.resident(db_session)
+    with pytest.raises(ValueError, match="unknown channel 'fax'"):
+        booking.book(db_session, slot_id=slot.id, resident_id=resident.id, channel="fax")
+    assert _rows(db_session, resident_id=resident.id) == 0
