@@ -3,7 +3,9 @@
 Every function that changes a booking owns its transaction: it commits on success and rolls
 back before raising. A place is taken by one conditional UPDATE of the slot's counter
 (``booked_count < capacity``) in the same transaction as the booking row, so concurrent bookers
-from any channel queue on the slot's row and the loser sees a clear SlotFull. The database's
+from any channel queue on the slot's row and the loser sees a clear SlotFull. A new booking is
+one read of every fact the rules need and one write that takes the place and inserts the row
+(madoguchi.booking_statements; a single statement on PostgreSQL). The database's
 CHECK on the counter and its partial unique index (one active booking per resident and
 campaign) back this up should any code path ever forget. Published numbers are recomputed
 from booking rows (slot_counts), and reconcile() compares them with the counters.
@@ -19,8 +21,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
+from madoguchi.booking_statements import EXCEPTION, Facts, insert_taking_place, read_facts
 from madoguchi.codes import new_booking_code
 from madoguchi.db import retry_on_lock
 from madoguchi.models import (
@@ -28,7 +32,6 @@ from madoguchi.models import (
     CHANNELS,
     Booking,
     Campaign,
-    Resident,
     Site,
     Slot,
     utcnow,
@@ -165,16 +168,6 @@ def _release_slot_place(session: Session, booking: Booking) -> None:
     )
 
 
-def _take_exception_place(session: Session, slot_id: int) -> None:
-    """Count a booking accepted beyond the slot's places (never touches the guarded counters)."""
-    session.execute(
-        update(Slot)
-        .where(Slot.id == slot_id)
-        .values({Slot.overridden_count: Slot.overridden_count + 1})
-        .execution_options(synchronize_session="fetch")
-    )
-
-
 def _take_slot_place(session: Session, slot_id: int, channel: str) -> bool:
     """The guarded increment: True when a place was taken, False when the slot is full."""
     quota_col, booked_col = _channel_columns(channel)
@@ -213,23 +206,15 @@ def release_expired_holds(session: Session, now: datetime | None = None) -> int:
     return _transaction(session, lambda: _expire_holds(session, now))
 
 
-def _check_eligible(session: Session, slot: Slot, resident: Resident, now: datetime) -> None:
-    campaign = session.get(Campaign, slot.campaign_id)
-    assert campaign is not None
-    if not campaign.active:
+def _check_eligible(facts: Facts, now: datetime) -> None:
+    if not facts.campaign_active:
         raise NotEligible("the campaign is closed", reason="campaign_closed")
-    if slot.starts_at <= now:
+    if facts.starts_at <= now:
         raise NotEligible("the slot has already started", reason="slot_started")
-    if campaign.min_age is not None and _age_on(resident.birth_date, now.date()) < campaign.min_age:
+    if facts.min_age is not None and (
+            facts.birth_date is None or _age_on(facts.birth_date, now.date()) < facts.min_age):
         raise NotEligible("the resident is below the campaign's minimum age", reason="age")
-    attended = session.scalar(
-        select(Booking.id).where(
-            Booking.resident_id == resident.id,
-            Booking.campaign_id == campaign.id,
-            Booking.status == "attended",
-        )
-    )
-    if attended is not None:
+    if facts.attended:
         raise NotEligible("the resident already attended this campaign", reason="attended")
 
 
@@ -247,6 +232,21 @@ def _existing_for_key(
     return existing
 
 
+def _attached(session: Session, row) -> Booking:
+    """The booking row the INSERT returned, in the session as if it had been loaded."""
+    made = Booking(**row._mapping)
+    make_transient_to_detached(made)
+    session.add(made)
+    # A Slot already loaded in this session would show its counters from before the booking.
+    slot = session.identity_map.get(identity_key(Slot, made.slot_id))
+    if slot is not None:
+        session.expire(slot, _COUNTERS)
+    return made
+
+
+_COUNTERS = ["booked_count", "booked_ivr", "booked_operator", "booked_api", "overridden_count"]
+
+
 def _reserve(
     session: Session,
     *,
@@ -261,50 +261,60 @@ def _reserve(
     now: datetime,
     override_reason: str | None = None,
 ) -> Booking:
-    existing = _existing_for_key(session, idempotency_key, slot_id, resident_id)
-    if existing is not None:
-        return existing
-    # The campaign comes with the slot: the eligibility check then needs no round trip of its own.
-    slot = session.get(Slot, slot_id, options=[joinedload(Slot.campaign)])
-    if slot is None:
+    # One read for every check, then one write that takes the place and inserts the row: the
+    # guard in the write, the partial unique index and the CHECK decide every race, so the read
+    # only has to tell an honest refusal from a booking worth attempting.
+    _channel_columns(channel)  # an unknown channel is a programming error, raised first
+    session.flush()
+    connection = session.connection()
+    facts = read_facts(connection, slot_id, resident_id, idempotency_key, now)
+    if facts is None or facts.keyed_booking_id is not None:
+        existing = _existing_for_key(session, idempotency_key, slot_id, resident_id)
+        if existing is not None:
+            return existing
+    if facts is None:
         raise BookingNotFound("no such slot", slot_id=slot_id)
-    resident = session.get(Resident, resident_id)
-    if resident is None:
+    if not facts.resident_found:
         raise BookingNotFound("no such resident", resident_id=resident_id)
-    _check_eligible(session, slot, resident, now)
-    _expire_holds(session, now, slot_id=slot_id)
-    current = active_booking(session, resident_id, slot.campaign_id)
-    if current is not None:
-        raise AlreadyBooked(
-            "the resident already has a booking in this campaign",
-            current,
-            reference=current.reference,
-        )
-    overridden = False
-    if not _take_slot_place(session, slot_id, channel):
+    _check_eligible(facts, now)
+    if facts.expired_holds:
+        _expire_holds(session, now, slot_id=slot_id)
+    if facts.active_booking_id is not None:
+        current = active_booking(session, resident_id, facts.campaign_id)
+        if current is not None:
+            raise AlreadyBooked(
+                "the resident already has a booking in this campaign",
+                current,
+                reference=current.reference,
+            )
+    row = {
+        "reference": new_booking_code(),
+        "slot_id": slot_id,
+        "campaign_id": facts.campaign_id,
+        "resident_id": resident_id,
+        "status": status,
+        "channel": channel,
+        "operator_id": operator_id,
+        "idempotency_key": idempotency_key,
+        "call_sid": call_sid,
+        "held_until": held_until,
+        "created_at": now,
+        "confirmed_at": now if status == "confirmed" else None,
+        "overridden": False,
+        "override_reason": None,
+    }
+    # A slot already full when read is refused without the write: at a popular slot most
+    # bookers are refused, and each then costs one round trip less.
+    full = not facts.expired_holds and not facts.has_place(channel)
+    made = None if full else insert_taking_place(connection, channel, row)
+    if made is None:
         if override_reason is None:
             raise SlotFull("the slot is full", slot_id=slot_id)
-        _take_exception_place(session, slot_id)
-        overridden = True
-    booking = Booking(
-        reference=new_booking_code(),
-        slot_id=slot_id,
-        campaign_id=slot.campaign_id,
-        resident_id=resident_id,
-        status=status,
-        channel=channel,
-        operator_id=operator_id,
-        idempotency_key=idempotency_key,
-        call_sid=call_sid,
-        held_until=held_until,
-        created_at=now,
-        confirmed_at=now if status == "confirmed" else None,
-        overridden=overridden,
-        override_reason=override_reason if overridden else None,
-    )
-    session.add(booking)
-    session.flush()
-    return booking
+        row.update(overridden=True, override_reason=override_reason)
+        made = insert_taking_place(connection, EXCEPTION, row)
+        if made is None:  # the slot was deleted between the read and the write
+            raise BookingNotFound("no such slot", slot_id=slot_id)
+    return _attached(session, made)
 
 
 def _reserve_with_conflicts(session: Session, **kwargs) -> Booking:
@@ -314,6 +324,16 @@ def _reserve_with_conflicts(session: Session, **kwargs) -> Booking:
             return _transaction(session, lambda: _reserve(session, **kwargs))
         except IntegrityError as exc:
             message = str(exc.orig)
+            if kwargs["idempotency_key"] and (
+                    "idempotency_key" in message or "one_active_per_campaign" in message
+                    or ("resident_id" in message and "campaign_id" in message)):
+                # Two deliveries of one request raced: the first's booking is the answer,
+                # whichever unique index stopped the second.
+                existing = _existing_for_key(
+                    session, kwargs["idempotency_key"], kwargs["slot_id"], kwargs["resident_id"]
+                )
+                if existing is not None:
+                    return existing
             if "one_active_per_campaign" in message or (
                 "resident_id" in message and "campaign_id" in message
             ):
@@ -322,12 +342,6 @@ def _reserve_with_conflicts(session: Session, **kwargs) -> Booking:
                 raise AlreadyBooked(
                     "the resident already has a booking in this campaign", current
                 ) from None
-            if "idempotency_key" in message:
-                existing = _existing_for_key(
-                    session, kwargs["idempotency_key"], kwargs["slot_id"], kwargs["resident_id"]
-                )
-                if existing is not None:
-                    return existing
             if "within_capacity" in message or "within_quota" in message:
                 raise SlotFull("the slot is full", slot_id=kwargs["slot_id"]) from None
             if "reference" not in message:

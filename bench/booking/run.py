@@ -1,216 +1,365 @@
-"""Booking contention benchmark: the real booking code paths under concurrent bookers.
+"""Booking contention benchmark: the real booking code, driven from several client processes.
 
-Usage:  python bench/booking/run.py [--trials 100] [--database-url postgresql://...]
+Usage:  python bench/booking/run.py [--processes 4] [--connections 8] [--trials 30]
+        [--hot-bookers 200] [--spread 8000] [--database-url postgresql://…/madoguchi_bench]
+        [--quick]
 
-1. One hot slot (capacity 10) with 50 and with 200 concurrent bookers on PostgreSQL, repeated
-   `--trials` times, channels mixed (phone, operator, API): overbooked must be 0; reports the
-   time until every booker had an answer.
-2. A spread load: bookers over many slots; bookings per second and p50/p99 latency.
-3. The SQLite default with 20 bookers on one slot: zero overbooking, zero "database is locked"
-   reaching a booker.
+Bookings are made by `--processes` client processes (fork), each with `--connections` threads,
+each thread on a connection of its own, opened before the start, as a web worker's pool would
+be. Every phase hands each process its share of the bookers and releases all of them at one
+start time; each booking is madoguchi.booking.book in a new session, the path the phone line,
+the console and the API take. One Python process would measure its own GIL, not the database.
 
-Prints a table and writes bench/booking/results.json.
+1. A hot slot: one slot of 10 places, `--hot-bookers` bookers at once (queued on the clients'
+   connections), `--trials` times, channels mixed (phone, operator, API): places overbooked,
+   counted from the rows (must be 0), unexpected answers, and the time until every booker had
+   an answer.
+2. A spread load: `--spread` bookers over slots of 10, each slot wanted by exactly as many
+   bookers as it has places: bookings per second, p50 / p99 latency of one booking, counters
+   reconciled with the rows.
+3. The ceiling, measured in the same run with the same processes and connections: each job
+   the bare SQL round trips of a write, `SELECT 1` then an INSERT into a scratch table and a
+   COMMIT, through the driver with no ORM and no rules. The spread load is reported as a ratio
+   to it.
+
+On PostgreSQL the SQLite default is measured too (a file in a temporary folder, one process
+with 20 threads, as `madoguchi serve` runs). With a SQLite --database-url only SQLite is run.
+The load average is recorded before and after each phase: other work on the machine shows.
+Prints a table and writes bench/booking/results.json (or --output).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import multiprocessing
 import os
-import platform
 import statistics
+import sys
 import tempfile
 import threading
 import time
+from collections import Counter, deque
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import sessionmaker
-
-from madoguchi import booking, sealing
-from madoguchi.db import make_engine
-from madoguchi.migrate import upgrade
-from madoguchi.models import Base, Booking, Campaign, Resident, Site, Slot
-from madoguchi.sealing import Keyring
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+
+from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
+from bench._results import percentile, write_record  # noqa: E402
+from bench.stack import add_stack_options, check_bench_database, reset_database  # noqa: E402
+from madoguchi import booking, sealing  # noqa: E402
+from madoguchi.db import make_engine  # noqa: E402
+from madoguchi.models import ACTIVE_BOOKING_STATUSES, Booking, Campaign, Resident, Site, Slot  # noqa: E402
+from madoguchi.sealing import Keyring  # noqa: E402
+from madoguchi.sealing.orm import with_digests  # noqa: E402
+
 CHANNELS = ("ivr", "operator", "api")
+CAPACITY = 10
+SCRATCH = "bench_ceiling_rows"
 
 
-def _reset(engine) -> None:
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    upgrade(engine)
+# --- the client processes --------------------------------------------------------------------
 
-
-def _empty(engine) -> None:
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
-
-
-def _world(factory, slots: int, capacity: int, residents: int) -> tuple[list[int], list[int]]:
+def _book(factory, job) -> None:
+    slot_id, resident_id, channel = job
     with factory() as session:
-        campaign = Campaign(code="BENCH", name="ベンチ", name_en="Bench", active=True)
-        site = Site(code="S", name="会場", name_en="Site")
-        session.add_all([campaign, site])
-        session.flush()
-        start = datetime.now(UTC) + timedelta(days=1)
-        slot_rows = [
-            Slot(campaign_id=campaign.id, site_id=site.id, capacity=capacity,
-                 starts_at=start + timedelta(minutes=30 * i), length_minutes=30)
-            for i in range(slots)
-        ]
-        people = [
-            Resident(resident_no=f"B{i:07d}", name=f"住民{i}", name_kana="ジュウミン",
-                     birth_date=date(1950, 1, 1))
-            for i in range(residents)
-        ]
-        session.add_all(slot_rows + people)
-        session.commit()
-        return [s.id for s in slot_rows], [p.id for p in people]
+        booking.book(session, slot_id=slot_id, resident_id=resident_id, channel=channel)
 
 
-def _race(factory, calls) -> tuple[dict[str, int], list[float], float]:
-    """Run every call in its own thread at once; outcomes, latencies, wall time to resolve all."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: dict[str, int] = {}
+def _bare_round_trips(engine):
+    """The ceiling's job on one held driver connection: SELECT 1, an INSERT, COMMIT."""
+    raw = engine.raw_connection()
+    sqlite = engine.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    # Only constants are formatted in: the table's name and the driver's placeholder.
+    insert_row = f"INSERT INTO {SCRATCH} (slot_id, resident_id, channel) VALUES ({mark}, {mark}, {mark})"  # noqa: E501, S608
+
+    def run(job) -> None:
+        cursor = raw.cursor()
+        if sqlite:  # the application's SQLite transactions take the write lock at BEGIN
+            cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+        cursor.execute(insert_row, job)
+        if sqlite:
+            cursor.execute("COMMIT")
+        else:
+            raw.commit()
+        cursor.close()
+
+    return raw, run
+
+
+def _run_jobs(engine, factory, kind: str, jobs: list, start_at: float, threads: int) -> dict:
+    """Run the jobs on `threads` threads from start_at; outcomes, latencies, first/last moment."""
+    pending = deque(jobs)
+    outcomes: Counter = Counter()
     latencies: list[float] = []
+    ended: list[float] = []
     lock = threading.Lock()
 
-    def run(call) -> None:
-        session = factory()
-        barrier.wait()
-        started = time.perf_counter()
-        try:
-            call(session)
-            result = "booked"
-        except booking.BookingError as exc:
-            result = exc.code
-        except Exception as exc:  # every unexpected error is counted, not hidden
-            result = f"error:{type(exc).__name__}:{str(exc)[:80]}"
-        finally:
-            session.close()
-        elapsed = time.perf_counter() - started
+    def worker() -> None:
+        raw, bare = _bare_round_trips(engine) if kind == "ceiling" else (None, None)
+        mine: list[tuple[str, float]] = []
+        time.sleep(max(0.0, start_at - time.time()))
+        while True:
+            try:
+                job = pending.popleft()
+            except IndexError:
+                break
+            started = time.perf_counter()
+            try:
+                bare(job) if bare else _book(factory, job)
+                result = "booked"
+            except booking.BookingError as exc:
+                result = exc.code
+            except Exception as exc:  # every unexpected error is counted and named, not hidden
+                result = f"error: {type(exc).__name__}: {str(exc)[:120]}"
+            mine.append((result, time.perf_counter() - started))
+        if raw is not None:
+            raw.close()
         with lock:
-            outcomes[result] = outcomes.get(result, 0) + 1
-            latencies.append(elapsed)
+            for result, latency in mine:
+                outcomes[result] += 1
+                latencies.append(latency)
+            ended.append(time.time())
 
-    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
-    wall = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes, latencies, time.perf_counter() - wall
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return {"outcomes": dict(outcomes), "latencies": latencies, "ended": max(ended)}
 
 
-def hot_slot(engine, bookers: int, trials: int, capacity: int = 10) -> dict:
-    """One slot, many bookers, repeated; counts overbooking and time to resolve."""
+def _serve(url: str, connections: int, inbox, outbox) -> None:
+    """A client process: its own engine and connections; runs what the parent hands it."""
+    engine = make_engine(url, pool_size=connections, max_overflow=0, pool_timeout=120)
+    held = [engine.connect() for _ in range(connections)]  # every connection opened up front
+    for connection in held:
+        connection.close()
     factory = sessionmaker(bind=engine, expire_on_commit=False)
-    overbooked = 0
-    errors = 0
-    resolve: list[float] = []
-    for _ in range(trials):
-        _empty(engine)
-        (slot_id,), people = _world(factory, 1, capacity, bookers)
-        calls = [
-            (lambda s, r=r, i=i, slot_id=slot_id: booking.book(
-                s, slot_id=slot_id, resident_id=r, channel=CHANNELS[i % 3]))
-            for i, r in enumerate(people)
-        ]
-        outcomes, _, wall = _race(factory, calls)
-        resolve.append(wall)
-        errors += sum(n for k, n in outcomes.items() if k.startswith("error"))
-        with factory() as session:
-            rows = session.scalar(select(func.count()).select_from(Booking)
-                                  .where(Booking.slot_id == slot_id))
-        overbooked += max(rows - capacity, 0)
-        if outcomes.get("booked", 0) != capacity:
-            errors += 1
-    return {
-        "backend": engine.dialect.name, "bookers": bookers, "trials": trials,
-        "capacity": capacity, "overbooked": overbooked, "unexpected": errors,
-        "resolve_all_p50_ms": round(statistics.median(resolve) * 1000, 1),
-        "resolve_all_max_ms": round(max(resolve) * 1000, 1),
-    }
+    outbox.put("ready")
+    while (message := inbox.get()) is not None:
+        kind, jobs, start_at = message
+        outbox.put(_run_jobs(engine, factory, kind, jobs, start_at, connections))
+    engine.dispose()
 
 
-def spread(engine, bookers: int, slots: int) -> dict:
-    """Bookers spread over many slots: throughput and latency."""
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    _empty(engine)
-    slot_ids, people = _world(factory, slots, 10, bookers)
-    calls = [
-        (lambda s, r=r, i=i: booking.book(s, slot_id=slot_ids[i % len(slot_ids)], resident_id=r,
-                                          channel=CHANNELS[i % 3]))
-        for i, r in enumerate(people)
-    ]
-    outcomes, latencies, wall = _race(factory, calls)
-    with factory() as session:
+class Clients:
+    """`processes` client processes of `connections` connections each, kept for every phase."""
+
+    def __init__(self, url: str, processes: int, connections: int) -> None:
+        context = multiprocessing.get_context("fork")  # children inherit this run's keys
+        self.outbox = context.Queue()
+        self.inboxes = [context.Queue() for _ in range(processes)]
+        self.processes = [context.Process(target=_serve, daemon=True,
+                                          args=(url, connections, inbox, self.outbox))
+                          for inbox in self.inboxes]
+        for process in self.processes:
+            process.start()
+        for _ in self.processes:
+            assert self.outbox.get(timeout=120) == "ready"
+
+    def run(self, kind: str, jobs: list) -> dict:
+        """Deal the jobs out round robin, release every process at one moment, gather."""
+        start_at = time.time() + 0.5
+        count = len(self.inboxes)
+        for index, inbox in enumerate(self.inboxes):
+            inbox.put((kind, jobs[index::count], start_at))
+        parts = [self.outbox.get(timeout=600) for _ in self.inboxes]
+        outcomes: Counter = Counter()
+        latencies: list[float] = []
+        for part in parts:
+            outcomes.update(part["outcomes"])
+            latencies += part["latencies"]
+        return {"outcomes": dict(outcomes), "latencies": latencies,
+                "wall": max(part["ended"] for part in parts) - start_at}
+
+    def close(self) -> None:
+        """Stop the client processes."""
+        for inbox in self.inboxes:
+            inbox.put(None)
+        for process in self.processes:
+            process.join(timeout=60)
+
+
+# --- the worlds and the phases ---------------------------------------------------------------
+
+def _world(engine, tag: str, slots: int, residents: int) -> tuple[list[int], list[int]]:
+    """A campaign of its own with `slots` slots of CAPACITY and `residents` sealed residents."""
+    with Session(engine, expire_on_commit=False) as session:
+        campaign = Campaign(code=f"BENCH-{tag}", name=tag, name_en=tag, active=True)
+        site = Site(code=f"S-{tag}", name="会場", name_en="Site")
+        session.add_all([campaign, site])
+        session.flush()
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+        slot_rows = [Slot(campaign_id=campaign.id, site_id=site.id, capacity=CAPACITY,
+                          starts_at=start + timedelta(minutes=30 * n), length_minutes=30)
+                     for n in range(slots)]
+        session.add_all(slot_rows)
+        people = [{"resident_no": f"{tag}-{n:07d}", "name": f"住民{n}", "name_kana": "ジュウミン",
+                   "birth_date": date(1950, 1, 1), "language": "ja"} for n in range(residents)]
+        ids = list(session.scalars(insert(Resident).returning(Resident.id),
+                                   with_digests(Resident, people)))
+        session.commit()
+        return [s.id for s in slot_rows], ids
+
+
+def _unexpected(outcomes: dict) -> int:
+    return sum(n for name, n in outcomes.items() if name.startswith("error"))
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def hot_slot(engine, clients: Clients, bookers: int, trials: int, label: str) -> dict:
+    """One slot of CAPACITY, `bookers` at once, `trials` times; overbooking from the rows."""
+    overbooked, unexpected, resolve = 0, 0, []
+    errors: Counter = Counter()
+    load_before = _load()
+    for trial in range(trials):
+        (slot_id,), people = _world(engine, f"{label}-hot{bookers}-{trial}", 1, bookers)
+        jobs = [(slot_id, person, CHANNELS[n % 3]) for n, person in enumerate(people)]
+        run = clients.run("book", jobs)
+        resolve.append(run["wall"])
+        with Session(engine) as session:
+            rows = session.scalar(select(func.count()).select_from(Booking).where(
+                Booking.slot_id == slot_id, Booking.status.in_(ACTIVE_BOOKING_STATUSES)))
+        overbooked += max(rows - CAPACITY, 0)
+        unexpected += _unexpected(run["outcomes"])
+        errors.update({k: n for k, n in run["outcomes"].items() if k.startswith("error")})
+        if run["outcomes"].get("booked", 0) != CAPACITY or \
+                run["outcomes"].get("slot_full", 0) != bookers - CAPACITY:
+            unexpected += 1
+    return {"bookers": bookers, "trials": trials, "capacity": CAPACITY,
+            "overbooked": overbooked, "unexpected": unexpected, "errors": dict(errors),
+            "resolve_all_p50_ms": round(statistics.median(resolve) * 1000, 1),
+            "resolve_all_p99_ms": round(percentile(resolve, 0.99) * 1000, 1),
+            "resolve_all_max_ms": round(max(resolve) * 1000, 1),
+            "load_before": load_before, "load_after": _load()}
+
+
+def _rates(run: dict, done: int) -> dict:
+    return {"per_second": round(done / run["wall"], 1), "wall_s": round(run["wall"], 3),
+            "p50_ms": round(percentile(run["latencies"], 0.5) * 1000, 2),
+            "p99_ms": round(percentile(run["latencies"], 0.99) * 1000, 2),
+            "max_ms": round(max(run["latencies"]) * 1000, 2)}
+
+
+def spread(engine, clients: Clients, bookers: int, label: str) -> dict:
+    """`bookers` over bookers/CAPACITY slots, then the ceiling with the same jobs."""
+    slots, people = _world(engine, f"{label}-spread", bookers // CAPACITY, bookers)
+    jobs = [(slots[n % len(slots)], person, CHANNELS[n % 3]) for n, person in enumerate(people)]
+    load_before = _load()
+    run = clients.run("book", jobs)
+    booked = run["outcomes"].get("booked", 0)
+    load_between = _load()
+    with Session(engine) as session:
         discrepancies = booking.reconcile(session)
-    return {
-        "backend": engine.dialect.name, "bookers": bookers, "slots": slots,
-        "booked": outcomes.get("booked", 0),
-        "unexpected": sum(n for k, n in outcomes.items() if k.startswith("error")),
-        "bookings_per_second": round(outcomes.get("booked", 0) / wall, 1),
-        "p50_ms": round(_percentile(latencies, 0.5) * 1000, 1),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
-        "reconciled": not discrepancies,
-    }
+        overbooked = sum(max(n - CAPACITY, 0) for n in session.scalars(
+            select(func.count()).select_from(Booking)
+            .where(Booking.slot_id.in_(slots), Booking.status.in_(ACTIVE_BOOKING_STATUSES))
+            .group_by(Booking.slot_id)))
+    ceiling = clients.run("ceiling", jobs)
+    result = {"bookers": bookers, "slots": len(slots), "booked": booked,
+              "outcomes": run["outcomes"], "unexpected": _unexpected(run["outcomes"]),
+              "overbooked": overbooked, "reconciled": not discrepancies,
+              "bookings": _rates(run, booked),
+              "ceiling": {**_rates(ceiling, ceiling["outcomes"].get("booked", 0)),
+                          "unexpected": _unexpected(ceiling["outcomes"])},
+              "load_before": load_before, "load_between": load_between, "load_after": _load()}
+    result["ratio_to_ceiling"] = round(
+        result["bookings"]["per_second"] / result["ceiling"]["per_second"], 3)
+    return result
 
 
-def main() -> None:
-    """Run the benchmark, print the table and write results.json."""
+def run_backend(url: str, processes: int, connections: int, args: argparse.Namespace) -> dict:
+    """Every phase on one database, with its own client processes."""
+    engine = make_engine(url)
+    reset_database(engine)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {SCRATCH} (id INTEGER PRIMARY KEY"
+                          f"{' GENERATED ALWAYS AS IDENTITY' if url.startswith('postgres') else ''}"
+                          ", slot_id INTEGER, resident_id INTEGER, channel VARCHAR(10))"))
+    clients = Clients(url, processes, connections)
+    try:
+        label = engine.dialect.name
+        result = {"backend": label, "processes": processes, "connections_per_process":
+                  connections, "hot_slot": hot_slot(engine, clients, args.hot_bookers,
+                                                    args.trials, label)}
+        print(label, "hot slot", result["hot_slot"], flush=True)
+        result["spread"] = spread(engine, clients, args.spread, label)
+        print(label, "spread", result["spread"], flush=True)
+        return result
+    finally:
+        clients.close()
+        engine.dispose()
+
+
+def print_table(backends: list[dict]) -> None:
+    """The results as a table."""
+    for result in backends:
+        hot, load = result["hot_slot"], result["spread"]
+        print(f"{result['backend']}: {result['processes']} processes × "
+              f"{result['connections_per_process']} connections")
+        print(f"  hot slot of {hot['capacity']}, {hot['bookers']} bookers ×{hot['trials']}: "
+              f"overbooked {hot['overbooked']}, unexpected {hot['unexpected']}, resolved in "
+              f"p50 {hot['resolve_all_p50_ms']} / max {hot['resolve_all_max_ms']} ms")
+        print(f"  spread, {load['bookers']} bookers over {load['slots']} slots: "
+              f"{load['bookings']['per_second']} bookings/s, p50 {load['bookings']['p50_ms']} / "
+              f"p99 {load['bookings']['p99_ms']} ms; overbooked {load['overbooked']}, "
+              f"reconciled {load['reconciled']}, unexpected {load['unexpected']}")
+        print(f"  ceiling (SELECT 1 + INSERT + COMMIT): {load['ceiling']['per_second']}/s, "
+              f"p50 {load['ceiling']['p50_ms']} / p99 {load['ceiling']['p99_ms']} ms; "
+              f"ratio {load['ratio_to_ceiling']}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Options; --quick is a smoke run for the tests."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=8, help="per client process")
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--hot-bookers", type=int, default=200)
+    parser.add_argument("--spread", type=int, default=8000, help="bookers of the spread load")
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    add_stack_options(parser, HERE / "results.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.processes, args.connections, args.trials = 2, 3, 2
+        args.hot_bookers, args.spread = 20, 100
+    if args.database_url.startswith("postgresql://"):
+        args.database_url = "postgresql+psycopg://" + args.database_url.removeprefix(
+            "postgresql://")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run on each backend, print, write the results."""
+    args = parse_args(argv)
     # Residents are sealed as the application seals them, with keys of this run.
     sealing.install(Keyring.fresh())
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument(
-        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1/madoguchi_bench"
-    )
-    args = parser.parse_args()
-
-    pg = make_engine(args.database_url, pool_size=60, max_overflow=0, pool_timeout=60)
-    _reset(pg)
-    machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
-               "platform": platform.platform()}
-    when = datetime.now(UTC).isoformat(timespec="seconds")
-    results = {"machine": machine, "when": when, "hot_slot": [], "spread": []}
-    for bookers in (50, 200):
-        row = hot_slot(pg, bookers, args.trials)
-        results["hot_slot"].append(row)
-        print(row, flush=True)
-    row = spread(pg, 2000, 200)
-    results["spread"].append(row)
-    print(row, flush=True)
-    pg.dispose()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        lite = make_engine(f"sqlite:///{tmp}/bench.db")
-        _reset(lite)
-        row = hot_slot(lite, 20, args.trials)
-        results["hot_slot"].append(row)
-        print(row, flush=True)
-        row = spread(lite, 200, 20)
-        results["spread"].append(row)
-        print(row, flush=True)
-        lite.dispose()
-    (HERE / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    print(f"written {HERE / 'results.json'}")
+    machine = {"uptime": Path("/proc/loadavg").read_text().strip()
+               if Path("/proc/loadavg").exists() else None}
+    backends = []
+    if args.database_url.startswith("sqlite"):
+        backends.append(run_backend(args.database_url, args.processes, args.connections, args))
+    else:
+        check_bench_database(args.database_url)
+        backends.append(run_backend(args.database_url, args.processes, args.connections, args))
+        with tempfile.TemporaryDirectory() as tmp:
+            lite = argparse.Namespace(**{**vars(args), "hot_bookers": 20,
+                                         "spread": min(args.spread, 2000)})
+            backends.append(run_backend(f"sqlite:///{tmp}/bench.db", 1, 20, lite))
+    print_table(backends)
+    write_record("booking", args, {"loadavg_at_start": machine["uptime"], "backends": backends})
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -80,3 +80,17 @@ def test_the_reports_bench_opens_every_console_page_and_compares_it_with_the_cei
                  "resident record", "work screen", "audit log (admin)", "FAQ list"):
         assert timed[name]["repeats"] == 3 and timed[name]["p99_ms"] > 0, name
     assert results["uptime_before"] and results["exports"]["calls export, a month"]["rows"] > 0
+
+
+@pytest.mark.slow
+def test_the_booking_bench_fills_every_slot_exactly_from_several_processes_and_its_ceiling(
+        tmp_path, redis_url):
+    completed, results = _run_bench("booking", tmp_path, redis_url)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (sqlite,) = results["backends"]
+    assert sqlite["backend"] == "sqlite" and sqlite["processes"] == 2
+    hot, spread = sqlite["hot_slot"], sqlite["spread"]
+    assert hot["trials"] == 2 and hot["overbooked"] == 0 and hot["unexpected"] == 0
+    assert spread["booked"] == spread["bookers"] == 100
+    assert spread["overbooked"] == 0 and spread["unexpected"] == 0 and spread["reconciled"]
+    assert spread["ceiling"]["unexpected"] == 0 and spread["ratio_to_ceiling"] > 0

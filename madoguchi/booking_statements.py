@@ -1,0 +1,184 @@
+"""The booking's hot path as Core statements built once: one read, then one write.
+
+A booking needs two round trips inside its transaction: a SELECT that gathers every fact the
+rules look at (the slot and its campaign, the resident and their standing in the campaign,
+expired holds in the slot, a booking already made under the idempotency key), and a write that
+takes a place and inserts the row. The statements are built once per process with bound
+parameters, so a booking spends no time constructing SQL, and PostgreSQL plans each once per
+connection (psycopg prepares a statement it sees repeatedly). madoguchi.booking applies the
+rules to these facts; the guard in the write, the partial unique index and the CHECK decide
+every race between the read and the write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Row,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    exists,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+
+from madoguchi.models import ACTIVE_BOOKING_STATUSES, CHANNELS, Booking, Campaign, Resident, Slot
+
+SLOTS = Slot.__table__
+BOOKINGS = Booking.__table__
+_RESIDENTS = Resident.__table__
+_CAMPAIGNS = Campaign.__table__
+
+# What the booking path writes into a new row; the rest are the table's defaults.
+ROW_COLUMNS = ("reference", "slot_id", "campaign_id", "resident_id", "status", "channel",
+               "operator_id", "idempotency_key", "call_sid", "held_until", "created_at",
+               "confirmed_at", "overridden", "override_reason")
+
+# The place a booking takes: one of the slot's places through its channel, or an exception.
+EXCEPTION = "exception"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one read tells about a booking request before anything is written."""
+
+    campaign_id: int
+    starts_at: datetime
+    campaign_active: bool
+    min_age: int | None
+    resident_found: bool
+    birth_date: date | None
+    attended: bool
+    active_booking_id: int | None
+    expired_holds: bool
+    keyed_booking_id: int | None
+    places_left: int
+    channel_places_left: dict[str, int | None]
+
+    def has_place(self, channel: str) -> bool:
+        """Whether the slot had a place for the channel when read (the write's guard decides)."""
+        left = self.channel_places_left[channel]
+        return self.places_left > 0 and (left is None or left > 0)
+
+
+def _status_in(*statuses: str):
+    # Written into the SQL as literals, not parameters: PostgreSQL can then prove the partial
+    # unique index's predicate and answer the active-booking question from that index.
+    return BOOKINGS.c.status.in_([literal_column(f"'{status}'") for status in statuses])
+
+
+@cache
+def _facts_query() -> Select:
+    bookings, residents = BOOKINGS.c, _RESIDENTS.c
+    resident = bindparam("resident_id", type_=bookings.resident_id.type)
+    key = bindparam("key", type_=bookings.idempotency_key.type)
+    of_resident_here = and_(bookings.resident_id == resident,
+                            bookings.campaign_id == SLOTS.c.campaign_id)
+    return (
+        select(
+            SLOTS.c.campaign_id,
+            SLOTS.c.starts_at,
+            _CAMPAIGNS.c.active,
+            _CAMPAIGNS.c.min_age,
+            select(residents.id).where(residents.id == resident).scalar_subquery(),
+            # Sealed: fetched, and so opened, only when the campaign has an age to check.
+            select(residents.birth_date)
+            .where(residents.id == resident, _CAMPAIGNS.c.min_age.is_not(None))
+            .scalar_subquery(),
+            exists().where(of_resident_here, _status_in("attended")),
+            select(bookings.id)
+            .where(of_resident_here, _status_in(*ACTIVE_BOOKING_STATUSES))
+            .limit(1)
+            .scalar_subquery(),
+            exists().where(bookings.slot_id == SLOTS.c.id, _status_in("held"),
+                           bookings.held_until < bindparam("now", type_=bookings.held_until.type)),
+            select(bookings.id)
+            .where(bookings.idempotency_key == key)
+            .scalar_subquery(),
+            SLOTS.c.capacity - SLOTS.c.booked_count,
+            *(SLOTS.c[f"quota_{channel}"] - SLOTS.c[f"booked_{channel}"] for channel in CHANNELS),
+        )
+        .select_from(SLOTS.join(_CAMPAIGNS, _CAMPAIGNS.c.id == SLOTS.c.campaign_id))
+        .where(SLOTS.c.id == bindparam("slot_id", type_=SLOTS.c.id.type))
+    )
+
+
+def read_facts(connection: Connection, slot_id: int, resident_id: int, key: str | None,
+               now: datetime) -> Facts | None:
+    """Every fact the booking rules need, in one round trip; None when there is no such slot."""
+    row = connection.execute(_facts_query(), {"slot_id": slot_id, "resident_id": resident_id,
+                                              "key": key, "now": now}).first()
+    if row is None:
+        return None
+    return Facts(campaign_id=row[0], starts_at=row[1], campaign_active=row[2], min_age=row[3],
+                 resident_found=row[4] is not None, birth_date=row[5], attended=bool(row[6]),
+                 active_booking_id=row[7], expired_holds=bool(row[8]), keyed_booking_id=row[9],
+                 places_left=row[10],
+                 channel_places_left=dict(zip(CHANNELS, row[11:], strict=True)))
+
+
+@cache
+def _taking(place: str) -> Update:
+    """The UPDATE that takes a place; it changes no row when there is none to take."""
+    slot = bindparam("take_slot_id", type_=SLOTS.c.id.type)
+    if place == EXCEPTION:
+        # Beyond the places, counted apart: the guarded counters are never touched.
+        return (update(SLOTS).where(SLOTS.c.id == slot)
+                .values({SLOTS.c.overridden_count: SLOTS.c.overridden_count + 1}))
+    if place not in CHANNELS:
+        raise ValueError(f"unknown channel {place!r}; expected one of {CHANNELS}")
+    quota, booked = SLOTS.c[f"quota_{place}"], SLOTS.c[f"booked_{place}"]
+    return (
+        update(SLOTS)
+        .where(SLOTS.c.id == slot, SLOTS.c.booked_count < SLOTS.c.capacity,
+               or_(quota.is_(None), booked < quota))
+        .values({SLOTS.c.booked_count: SLOTS.c.booked_count + 1, booked: booked + 1})
+    )
+
+
+@cache
+def _taking_insert(place: str) -> Insert:
+    """PostgreSQL: take the place and insert the row in one statement.
+
+    The UPDATE runs in a WITH clause and the INSERT selects from what it returned, so the row
+    exists exactly when the guard let the counter move; a unique-index violation undoes both.
+    """
+    taken = _taking(place).returning(SLOTS.c.id, SLOTS.c.campaign_id).cte("taken")
+    from_taken = {"slot_id": taken.c.id, "campaign_id": taken.c.campaign_id}
+    values = [from_taken[name] if name in from_taken
+              else bindparam(f"new_{name}", type_=BOOKINGS.c[name].type)
+              for name in ROW_COLUMNS]
+    return (insert(BOOKINGS).from_select(list(ROW_COLUMNS), select(*values).select_from(taken))
+            .returning(*BOOKINGS.c))
+
+
+@cache
+def _plain_insert() -> Insert:
+    values = {name: bindparam(f"new_{name}", type_=BOOKINGS.c[name].type) for name in ROW_COLUMNS}
+    return insert(BOOKINGS).values(values).returning(*BOOKINGS.c)
+
+
+def insert_taking_place(connection: Connection, place: str, row: dict) -> Row | None:
+    """Take a place (a channel's, or EXCEPTION) and insert the row; None when none was free.
+
+    On PostgreSQL it is one round trip. SQLite has no UPDATE inside WITH: there the guarded
+    UPDATE and the INSERT run one after the other in the same transaction, which holds SQLite's
+    single write lock from its start.
+    """
+    values = {f"new_{name}": row[name] for name in ROW_COLUMNS}
+    if connection.dialect.name == "postgresql":
+        return connection.execute(_taking_insert(place),
+                                  {**values, "take_slot_id": row["slot_id"]}).first()
+    if connection.execute(_taking(place), {"take_slot_id": row["slot_id"]}).rowcount != 1:
+        return None
+    return connection.execute(_plain_insert(), values).first()
