@@ -416,7 +416,8 @@ def r_identify(flow: CallFlow) -> Outcome:
     goal = flow.state.goal or "book"
     if flow.call.resident_id is not None:
         return Go("check_identified" if goal == "check" else "book")
-    if flow.call.from_e164 and residents.by_phone(flow.session, flow.call.from_e164):
+    number = flow.caller_number()
+    if number and residents.phone_registered(flow.session, number):
         return Go("birth", ("identify_callerid",), {"via_caller_id": True})
     return Go("resident_no", changes={"via_caller_id": False})
 

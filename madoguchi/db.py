@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,8 +22,46 @@ from madoguchi.sealing import startup
 T = TypeVar("T")
 
 
+# SQLite transactions: only one that writes takes the write lock. One whose first statement
+# writes begins IMMEDIATE (it waits its turn, up to the busy timeout, instead of failing). One
+# that only reads begins DEFERRED and reads its snapshot alongside the writer, so webhooks
+# that only read never queue behind each other. When a reading transaction comes to its
+# first write, it is begun again IMMEDIATE: upgrading a stale snapshot in place fails at once
+# with "database is locked", whereas beginning again waits for the lock. Its earlier reads are
+# then from the moment they were made, as under PostgreSQL's READ COMMITTED in production;
+# every guarantee that must hold under concurrency is in the statements and constraints
+# (guarded updates, unique indexes), never in an earlier read.
+_SQLITE_TXN = "madoguchi_sqlite_txn"
+_PENDING, _READING, _WRITING = "pending", "reading", "writing"
+_READ_ONLY = re.compile(r"^\s*(SELECT|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
+_CTE = re.compile(r"^\s*WITH\b", re.IGNORECASE)
+_DML = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def _reads_only(statement: str) -> bool:
+    """True for a statement that cannot write (a SELECT, a PRAGMA, a CTE without DML)."""
+    if _READ_ONLY.match(statement):
+        return True
+    return bool(_CTE.match(statement)) and not _DML.search(statement)
+
+
+def _take_sqlite_lock(connection, dbapi_connection, statement: str) -> None:
+    """Begin the transaction for its first statement; begin again IMMEDIATE at a first write."""
+    state = connection.info.get(_SQLITE_TXN)
+    if state is None or state == _WRITING:
+        return
+    reads = _reads_only(statement)
+    if state == _PENDING:
+        dbapi_connection.execute("BEGIN" if reads else "BEGIN IMMEDIATE")
+        connection.info[_SQLITE_TXN] = _READING if reads else _WRITING
+    elif not reads:
+        dbapi_connection.execute("ROLLBACK")  # nothing written yet: only the snapshot goes
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+        connection.info[_SQLITE_TXN] = _WRITING
+
+
 def make_engine(url: str, **kwargs) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and write-ahead locking."""
+    """Create an engine; SQLite gets WAL, a busy timeout and a write lock only for writers."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
@@ -41,9 +80,17 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection) -> None:
-            # Take the write lock at the start: a deferred transaction that later writes
-            # can fail at once with "database is locked" instead of waiting its turn.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # The transaction's first statement decides how it begins (see _sqlite_lock).
+            connection.info[_SQLITE_TXN] = _PENDING
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _sqlite_lock(connection, cursor, statement, _params, _context, _many) -> None:
+            _take_sqlite_lock(connection, cursor.connection, statement)
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _sqlite_end(connection) -> None:
+            connection.info.pop(_SQLITE_TXN, None)
 
         database_file = engine.url.database
         if database_file and database_file != ":memory:" and not database_file.startswith("file:"):
