@@ -66,3 +66,21 @@ def test_the_sealing_bench_finds_every_resident_it_looks_for_and_prices_a_bookin
     booking = sqlite["booking"]
     assert booking["sealed"]["count"] == booking["baseline"]["count"] == 30
     assert booking["sealed_over_baseline"] > 0
+
+
+@pytest.mark.slow
+def test_the_webhooks_bench_measures_both_webhooks_beside_the_ceiling_in_process_and_over_http(
+        tmp_path, redis_url):
+    completed, results = _run_bench("webhooks", tmp_path, redis_url)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (in_process,) = results["in_process"]
+    assert in_process["backend"] == "sqlite"
+    for app in ("madoguchi", "ceiling"):
+        for name in ("incoming", "menu"):
+            assert in_process[app][name]["cpu"]["count"] > 0
+    (http,) = results["http"]
+    for app in ("madoguchi", "ceiling"):
+        assert http["apps"][app]["errors"] == 0
+        assert http["apps"][app]["incoming"]["requests"] > 0
+        assert http["apps"][app]["menu"]["requests"] > 0
+    assert set(http["ratio_to_ceiling"]) == {"incoming", "menu"}
