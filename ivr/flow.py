@@ -87,6 +87,12 @@ class CallFlow:
             return self._call.from_e164
         return phone.try_normalize(self.from_raw, self.settings.city.region)
 
+    def resident_id(self) -> int | None:
+        """The resident identified on this call, if any (without reading the whole row)."""
+        if self._call is not None:
+            return self._call.resident_id
+        return calls.resident_of(self.session, self.call_sid)
+
     def move(self, node: str, value: str | None = None) -> None:
         """Note a move through the menu on the call's route (buffered, no database write)."""
         calls.add_move(self.session, self.call_sid, node, value, call=lambda: self.call)

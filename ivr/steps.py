@@ -414,7 +414,7 @@ def e_cb_number(flow: CallFlow, digits: str) -> Outcome:
 def r_identify(flow: CallFlow) -> Outcome:
     """Skip identification when done, use a known caller ID, or ask the number."""
     goal = flow.state.goal or "book"
-    if flow.call.resident_id is not None:
+    if flow.resident_id() is not None:
         return Go("check_identified" if goal == "check" else "book")
     number = flow.caller_number()
     if number and residents.phone_registered(flow.session, number):

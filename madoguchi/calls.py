@@ -42,6 +42,14 @@ def find_call(session: Session, call_sid: str) -> Call | None:
     return session.scalar(_FIND_CALL, {"call_sid": call_sid})
 
 
+_RESIDENT_OF = select(Call.resident_id).where(Call.call_sid == bindparam("call_sid"))
+
+
+def resident_of(session: Session, call_sid: str) -> int | None:
+    """The resident identified on this call (None when none, or no such call yet)."""
+    return session.scalar(_RESIDENT_OF, {"call_sid": call_sid})
+
+
 @functools.cache
 def _call_upsert(dialect_name: str) -> Insert:
     """The call's `INSERT … ON CONFLICT (call_sid) DO NOTHING`, built once per dialect."""
