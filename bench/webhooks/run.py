@@ -114,7 +114,10 @@ def profile(app, stack: Stack, base: str, label: str, run_dir: Path) -> dict[str
                 inprocess.signed_post(client, validator, base, path, menu)
             profiler.stop()
         target = run_dir / f"profile-{label}-{name}.txt"
-        target.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+        text = profiler.output_text(unicode=True, color=False, show_all=False)
+        # Paths relative to the repository and the standard library: no machine's folders.
+        text = text.replace(f"{HERE.parents[1]}/", "").replace(f"{Path(os.__file__).parent}/", "")
+        target.write_text(text)
         written[name] = str(target.name)
     return written
 

@@ -354,7 +354,8 @@ def test_a_hold_release_chain_that_ended_is_started_again(redis_client):
     queue.remove(job)
     job.set_status(JobStatus.FAILED)
     assert periodic.ensure_periodic_jobs(redis_client, maintenance.PERIODIC_JOBS) is True
-    assert queue.job_ids == [maintenance.RETENTION_PURGE.job_id, maintenance.HOLD_RELEASE.job_id]
+    assert queue.job_ids == [maintenance.RETENTION_PURGE.job_id,
+                             maintenance.CALL_MOVES_SWEEP.job_id, maintenance.HOLD_RELEASE.job_id]
     assert Job.fetch(maintenance.HOLD_RELEASE.job_id, connection=redis_client).get_status() == (
         JobStatus.QUEUED
     )
