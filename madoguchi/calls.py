@@ -54,7 +54,8 @@ def resident_of(session: Session, call_sid: str) -> int | None:
 def _call_upsert(dialect_name: str) -> Insert:
     """The call's `INSERT … ON CONFLICT (call_sid) DO NOTHING`, built once per dialect."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(Call).on_conflict_do_nothing(index_elements=[Call.call_sid])
+    return (dialect.insert(Call).on_conflict_do_nothing(index_elements=[Call.call_sid])
+            .returning(Call.id))
 
 
 def record_call(
@@ -82,7 +83,8 @@ def record_call(
         "started_at": now, "answered_at": now,
     }])
     connection = session.connection()
-    made = connection.execute(_call_upsert(connection.dialect.name), row).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports no row count for an insert that returns rows.
+    made = connection.execute(_call_upsert(connection.dialect.name), row).first() is not None
     session.commit()
     if made:
         log.info("call %s from %s started", call_sid, phone.mask(from_e164 or from_raw))
