@@ -16,6 +16,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def _shown(value: Path | date) -> str:
+    """A path as the repository names it (no machine's folders in a results file)."""
+    if isinstance(value, Path) and value.is_absolute():
+        try:
+            return str(value.relative_to(REPOSITORY))
+        except ValueError:
+            return value.name
+    return str(value)
+
+
 def write_record(benchmark: str, args: argparse.Namespace, results: dict) -> None:
     """Write results with the machine, the moment and the options to args.output."""
     record = {
@@ -23,7 +36,7 @@ def write_record(benchmark: str, args: argparse.Namespace, results: dict) -> Non
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
         "note": args.note,
-        "parameters": {k: (str(v) if isinstance(v, Path | date) else v)
+        "parameters": {k: (_shown(v) if isinstance(v, Path | date) else v)
                        for k, v in vars(args).items()},
         **results,
     }

@@ -23,7 +23,7 @@ from twilio.twiml.voice_response import VoiceResponse
 import prompts
 from ivr.state import Ask, Go, Invalid, Outcome, State, later_key
 from ivr.steps import CHOICES, ENTRIES, QUESTIONS, ROUTERS, WEBHOOKS
-from madoguchi import calls, hours
+from madoguchi import calls, hours, phone
 from madoguchi.models import (
     Booking,
     Call,
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 # Steps whose silence, after the last re-prompt, leads to a voicemail rather than to a person:
 # the caller is already on the way to a callback, so sending them "to a person" would loop.
 GIVE_UP_TO_VOICEMAIL = {"callback_offer", "cb_number", "cb_number_ok"}
+# Questions of fixed prompts only (no caller's data in them): their TwiML is rendered once per
+# wording, language, attempt and audio, and reused with each call's action URL.
+FIXED_QUESTIONS = {"language", "menu", "resident_no", "callback_offer"}
 # Questions where pressing nothing is an answer, as the question itself says.
 SILENCE_MEANS = {"cb_window": "soon"}
 
@@ -49,11 +52,15 @@ SILENCE_MEANS = {"cb_window": "soon"}
 class CallFlow:
     """One webhook request of one call: ask, interpret the answer, move on."""
 
-    def __init__(self, settings: Settings, session: Session, call: Call, state: State,
-                 audio: Callable[[str, str], str | None], now: datetime | None = None) -> None:
+    def __init__(self, settings: Settings, session: Session, state: State,
+                 audio: Callable[[str, str], str | None], *, call_sid: str,
+                 from_raw: str | None, to_number: str, now: datetime | None = None) -> None:
         self.settings = settings
         self.session = session
-        self.call = call
+        self.call_sid = call_sid
+        self.from_raw = from_raw
+        self.to_number = to_number
+        self._call: Call | None = None
         self.state = state
         self.audio = audio
         self.now = now or utcnow()
@@ -62,6 +69,33 @@ class CallFlow:
         # What a router step must say first when it answers with its own TwiML.
         self.preface: tuple[Line | str, ...] = ()
         self.later_key = later_key(self.menu)
+
+    # ---- the call's record -------------------------------------------------------------
+
+    @property
+    def call(self) -> Call:
+        """The call's row, read (or recorded, once per CallSid) when a step first needs it."""
+        if self._call is None:
+            self._call = calls.start_call(
+                self.session, self.call_sid, from_raw=self.from_raw, to_number=self.to_number,
+                region=self.settings.city.region, language=self.state.lang)
+        return self._call
+
+    def caller_number(self) -> str | None:
+        """The caller's number in E.164 as the call's row keeps it (None when withheld)."""
+        if self._call is not None:
+            return self._call.from_e164
+        return phone.try_normalize(self.from_raw, self.settings.city.region)
+
+    def resident_id(self) -> int | None:
+        """The resident identified on this call, if any (without reading the whole row)."""
+        if self._call is not None:
+            return self._call.resident_id
+        return calls.resident_of(self.session, self.call_sid)
+
+    def move(self, node: str, value: str | None = None) -> None:
+        """Note a move through the menu on the call's route (buffered, no database write)."""
+        calls.add_move(self.session, self.call_sid, node, value, call=lambda: self.call)
 
     # ---- building responses -------------------------------------------------------------
 
@@ -124,7 +158,8 @@ class CallFlow:
             action_url=self.url(step), utterance=utterance, hints=self._hints(question),
             timeout_seconds=self._timeout(attempt), single_key=not question.entry,
         )
-        return twiml.question(spec, self.voicing(utterance), self.menu.pause_ms)
+        build = twiml.reused_question if step in FIXED_QUESTIONS else twiml.question
+        return build(spec, self.voicing(utterance), self.menu.pause_ms)
 
     def _hints(self, question: Ask) -> tuple[str, ...]:
         catalog = self.speaker.catalog
@@ -158,7 +193,7 @@ class CallFlow:
             return self.follow(CHOICES[self.state.step](self, SILENCE_MEANS[self.state.step]))
         if attempt > self.menu.max_retries:
             target = "voicemail" if self.state.step in GIVE_UP_TO_VOICEMAIL else "person"
-            calls.add_path(self.session, self.call, "gave_up", self.state.step)
+            self.move("gave_up", self.state.step)
             return self.follow(Go(target))
         warn = attempt == self.menu.max_retries and self.state.step not in GIVE_UP_TO_VOICEMAIL
         return self.ask(self.state.step, (cue,), attempt=attempt, short=True, warn=warn,
@@ -168,7 +203,10 @@ class CallFlow:
 
     def incoming(self) -> VoiceResponse:
         """The greeting, then the language choice (or the menu with one language)."""
-        calls.add_path(self.session, self.call, "incoming")
+        calls.record_call(self.session, self.call_sid, from_raw=self.from_raw,
+                          to_number=self.to_number, region=self.settings.city.region,
+                          language=self.state.lang)
+        self.move("incoming")
         key = self.menu.operator_key
         greeting = (
             self.speaker.line("greeting", city=self.city_name()),
@@ -225,7 +263,7 @@ class CallFlow:
             return self.follow(Go("menu"))
         if step == "menu" and self.state.quiet:
             # Nothing heard since the greeting: a pulse phone, or someone who cannot press.
-            calls.add_path(self.session, self.call, "silent_from_start")
+            self.move("silent_from_start")
             return self.follow(Go("person"))
         return self.error("not_heard")
 
@@ -236,7 +274,7 @@ class CallFlow:
             value = f"{len(reply.digits)} digits"  # never the digits: birth dates, numbers
         else:
             value = reply.digits or "speech"
-        calls.add_path(self.session, self.call, step, value)
+        self.move(step, value)
 
     # ---- helpers over the database ----------------------------------------------------
 
@@ -286,9 +324,6 @@ class CallFlow:
 
 def open_flow(settings: Settings, session: Session, state: State, *, call_sid: str,
               from_raw: str | None, to_number: str) -> CallFlow:
-    """One webhook's call flow, with its call recorded (once per CallSid, the number parsed)."""
-    call = calls.start_call(
-        session, call_sid, from_raw=from_raw, to_number=to_number, region=settings.city.region,
-        language=state.lang,
-    )
-    return CallFlow(settings, session, call, state, audio_finder(settings))
+    """One webhook's call flow; the call's row is read or recorded when a step needs it."""
+    return CallFlow(settings, session, state, audio_finder(settings), call_sid=call_sid,
+                    from_raw=from_raw, to_number=to_number)

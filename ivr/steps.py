@@ -14,14 +14,11 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
 import prompts
 from call_queue import callbacks as line_callbacks
 from call_queue import windows
 from call_queue.callbacks import request_callback
-from ivr import line_entry
+from ivr import faq_cache, line_entry
 from ivr.birthdate import parse_birth_date
 from ivr.booking_steps import (
     c_book_ok,
@@ -41,9 +38,6 @@ from ivr.booking_steps import (
 from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
 from ivr.voicemail import keep_voicemail
 from madoguchi import calls, hours, phone, residents
-from madoguchi.models import (
-    FaqEntry,
-)
 from madoguchi.telephony import get_telephony
 from madoguchi.voice import twiml
 from madoguchi.voice.inputs import printable
@@ -121,18 +115,11 @@ def q_birth_ok(flow: CallFlow) -> Ask | Go:
 
 def _faq_titles(flow: CallFlow) -> list[tuple[int, str, str]]:
     """(id, title, answer) of active FAQ entries in the caller's language (or the default)."""
-    # The texts come in the same round trip: one query per entry made the FAQ menu slow.
-    entries = flow.session.scalars(
-        select(FaqEntry).where(FaqEntry.active.is_(True))
-        .options(selectinload(FaqEntry.texts))
-        .order_by(FaqEntry.position, FaqEntry.id)
-    )
     found = []
-    for entry in entries:
-        texts = {text.language: text for text in entry.texts}
-        text = texts.get(flow.state.lang) or texts.get(flow.settings.languages.default)
+    for item in faq_cache.active_items(flow.session):
+        text = item.texts.get(flow.state.lang) or item.texts.get(flow.settings.languages.default)
         if text is not None:
-            found.append((entry.id, text.title, text.answer))
+            found.append((item.id, *text))
     return found
 
 
@@ -414,9 +401,10 @@ def e_cb_number(flow: CallFlow, digits: str) -> Outcome:
 def r_identify(flow: CallFlow) -> Outcome:
     """Skip identification when done, use a known caller ID, or ask the number."""
     goal = flow.state.goal or "book"
-    if flow.call.resident_id is not None:
+    if flow.resident_id() is not None:
         return Go("check_identified" if goal == "check" else "book")
-    if flow.call.from_e164 and residents.by_phone(flow.session, flow.call.from_e164):
+    number = flow.caller_number()
+    if number and residents.phone_registered(flow.session, number):
         return Go("birth", ("identify_callerid",), {"via_caller_id": True})
     return Go("resident_no", changes={"via_caller_id": False})
 

@@ -7,17 +7,20 @@ CallStep, and a retry gets the first result back instead of doing the work again
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Insert, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from madoguchi import phone
+from madoguchi import call_moves, phone
 from madoguchi.models import Call, CallStep, utcnow
+from madoguchi.sealing.orm import with_digests
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +34,61 @@ MEMO_PREFIX = "memo:"
 MAX_PATH_ENTRIES = 200
 
 
+_FIND_CALL = select(Call).where(Call.call_sid == bindparam("call_sid"))
+
+
 def find_call(session: Session, call_sid: str) -> Call | None:
     """The call with this CallSid, if recorded."""
-    return session.scalar(select(Call).where(Call.call_sid == call_sid))
+    return session.scalar(_FIND_CALL, {"call_sid": call_sid})
+
+
+_RESIDENT_OF = select(Call.resident_id).where(Call.call_sid == bindparam("call_sid"))
+
+
+def resident_of(session: Session, call_sid: str) -> int | None:
+    """The resident identified on this call (None when none, or no such call yet)."""
+    return session.scalar(_RESIDENT_OF, {"call_sid": call_sid})
+
+
+@functools.cache
+def _call_upsert(dialect_name: str) -> Insert:
+    """The call's `INSERT … ON CONFLICT (call_sid) DO NOTHING`, built once per dialect."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (dialect.insert(Call).on_conflict_do_nothing(index_elements=[Call.call_sid])
+            .returning(Call.id))
+
+
+def record_call(
+    session: Session,
+    call_sid: str,
+    *,
+    from_raw: str | None,
+    to_number: str | None,
+    region: str = "JP",
+    language: str | None = None,
+    resident_id: int | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Record an inbound call once per CallSid in one statement; True when this made the row.
+
+    `INSERT … ON CONFLICT DO NOTHING`: a retried or concurrent webhook of the same call is a
+    no-op, with no read before and no error to recover from. Commits.
+    """
+    now = now or utcnow()
+    from_e164 = phone.try_normalize(from_raw, region)
+    (row,) = with_digests(Call, [{
+        "call_sid": call_sid, "direction": "inbound", "from_e164": from_e164,
+        "to_number": (to_number or None) and to_number[:32], "language": language,
+        "resident_id": resident_id, "status": "in-progress", "status_sequence": -1, "path": [],
+        "started_at": now, "answered_at": now,
+    }])
+    connection = session.connection()
+    # RETURNING, not rowcount: psycopg reports no row count for an insert that returns rows.
+    made = connection.execute(_call_upsert(connection.dialect.name), row).first() is not None
+    session.commit()
+    if made:
+        log.info("call %s from %s started", call_sid, phone.mask(from_e164 or from_raw))
+    return made
 
 
 def start_call(
@@ -51,22 +106,10 @@ def start_call(
     existing = find_call(session, call_sid)
     if existing is not None:
         return existing
-    now = now or utcnow()
-    call = Call(
-        call_sid=call_sid,
-        direction="inbound",
-        from_e164=phone.try_normalize(from_raw, region),
-        to_number=(to_number or None) and to_number[:32],
-        language=language,
-        resident_id=resident_id,
-        status="in-progress",
-        path=[],
-        started_at=now,
-        answered_at=now,
-    )
-    recorded = _insert_once(session, call)
-    if recorded is call:
-        log.info("call %s from %s started", call_sid, phone.mask(call.from_e164 or from_raw))
+    record_call(session, call_sid, from_raw=from_raw, to_number=to_number, region=region,
+                language=language, resident_id=resident_id, now=now)
+    recorded = find_call(session, call_sid)
+    assert recorded is not None
     return recorded
 
 
@@ -124,15 +167,57 @@ def end_call(session: Session, call: Call, now: datetime | None = None) -> None:
     session.commit()
 
 
-def add_path(session: Session, call: Call, node: str, value: str | None = None) -> None:
-    """Append a step of the caller's route (never personal data such as birth dates); commits."""
+def path_entry(node: str, value: str | None = None) -> dict[str, Any]:
+    """One step of a caller's route (never personal data such as birth dates)."""
     entry: dict[str, Any] = {"at": utcnow().isoformat(timespec="seconds"), "node": node}
     if value is not None:
         entry["input"] = value[:40]
-    path = list(call.path or [])[-(MAX_PATH_ENTRIES - 1):]
-    path.append(entry)
-    call.path = path  # a new list so the JSON column is seen as changed
+    return entry
+
+
+def add_move(session: Session, call_sid: str, node: str, value: str | None = None,
+             *, call: Callable[[], Call]) -> None:
+    """A step that only moves the caller through the menu: buffered, no database write.
+
+    When Redis cannot take it, it is written to the call's row (`call` gives the row) at once.
+    """
+    entry = path_entry(node, value)
+    if not call_moves.buffer(call_sid, entry):
+        _write_path(session, call(), [entry])
+
+
+def add_path(session: Session, call: Call, node: str, value: str | None = None) -> None:
+    """Append a step of the caller's route with the moves buffered before it; commits."""
+    _write_path(session, call, [path_entry(node, value)])
+
+
+def fold_moves(session: Session, call: Call) -> None:
+    """Write the call's buffered moves to its row (end of call, sweep); commits."""
+    _write_path(session, call, [])
+
+
+def _write_path(session: Session, call: Call, entries: list[dict[str, Any]]) -> None:
+    buffered = call_moves.pending(call.call_sid)
+    if not buffered and not entries:
+        return
+    # Stable by time: a move written through while Redis was away keeps its place.
+    merged = sorted([*(call.path or []), *buffered, *entries], key=lambda e: e.get("at", ""))
+    call.path = merged[-MAX_PATH_ENTRIES:]  # a new list so the JSON column is seen as changed
     session.commit()
+    call_moves.settled(call.call_sid, len(buffered))
+
+
+def fold_idle_moves(session: Session, idle_seconds: float = 15 * 60) -> int:
+    """Fold the moves of calls silent for idle_seconds (their status never came); how many."""
+    folded = 0
+    for call_sid in call_moves.idle_calls(idle_seconds):
+        call = find_call(session, call_sid)
+        if call is None:
+            call_moves.forget(call_sid)
+            continue
+        fold_moves(session, call)
+        folded += 1
+    return folded
 
 
 def set_outcome(session: Session, call: Call, outcome: str) -> None:
@@ -237,5 +322,6 @@ def apply_status(
             call.duration_seconds = max(int((call.ended_at - call.started_at).total_seconds()), 0)
         if call.outcome is None:
             call.outcome = "abandoned"
+        fold_moves(session, call)  # the route is complete: one write with the status
     session.commit()
     return call

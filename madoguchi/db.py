@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,10 +22,84 @@ from madoguchi.sealing import orm as sealing_orm
 from madoguchi.sealing import startup
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+# SQLite transactions: only one that writes takes the write lock. One whose first statement
+# writes begins IMMEDIATE (it waits its turn, up to the busy timeout, instead of failing). One
+# that only reads begins DEFERRED and reads its snapshot alongside the writer, so webhooks
+# that only read never queue behind each other. When a reading transaction comes to its
+# first write, it is begun again IMMEDIATE: upgrading a stale snapshot in place fails at once
+# with "database is locked", whereas beginning again waits for the lock. Its earlier reads are
+# then from the moment they were made, as under PostgreSQL's READ COMMITTED in production;
+# every guarantee that must hold under concurrency is in the statements and constraints
+# (guarded updates, unique indexes), never in an earlier read.
+_SQLITE_TXN = "madoguchi_sqlite_txn"
+_SQLITE_TURN = "madoguchi_sqlite_turn"
+_PENDING, _READING, _WRITING = "pending", "reading", "writing"
+_TURN_SECONDS = 5
+_READ_ONLY = re.compile(r"^\s*(SELECT|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
+_CTE = re.compile(r"^\s*WITH\b", re.IGNORECASE)
+_DML = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def _reads_only(statement: str) -> bool:
+    """True for a statement that cannot write (a SELECT, a PRAGMA, a CTE without DML)."""
+    if _READ_ONLY.match(statement):
+        return True
+    return bool(_CTE.match(statement)) and not _DML.search(statement)
+
+
+def _take_sqlite_lock(connection, dbapi_connection, statement: str,
+                      turn: threading.Lock) -> None:
+    """Begin the transaction for its first statement; begin again IMMEDIATE at a first write."""
+    state = connection.info.get(_SQLITE_TXN)
+    if state is None or state == _WRITING:
+        return
+    if _reads_only(statement):
+        if state == _PENDING:
+            dbapi_connection.execute("BEGIN")
+            connection.info[_SQLITE_TXN] = _READING
+        return
+    if state == _READING:
+        dbapi_connection.execute("ROLLBACK")  # nothing written yet: only the snapshot goes
+    if turn.acquire(timeout=_TURN_SECONDS):
+        connection.info[_SQLITE_TURN] = turn
+    else:
+        # A writer of this thread holds the turn (nested sessions): SQLite's own busy
+        # timeout orders the two, as it orders writers of other processes.
+        log.warning("waited %d s for this process's SQLite writer; going on", _TURN_SECONDS)
+    connection.info[_SQLITE_TXN] = _WRITING
+    try:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        _end_sqlite_transaction(connection, commit=False)
+        raise
+
+
+def _end_sqlite_transaction(connection, *, commit: bool) -> None:
+    """Commit or roll back now, then let the next writer of this process have its turn."""
+    connection.info.pop(_SQLITE_TXN, None)
+    turn = connection.info.pop(_SQLITE_TURN, None)
+    if turn is None:
+        return
+    try:
+        # Done here rather than after the event, so the turn passes only once the lock is
+        # free; SQLAlchemy's own commit or rollback that follows then finds nothing to do,
+        # or meets the same error again and reports it as SQLAlchemy errors are reported.
+        dbapi_connection = connection.connection.dbapi_connection
+        if commit:
+            dbapi_connection.commit()
+        else:
+            dbapi_connection.rollback()
+    except Exception:
+        log.debug("SQLite %s before passing the turn failed", "commit" if commit else "rollback")
+    finally:
+        turn.release()
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and write-ahead locking."""
+    """Create an engine; SQLite gets WAL, a busy timeout and a write lock only for writers."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
@@ -41,9 +118,25 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection) -> None:
-            # Take the write lock at the start: a deferred transaction that later writes
-            # can fail at once with "database is locked" instead of waiting its turn.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # The transaction's first statement decides how it begins (see _sqlite_lock).
+            connection.info[_SQLITE_TXN] = _PENDING
+
+        # Writers of this process take turns on a mutex: a waiting thread is woken the moment
+        # the lock is free, instead of sleeping through SQLite's busy-handler back-off (up to
+        # 100 ms a nap) while 48 web threads poll for the lock.
+        turn = threading.Lock()
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _sqlite_lock(connection, cursor, statement, _params, _context, _many) -> None:
+            _take_sqlite_lock(connection, cursor.connection, statement, turn)
+
+        @event.listens_for(engine, "commit")
+        def _sqlite_commit(connection) -> None:
+            _end_sqlite_transaction(connection, commit=True)
+
+        @event.listens_for(engine, "rollback")
+        def _sqlite_rollback(connection) -> None:
+            _end_sqlite_transaction(connection, commit=False)
 
         database_file = engine.url.database
         if database_file and database_file != ":memory:" and not database_file.startswith("file:"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from madoguchi import booking, retention
+from madoguchi import booking, calls, retention
 from madoguchi.db import database, session_scope
 from madoguchi.periodic import PeriodicJob
 
@@ -24,6 +24,15 @@ def release_expired_holds() -> int:
     return released
 
 
+def fold_idle_call_moves() -> int:
+    """RQ job: write the buffered menu moves of calls whose status callback never came."""
+    with session_scope(database()) as session:
+        folded = calls.fold_idle_moves(session)
+    if folded:
+        log.info("wrote the buffered moves of %d call(s) without a status callback", folded)
+    return folded
+
+
 # One week of minutes; a worker renews the chain whenever it has run out or failed.
 HOLD_RELEASE = PeriodicJob(
     job_id="madoguchi-maintenance-release-expired-holds", func=release_expired_holds,
@@ -34,4 +43,10 @@ RETENTION_PURGE = PeriodicJob(
     interval_seconds=24 * 60 * 60, repeats=366,
     description="anonymise records past the retention period")
 
-PERIODIC_JOBS = (HOLD_RELEASE, RETENTION_PURGE)
+# A week of five-minute rounds, renewed like the others.
+CALL_MOVES_SWEEP = PeriodicJob(
+    job_id="madoguchi-maintenance-fold-call-moves", func=fold_idle_call_moves,
+    interval_seconds=5 * 60, repeats=7 * 24 * 12,
+    description="write buffered menu moves of calls that ended without a status")
+
+PERIODIC_JOBS = (HOLD_RELEASE, RETENTION_PURGE, CALL_MOVES_SWEEP)

@@ -54,6 +54,11 @@ def by_phone(session: Session, e164: str) -> list[Resident]:
         select(Resident).where(Resident.id.in_(_phone_owners(e164))).order_by(Resident.id)))
 
 
+def phone_registered(session: Session, e164: str) -> bool:
+    """True when some resident registered this number (no resident's record is read)."""
+    return session.scalar(_phone_owners(e164).limit(1)) is not None
+
+
 def typed_date(text: str) -> date | None:
     """A birth date typed as 19540809, 1954-08-09, 1954/8/9 or 1954年8月9日, else None."""
     text = unicodedata.normalize("NFKC", text).strip()

@@ -234,6 +234,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
     parser.add_argument("--residents", type=int, default=20_000)
+    parser.add_argument("--search", default="",
+                        help="LOW,HIGH: after the --callers points, bisect N between LOW and "
+                             "HIGH for the largest N that holds (p99 < 250 ms, no errors)")
+    parser.add_argument("--search-step", type=int, default=250,
+                        help="stop bisecting when the bracket is this narrow")
     add_stack_options(parser, HERE / "results.json")
     parser.add_argument("--quick", action="store_true",
                         help="smallest run: 10 callers, 5 s, fast talkers (checks the bench)")
@@ -251,6 +256,40 @@ def largest_carried(points: list[dict]) -> int | None:
     carried = [p["callers"] for p in points
                if p["latency"]["p99_ms"] < P99_TARGET_MS and p["errors"] == 0]
     return max(carried) if carried else None
+
+
+def holds(point: dict) -> bool:
+    """True when a point meets the goal: p99 under the target and no error at all."""
+    return point["latency"]["p99_ms"] < P99_TARGET_MS and point["errors"] == 0
+
+
+def search_largest(args: argparse.Namespace, url: str, stack: Stack, people, rng) -> dict:
+    """Bisect N in [LOW, HIGH] for the largest number of callers that holds (one run each)."""
+    low, high = (int(n) for n in args.search.split(","))
+    tried: list[dict] = []
+
+    def attempt(callers: int) -> bool:
+        point = asyncio.run(drive(
+            url, stack.auth_token, callers, duration=args.duration, ramp=args.ramp,
+            think_scale=args.think_scale, people=people, rng=rng,
+            max_requests=args.max_requests))
+        _print_point(f"search {callers}", point)
+        tried.append({"callers": callers, "holds": holds(point),
+                      "p99_ms": point["latency"]["p99_ms"], "errors": point["errors"],
+                      "requests_per_second": point["requests_per_second"]})
+        return holds(point)
+
+    if attempt(high):
+        return {"largest_holding": high, "bracket": [high, high], "tried": tried}
+    if not attempt(low):
+        return {"largest_holding": None, "bracket": [0, low], "tried": tried}
+    while high - low > args.search_step:
+        middle = (low + high) // 2
+        if attempt(middle):
+            low = middle
+        else:
+            high = middle
+    return {"largest_holding": low, "bracket": [low, high], "tried": tried}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -289,6 +328,8 @@ def run(args: argparse.Namespace) -> dict:
             saturation[label] = point
             _print_point(f"{label} sat", point)
         results["saturation"] = saturation
+        if args.search:
+            results["search"] = search_largest(args, madoguchi_url, stack, people, rng)
         results["bookings"] = booking_check(stack, started)
         failed = [name for name in ("worker",) if any(
             p.poll() is not None for p in stack.processes if name in " ".join(p.args))]
@@ -300,6 +341,10 @@ def run(args: argparse.Namespace) -> dict:
         saturation["madoguchi"]["requests_per_second"] / ceiling_rps, 3) if ceiling_rps else None
     results["largest_n_with_p99_under_250ms"] = largest_carried(results["points"])
     results["largest_n_method"] = "the measured points (no search between them)"
+    if "search" in results:
+        results["largest_n_with_p99_under_250ms"] = results["search"]["largest_holding"]
+        results["largest_n_method"] = (
+            f"bisection between {args.search} to within {args.search_step} callers")
     return results
 
 

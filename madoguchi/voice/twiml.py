@@ -7,8 +7,10 @@ place, so that silence can never run the document out of verbs (which would end 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
@@ -135,6 +137,46 @@ def question(spec: Question, voicing: Voicing, pause_ms: int = 500) -> VoiceResp
     speak(gather, spec.utterance, voicing, pause_ms)
     response.redirect(spec.action_url, method="POST")
     return response
+
+
+class Rendered(VoiceResponse):
+    """A TwiML document already rendered to text (a reused question with its own action URL)."""
+
+    def __init__(self, xml: str) -> None:
+        super().__init__()
+        self.xml = xml
+
+    def to_xml(self, xml_declaration: bool = True) -> str:
+        """The rendered document (always with its XML declaration)."""
+        return self.xml
+
+
+# Stands in for the action URL in a rendered question; nothing else in TwiML can contain it.
+_ACTION_MARK = "https://action.invalid/mark"
+
+
+@functools.lru_cache(maxsize=512)
+def _rendered_question(utterance: Utterance, hints: tuple[str, ...], timeout_seconds: int,
+                       single_key: bool, voices: tuple, lang: str, rate_percent: int,
+                       audio: tuple, pause_ms: int) -> str:
+    spec = Question(action_url=_ACTION_MARK, utterance=utterance, hints=hints,
+                    timeout_seconds=timeout_seconds, single_key=single_key)
+    voicing = Voicing(voices=dict(voices), lang=lang, rate_percent=rate_percent,
+                      audio=dict(audio))
+    return question(spec, voicing, pause_ms).to_xml()
+
+
+def reused_question(spec: Question, voicing: Voicing, pause_ms: int = 500) -> VoiceResponse:
+    """question(), rendered once per wording, voice, pace and audio, and reused with the URL.
+
+    For questions of fixed prompts: the document differs between calls only by its action URL
+    (the nonce), so it is rendered once and the URL put in.
+    """
+    xml = _rendered_question(
+        spec.utterance, spec.hints, spec.timeout_seconds, spec.single_key,
+        tuple(sorted(voicing.voices.items())), voicing.lang, voicing.rate_percent,
+        tuple(sorted(voicing.audio.items())), pause_ms)
+    return Rendered(xml.replace(_ACTION_MARK, escape(spec.action_url, {'"': "&quot;"})))
 
 
 def announce_then(utterance: Utterance, voicing: Voicing, url: str,

@@ -94,3 +94,21 @@ def test_the_booking_bench_fills_every_slot_exactly_from_several_processes_and_i
     assert spread["booked"] == spread["bookers"] == 100
     assert spread["overbooked"] == 0 and spread["unexpected"] == 0 and spread["reconciled"]
     assert spread["ceiling"]["unexpected"] == 0 and spread["ratio_to_ceiling"] > 0
+
+
+@pytest.mark.slow
+def test_the_webhooks_bench_measures_both_webhooks_beside_the_ceiling_in_process_and_over_http(
+        tmp_path, redis_url):
+    completed, results = _run_bench("webhooks", tmp_path, redis_url)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (in_process,) = results["in_process"]
+    assert in_process["backend"] == "sqlite"
+    for app in ("madoguchi", "ceiling"):
+        for name in ("incoming", "menu"):
+            assert in_process[app][name]["cpu"]["count"] > 0
+    (http,) = results["http"]
+    for app in ("madoguchi", "ceiling"):
+        assert http["apps"][app]["errors"] == 0
+        assert http["apps"][app]["incoming"]["requests"] > 0
+        assert http["apps"][app]["menu"]["requests"] > 0
+    assert set(http["ratio_to_ceiling"]) == {"incoming", "menu"}

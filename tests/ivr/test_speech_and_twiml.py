@@ -65,6 +65,27 @@ def test_a_question_listens_for_keys_and_speech_patiently_and_always_comes_back(
     assert root.find("Redirect").text == f"{BASE}/voice/step/menu?a=0"
 
 
+def test_a_reused_question_is_the_built_one_with_each_calls_own_action_url():
+    utterance = (Line("ご予約の方は、1を押してください。", "option_book"),)
+    for nonce in ("aaaa1111", "bbbb2222"):
+        url = f"{BASE}/voice/step/menu?a=0&k={nonce}&l=ja"
+        spec = twiml.Question(action_url=url, hints=("予約",), utterance=utterance)
+        reused = twiml.reused_question(spec, voicing())
+        assert reused.to_xml() == twiml.question(spec, voicing()).to_xml()
+        assert parse(reused).find("Gather").get("action") == url
+        assert parse(reused).find("Redirect").text == url
+
+
+def test_a_reused_question_changes_with_its_wording_and_recorded_audio():
+    url = f"{BASE}/voice/step/menu?a=0"
+    spec = twiml.Question(action_url=url, utterance=(Line("はい。", "yes"),))
+    other = twiml.Question(action_url=url, utterance=(Line("いいえ。", "no"),))
+    recorded = voicing(audio={("ja", "yes"): f"{BASE}/voice/audio/ja/yes.mp3"})
+    assert "はい" in twiml.reused_question(spec, voicing()).to_xml()
+    assert "いいえ" in twiml.reused_question(other, voicing()).to_xml()
+    assert parse(twiml.reused_question(spec, recorded)).find("Gather/Play") is not None
+
+
 def test_a_digit_entry_finishes_on_hash_instead_of_one_key():
     spec = twiml.Question(action_url=f"{BASE}/x", utterance=(Line("番号を"),), single_key=False)
     gather = parse(twiml.question(spec, voicing())).find("Gather")

@@ -306,7 +306,17 @@ def test_the_hold_release_job_is_scheduled_once_with_a_fixed_id_and_no_arguments
     assert job.repeats_left == maintenance.HOLD_RELEASE.repeats
     assert job.repeat_intervals == [maintenance.HOLD_RELEASE.interval_seconds]
     queue = Queue(job_queues.MAINTENANCE_QUEUE, connection=redis_client)
-    assert queue.job_ids == [maintenance.HOLD_RELEASE.job_id, maintenance.RETENTION_PURGE.job_id]
+    assert queue.job_ids == [maintenance.HOLD_RELEASE.job_id, maintenance.RETENTION_PURGE.job_id,
+                             maintenance.CALL_MOVES_SWEEP.job_id]
+
+
+def test_the_sweep_of_buffered_call_moves_is_scheduled_with_a_fixed_id_and_no_arguments(
+        redis_client):
+    assert periodic.ensure_periodic_jobs(redis_client, maintenance.PERIODIC_JOBS) is True
+    job = Job.fetch(maintenance.CALL_MOVES_SWEEP.job_id, connection=redis_client)
+    assert job.func_name == "madoguchi.maintenance.fold_idle_call_moves"
+    assert (job.args, job.kwargs) == ((), {})
+    assert job.repeat_intervals == [5 * 60]
 
 
 def test_the_retention_purge_is_scheduled_daily_with_a_fixed_id_and_no_arguments(redis_client):
@@ -347,7 +357,8 @@ def test_a_hold_release_chain_that_ended_is_started_again(redis_client):
     queue.remove(job)
     job.set_status(JobStatus.FAILED)
     assert periodic.ensure_periodic_jobs(redis_client, maintenance.PERIODIC_JOBS) is True
-    assert queue.job_ids == [maintenance.RETENTION_PURGE.job_id, maintenance.HOLD_RELEASE.job_id]
+    assert queue.job_ids == [maintenance.RETENTION_PURGE.job_id,
+                             maintenance.CALL_MOVES_SWEEP.job_id, maintenance.HOLD_RELEASE.job_id]
     assert Job.fetch(maintenance.HOLD_RELEASE.job_id, connection=redis_client).get_status() == (
         JobStatus.QUEUED
     )

@@ -1,0 +1,135 @@
+"""A call's moves through the menu, buffered in Redis and written to its row once.
+
+A step that only moves the caller through the menu (an answer, a re-prompt) must not cost a
+database write: its path entry goes to a Redis list per CallSid instead. The list is folded
+into the call's row by the next write that happens anyway (joining the line, a booking, a
+callback request), by the status callback at the end of the call, or by the sweep for a call
+whose status never came. When Redis cannot take an entry it is written through to the row, as
+before. Entries hold only step names and what kind of answer came (a key, "10 digits",
+"speech", "silence"): never a phone number, never what the caller said or keyed in as digits.
+Each list expires, so an entry that is never folded does not stay in Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app, has_app_context
+from redis import Redis
+from redis.exceptions import RedisError
+
+from madoguchi.redis_conn import get_redis
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "madoguchi:callmoves:"
+# Twilio's longest call is 4 hours; a day leaves the sweep ample time and still expires.
+EXPIRE_SECONDS = 24 * 3600
+# After a Redis failure, write through for this long instead of waiting on Redis every step.
+PAUSE_AFTER_FAILURE_SECONDS = 10.0
+_paused_until = 0.0
+
+
+def _key(call_sid: str) -> str:
+    return KEY_PREFIX + call_sid
+
+
+def _client() -> Redis | None:
+    """The app's Redis, or None outside an app, without one, or just after a failure."""
+    if not has_app_context() or time.monotonic() < _paused_until:
+        return None
+    if not current_app.extensions.get("madoguchi_redis_url"):
+        return None
+    return get_redis()
+
+
+def _failed(action: str, call_sid: str) -> None:
+    global _paused_until
+    _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_SECONDS
+    log.warning("call moves of %s: Redis failed on %s; writing through for %.0f s",
+                call_sid, action, PAUSE_AFTER_FAILURE_SECONDS)
+
+
+def buffer(call_sid: str, entry: dict[str, Any]) -> bool:
+    """Keep a path entry in Redis; False when it must be written to the row instead."""
+    client = _client()
+    if client is None:
+        return False
+    try:
+        # One round trip, no MULTI: an entry whose expiry was not set is still removed when
+        # it is folded, and the next entry sets it.
+        pipe = client.pipeline(transaction=False)
+        pipe.rpush(_key(call_sid), json.dumps(entry, separators=(",", ":")))
+        pipe.expire(_key(call_sid), EXPIRE_SECONDS)
+        pipe.execute()
+    except RedisError:
+        _failed("buffer", call_sid)
+        return False
+    return True
+
+
+def pending(call_sid: str) -> list[dict[str, Any]]:
+    """The buffered entries of a call, oldest first ([] when none or Redis cannot answer)."""
+    client = _client()
+    if client is None:
+        return []
+    try:
+        raw = client.lrange(_key(call_sid), 0, -1)
+    except RedisError:
+        _failed("read", call_sid)
+        return []
+    return [json.loads(item) for item in raw]
+
+
+def settled(call_sid: str, count: int) -> None:
+    """Drop the first `count` entries, now written to the row (later ones stay buffered)."""
+    client = _client()
+    if client is None or count <= 0:
+        return
+    try:
+        client.ltrim(_key(call_sid), count, -1)
+    except RedisError:
+        # Folded twice at worst: the row keeps both copies, the list expires.
+        _failed("settle", call_sid)
+
+
+def idle_calls(idle_seconds: float, limit: int = 500) -> list[str]:
+    """CallSids whose latest buffered move is older than idle_seconds (for the sweep)."""
+    client = _client()
+    if client is None:
+        return []
+    cutoff = datetime.now(UTC) - timedelta(seconds=idle_seconds)
+    idle = []
+    try:
+        for key in client.scan_iter(match=KEY_PREFIX + "*", count=1000):
+            last = client.lindex(key, -1)
+            if last is not None and _moment(json.loads(last)) < cutoff:
+                name = key.decode() if isinstance(key, bytes) else key
+                idle.append(name.removeprefix(KEY_PREFIX))
+                if len(idle) >= limit:
+                    break
+    except RedisError:
+        _failed("sweep", "-")
+    return idle
+
+
+def forget(call_sid: str) -> None:
+    """Drop a call's buffered moves (its call is unknown, so nothing can keep them)."""
+    client = _client()
+    if client is not None:
+        try:
+            client.delete(_key(call_sid))
+        except RedisError:
+            _failed("forget", call_sid)
+
+
+def _moment(entry: dict[str, Any]) -> datetime:
+    try:
+        moment = datetime.fromisoformat(entry.get("at", ""))
+    except (TypeError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

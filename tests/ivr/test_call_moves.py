@@ -1,0 +1,123 @@
+"""A call's moves through the menu: buffered in Redis, written to its row once, never lost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from redis import Redis
+from sqlalchemy import event, select
+
+from madoguchi import call_moves, calls
+from madoguchi.models import Call
+from tests.ivr.conftest import BASE, Caller
+
+
+@pytest.fixture
+def moves_redis(redis_client, monkeypatch) -> Redis:
+    """The test Redis, emptied, with the write-through pause of an earlier failure cleared."""
+    monkeypatch.setattr(call_moves, "_paused_until", 0.0)
+    return redis_client
+
+
+def _row(db_session, caller: Caller) -> Call:
+    db_session.expire_all()
+    return db_session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+
+
+def _nodes(call: Call) -> list[str]:
+    return [entry["node"] for entry in call.path]
+
+
+def _writes_during(engine, work) -> list[str]:
+    written: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            written.append(statement.split("(")[0][:60])
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    return written
+
+
+def test_answering_the_menu_questions_writes_nothing_to_the_database(
+        caller, moves_redis, engine, db_session):
+    caller.dial()
+    written = _writes_during(engine, lambda: caller.press("1"))  # 日本語: on to the menu
+    assert written == []
+    assert "ご用件" in caller.doc.text or caller.doc.gather is not None
+    assert _nodes(_row(db_session, caller)) == []  # still buffered
+
+
+def test_the_status_callback_writes_the_buffered_route_once_in_order(
+        caller, moves_redis, db_session):
+    caller.dial()
+    caller.press("1")
+    caller.press("2")  # the menu: check a booking
+    caller.post(f"{BASE}/voice/status", CallStatus="completed", SequenceNumber="5")
+    call = _row(db_session, caller)
+    assert _nodes(call)[:3] == ["incoming", "language", "menu"]
+    assert call.status == "completed"
+    assert moves_redis.exists(call_moves.KEY_PREFIX + caller.call_sid) == 0
+    caller.post(f"{BASE}/voice/status", CallStatus="completed", SequenceNumber="6")
+    assert _nodes(_row(db_session, caller)).count("incoming") == 1
+
+
+def test_a_step_that_writes_anyway_takes_the_buffered_moves_with_it(
+        caller, moves_redis, db_session, app):
+    caller.dial()
+    caller.press("1")
+    call = _row(db_session, caller)
+    with app.app_context():
+        calls.add_path(db_session, call, "identified")
+    assert _nodes(_row(db_session, caller)) == ["incoming", "language", "identified"]
+
+
+def test_buffered_moves_hold_no_phone_number_nor_digits_and_expire(
+        caller, moves_redis):
+    caller.dial()
+    caller.press("1")
+    key = call_moves.KEY_PREFIX + caller.call_sid
+    stored = b" ".join(moves_redis.lrange(key, 0, -1)).decode()
+    assert [json.loads(item)["node"] for item in moves_redis.lrange(key, 0, -1)] == [
+        "incoming", "language"]
+    assert "9012345678" not in stored and "+81" not in stored
+    assert 0 < moves_redis.ttl(key) <= call_moves.EXPIRE_SECONDS
+
+
+def test_when_redis_cannot_take_a_move_it_is_written_to_the_call_at_once(
+        caller, moves_redis, app, db_session, monkeypatch):
+    unreachable = Redis(host="127.0.0.1", port=9, socket_timeout=0.2,
+                        socket_connect_timeout=0.2)
+    monkeypatch.setitem(app.extensions, "madoguchi_redis", unreachable)
+    caller.dial()
+    caller.press("1")
+    assert "Gather" in caller.doc.verbs
+    assert _nodes(_row(db_session, caller)) == ["incoming", "language"]
+
+
+def test_the_sweep_writes_the_moves_of_a_call_whose_status_never_came(
+        caller, moves_redis, app, db_session):
+    caller.dial()
+    caller.press("1")
+    with app.app_context():
+        assert calls.fold_idle_moves(db_session, idle_seconds=3600) == 0
+        assert calls.fold_idle_moves(db_session, idle_seconds=0) == 1
+    assert _nodes(_row(db_session, caller)) == ["incoming", "language"]
+    assert moves_redis.exists(call_moves.KEY_PREFIX + caller.call_sid) == 0
+
+
+def test_a_call_is_recorded_in_one_statement_and_a_retry_records_nothing(db_session, engine):
+    made = []
+    written = _writes_during(engine, lambda: made.append(calls.record_call(
+        db_session, "CA" + "7" * 32, from_raw="090-1234-5678", to_number="+81312345678")))
+    again = calls.record_call(db_session, "CA" + "7" * 32, from_raw="090-1234-5678",
+                              to_number="+81312345678")
+    assert made == [True] and again is False
+    assert len(written) == 1 and written[0].startswith("INSERT INTO calls")
+    call = calls.find_call(db_session, "CA" + "7" * 32)
+    assert call.from_e164 == "+819012345678" and call.from_digest
