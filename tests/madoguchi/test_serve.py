@@ -319,7 +319,7 @@ def test_the_demo_city_is_open_around_the_clock_without_changing_the_loaded_sett
 def worker_pids(var_dir: Path) -> set[int]:
     """The worker processes (not their scheduler children) running for this var dir."""
     pids = processes_started_for(var_dir)
-    workers = {pid for pid in pids if command_line(pid).endswith("madoguchi.cli worker ")}
+    workers = {pid for pid in pids if " madoguchi.cli worker " in command_line(pid) + " "}
     return {pid for pid in workers if _parent(pid) not in workers}
 
 
@@ -333,7 +333,7 @@ def _parent(pid: int) -> int:
 @pytest.mark.slow
 def test_a_worker_that_dies_is_replaced_and_the_replacement_stops_with_serve(var_dir):
     port = free_port()
-    serve = ServeProcess(var_dir, "--port", str(port))
+    serve = ServeProcess(var_dir, "--port", str(port), "--verbose")  # the worker says it listens
     try:
         wait_healthy(port, serve)
         serve.wait_for_line("Listening on")
