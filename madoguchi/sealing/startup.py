@@ -30,6 +30,8 @@ def keyring_for(secrets: Secrets) -> Keyring:
             else:
                 keyring = Keyring.from_specs(secrets.data_keys, secrets.index_keys)
             _keyrings[cache_key] = keyring
+        else:
+            keyring.refresh(force=True)  # key files may have changed since (a rotation)
     return keyring
 
 
