@@ -21,6 +21,7 @@ import prompts
 from call_queue import callback_calls, line_services, reminders
 from call_queue.job_scheduling import enqueue_callback_attempt
 from call_queue.pacing import OutboundPacer
+from madoguchi import phone
 from madoguchi.db import database, session_scope
 from madoguchi.models import CallbackAttempt, CallbackRequest, utcnow
 from madoguchi.periodic import PeriodicJob
@@ -110,7 +111,9 @@ def _found_its_call(session: Session, attempt_id: int, number: str,
     try:
         placed = get_telephony().calls_placed_to(number, started_at)
     except TelephonyError as exc:
-        log.warning("callback attempt %d: cannot ask the phone network (%s)", attempt_id, exc)
+        # The error may quote the number it was about: never let it reach the log in clear.
+        log.warning("callback attempt %d: cannot ask the phone network about %s (%s)",
+                    attempt_id, phone.mask(number), phone.redact(str(exc)))
         return True
     if not placed:
         return False

@@ -83,3 +83,17 @@ def mask(raw: str | None) -> str:
     prefix = "+" if raw.strip().startswith("+") else ""
     keep = 2 if prefix else 0
     return prefix + digits[:keep] + "*" * (len(digits) - keep - 4) + digits[-4:]
+
+
+# A run of 8 or more digits, with the separators people write between them (090-1234-5678,
+# +81 90 1234 5678): anything that may be a phone number inside free text.
+_NUMBER_IN_TEXT = re.compile(r"\+?\d(?:[\d\-\s()]{6,}\d)")
+
+
+def redact(text: str) -> str:
+    """Free text (an error message, a provider's reply) with every phone-like number masked."""
+    def masked(match: re.Match[str]) -> str:
+        found = match.group(0)
+        return mask(found) if sum(ch.isdigit() for ch in found) >= 8 else found
+
+    return _NUMBER_IN_TEXT.sub(masked, unicodedata.normalize("NFKC", text))

@@ -12,6 +12,7 @@ from call_queue import callback_jobs, job_scheduling, line_services
 from call_queue.callback_calls import ring_seconds
 from madoguchi.job_queues import DEFAULT_QUEUE
 from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Inquiry, utcnow
+from madoguchi.telephony import TelephonyError
 from tests.call_queue.conftest import callback_request, fetch, free_operator, post_signed
 
 MOBILE = "+819011112222"
@@ -277,3 +278,17 @@ def test_an_attempt_whose_worker_died_after_dialling_keeps_that_call_and_is_not_
     assert (kept.status, kept.call_sid) == ("dialing", sid)
     assert fetch(session, CallbackRequest, request.id).attempts == 1
     assert [call.sid for call in network.ringing_calls()] == [sid]
+
+
+def test_a_network_error_quoting_the_number_reaches_the_log_only_masked(
+        app, db_session, monkeypatch, caplog):
+    class Unreachable:
+        def calls_placed_to(self, number, since):
+            raise TelephonyError(f"listing calls to {number} (090-1234-5678) failed: HTTP 503")
+
+    monkeypatch.setattr(callback_jobs, "get_telephony", lambda: Unreachable())
+    with app.app_context(), caplog.at_level("WARNING"):
+        assert callback_jobs._found_its_call(db_session, 7, "+819012345678", utcnow()) is True
+    logged = caplog.text
+    assert "cannot ask the phone network" in logged and "5678" in logged
+    assert "12345678" not in logged and "1234-5678" not in logged
