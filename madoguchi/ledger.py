@@ -135,8 +135,7 @@ def count(
     last_day: date | None = None,
 ) -> Ledger:
     """The ledger of the slots starting on first_day to last_day (local days, both optional)."""
-    start = booking.day_bounds(first_day, tz)[0] if first_day else None
-    end = booking.day_bounds(last_day, tz)[1] if last_day else None
+    start, end = _bounds(tz, first_day, last_day)
     lines: dict[date, list[LedgerLine]] = {}
     for slot_count in booking.slot_counts(session, campaign_id=campaign_id, start=start, end=end):
         line = line_of(slot_count, tz)
