@@ -95,8 +95,10 @@ def set_active(session: Session, operator_id: int, active: bool, *, acting_id: i
     if operator.id == acting_id and not active:
         raise AccountError("cannot_disable_self")
     operator.active = active
-    session.commit()
-    if not active:
+    if active:
+        session.commit()
+    else:
+        # One transaction: disabled and every session ended, or neither.
         console_sessions.end_all_for(session, operator.id, "disabled", utcnow())
     return operator
 
@@ -127,7 +129,7 @@ def _set_password(session: Session, operator: Operator, new: str, repeated: str,
     if new != repeated:
         raise AccountError("password_mismatch")
     operator.password_hash = generate_password_hash(new)
-    session.commit()
+    # One transaction with the new hash: never a new password with the old sessions still open.
     return console_sessions.end_all_for(session, operator.id, "password", utcnow(),
                                         keep_session_id=keep_session_id)
 
