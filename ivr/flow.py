@@ -23,7 +23,7 @@ from twilio.twiml.voice_response import VoiceResponse
 import prompts
 from ivr.state import Ask, Go, Invalid, Outcome, State, later_key
 from ivr.steps import CHOICES, ENTRIES, QUESTIONS, ROUTERS, WEBHOOKS
-from madoguchi import calls, hours, phone
+from madoguchi import calls, hours, phone, residents
 from madoguchi.models import (
     Booking,
     Call,
@@ -92,6 +92,14 @@ class CallFlow:
         if self._call is not None:
             return self._call.resident_id
         return calls.resident_of(self.session, self.call_sid)
+
+    def caller_on_record(self, number: str | None) -> tuple[int | None, bool]:
+        """Who this call identified, and whether the caller's number is registered."""
+        if self._call is None:
+            return residents.caller_on_record(self.session, self.call_sid, number)
+        if self._call.resident_id is not None:
+            return self._call.resident_id, False
+        return None, number is not None and residents.phone_registered(self.session, number)
 
     def move(self, node: str, value: str | None = None) -> None:
         """Note a move through the menu on the call's route (buffered, no database write)."""

@@ -401,10 +401,11 @@ def e_cb_number(flow: CallFlow, digits: str) -> Outcome:
 def r_identify(flow: CallFlow) -> Outcome:
     """Skip identification when done, use a known caller ID, or ask the number."""
     goal = flow.state.goal or "book"
-    if flow.resident_id() is not None:
-        return Go("check_identified" if goal == "check" else "book")
     number = flow.caller_number()
-    if number and residents.phone_registered(flow.session, number):
+    resident_id, registered = flow.caller_on_record(number)
+    if resident_id is not None:
+        return Go("check_identified" if goal == "check" else "book")
+    if registered:
         return Go("birth", ("identify_callerid",), {"via_caller_id": True})
     return Go("resident_no", changes={"via_caller_id": False})
 

@@ -13,11 +13,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import CompoundSelect, Select, select, union
+from sqlalchemy import CompoundSelect, Select, bindparam, exists, select, union
 from sqlalchemy.orm import Session
 
 from madoguchi import phone, resident_terms
-from madoguchi.models import Resident, ResidentPhone
+from madoguchi.models import Call, Resident, ResidentPhone
 from madoguchi.sealing import blind
 
 SEARCH_LIMIT = 50
@@ -57,6 +57,21 @@ def by_phone(session: Session, e164: str) -> list[Resident]:
 def phone_registered(session: Session, e164: str) -> bool:
     """True when some resident registered this number (no resident's record is read)."""
     return session.scalar(_phone_owners(e164).limit(1)) is not None
+
+
+# One round trip for the "book" answer of the main menu: whom the call already identified,
+# and whether the caller's number is registered (built once; the digests bind as a list).
+_CALLER_ON_RECORD = select(
+    select(Call.resident_id).where(Call.call_sid == bindparam("call_sid")).scalar_subquery(),
+    exists().where(ResidentPhone.e164_digest.in_(bindparam("digests", expanding=True))),
+)
+
+
+def caller_on_record(session: Session, call_sid: str, e164: str | None) -> tuple[int | None, bool]:
+    """The resident identified on this call, and whether some resident registered e164."""
+    digests = blind.lookup_digests("phone", e164) if e164 else []
+    row = session.execute(_CALLER_ON_RECORD, {"call_sid": call_sid, "digests": digests}).one()
+    return row[0], bool(row[1])
 
 
 def typed_date(text: str) -> date | None:

@@ -120,3 +120,20 @@ def test_a_callback_number_already_waiting_is_found_by_its_digest(db_session, pe
     db_session.commit()
     assert callbacks.active_for(db_session, "+819012345678").id == made.id
     assert callbacks.active_for(db_session, "+819012345679") is None
+
+
+def test_the_menu_learns_in_one_query_whom_a_call_identified_and_whether_its_number_is_known(
+        db_session, people):
+    from madoguchi import calls
+
+    calls.record_call(db_session, "CA-identified", from_raw="+819012345678",
+                      to_number="+815012345678", resident_id=people["yuichi"])
+    db_session.commit()
+
+    assert residents.caller_on_record(db_session, "CA-identified", "+819012345678") == (
+        people["yuichi"], True)
+    assert residents.caller_on_record(db_session, "CA-not-yet-recorded", "+819012345678") == (
+        None, True)
+    assert residents.caller_on_record(db_session, "CA-not-yet-recorded", "+819099990000") == (
+        None, False)
+    assert residents.caller_on_record(db_session, "CA-withheld", None) == (None, False)
