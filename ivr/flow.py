@@ -213,8 +213,7 @@ class CallFlow:
         """The greeting, then the language choice (or the menu with one language)."""
         calls.record_call(self.session, self.call_sid, from_raw=self.from_raw,
                           to_number=self.to_number, region=self.settings.city.region,
-                          language=self.state.lang)
-        self.move("incoming")
+                          language=self.state.lang, first_move="incoming")
         key = self.menu.operator_key
         greeting = (
             self.speaker.line("greeting", city=self.city_name()),

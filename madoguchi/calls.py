@@ -68,18 +68,21 @@ def record_call(
     language: str | None = None,
     resident_id: int | None = None,
     now: datetime | None = None,
+    first_move: str | None = None,
 ) -> bool:
     """Record an inbound call once per CallSid in one statement; True when this made the row.
 
     `INSERT … ON CONFLICT DO NOTHING`: a retried or concurrent webhook of the same call is a
-    no-op, with no read before and no error to recover from. Commits.
+    no-op, with no read before and no error to recover from. `first_move` starts the route in
+    the same statement (a retry does not repeat it). Commits.
     """
     now = now or utcnow()
+    path = [path_entry(first_move)] if first_move else []
     from_e164 = phone.try_normalize(from_raw, region)
     (row,) = with_digests(Call, [{
         "call_sid": call_sid, "direction": "inbound", "from_e164": from_e164,
         "to_number": (to_number or None) and to_number[:32], "language": language,
-        "resident_id": resident_id, "status": "in-progress", "status_sequence": -1, "path": [],
+        "resident_id": resident_id, "status": "in-progress", "status_sequence": -1, "path": path,
         "started_at": now, "answered_at": now,
     }])
     connection = session.connection()

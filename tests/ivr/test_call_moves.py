@@ -50,7 +50,8 @@ def test_answering_the_menu_questions_writes_nothing_to_the_database(
     written = _writes_during(engine, lambda: caller.press("1"))  # 日本語: on to the menu
     assert written == []
     assert "ご用件" in caller.doc.text or caller.doc.gather is not None
-    assert _nodes(_row(db_session, caller)) == []  # still buffered
+    # The greeting's move came with the call's row; the answer's is still buffered.
+    assert _nodes(_row(db_session, caller)) == ["incoming"]
 
 
 def test_the_status_callback_writes_the_buffered_route_once_in_order(
@@ -84,7 +85,7 @@ def test_buffered_moves_hold_no_phone_number_nor_digits_and_expire(
     key = call_moves.KEY_PREFIX + caller.call_sid
     stored = b" ".join(moves_redis.lrange(key, 0, -1)).decode()
     assert [json.loads(item)["node"] for item in moves_redis.lrange(key, 0, -1)] == [
-        "incoming", "language"]
+        "language"]
     assert "9012345678" not in stored and "+81" not in stored
     assert 0 < moves_redis.ttl(key) <= call_moves.EXPIRE_SECONDS
 
@@ -108,6 +109,14 @@ def test_the_sweep_writes_the_moves_of_a_call_whose_status_never_came(
         assert calls.fold_idle_moves(db_session, idle_seconds=3600) == 0
         assert calls.fold_idle_moves(db_session, idle_seconds=0) == 1
     assert _nodes(_row(db_session, caller)) == ["incoming", "language"]
+    assert moves_redis.exists(call_moves.KEY_PREFIX + caller.call_sid) == 0
+
+
+def test_the_greeting_starts_the_route_in_the_insert_and_a_retried_greeting_adds_no_move(
+        caller, moves_redis, db_session):
+    caller.dial()
+    caller.dial()  # Twilio retried /voice/incoming
+    assert _nodes(_row(db_session, caller)) == ["incoming"]
     assert moves_redis.exists(call_moves.KEY_PREFIX + caller.call_sid) == 0
 
 
