@@ -24,7 +24,7 @@ from madoguchi.telephony.simulated import SimulatedTelephony, city_number
 from tests import factories
 from tests.conftest import TEST_AUTH_TOKEN
 
-from .live_server import LiveServer, live_server  # noqa: F401 (the fixture)
+from .live_server import ROOT, live_server  # noqa: F401 (the fixture)
 
 LANDLINE = "+81312121212"  # a household's shared home phone
 # What each language says at each point of the call (the resident is 佐藤 花子, サトウ ハナコ).
@@ -255,3 +255,9 @@ def test_0_reaches_a_person_at_once(lang, reminder, network, committed_db):
         hangup
     """)
     assert said["not_heard"] not in result.spoken
+
+
+def test_the_walkthroughs_reminder_journey_plays_as_written(reminder, network, committed_db):
+    booking_id, entry_id, ringing = reminder("ja")
+    answer(network, ringing, (ROOT / "docs" / "journey-reminder.txt").read_text(encoding="utf-8"))
+    assert state_of(committed_db, booking_id, entry_id) == ("cancelled", "cancelled")
