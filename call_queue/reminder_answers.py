@@ -55,7 +55,8 @@ class Next:
 # The spoken answers each question understands, as the keys they stand for.
 SPOKEN = {
     ASK: {"yes": CONFIRM_KEY, "keep": CONFIRM_KEY, "cancel": CANCEL_KEY},
-    CANCEL_OK: {"yes": YES_KEY, "cancel": YES_KEY, "no": NO_KEY, "keep": NO_KEY},
+    # Not "cancel" here: 取り消さない ("do not cancel") contains the word for cancelling.
+    CANCEL_OK: {"yes": YES_KEY, "no": NO_KEY, "keep": NO_KEY},
 }
 ANSWERS = {
     ASK: {CONFIRM_KEY: KEEP, CANCEL_KEY: READ_BACK},

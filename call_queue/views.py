@@ -357,7 +357,7 @@ def reminder_choice() -> Response:
         intent = intent_of(reply.speech, speaker.catalog,
                            {"operator", "repeat", *reminder_answers.SPOKEN[stage]})
         key = {"operator": settings.menu.operator_key, "repeat": settings.menu.repeat_key,
-               **reminder_answers.SPOKEN[stage]}.get(intent or "", "?")
+               **reminder_answers.SPOKEN[stage]}.get(intent or "", "")
     chosen = reminder_answers.decide(stage, key, attempt=attempt,
                                      max_retries=settings.menu.max_retries,
                                      repeat_key=settings.menu.repeat_key,

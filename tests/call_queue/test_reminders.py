@@ -141,6 +141,24 @@ def test_the_ledger_refuses_a_second_reminder_of_the_same_kind(line_ctx, tomorro
     assert [(r.kind, r.status) for r in rows] == [("day_before", "sent")]
 
 
+def test_spoken_answers_need_the_read_back_too_and_do_not_cancel_means_keep(
+        line_ctx, tomorrow, network, webhooks):
+    now, ids = tomorrow
+    entry_id = _send(line_ctx, ids["landline"], now).id
+    ask = f"/voice/reminder/choice?reminder={entry_id}&s=ask&a=0"
+    read_back = post_signed(webhooks, ask, SpeechResult="キャンセルしたいです").get_data(
+        as_text=True)
+    assert "取り消してよろしければ1を" in read_back
+    kept = post_signed(webhooks, f"/voice/reminder/choice?reminder={entry_id}&s=cancel&a=0",
+                       SpeechResult="いいえ、取り消さないでください").get_data(as_text=True)
+    assert "取り消していません" in kept and "<Gather" in kept
+    assert fetch(line_ctx, Booking, ids["landline"]).status == "confirmed"
+    done = post_signed(webhooks, f"/voice/reminder/choice?reminder={entry_id}&s=cancel&a=0",
+                       SpeechResult="はい").get_data(as_text=True)
+    assert "取り消しました" in done
+    assert fetch(line_ctx, Booking, ids["landline"]).status == "cancelled"
+
+
 @pytest.mark.parametrize("stage", reminder_answers.STAGES)
 def test_nine_repeats_and_zero_reaches_a_person_on_both_questions(stage):
     def decide(key: str, attempt: int = 0) -> reminder_answers.Next:
