@@ -17,8 +17,7 @@ from redis import Redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-import prompts
-from call_queue import callback_calls, line_services, reminders
+from call_queue import callback_calls, line_services, reminder_texts, reminders
 from call_queue.job_scheduling import enqueue_callback_attempt
 from call_queue.pacing import OutboundPacer
 from madoguchi import phone
@@ -27,7 +26,6 @@ from madoguchi.models import CallbackAttempt, CallbackRequest, utcnow
 from madoguchi.periodic import PeriodicJob
 from madoguchi.redis_conn import get_redis
 from madoguchi.telephony import TelephonyError, get_telephony
-from madoguchi.voice.speech import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -166,24 +164,10 @@ def send_reminders() -> int:
         for booking_id in reminders.due_booking_ids(session, settings, now):
             entry = reminders.send_reminder(
                 session, booking_id, settings=settings, telephony=get_telephony(),
-                pacer=pacer, sms_text=lambda booking: reminder_text(settings, booking, "sms"),
+                pacer=pacer, sms_text=lambda booking: reminder_texts.sms_text(settings, booking),
                 now=now)
             sent += entry is not None
     return sent
-
-
-def reminder_text(settings, booking, kind: str) -> str:
-    """The reminder sentence for a booking in the resident's language (sms or call)."""
-    lang = booking.resident.language if booking.resident.language in (
-        settings.languages.offered) else settings.languages.default
-    speaker = Speaker(prompts.catalog(lang), settings.tz, settings.menu.pause_ms)
-    city = settings.city.name if lang == "ja" else settings.city.name_en
-    place = booking.slot.site.name if lang == "ja" else booking.slot.site.name_en
-    when = speaker.when(booking.slot.starts_at)
-    if kind == "sms":
-        return speaker.catalog.text("reminder_sms", city=city, when=when, place=place,
-                                    code=booking.reference)
-    return speaker.catalog.text("reminder_call", city=city, when=when, place=place)
 
 
 SWEEP = PeriodicJob(

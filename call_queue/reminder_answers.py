@@ -1,4 +1,10 @@
-"""What happens on a reminder call: 1 confirms, 9 cancels the booking, and how the call ended.
+"""What happens on a reminder call: 1 keeps the booking, 5 then 1 cancels it, and how it ended.
+
+The call names the appointment and whose it is, then asks. 1 keeps it. Cancelling takes 5 — a
+key that means nothing else anywhere on the line (1-4 choose, 8 hears more, 9 repeats,
+0 reaches a person) — then a read-back and 1 to confirm, so that one stray press never cancels.
+Silence or another key asks again, shorter; after the line's usual number of re-prompts the
+resident is put through to a person. The call never hangs up on them.
 
 The reminder ledger row (see call_queue.reminders) records the resident's answer, or, when
 nobody answered, the call's final status; a reminder is never sent again either way.
@@ -11,24 +17,66 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from madoguchi import booking, calls
-from madoguchi.models import Booking, ReminderSent
+from madoguchi.models import ACTIVE_BOOKING_STATUSES, Booking, ReminderSent
 
-CONFIRM_KEY, CANCEL_KEY = "1", "9"
+CONFIRM_KEY, CANCEL_KEY = "1", "5"
+YES_KEY, NO_KEY = "1", "2"
 CANCEL_REASON = "cancelled on the reminder call"
 
-# What the resident chose.
+# The two questions of the call.
+ASK = "ask"  # keep it (1) or cancel it (5)?
+CANCEL_OK = "cancel"  # the read-back: really cancel (1) or keep it (2)?
+STAGES = (ASK, CANCEL_OK)
+
+# What the resident chose (kept in the ledger).
 CONFIRMED = "confirmed"
 CANCELLED = "cancelled"
-UNDECIDED = "undecided"  # any other key, or none
 UNKNOWN = "unknown"  # no such reminder (or its booking is gone)
+
+# What the call does next.
+KEEP = "keep"  # 1: thank and say goodbye
+READ_BACK = "read_back"  # 5: read the appointment back and ask to confirm the cancellation
+CANCEL = "cancel"  # 1 after the read-back: cancel, say so, and how to book again
+NOT_CANCELLED = "not_cancelled"  # 2 after the read-back: say it stays, ask the first question
+REPEAT = "repeat"  # 9: the same question again, not counted
+PERSON = "person"  # 0, or no usable answer after the last re-prompt
+AGAIN = "again"  # silence or another key: re-ask shorter, counted
 
 
 @dataclass(frozen=True)
-class Choice:
-    """The resident's answer on the reminder call, and their language (None when unknown)."""
+class Next:
+    """Where an answer leads: the move, and for AGAIN the cue and the new attempt count."""
 
-    outcome: str
-    language: str | None
+    move: str
+    cue: str = ""
+    attempt: int = 0
+
+
+# The spoken answers each question understands, as the keys they stand for.
+SPOKEN = {
+    ASK: {"yes": CONFIRM_KEY, "keep": CONFIRM_KEY, "cancel": CANCEL_KEY},
+    # Not "cancel" here: 取り消さない ("do not cancel") contains the word for cancelling.
+    CANCEL_OK: {"yes": YES_KEY, "no": NO_KEY, "keep": NO_KEY},
+}
+ANSWERS = {
+    ASK: {CONFIRM_KEY: KEEP, CANCEL_KEY: READ_BACK},
+    CANCEL_OK: {YES_KEY: CANCEL, NO_KEY: NOT_CANCELLED},
+}
+
+
+def decide(stage: str, key: str, *, attempt: int, max_retries: int, repeat_key: str,
+           operator_key: str) -> Next:
+    """The next move for a key ("" for silence) on a question of the reminder call."""
+    if key == operator_key:
+        return Next(PERSON)
+    if key == repeat_key:
+        return Next(REPEAT, attempt=attempt)
+    move = ANSWERS[stage].get(key) if key else None
+    if move is not None:
+        return Next(move)
+    if attempt + 1 > max_retries:
+        return Next(PERSON)
+    return Next(AGAIN, "wrong_key" if key else "not_heard", attempt + 1)
 
 
 def reminded_booking(session: Session, reminder_id: int) -> tuple[ReminderSent, Booking] | None:
@@ -38,23 +86,31 @@ def reminded_booking(session: Session, reminder_id: int) -> tuple[ReminderSent, 
     return (entry, kept) if entry is not None and kept is not None else None
 
 
-def choose(session: Session, reminder_id: int, digits: str) -> Choice:
-    """1 confirms, 9 cancels the booking; anything else leaves it as it is."""
+def still_active(kept: Booking) -> bool:
+    """True while the booking can still be kept or cancelled."""
+    return kept.status in ACTIVE_BOOKING_STATUSES
+
+
+def keep(session: Session, reminder_id: int) -> str:
+    """The resident will come: note it on the reminder (the booking stays as it is)."""
     found = reminded_booking(session, reminder_id)
     if found is None:
-        return Choice(UNKNOWN, None)
+        return UNKNOWN
+    found[0].status = CONFIRMED
+    session.commit()
+    return CONFIRMED
+
+
+def cancel(session: Session, reminder_id: int) -> str:
+    """Cancel the reminded booking after the resident confirmed it; a retry changes nothing."""
+    found = reminded_booking(session, reminder_id)
+    if found is None:
+        return UNKNOWN
     entry, kept = found
-    language = kept.resident.language
-    if digits == CONFIRM_KEY:
-        entry.status = CONFIRMED
-        session.commit()
-        return Choice(CONFIRMED, language)
-    if digits == CANCEL_KEY:
-        booking.cancel(session, kept.reference, reason=CANCEL_REASON)
-        entry.status = CANCELLED
-        session.commit()
-        return Choice(CANCELLED, language)
-    return Choice(UNDECIDED, language)
+    booking.cancel(session, kept.reference, reason=CANCEL_REASON)
+    entry.status = CANCELLED
+    session.commit()
+    return CANCELLED
 
 
 def call_ended(session: Session, reminder_id: int, call_status: str) -> None:

@@ -14,7 +14,13 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 import prompts
-from call_queue import callback_jobs, line_services, operator_bridge, reminder_answers, waiting
+from call_queue import (
+    line_services,
+    operator_bridge,
+    reminder_answers,
+    reminder_texts,
+    waiting,
+)
 from call_queue.callback_calls import is_machine
 from call_queue.holding import Standing
 from madoguchi.db import get_session
@@ -25,7 +31,7 @@ from madoguchi.voice.apology import apology
 from madoguchi.voice.inputs import intent_of, printable, read_reply
 from madoguchi.voice.signature import twilio_signed
 from madoguchi.voice.speech import Line, Speaker
-from madoguchi.voice.twiml import Question, Voicing, question
+from madoguchi.voice.twiml import Question, Voicing, announce_then, question
 
 log = logging.getLogger(__name__)
 
@@ -262,43 +268,124 @@ def callback_status() -> Response:
 # ---- appointment reminders ------------------------------------------------------------
 
 
+def _reminder_question(entry_id: int, kept, stage: str, *, attempt: int = 0,
+                       preface: tuple = (), short: bool = False) -> Response:
+    """One question of the reminder call: keep or cancel, or the cancellation's read-back."""
+    settings = _settings()
+    lang = reminder_texts.language_of(settings, kept)
+    speaker, voicing = _voice(lang)
+    told = reminder_texts.appointment(settings, kept, lang, spoken=True)
+    if stage == reminder_answers.ASK:
+        about = (speaker.line("reminder_call", city=told.city, name=told.name, when=told.when,
+                              place=told.place),)
+        choices = speaker.line("reminder_choices", confirm=reminder_answers.CONFIRM_KEY,
+                               cancel=reminder_answers.CANCEL_KEY)
+    else:
+        about = (speaker.line("reminder_cancel_readback", name=told.name, when=told.when,
+                              place=told.place),)
+        choices = speaker.line("cancel_confirm", yes=reminder_answers.YES_KEY,
+                               no=reminder_answers.NO_KEY)
+    menu = settings.menu
+    lines: list[Line | str] = [*preface, *(() if short else about), choices,
+                               speaker.line("repeat_hint", key=menu.repeat_key),
+                               speaker.line("operator_hint", key=menu.operator_key)]
+    if short and attempt == menu.max_retries:
+        lines.append("last_try_warning")
+    catalog = speaker.catalog
+    hints = tuple(word for intent in ("yes", "no", "keep", "cancel", "repeat", "operator")
+                  for word in catalog.words(intent))
+    spec = Question(action_url=_url("reminder/choice", reminder=entry_id, s=stage, a=attempt),
+                    utterance=speaker.say(*lines), hints=hints,
+                    timeout_seconds=min(max(menu.timeout_seconds, 8) + attempt, 10))
+    return _xml(question(spec, voicing, menu.pause_ms))
+
+
 @bp.post("/reminder/answer")
 @twilio_signed
 def reminder_answer() -> Response:
-    """A reminder call was answered: the appointment, then 1 to confirm or 9 to cancel."""
+    """A reminder call was answered: whose appointment, when and where, then keep or cancel."""
     found = reminder_answers.reminded_booking(get_session(), _int_arg("reminder") or 0)
     if found is None:
         return _xml(waiting.say_then_hang_up((), _voice(_lang(None))[1]))
     entry, kept = found
-    speaker, voicing = _voice(_lang(kept.resident.language))
-    said = Line(callback_jobs.reminder_text(_settings(), kept, "call"), "reminder_call")
+    settings = _settings()
+    lang = reminder_texts.language_of(settings, kept)
+    speaker, voicing = _voice(lang)
+    if not reminder_answers.still_active(kept):
+        return _xml(waiting.say_then_hang_up(speaker.say("already_cancelled", "goodbye"),
+                                             voicing))
     if is_machine(printable(request.form.get("AnsweredBy"), 30)):
-        return _xml(waiting.say_then_hang_up(speaker.say(said), voicing))
-    choices = speaker.line("reminder_choices", confirm=reminder_answers.CONFIRM_KEY,
-                           cancel=reminder_answers.CANCEL_KEY)
-    spec = Question(action_url=_url("reminder/choice", reminder=entry.id),
-                    utterance=speaker.say(said, choices), timeout_seconds=10)
-    return _xml(question(spec, voicing, _settings().menu.pause_ms))
+        told = reminder_texts.appointment(settings, kept, lang, spoken=True)
+        said = speaker.say(
+            speaker.line("reminder_call", city=told.city, name=told.name, when=told.when,
+                         place=told.place),
+            speaker.line("reminder_how_to_change", number=told.number))
+        return _xml(waiting.say_then_hang_up(said, voicing))
+    return _reminder_question(entry.id, kept, reminder_answers.ASK)
 
 
-# The prompts said after each answer to the reminder call, before hanging up.
-SAID_AFTER_REMINDER_CHOICE = {
-    reminder_answers.CONFIRMED: ("reminder_confirmed",),
-    reminder_answers.CANCELLED: ("reminder_cancelled", "goodbye"),
-    reminder_answers.UNDECIDED: ("reminder_no_answer", "goodbye"),
-    reminder_answers.UNKNOWN: ("goodbye",),
-}
+def _reminder_person(entry_id: int, lang: str, preface: tuple = ()) -> Response:
+    """Put the resident through to a person as the menu's own "person" step does."""
+    speaker, voicing = _voice(lang)
+    step = _url("step/reminder_person", i=entry_id, l=lang)
+    return _xml(announce_then(speaker.say(*preface), voicing, step, _settings().menu.pause_ms))
 
 
 @bp.post("/reminder/choice")
 @twilio_signed
 def reminder_choice() -> Response:
-    """1 confirms, 9 cancels the booking; anything else leaves it as it is."""
-    chosen = reminder_answers.choose(get_session(), _int_arg("reminder") or 0,
-                                     read_reply(request.form).digits)
-    speaker, voicing = _voice(_lang(chosen.language))
-    said = speaker.say(*SAID_AFTER_REMINDER_CHOICE[chosen.outcome])
-    return _xml(waiting.say_then_hang_up(said, voicing))
+    """1 keeps the booking; 5, then 1 after the read-back, cancels it; 9 repeats; 0 a person."""
+    session = get_session()
+    entry_id = _int_arg("reminder") or 0
+    stage = request.args.get("s", "")
+    stage = stage if stage in reminder_answers.STAGES else reminder_answers.ASK
+    attempt = min(_int_arg("a") or 0, 10)
+    found = reminder_answers.reminded_booking(session, entry_id)
+    if found is None:
+        return _xml(waiting.say_then_hang_up((), _voice(_lang(None))[1]))
+    entry, kept = found
+    settings = _settings()
+    lang = reminder_texts.language_of(settings, kept)
+    speaker, voicing = _voice(lang)
+    reply = read_reply(request.form)
+    if reply.star_only or reply.hash_only:
+        # A pulse phone switching to tones, or the # after a 1: the same question at once.
+        return _reminder_question(entry.id, kept, stage, attempt=attempt,
+                                  preface=("star_cue",) if reply.star_only else ())
+    key = reply.digits
+    if not key and reply.speech:
+        intent = intent_of(reply.speech, speaker.catalog,
+                           {"operator", "repeat", *reminder_answers.SPOKEN[stage]})
+        key = {"operator": settings.menu.operator_key, "repeat": settings.menu.repeat_key,
+               **reminder_answers.SPOKEN[stage]}.get(intent or "", "")
+    chosen = reminder_answers.decide(stage, key, attempt=attempt,
+                                     max_retries=settings.menu.max_retries,
+                                     repeat_key=settings.menu.repeat_key,
+                                     operator_key=settings.menu.operator_key)
+    if chosen.move == reminder_answers.PERSON:
+        return _reminder_person(entry.id, lang, () if key == settings.menu.operator_key
+                                else ("connecting",))
+    if not reminder_answers.still_active(kept) and chosen.move != reminder_answers.CANCEL:
+        return _xml(waiting.say_then_hang_up(speaker.say("already_cancelled", "goodbye"),
+                                             voicing))
+    if chosen.move == reminder_answers.KEEP:
+        reminder_answers.keep(session, entry.id)
+        return _xml(waiting.say_then_hang_up(speaker.say("reminder_confirmed", "goodbye"),
+                                             voicing))
+    if chosen.move == reminder_answers.CANCEL:
+        reminder_answers.cancel(session, entry.id)
+        told = reminder_texts.appointment(settings, kept, lang, spoken=True)
+        said = speaker.say(speaker.line("reminder_cancelled", number=told.number), "goodbye")
+        return _xml(waiting.say_then_hang_up(said, voicing))
+    if chosen.move == reminder_answers.READ_BACK:
+        return _reminder_question(entry.id, kept, reminder_answers.CANCEL_OK)
+    if chosen.move == reminder_answers.NOT_CANCELLED:
+        return _reminder_question(entry.id, kept, reminder_answers.ASK,
+                                  preface=("not_cancelled",))
+    if chosen.move == reminder_answers.REPEAT:
+        return _reminder_question(entry.id, kept, stage, attempt=chosen.attempt)
+    return _reminder_question(entry.id, kept, stage, attempt=chosen.attempt,
+                              preface=(chosen.cue,), short=True)
 
 
 @bp.post("/reminder/status")

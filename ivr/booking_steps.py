@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
-from madoguchi import booking, calls, codes, inquiries, phone
+from madoguchi import booking, calls, codes, inquiries, phone, residents
 from madoguchi.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -26,11 +26,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _campaign_of_move(flow: CallFlow) -> int | None:
-    if not flow.state.move:
-        return None
-    kept = flow.kept_booking()
-    return kept.campaign_id if kept else None
+def _moving(flow: CallFlow) -> Booking | None:
+    """The booking being moved, when this is a change of date rather than a new booking."""
+    return flow.kept_booking() if flow.state.move else None
 
 
 def q_slots(flow: CallFlow) -> Ask | Go:
@@ -41,9 +39,11 @@ def q_slots(flow: CallFlow) -> Ask | Go:
     else:
         after_slot = flow.session.get(Slot, state.after) if state.after else None
         after = after_slot.starts_at if after_slot else flow.now
+        moving = _moving(flow)
         slots = booking.open_slots(
-            flow.session, campaign_id=_campaign_of_move(flow), channel="ivr", after=after,
-            limit=flow.settings.booking.slots_offered,
+            flow.session, campaign_id=moving.campaign_id if moving else None, channel="ivr",
+            after=after, limit=flow.settings.booking.slots_offered,
+            exclude_slot_id=moving.slot_id if moving else None,
         )
         if not slots and after_slot is not None:
             return Go("slots", ("slots_no_more",))
@@ -155,14 +155,16 @@ def _sms_number(flow: CallFlow, resident: Resident | None) -> str | None:
     return mobile
 
 
-def _send_confirmation(flow: CallFlow, kept: Booking) -> bool:
-    """Text the booking to a mobile number; a failed text never fails the booking."""
+def _send_confirmation(flow: CallFlow, kept: Booking, key: str = "sms_booked") -> bool:
+    """Text the booking (or its new date) to a mobile; a failed text never fails the booking."""
     number = _sms_number(flow, flow.resident())
     if number is None:
         return False
+    # The slot by its id: after a move the booking's relationship may still name the old one.
+    slot = flow.session.get(Slot, kept.slot_id)
     body = flow.speaker.catalog.text(
-        "sms_booked", city=flow.city_name(), when=flow.speaker.when(kept.slot.starts_at),
-        place=flow.place(kept.slot), code=kept.reference,
+        key, city=flow.city_name(), when=flow.speaker.when(slot.starts_at),
+        place=flow.place(slot), code=kept.reference,
     )
     try:
         get_telephony().send_sms(number, body)
@@ -220,7 +222,8 @@ def c_move_ok(flow: CallFlow, value: str) -> Outcome:
 
     def work() -> dict:
         moved = booking.reschedule(flow.session, kept.reference, slot_id)
-        return {"reference": moved.reference, "slot_id": moved.slot_id}
+        return {"reference": moved.reference, "slot_id": moved.slot_id,
+                "sms": _send_confirmation(flow, moved, "sms_moved")}
 
     try:
         result = calls.once(flow.session, flow.call, f"move:{flow.state.nonce}", work)
@@ -230,8 +233,8 @@ def c_move_ok(flow: CallFlow, value: str) -> Outcome:
         return Go("person", ("not_eligible",))
     calls.set_outcome(flow.session, flow.call, "booked")
     calls.add_path(flow.session, flow.call, "moved")
-    return Go("after_task", _booked_lines(flow, "moved", result["reference"], False),
-              {"move": False})
+    return Go("after_task", _booked_lines(flow, "moved", result["reference"],
+                                          bool(result.get("sms"))), {"move": False})
 
 
 def c_cancel_ok(flow: CallFlow, value: str) -> Outcome:
@@ -257,11 +260,15 @@ def e_code(flow: CallFlow, digits: str) -> Outcome:
         found = booking.find_booking(flow.session, digits)
         if found is None:
             return Invalid("code_not_found")
-        calls.remember(flow.session, flow.call, "booking_id", found.id)
         if found.status not in ACTIVE_BOOKING_STATUSES:
             calls.set_outcome(flow.session, flow.call, "self_served")
             return Go("after_task", ("already_cancelled",))
-        return Go("existing")
+        if _holder_known(flow, found):
+            calls.remember(flow.session, flow.call, "booking_id", found.id)
+            return Go("existing")
+        # The number alone changes nothing: the holder's birth date must match first.
+        calls.remember(flow.session, flow.call, "code_booking_id", found.id)
+        return Go("birth", ("identify_callerid",), {"goal": "code"})
     if kind == "inquiry":
         inquiry = inquiries.find(flow.session, digits)
         if inquiry is None:
@@ -276,6 +283,32 @@ def e_code(flow: CallFlow, digits: str) -> Outcome:
         calls.add_path(flow.session, flow.call, "inquiry_status")
         return Go("after_task", tuple(lines))
     return Invalid("code_not_found")
+
+
+def _holder_known(flow: CallFlow, found: Booking) -> bool:
+    """True when this call already knows the booking's holder: identified, or their caller ID."""
+    if flow.resident_id() == found.resident_id:
+        return True
+    number = flow.caller_number()
+    return bool(number) and any(
+        r.id == found.resident_id for r in residents.by_phone(flow.session, number))
+
+
+def code_holder(flow: CallFlow) -> Resident | None:
+    """The holder of the booking named by its reference, still to be confirmed by birth date."""
+    booking_id = calls.recall(flow.session, flow.call, "code_booking_id")
+    found = flow.session.get(Booking, booking_id) if isinstance(booking_id, int) else None
+    return found.resident if found is not None else None
+
+
+def code_identified(flow: CallFlow) -> Go:
+    """The holder confirmed their birth date: the named booking is theirs to change."""
+    booking_id = calls.recall(flow.session, flow.call, "code_booking_id")
+    calls.forget(flow.session, flow.call, "code_booking_id")
+    if not isinstance(booking_id, int):
+        return Go("check_identified")
+    calls.remember(flow.session, flow.call, "booking_id", booking_id)
+    return Go("existing", ("identify_ok",))
 
 
 def _active_booking(flow: CallFlow) -> Booking | None:

@@ -236,6 +236,9 @@ class CallFlow:
             # A pulse phone switching to tones: ask again at once, no error counted.
             return self.ask(step, ("star_cue",), attempt=self.state.attempt, short=True,
                             keep=True)
+        if reply.hash_only:
+            # The # of a "1#" spilled from the question before: ask this one again, uncounted.
+            return self.ask(step, attempt=self.state.attempt, keep=True)
         question = QUESTIONS[step](self)
         if isinstance(question, Go):
             return self.follow(question)

@@ -14,6 +14,9 @@ from madoguchi.settings import MenuSettings
 from madoguchi.voice.speech import Line
 
 YES, NO = "1", "2"
+# What an identification is for: a new booking, the caller's own booking or cases, or the
+# booking a caller named by its reference number (which a neighbour could read off a note).
+GOALS = ("book", "check", "code")
 
 
 def later_key(menu: MenuSettings) -> str:
@@ -72,7 +75,7 @@ class State:
             lang=lang if lang in languages else languages[0],
             attempt=min(number("a", 0) or 0, 10),
             quiet=args.get("q") == "1",
-            goal=args.get("g", "") if args.get("g") in ("book", "check") else "",
+            goal=args.get("g", "") if args.get("g") in GOALS else "",
             via_caller_id=args.get("c") == "1",
             move=args.get("m") == "1",
             offered=offered,

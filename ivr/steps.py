@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import prompts
 from call_queue import callbacks as line_callbacks
-from call_queue import windows
+from call_queue import reminder_answers, windows
 from call_queue.callbacks import request_callback
 from ivr import faq_cache, line_entry
 from ivr.birthdate import parse_birth_date
@@ -26,6 +26,8 @@ from ivr.booking_steps import (
     c_existing,
     c_move_ok,
     c_slots,
+    code_holder,
+    code_identified,
     e_code,
     q_book_ok,
     q_cancel_ok,
@@ -105,6 +107,8 @@ def q_birth_ok(flow: CallFlow) -> Ask | Go:
     if not isinstance(kept, dict):
         # A retried confirmation finds the birth date already used and forgotten.
         if flow.call.resident_id is not None:
+            if flow.state.goal == "code":
+                return code_identified(flow)
             return Go("check_identified" if flow.state.goal == "check" else "book")
         return Go("birth")
     spoken = flow.speaker.birth_date(date.fromisoformat(kept["date"]), kept.get("era"),
@@ -218,9 +222,13 @@ def c_language(flow: CallFlow, value: str) -> Outcome:
     lang = value.removeprefix("lang:")
     flow.call.language = lang
     flow.session.commit()
+    greeted_in = flow.state.lang
     flow.state = replace(flow.state, lang=lang)
     flow.speaker = flow.speaker_for(lang)
-    return Go("menu")
+    if lang == greeted_in:
+        return Go("menu")
+    # The greeting said the person key in the first language only: say it again in this one.
+    return Go("menu", (flow.speaker.line("greeting_operator", key=flow.menu.operator_key),))
 
 
 def c_menu(flow: CallFlow, value: str) -> Outcome:
@@ -243,7 +251,10 @@ def c_birth_ok(flow: CallFlow, value: str) -> Outcome:
         return Go("birth")
     kept = calls.recall(flow.session, flow.call, "birth")
     birth = date.fromisoformat(kept["date"])
-    if flow.state.via_caller_id and flow.call.from_e164:
+    if flow.state.goal == "code":
+        holder = code_holder(flow)
+        candidates = [holder] if holder else []
+    elif flow.state.via_caller_id and flow.call.from_e164:
         candidates = residents.by_phone(flow.session, flow.call.from_e164)
     else:
         number = calls.recall(flow.session, flow.call, "resident_no")
@@ -257,10 +268,14 @@ def c_birth_ok(flow: CallFlow, value: str) -> Outcome:
         calls.add_path(flow.session, flow.call, "identify_failed")
         if failures >= flow.menu.max_retries:
             return Go("person", ("identify_failed",))
+        if flow.state.goal == "code":
+            return Go("birth", ("identify_failed",))
         return Go("resident_no", ("identify_failed",), {"via_caller_id": False})
     flow.call.resident_id = match.id
     flow.session.commit()
     calls.add_path(flow.session, flow.call, "identified")
+    if flow.state.goal == "code":
+        return code_identified(flow)
     return Go("check_identified" if flow.state.goal == "check" else "book", ("identify_ok",))
 
 
@@ -488,6 +503,19 @@ def _after_empty_voicemail(flow: CallFlow) -> Outcome:
     return _take_callback(flow, None, silent=True)
 
 
+def w_reminder_person(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
+    """A resident on a reminder call asked for a person (or gave no answer): put them through.
+
+    The operator sees whose appointment it is: the reminded booking's resident is the caller.
+    """
+    found = reminder_answers.reminded_booking(flow.session, flow.state.item or 0)
+    if found is not None and flow.call.resident_id is None:
+        flow.call.resident_id = found[1].resident_id
+        flow.session.commit()
+    calls.add_path(flow.session, flow.call, "reminder_person")
+    return Go("person")
+
+
 QUESTIONS: dict[str, Callable[[CallFlow], Ask | Go]] = {
     "language": q_language, "menu": q_menu, "check": q_check, "code": q_code,
     "resident_no": q_resident_no, "birth": q_birth, "birth_ok": q_birth_ok, "slots": q_slots,
@@ -520,7 +548,7 @@ ROUTERS: dict[str, Callable[[CallFlow], Outcome]] = {
 
 WEBHOOKS: dict[str, Callable[[CallFlow, Mapping[str, str]], Outcome]] = {
     "dial_done": w_dial_done, "voicemail_done": w_voicemail_done,
-    "queue_done": line_entry.queue_done,
+    "queue_done": line_entry.queue_done, "reminder_person": w_reminder_person,
 }
 
 

@@ -46,10 +46,13 @@ def _field(name: str, limit: int) -> str:
 
 def _flow(step: str) -> CallFlow:
     settings = _settings()
+    # On a call the city placed (a reminder), the resident is the one called, not the caller.
+    outbound = _field("Direction", 20).startswith("outbound")
+    resident_side, city_side = ("To", "From") if outbound else ("From", "To")
     return open_flow(
         settings, get_session(), State.parse(step, request.args, list(settings.languages.offered)),
         call_sid=_field("CallSid", 64) or f"unknown-{secrets.token_hex(8)}",
-        from_raw=request.form.get("From"), to_number=_field("To", 32),
+        from_raw=request.form.get(resident_side), to_number=_field(city_side, 32),
     )
 
 

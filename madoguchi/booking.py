@@ -549,6 +549,7 @@ def open_slots(
     after: datetime | None = None,
     site_id: int | None = None,
     limit: int = 3,
+    exclude_slot_id: int | None = None,
 ) -> list[Slot]:
     """The earliest slots that still have a place (for the channel), soonest first."""
     after = after or utcnow()
@@ -566,6 +567,9 @@ def open_slots(
         query = query.where(Slot.campaign_id == campaign_id)
     if site_id is not None:
         query = query.where(Slot.site_id == site_id)
+    if exclude_slot_id is not None:
+        # Moving a booking: the slot it already holds is no choice.
+        query = query.where(Slot.id != exclude_slot_id)
     return list(session.scalars(query))
 
 

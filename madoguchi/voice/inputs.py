@@ -1,7 +1,8 @@
 """What the caller pressed or said, normalised before anything interprets it.
 
 Dial-pulse phones send `*` to switch to tones and many phones add `#`, so `*1`, `**1`, `1#` and
-`1` all mean 1. A bare `*` is not a mistake: the question is asked again at once.
+`1` all mean 1. A bare `*` is not a mistake: the question is asked again at once. Nor is a bare
+`#` — the spill-over of a `1#` into the question after a one-key one — which is not counted.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ class Reply:
     digits: str = ""
     speech: str = ""
     star_only: bool = False
+    hash_only: bool = False
 
     @property
     def silent(self) -> bool:
         """True when the caller gave no answer at all."""
-        return not self.digits and not self.speech and not self.star_only
+        return not (self.digits or self.speech or self.star_only or self.hash_only)
 
 
 def printable(raw: str | None, limit: int) -> str:
@@ -71,7 +73,11 @@ def read_reply(form: Mapping[str, str]) -> Reply:
     speech = clean_speech(form.get("SpeechResult"))
     if not digits and speech:
         digits = spoken_digits(speech)
-    return Reply(digits=digits, speech=speech, star_only=star_only)
+    # "1#" on a one-key question: the 1 answers it, and the # lands in the next question as an
+    # empty answer finished by # (Digits "", FinishedOnKey "#"). That is no answer, nor silence.
+    hash_only = (not digits and not speech and not star_only
+                 and "#" in (form.get("FinishedOnKey") or "") + (form.get("Digits") or ""))
+    return Reply(digits=digits, speech=speech, star_only=star_only, hash_only=hash_only)
 
 
 def _contains(speech: str, word: str) -> bool:

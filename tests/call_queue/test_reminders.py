@@ -1,4 +1,4 @@
-"""Reminders the day before: a text to mobiles, a call with 1/9 to landlines, never twice."""
+"""Reminders the day before: a text to mobiles, a call (1 keeps, 5 then 1 cancels), never twice."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from call_queue import callback_jobs, line_services, reminder_answers, reminders
+from call_queue import line_services, reminder_answers, reminder_texts, reminders
 from call_queue.pacing import OutboundPacer
 from madoguchi.models import Booking, ReminderSent
 from tests import factories
@@ -50,7 +50,7 @@ def _send(session, booking_id: int, now: datetime):
     return reminders.send_reminder(
         session, booking_id, settings=settings, telephony=line_services.get_telephony(),
         pacer=OutboundPacer(line_services.board().redis, 100.0),
-        sms_text=lambda booking: callback_jobs.reminder_text(settings, booking, "sms"), now=now)
+        sms_text=lambda booking: reminder_texts.sms_text(settings, booking), now=now)
 
 
 def test_only_confirmed_bookings_starting_tomorrow_are_due(line_ctx, tomorrow):
@@ -68,7 +68,30 @@ def test_a_mobile_gets_one_text_however_often_the_job_runs(line_ctx, tomorrow, n
     assert ids["mobile"] not in reminders.due_booking_ids(line_ctx, line_services.settings(), now)
 
 
-def test_a_landline_gets_a_call_that_offers_1_to_confirm_and_9_to_cancel(
+def test_the_text_says_whose_appointment_where_and_how_to_change_it(line_ctx, tomorrow,
+                                                                    network):
+    now, ids = tomorrow
+    _send(line_ctx, ids["mobile"], now)
+    [text] = network.messages(MOBILE)
+    kept = fetch(line_ctx, Booking, ids["mobile"])
+    family = kept.resident.name.split()[0]
+    assert f"{family}様" in text.body and kept.resident.name not in text.body  # family name only
+    assert kept.slot.site.name in text.body and kept.reference in text.body
+    assert "03-1234-5678" in text.body and "生年月日" in text.body
+
+
+def test_an_english_text_names_the_family_in_latin_letters(line_ctx, tomorrow, network):
+    _, ids = tomorrow
+    kept = fetch(line_ctx, Booking, ids["mobile"])
+    kept.resident.language = "en"
+    kept.resident.name_kana = "サトウ ハナコ"
+    line_ctx.commit()
+    body = reminder_texts.sms_text(line_services.settings(), kept)
+    assert "appointment for Satou tomorrow" in body and "Hanako" not in body
+    assert kept.slot.site.name_en in body and "call 03-1234-5678" in body
+
+
+def test_a_landline_gets_a_call_that_names_the_appointment_and_asks_1_or_5(
         line_ctx, tomorrow, network, webhooks):
     now, ids = tomorrow
     entry = _send(line_ctx, ids["landline"], now)
@@ -79,10 +102,15 @@ def test_a_landline_gets_a_call_that_offers_1_to_confirm_and_9_to_cancel(
     assert ringing.to_number == LANDLINE
     question = post_signed(webhooks, f"/voice/reminder/answer?reminder={entry_id}",
                            CallSid=ringing.sid, AnsweredBy="human").get_data(as_text=True)
-    assert "<Gather" in question and "1を" in question and "9を" in question
-    done = post_signed(webhooks, f"/voice/reminder/choice?reminder={entry_id}",
-                       CallSid=ringing.sid, Digits="9").get_data(as_text=True)
-    assert "キャンセルしました" in done
+    assert "<Gather" in question and "1を" in question and "5を" in question
+    assert "ヤマダ様" in question and "明日" in question
+    read_back = post_signed(webhooks, f"/voice/reminder/choice?reminder={entry_id}&s=ask&a=0",
+                            CallSid=ringing.sid, Digits="5").get_data(as_text=True)
+    assert "取り消します" in read_back and "<Gather" in read_back
+    assert fetch(line_ctx, Booking, ids["landline"]).status == "confirmed"  # not yet
+    done = post_signed(webhooks, f"/voice/reminder/choice?reminder={entry_id}&s=cancel&a=0",
+                       CallSid=ringing.sid, Digits="1").get_data(as_text=True)
+    assert "取り消しました" in done and "<Hangup" in done
     assert fetch(line_ctx, Booking, ids["landline"]).status == "cancelled"
     assert fetch(line_ctx, ReminderSent, entry_id).status == "cancelled"
 
@@ -91,7 +119,7 @@ def test_confirming_on_the_reminder_call_keeps_the_booking(line_ctx, tomorrow, n
                                                            webhooks):
     now, ids = tomorrow
     entry = _send(line_ctx, ids["landline"], now)
-    post_signed(webhooks, f"/voice/reminder/choice?reminder={entry.id}", Digits="1")
+    post_signed(webhooks, f"/voice/reminder/choice?reminder={entry.id}&s=ask&a=0", Digits="1")
     assert fetch(line_ctx, Booking, ids["landline"]).status == "confirmed"
     assert fetch(line_ctx, ReminderSent, entry.id).status == "confirmed"
 
@@ -113,19 +141,53 @@ def test_the_ledger_refuses_a_second_reminder_of_the_same_kind(line_ctx, tomorro
     assert [(r.kind, r.status) for r in rows] == [("day_before", "sent")]
 
 
-def test_a_key_other_than_1_or_9_leaves_the_booking_and_the_reminder_as_they_are(
-        line_ctx, tomorrow, network):
+def test_spoken_answers_need_the_read_back_too_and_do_not_cancel_means_keep(
+        line_ctx, tomorrow, network, webhooks):
     now, ids = tomorrow
-    entry = _send(line_ctx, ids["landline"], now)
-    chosen = reminder_answers.choose(line_ctx, entry.id, "5")
-    assert (chosen.outcome, chosen.language) == (reminder_answers.UNDECIDED, "ja")
+    entry_id = _send(line_ctx, ids["landline"], now).id
+    ask = f"/voice/reminder/choice?reminder={entry_id}&s=ask&a=0"
+    read_back = post_signed(webhooks, ask, SpeechResult="キャンセルしたいです").get_data(
+        as_text=True)
+    assert "取り消してよろしければ1を" in read_back
+    kept = post_signed(webhooks, f"/voice/reminder/choice?reminder={entry_id}&s=cancel&a=0",
+                       SpeechResult="いいえ、取り消さないでください").get_data(as_text=True)
+    assert "取り消していません" in kept and "<Gather" in kept
     assert fetch(line_ctx, Booking, ids["landline"]).status == "confirmed"
-    assert fetch(line_ctx, ReminderSent, entry.id).status == "calling"
+    done = post_signed(webhooks, f"/voice/reminder/choice?reminder={entry_id}&s=cancel&a=0",
+                       SpeechResult="はい").get_data(as_text=True)
+    assert "取り消しました" in done
+    assert fetch(line_ctx, Booking, ids["landline"]).status == "cancelled"
+
+
+@pytest.mark.parametrize("stage", reminder_answers.STAGES)
+def test_nine_repeats_and_zero_reaches_a_person_on_both_questions(stage):
+    def decide(key: str, attempt: int = 0) -> reminder_answers.Next:
+        return reminder_answers.decide(stage, key, attempt=attempt, max_retries=2,
+                                       repeat_key="9", operator_key="0")
+
+    assert decide("9", attempt=1) == reminder_answers.Next(reminder_answers.REPEAT, attempt=1)
+    assert decide("0").move == reminder_answers.PERSON
+    assert decide("7") == reminder_answers.Next(reminder_answers.AGAIN, "wrong_key", 1)
+    assert decide("") == reminder_answers.Next(reminder_answers.AGAIN, "not_heard", 1)
+    assert decide("", attempt=1) == reminder_answers.Next(reminder_answers.AGAIN, "not_heard", 2)
+    assert decide("", attempt=2).move == reminder_answers.PERSON  # never a hang-up
+
+
+def test_cancelling_takes_5_then_1_and_5_means_nothing_else_on_the_line(settings):
+    from ivr.state import later_key
+
+    ask = reminder_answers.ANSWERS[reminder_answers.ASK]
+    assert ask == {"1": reminder_answers.KEEP, "5": reminder_answers.READ_BACK}
+    assert reminder_answers.ANSWERS[reminder_answers.CANCEL_OK]["1"] == reminder_answers.CANCEL
+    menu = settings.menu
+    # Menus, slots, FAQ pages and callback windows use at most 1-4.
+    assert reminder_answers.CANCEL_KEY not in (menu.repeat_key, menu.operator_key,
+                                               later_key(menu), "1", "2", "3", "4")
 
 
 def test_an_unknown_reminder_is_answered_without_touching_anything(line_ctx):
-    assert reminder_answers.choose(line_ctx, 999_999, "9") == reminder_answers.Choice(
-        reminder_answers.UNKNOWN, None)
+    assert reminder_answers.keep(line_ctx, 999_999) == reminder_answers.UNKNOWN
+    assert reminder_answers.cancel(line_ctx, 999_999) == reminder_answers.UNKNOWN
     reminder_answers.call_ended(line_ctx, 999_999, "no-answer")
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+import prompts
 from madoguchi.models import Booking, Call, CallbackRequest, Inquiry
 from madoguchi.telephony.network import SimulatedNetwork
+from madoguchi.voice.speech import Speaker
 from tests.ivr.conftest import BASE, Caller
 
 RESIDENT_NO = "123456"
@@ -207,24 +209,33 @@ def test_later_dates_are_offered_on_the_later_key(caller, city):
     assert "市民会館の方は、1を押してください" in doc.text
 
 
-def test_an_existing_booking_is_read_and_can_be_moved(caller, city, db_session):
+def test_an_existing_booking_is_read_and_can_be_moved_with_a_text_after(
+        client, city, db_session, settings, redis_client):
     from madoguchi import booking
 
     existing = booking.book(db_session, slot_id=city["slots"][0].id,
                             resident_id=city["resident"].id, channel="api")
+    speaker = Speaker(prompts.catalog("ja"), settings.tz, 500)
+    held, first_other = (speaker.when(s.starts_at) for s in city["slots"][:2])
+    caller = Caller(client, number="+819011112222")  # the resident's own mobile
     to_menu(caller)
     caller.press("1")
-    caller.press(RESIDENT_NO + "#")
     caller.press(BIRTH + "#")
     doc = caller.press("1")
-    assert "すでに" in doc.text and " ".join(existing.reference[:3]) in doc.text
-    caller.press("1")  # change the date
-    caller.press("2")  # the second open slot
+    assert "すでに" in doc.text and held in doc.text
+    doc = caller.press("1")  # change the date
+    # The slot the caller already holds is no choice: option 1 is the next one.
+    assert f"{held}、市民会館" not in doc.text
+    assert f"{first_other}、市民会館の方は、1を" in doc.text
+    caller.press("1")
     assert "変更します" in caller.doc.text
     doc = caller.press("1")
-    assert "変更しました" in doc.text
+    assert "変更しました" in doc.text and "ショートメッセージ" in doc.text
     db_session.expire_all()
     assert db_session.get(Booking, existing.id).slot_id == city["slots"][1].id
+    [text] = SimulatedNetwork(redis_client).messages("+819011112222")
+    assert "変更しました" in text.body and first_other in text.body
+    assert existing.reference in text.body
 
 
 # ---- checking and cancelling ---------------------------------------------------------------
@@ -239,6 +250,9 @@ def test_a_booking_is_checked_and_cancelled_by_its_reference_code(caller, city, 
     caller.press("2")
     caller.press("1")
     doc = caller.press(existing.reference + "#")
+    assert "生年月日" in doc.text and "ご予約があります" not in doc.text
+    caller.press(BIRTH + "#")
+    doc = caller.press("1")
     assert "ご予約があります" in doc.text
     doc = caller.press("2")
     assert "取り消してよろしければ1" in doc.text
@@ -257,6 +271,8 @@ def test_cancelling_needs_an_explicit_yes(caller, city, db_session):
     caller.press("2")
     caller.press("1")
     caller.press(existing.reference)
+    caller.press(BIRTH)
+    caller.press("1")
     caller.press("2")
     caller.wait()
     doc = caller.press("2")

@@ -117,6 +117,8 @@ def test_a_retried_cancellation_frees_one_place(caller, city, db_session):
     caller.press("2")
     caller.press("1")
     caller.press(existing.reference + "#")
+    caller.press(BIRTH + "#")
+    caller.press("1")
     caller.press("2")
     first = caller.press("1")
     again = caller.repeat_last()
@@ -135,7 +137,7 @@ def test_a_retried_move_moves_once(caller, city, db_session):
     caller.press(BIRTH + "#")
     caller.press("1")
     caller.press("1")
-    caller.press("2")
+    caller.press("1")  # the first slot offered: the one after the slot already held
     caller.press("1")
     caller.repeat_last()
     db_session.expire_all()

@@ -237,6 +237,13 @@ def test_a_booking_made_by_phone_is_checked_and_cancelled_by_its_reference(
         press 2
         press 1
         press {reference}#
+        # the number alone, which a neighbour could read off a note, opens nothing
+        expect 生年月日
+        press 19500101#
+        press 1
+        expect 見つかりませんでした
+        press {BIRTH}#
+        press 1
         expect ご予約があります
         press 2
         expect 取り消してよろしければ1
@@ -245,10 +252,40 @@ def test_a_booking_made_by_phone_is_checked_and_cancelled_by_its_reference(
         hangup
     """, from_number=WITHHELD_CALLER_ID)
     assert "市民会館" in result.spoken
+    assert result.spoken.index("生年月日") < result.spoken.index("ご予約があります")
     assert booking_row(committed_db, reference).status == "cancelled"
     with committed_db() as session:
         [count] = booking.slot_counts(session, slot_ids=city["slot_ids"][:1])
     assert (count.booked, count.cancelled) == (0, 1)
+
+
+def test_a_booking_is_moved_by_its_reference_from_the_holders_number_and_texted(
+    city, place_call, committed_db, network
+):
+    reference = spoken_reference(play(place_call, BOOK_BY_CALLER_ID, from_number=MOBILE))
+    result = play(place_call, f"""
+        press 1
+        press 2#
+        press 1#
+        press {reference}#
+        # calling from the number on the holder's record: no birth date asked
+        expect ご予約があります
+        press 1#
+        expect 空いている日時
+        press 1#
+        expect 変更します
+        press 1#
+        expect ご予約の日時を、変更しました
+        hangup
+    """, from_number=MOBILE)
+    assert "ショートメッセージで、お送りしました" in result.spoken.split("変更しました")[-1]
+    assert "生年月日" not in result.spoken
+    assert "確認できませんでした" not in result.spoken  # no # of a 1# cost a try
+    moved = booking_row(committed_db, reference)
+    assert (moved.status, moved.slot_id) == ("confirmed", city["slot_ids"][1])
+    booked_text, moved_text = network.messages(MOBILE)
+    assert reference in booked_text.body and "変更しました" in moved_text.body
+    assert reference in moved_text.body
 
 
 def test_the_faq_answer_is_heard_from_the_database(city, place_call, committed_db):
