@@ -50,9 +50,6 @@ log = logging.getLogger(__name__)
 
 FAQ_PAGE = 3
 VOICEMAIL_MAX_SECONDS = 120
-# Empty recordings (each after a whole callback offer in silence) after which a silent caller
-# with a known number gets a callback on that number.
-SILENT_LAPS_BEFORE_CALLBACK = 2
 DIAL_RING_SECONDS = 30
 # Steps after which ending the call is the caller's own choice (used by the property test).
 FINISHING_STEPS = {"after_task", "faq_answer", "cb_number_ok", "cb_window", "voicemail_done",
@@ -165,10 +162,15 @@ def q_after_task(flow: CallFlow) -> Ask:
 
 
 def q_callback_offer(flow: CallFlow) -> Ask:
-    """Offer a callback or a voicemail when no person can take the call."""
+    """Offer a callback or a voicemail; with a caller ID, pressing nothing means the callback."""
     lines, choices = options(flow, [("option_callback", "1", "callback"),
                                      ("option_voicemail", "2", "voicemail")])
-    return Ask(lines, lines, choices)
+    number = flow.caller_number()
+    if number is None:
+        return Ask(lines, lines, choices)
+    default = flow.speaker.line("callback_offer_default",
+                                number=flow.speaker.phone_number(number))
+    return Ask((*lines, default), (*lines, default), choices)
 
 
 def q_cb_number(flow: CallFlow) -> Ask:
@@ -423,11 +425,39 @@ def r_person(flow: CallFlow) -> Outcome:
         return twiml.connect(utterance, flow.voicing(utterance), number,
                              flow.url("dial_done"), DIAL_RING_SECONDS, flow.menu.pause_ms)
     preface = ("cannot_connect",) if is_open else ("closed", *flow.hours_lines())
+    if flow.state.quiet and flow.caller_number():
+        # Silent since the greeting: another question would only cost them half a minute more.
+        return Go("unanswered", preface)
     return Go("callback_offer", preface)
+
+
+def r_unanswered(flow: CallFlow) -> Outcome:
+    """No answer on the way to a callback: call back the caller's own number, saying which.
+
+    Without a caller ID there is no number to call: the caller is offered the recording once,
+    then told plainly how else the city can be reached. Either way the call goes on (silence
+    never ends a call) with the usual last question.
+    """
+    if flow.call.from_e164:
+        calls.remember(flow.session, flow.call, "callback_number", flow.call.from_e164)
+        calls.add_path(flow.session, flow.call, "silent_callback")
+        return _take_callback(flow, None, silent=True)
+    if not calls.recall(flow.session, flow.call, "recording_offered"):
+        return Go("voicemail")
+    return Go("after_task", tuple(other_ways(flow)))
+
+
+def other_ways(flow: CallFlow) -> list[Line | str]:
+    """How a caller whose number is withheld can still reach the city: counter, shown number."""
+    calls.add_path(flow.session, flow.call, "other_ways")
+    return [flow.speaker.line("other_ways_withheld", city=flow.city_name()),
+            flow.speaker.line("other_ways_counter", city=flow.city_name()),
+            *flow.hours_lines(), "other_ways_shown_number"]
 
 
 def r_voicemail(flow: CallFlow) -> Outcome:
     """Announce the recording and record a message (no transcription)."""
+    calls.remember(flow.session, flow.call, "recording_offered", True)
     calls.add_path(flow.session, flow.call, "voicemail")
     flow.state = replace(flow.state, step="voicemail_done", attempt=0,
                          nonce=secrets.token_hex(4))
@@ -470,21 +500,15 @@ def w_voicemail_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
 
 
 def _after_empty_voicemail(flow: CallFlow) -> Outcome:
-    """Offer the choice again; a caller silent through two laps is called back on their number.
+    """Nothing was recorded: the callback offer again, or the other ways for a withheld number.
 
-    Someone who can neither press a key nor speak after the tone would otherwise only go round
-    the offer and the recording; a person calling them back is the one thing still in our
-    hands. The call goes on either way (silence never ends a call), and a withheld number can
-    only be offered the choice again.
+    With a caller ID, pressing nothing at the offer now means the callback on that number, so a
+    caller who can neither press nor speak is called back instead of going round the recording.
+    A withheld caller was offered the recording once; they hear how else to reach the city.
     """
-    seen = calls.recall(flow.session, flow.call, "empty_voicemails")
-    empties = sorted({*(seen if isinstance(seen, list) else []), flow.state.nonce})
-    calls.remember(flow.session, flow.call, "empty_voicemails", empties)
-    if len(empties) != SILENT_LAPS_BEFORE_CALLBACK or not flow.call.from_e164:
+    if flow.call.from_e164:
         return Go("callback_offer", ("voicemail_empty",))
-    calls.remember(flow.session, flow.call, "callback_number", flow.call.from_e164)
-    calls.add_path(flow.session, flow.call, "silent_callback")
-    return _take_callback(flow, None, silent=True)
+    return Go("after_task", ("voicemail_empty", *other_ways(flow)))
 
 
 QUESTIONS: dict[str, Callable[[CallFlow], Ask | Go]] = {
@@ -513,7 +537,7 @@ ENTRIES: dict[str, Callable[[CallFlow, str], Outcome]] = {
 
 ROUTERS: dict[str, Callable[[CallFlow], Outcome]] = {
     "identify": r_identify, "book": r_book, "check_identified": r_check_identified,
-    "person": r_person, "voicemail": r_voicemail,
+    "person": r_person, "voicemail": r_voicemail, "unanswered": r_unanswered,
 }
 
 
