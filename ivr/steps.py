@@ -35,6 +35,7 @@ from ivr.booking_steps import (
     r_book,
     r_check_identified,
 )
+from ivr.case_steps import r_cases_identified
 from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
 from ivr.voicemail import keep_voicemail
 from madoguchi import calls, hours, phone, residents
@@ -102,7 +103,7 @@ def q_birth_ok(flow: CallFlow) -> Ask | Go:
     if not isinstance(kept, dict):
         # A retried confirmation finds the birth date already used and forgotten.
         if flow.call.resident_id is not None:
-            return Go("check_identified" if flow.state.goal == "check" else "book")
+            return Go(after_identify(flow.state.goal))
         return Go("birth")
     spoken = flow.speaker.birth_date(date.fromisoformat(kept["date"]), kept.get("era"),
                                      kept.get("era_year"))
@@ -263,7 +264,7 @@ def c_birth_ok(flow: CallFlow, value: str) -> Outcome:
     flow.call.resident_id = match.id
     flow.session.commit()
     calls.add_path(flow.session, flow.call, "identified")
-    return Go("check_identified" if flow.state.goal == "check" else "book", ("identify_ok",))
+    return Go(after_identify(flow.state.goal), ("identify_ok",))
 
 
 def c_faq(flow: CallFlow, value: str) -> Outcome:
@@ -400,11 +401,16 @@ def e_cb_number(flow: CallFlow, digits: str) -> Outcome:
     return Go("cb_number_ok")
 
 
+def after_identify(goal: str) -> str:
+    """Where an identified caller goes: their cases and booking for a check, else booking."""
+    return "cases_identified" if goal == "check" else "book"
+
+
 def r_identify(flow: CallFlow) -> Outcome:
     """Skip identification when done, use a known caller ID, or ask the number."""
     goal = flow.state.goal or "book"
     if flow.resident_id() is not None:
-        return Go("check_identified" if goal == "check" else "book")
+        return Go(after_identify(goal))
     number = flow.caller_number()
     if number and residents.phone_registered(flow.session, number):
         return Go("birth", ("identify_callerid",), {"via_caller_id": True})
@@ -538,6 +544,7 @@ ENTRIES: dict[str, Callable[[CallFlow, str], Outcome]] = {
 ROUTERS: dict[str, Callable[[CallFlow], Outcome]] = {
     "identify": r_identify, "book": r_book, "check_identified": r_check_identified,
     "person": r_person, "voicemail": r_voicemail, "unanswered": r_unanswered,
+    "cases_identified": r_cases_identified,
 }
 
 
