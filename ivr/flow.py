@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 import prompts
+from ivr.birthdate import keyed_form
 from ivr.state import Ask, Go, Invalid, Outcome, State, later_key
 from ivr.steps import CHOICES, ENTRIES, QUESTIONS, ROUTERS, WEBHOOKS
 from madoguchi import calls, hours, phone
@@ -36,6 +37,7 @@ from madoguchi.voice import twiml
 from madoguchi.voice.audio import audio_finder
 from madoguchi.voice.inputs import Reply, intent_of, names_language, read_reply
 from madoguchi.voice.speech import Line, Speaker, Utterance
+from madoguchi.voice.spoken import date_from_speech, number_from_speech
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ class CallFlow:
         # What a router step must say first when it answers with its own TwiML.
         self.preface: tuple[Line | str, ...] = ()
         self.later_key = later_key(self.menu)
+        # True while handling an entry the caller said rather than keyed (read it back).
+        self.heard_spoken = False
 
     # ---- the call's record -------------------------------------------------------------
 
@@ -258,7 +262,9 @@ class CallFlow:
         if reply.silent:
             return self._silence(step)
         if question.entry:
-            return self.follow(ENTRIES[step](self, reply.digits))
+            digits = reply.digits if reply.keyed else self.spoken_entry(step, reply)
+            self.heard_spoken = not reply.keyed
+            return self.follow(ENTRIES[step](self, digits))
         key = reply.digits if reply.digits in question.choices else None
         if key is None and step == "language":
             named = names_language(reply.speech, [prompts.catalog(code) for code in
@@ -269,6 +275,15 @@ class CallFlow:
         if key is None:
             return self.error("wrong_key" if reply.digits else "not_heard")
         return self.follow(CHOICES[step](self, question.choices[key]))
+
+    def spoken_entry(self, step: str, reply: Reply) -> str:
+        """The keys a spoken answer stands for: a date in the keyed form, else its digits."""
+        if step == "birth":
+            said = date_from_speech(reply.speech, self.state.lang)
+            keyed = keyed_form(said) if said else None
+            if keyed:
+                return keyed
+        return number_from_speech(reply.speech, self.state.lang) or reply.digits
 
     def _silence(self, step: str) -> VoiceResponse:
         if step in SILENCE_MEANS:

@@ -26,7 +26,6 @@ from ivr.booking_steps import (
     c_existing,
     c_move_ok,
     c_slots,
-    e_code,
     q_book_ok,
     q_cancel_ok,
     q_existing,
@@ -35,6 +34,7 @@ from ivr.booking_steps import (
     r_book,
     r_check_identified,
 )
+from ivr.booking_steps import e_code as lookup_code
 from ivr.case_steps import r_cases_identified
 from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
 from ivr.voicemail import keep_voicemail
@@ -375,11 +375,60 @@ def _take_callback(flow: CallFlow, window: windows.CallbackWindow | None, *,
 
 
 def e_resident_no(flow: CallFlow, digits: str) -> Outcome:
-    """Keep the resident number for the birth date question."""
+    """Keep the resident number for the birth date question (read back first if it was said)."""
     if not 4 <= len(digits) <= 20:
         return Invalid("resident_no_invalid")
     calls.remember(flow.session, flow.call, "resident_no", digits)
+    return Go("resident_no_ok") if flow.heard_spoken else Go("birth")
+
+
+def e_code(flow: CallFlow, digits: str) -> Outcome:
+    """A keyed reference goes straight to its look-up; a spoken one is read back first."""
+    if not flow.heard_spoken:
+        return lookup_code(flow, digits)
+    if not digits:
+        return Invalid("code_not_found")
+    calls.remember(flow.session, flow.call, "spoken_code", digits)
+    return Go("code_ok")
+
+
+def q_resident_no_ok(flow: CallFlow) -> Ask | Go:
+    """Read a spoken resident number back digit by digit and ask to confirm it."""
+    number = calls.recall(flow.session, flow.call, "resident_no")
+    if not isinstance(number, str):
+        return Go("birth") if flow.call.resident_id is None else Go("menu")
+    lines = (flow.speaker.line("resident_no_readback", number=flow.speaker.digits(number)),
+             yes_no(flow))
+    return Ask(lines, lines, {YES: "yes", NO: "no"})
+
+
+def c_resident_no_ok(flow: CallFlow, value: str) -> Outcome:
+    """On to the birth date, or ask the number again."""
+    if value == "no":
+        calls.forget(flow.session, flow.call, "resident_no")
+        return Go("resident_no")
     return Go("birth")
+
+
+def q_code_ok(flow: CallFlow) -> Ask | Go:
+    """Read a spoken reference back digit by digit and ask to confirm it."""
+    code = calls.recall(flow.session, flow.call, "spoken_code")
+    if not isinstance(code, str):
+        return Go("code")
+    lines = (flow.speaker.line("code_readback", code=flow.speaker.digits(code)), yes_no(flow))
+    return Ask(lines, lines, {YES: "yes", NO: "no"})
+
+
+def c_code_ok(flow: CallFlow, value: str) -> Outcome:
+    """Look the confirmed reference up, or ask for it again."""
+    code = calls.recall(flow.session, flow.call, "spoken_code")
+    calls.forget(flow.session, flow.call, "spoken_code")
+    if value == "no" or not isinstance(code, str):
+        return Go("code")
+    found = lookup_code(flow, code)
+    if isinstance(found, Invalid):
+        return Go("code", (found.cue,))
+    return found
 
 
 def e_birth(flow: CallFlow, digits: str) -> Outcome:
@@ -524,6 +573,7 @@ QUESTIONS: dict[str, Callable[[CallFlow], Ask | Go]] = {
     "cancel_ok": q_cancel_ok, "faq": q_faq, "faq_answer": q_faq_answer,
     "after_task": q_after_task, "callback_offer": q_callback_offer, "cb_number": q_cb_number,
     "cb_number_ok": q_cb_number_ok, "cb_window": q_cb_window,
+    "resident_no_ok": q_resident_no_ok, "code_ok": q_code_ok,
 }
 
 
@@ -533,6 +583,7 @@ CHOICES: dict[str, Callable[[CallFlow, str], Outcome]] = {
     "cancel_ok": c_cancel_ok, "faq": c_faq, "faq_answer": c_faq_answer,
     "after_task": c_after_task, "callback_offer": c_callback_offer,
     "cb_number_ok": c_cb_number_ok, "cb_window": c_cb_window,
+    "resident_no_ok": c_resident_no_ok, "code_ok": c_code_ok,
 }
 
 

@@ -30,6 +30,7 @@ class Reply:
     digits: str = ""
     speech: str = ""
     star_only: bool = False
+    keyed: bool = False  # the digits came from the keypad (not from speech)
 
     @property
     def silent(self) -> bool:
@@ -68,10 +69,11 @@ def spoken_digits(speech: str) -> str:
 def read_reply(form: Mapping[str, str]) -> Reply:
     """The caller's answer from a Gather's form fields (Digits, SpeechResult)."""
     digits, star_only = clean_digits(form.get("Digits"))
+    keyed = bool(digits)
     speech = clean_speech(form.get("SpeechResult"))
     if not digits and speech:
         digits = spoken_digits(speech)
-    return Reply(digits=digits, speech=speech, star_only=star_only)
+    return Reply(digits=digits, speech=speech, star_only=star_only, keyed=keyed)
 
 
 def _contains(speech: str, word: str) -> bool:
