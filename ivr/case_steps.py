@@ -39,7 +39,8 @@ def r_cases_identified(flow: CallFlow) -> Outcome:
     calls.add_path(flow.session, flow.call, "cases_read", str(len(found)))
     if not found:
         return Go("check_identified", ("cases_none",))
-    lines: list[Line | str] = [flow.speaker.line("cases_count", count=len(found))]
+    lines: list[Line | str] = [
+        flow.speaker.line("cases_count", count=len(found)) if len(found) > 1 else "cases_one"]
     for inquiry in found[:CASES_READ]:
         lines.extend(case_lines(flow, inquiry))
     if len(found) > CASES_READ:
