@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from madoguchi.voice.spoken import whole_number
 from prompts import Catalog
 
 # Intents checked in this order: "予約の確認" is a check, "係の人" wins everywhere, and a
@@ -58,11 +59,12 @@ def clean_speech(raw: str | None) -> str:
 
 
 def spoken_digits(speech: str) -> str:
-    """Digits the caller said ("1 2 3", "一二三"), or "" when the speech is not just digits."""
+    """Digits the caller said ("1 2 3", "一二三", "いち", "one"), or "" when the speech is not
+    just a number."""
     # "1番です" is how many callers say a menu number.
     text = re.sub(r"(番|ばん)(です)?$", "", speech.translate(_KANJI_DIGITS))
     if not text or not _SPOKEN_DIGITS.match(text):
-        return ""
+        return whole_number(speech)
     return re.sub(r"\D", "", text)
 
 

@@ -39,6 +39,9 @@ _KANA_ERAS = {"めいじ": "明治", "たいしょう": "大正", "しょうわ"
 _KANJI_NUMERAL = re.compile(r"[〇一二三四五六七八九零十百千万]+")
 _POSITIONAL = re.compile(r"[十百千万]")
 _KANJI_DIGIT = str.maketrans("〇一二三四五六七八九零", "01234567890")
+# What follows a lone one-sound numeral that makes it a number: a date unit, 番 (ばん).
+_COUNTED = ("年", "月", "日", "番", "ば")
+_ONLY_DIGITS = re.compile(r"[\d\s、,.。ー\-]+")
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
            "september", "october", "november", "december")
 _FILLER = re.compile(r"\b(the|of|on|and|my|is|it's|its|number|date|birth|born|i|was|a)\b")
@@ -92,7 +95,7 @@ def _kana_to_kanji(text: str) -> str:
         run = pieces[start:end]
         after = pieces[end][0] if end < len(pieces) else ""
         whole = start == 0 and end == len(pieces)
-        numeric = len(run) > 1 or len(run[0][0]) > 1 or whole or after in ("年", "月", "日")
+        numeric = len(run) > 1 or len(run[0][0]) > 1 or whole or after in _COUNTED
         out.extend(kanji if numeric else kana for kana, kanji in run)  # type: ignore[misc]
         start = end
     return "".join(out)
@@ -123,7 +126,7 @@ def _english(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower().replace("-", " ")
     # "oh" for zero, as in "oh nine oh", only among other numbers.
     text = re.sub(r"\b(oh|o)\b", "zero", text)
-    return alpha2digit(text, "en")
+    return alpha2digit(text, "en", threshold=0)
 
 
 def number_from_speech(speech: str, lang: str) -> str:
@@ -134,6 +137,18 @@ def number_from_speech(speech: str, lang: str) -> str:
     if lang != "ja":
         text = _japanese(text)  # a Japanese caller on the English line, or kanji in the text
     return "".join(ch for ch in text if ch.isascii() and ch.isdigit())[:40]
+
+
+def whole_number(speech: str) -> str:
+    """The digits when the whole answer is a number ("いち", "にばん", "one two"), else ""."""
+    text = _japanese(speech)
+    text = alpha2digit(unicodedata.normalize("NFKC", text).lower().replace("-", " "), "en",
+                       threshold=0)
+    # "1番です" is how many callers say a menu number.
+    text = re.sub(r"(番|ばん)(です)?$", "", text.strip("。、.,!?！？ "))
+    if not text or not _ONLY_DIGITS.fullmatch(text):
+        return ""
+    return re.sub(r"\D", "", text)[:40]
 
 
 def _japanese_date(text: str) -> SpokenDate | None:

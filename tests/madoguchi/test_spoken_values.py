@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ivr.birthdate import keyed_form, parse_birth_date
+from madoguchi.voice.inputs import read_reply
 from madoguchi.voice.spoken import SpokenDate, date_from_speech, number_from_speech
 
 TODAY = date(2026, 12, 6)
@@ -83,6 +84,15 @@ def test_the_spoken_era_date_is_the_same_day_as_keyed_and_reads_back_in_the_era(
     keyed = parse_birth_date(keyed_form(date_from_speech("昭和29年8月9日", "ja")), TODAY)
     assert keyed is not None
     assert (keyed.value, keyed.era, keyed.era_year) == (date(1954, 8, 9), "showa", 29)
+
+
+@pytest.mark.parametrize(("said", "digits"), [
+    ("いち", "1"), ("にばん", "2"), ("ごばんです", "5"), ("ゼロ", "0"), ("one", "1"),
+    ("nine", "9"), ("はい", ""), ("お願いします", ""), ("oh", ""), ("no", ""),
+    ("two please", ""),
+])
+def test_a_key_said_as_a_word_answers_a_one_key_question(said, digits):
+    assert read_reply({"SpeechResult": said}).digits == digits
 
 
 @given(st.text(max_size=60))
