@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from madoguchi import inquiries
+from madoguchi.models import CallbackRequest
 from madoguchi.telephony.engine import WITHHELD_CALLER_ID
 
 from .live_server import live_server  # noqa: F401 (the fixture)
@@ -119,3 +122,25 @@ def test_a_case_number_said_aloud_is_read_back_then_its_status_told(
     [readback] = [line for line in result.spoken.splitlines() if "、ですね" in line]
     said = readback.split("、ですね", 1)[0]
     assert "".join(ch for ch in said if ch.isdigit()) == reference
+
+
+def test_a_withheld_caller_says_the_callback_number_and_hears_it_read_back(
+    city, place_call, committed_db  # noqa: F811
+):
+    play(place_call, """
+        press 1
+        press 4
+        expect 折り返しお電話する方は、1を
+        press 1
+        expect お電話番号を、お話しいただいても、かまいません
+        say ゼロキュウゼロ いちにさんよん ごろくななはち
+        expect お電話番号は、0 9 0 … 1 2 3 4 … 5 6 7 8、ですね
+        press 1
+        expect お電話する時間を、お選びください
+        press 1
+        expect 承りました
+        hangup
+    """, from_number=WITHHELD_CALLER_ID)
+    with committed_db() as session:
+        [request] = session.scalars(select(CallbackRequest)).all()
+    assert request.phone_e164 == "+819012345678"
