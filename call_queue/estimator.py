@@ -21,6 +21,13 @@ from dataclasses import dataclass
 DEFAULT_HANDLE_SECONDS = 300.0
 # Prior weight (in calls) of the default handle time when few calls have been measured.
 PRIOR_CALLS = 5
+# The range said aloud runs from the 10th to the 90th percentile of the wait: 8 callers in 10
+# are answered inside it. Z is the standard normal quantile of 90%.
+RANGE_Z = 1.2816
+# Up to this expected wait the caller hears "about N minutes" rather than a range.
+ABOUT_SECONDS = 5 * 60
+# Up to this expected wait the caller hears "in a moment".
+MOMENT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,14 @@ class WaitEstimate:
     @property
     def is_short(self) -> bool:
         """True when the caller should hear "in a moment" rather than a range."""
-        return self.high_minutes <= 1
+        return self.mean_seconds <= MOMENT_SECONDS
+
+    @property
+    def about_minutes(self) -> int | None:
+        """The whole minutes of "about N minutes" for a short wait; None when a range is said."""
+        if self.is_short or self.mean_seconds > ABOUT_SECONDS:
+            return None
+        return max(2, round(self.mean_seconds / 60))
 
 
 def expected_wait(ahead: int, operators: int, mean_handle_seconds: float,
@@ -57,20 +71,40 @@ def expected_wait(ahead: int, operators: int, mean_handle_seconds: float,
 
 def _step(minutes: float) -> int:
     if minutes <= 10:
-        return 1 if minutes <= 3 else 5
+        return 1
     return 5 if minutes <= 60 else 15
 
 
+def wait_quantile(mean_seconds: float, sd_seconds: float, z: float) -> float:
+    """The wait's quantile at standard normal z, for a gamma law of the same mean and spread.
+
+    The wait is a sum of n + 1 exponential stages, close to a gamma law; the Wilson-Hilferty
+    transform gives its quantiles in closed form (within a few percent from one stage up).
+    """
+    if mean_seconds <= 0:
+        return 0.0
+    shape = (mean_seconds / sd_seconds) ** 2 if sd_seconds > 0 else math.inf
+    if math.isinf(shape):
+        return mean_seconds
+    cube = 1.0 - 1.0 / (9.0 * shape) + z / (3.0 * math.sqrt(shape))
+    return mean_seconds * max(cube, 0.0) ** 3
+
+
 def spoken_range(mean_seconds: float, sd_seconds: float) -> tuple[int, int]:
-    """A range of whole minutes, rounded outward to steps a listener can take in (5, 15 min)."""
-    low = max(mean_seconds - sd_seconds, 0.0) / 60.0
-    high = (mean_seconds + sd_seconds) / 60.0
+    """The 10th to 90th percentile in whole minutes, in steps a listener takes in (1, 5, 15).
+
+    The low end follows the people ahead (it is zero only when a quick answer is likely), and
+    it never rises above the expected wait.
+    """
+    low = wait_quantile(mean_seconds, sd_seconds, -RANGE_Z) / 60.0
+    high = wait_quantile(mean_seconds, sd_seconds, RANGE_Z) / 60.0
+    mean = mean_seconds / 60.0
     step = _step(high)
-    low_rounded = int(math.floor(low / step) * step)
+    low_rounded = int(min(round(low / step) * step, math.floor(mean / step) * step))
     high_rounded = int(math.ceil(high / step) * step)
     if high_rounded <= low_rounded:
         high_rounded = low_rounded + step
-    return low_rounded, max(high_rounded, 1)
+    return max(low_rounded, 0), max(high_rounded, 1)
 
 
 def estimate(ahead: int, operators: int, mean_handle_seconds: float,

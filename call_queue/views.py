@@ -117,6 +117,9 @@ def _announcement(speaker: Speaker, where: Standing | None) -> list[Line | str]:
         if where.estimate is not None:
             if where.estimate.is_short:
                 lines.append("queue_wait_short")
+            elif where.estimate.about_minutes is not None:
+                lines.append(speaker.line("queue_wait_about",
+                                          minutes=where.estimate.about_minutes))
             else:
                 lines.append(speaker.line("queue_wait_range", low=where.estimate.low_minutes,
                                           high=where.estimate.high_minutes))

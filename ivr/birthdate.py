@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from madoguchi.voice.spoken import SpokenDate
+
 # Era keys as the prompt announces them; the first year of each era is year 1 (元年).
 ERAS = {"1": ("showa", 1926), "2": ("heisei", 1989), "3": ("taisho", 1912), "4": ("reiwa", 2019)}
 # The last year of each era, so 昭和70年 is refused instead of silently becoming 1995.
@@ -40,3 +42,16 @@ def parse_birth_date(digits: str, today: date) -> KeyedBirthDate | None:
     if not date(1900, 1, 1) <= keyed.value <= today:
         return None
     return keyed
+
+
+def keyed_form(spoken: SpokenDate) -> str | None:
+    """A spoken date as the keys that say the same (19540809, or 1290809 for 昭和29年8月9日)."""
+    if not (1 <= spoken.month <= 12 and 1 <= spoken.day <= 31):
+        return None
+    tail = f"{spoken.month:02d}{spoken.day:02d}"
+    if spoken.era is None:
+        return f"{spoken.year:04d}{tail}" if 1000 <= spoken.year <= 9999 else None
+    key = next((k for k, (era, _) in ERAS.items() if era == spoken.era), None)
+    if key is None or not 1 <= spoken.year <= 99:
+        return None
+    return f"{key}{spoken.year:02d}{tail}"

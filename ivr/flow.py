@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 import prompts
+from ivr.birthdate import keyed_form
 from ivr.state import Ask, Go, Invalid, Outcome, State, later_key
 from ivr.steps import CHOICES, ENTRIES, QUESTIONS, ROUTERS, WEBHOOKS
 from madoguchi import calls, hours, phone, residents
@@ -36,15 +37,17 @@ from madoguchi.voice import twiml
 from madoguchi.voice.audio import audio_finder
 from madoguchi.voice.inputs import Reply, intent_of, names_language, read_reply
 from madoguchi.voice.speech import Line, Speaker, Utterance
+from madoguchi.voice.spoken import date_from_speech, number_from_speech
 
 log = logging.getLogger(__name__)
 
-# Steps whose silence, after the last re-prompt, leads to a voicemail rather than to a person:
+# Steps whose silence, after the last re-prompt, leads to the callback on the caller's own number
+# (or, for a withheld number, to the one recording and then the other ways to reach the city):
 # the caller is already on the way to a callback, so sending them "to a person" would loop.
-GIVE_UP_TO_VOICEMAIL = {"callback_offer", "cb_number", "cb_number_ok"}
+GIVE_UP_TO_CALLBACK = {"callback_offer", "cb_number", "cb_number_ok"}
 # Questions of fixed prompts only (no caller's data in them): their TwiML is rendered once per
 # wording, language, attempt and audio, and reused with each call's action URL.
-FIXED_QUESTIONS = {"language", "menu", "resident_no", "callback_offer"}
+FIXED_QUESTIONS = {"language", "menu", "resident_no"}
 # Questions where pressing nothing is an answer, as the question itself says.
 SILENCE_MEANS = {"cb_window": "soon"}
 
@@ -69,6 +72,8 @@ class CallFlow:
         # What a router step must say first when it answers with its own TwiML.
         self.preface: tuple[Line | str, ...] = ()
         self.later_key = later_key(self.menu)
+        # True while handling an entry the caller said rather than keyed (read it back).
+        self.heard_spoken = False
 
     # ---- the call's record -------------------------------------------------------------
 
@@ -140,7 +145,7 @@ class CallFlow:
         return min(max(self.menu.timeout_seconds, 8) + attempt, 10)
 
     def ask(self, step: str, preface: tuple[Line | str, ...] = (), attempt: int = 0,
-            short: bool = False, warn: bool = False, keep: bool = False) -> VoiceResponse:
+            short: bool = False, warn: str | None = None, keep: bool = False) -> VoiceResponse:
         """Put a question (or follow a router step) with an optional preface."""
         if step in ROUTERS:
             self.preface = preface
@@ -158,7 +163,7 @@ class CallFlow:
         if not question.entry and not short:
             lines.append(self.speaker.line("repeat_hint", key=self.menu.repeat_key))
         if warn:
-            lines.append("last_try_warning")
+            lines.append(warn)
         if short:
             lines.append(self.speaker.line("operator_hint", key=self.menu.operator_key))
         utterance = self.utter(lines)
@@ -197,15 +202,28 @@ class CallFlow:
     def error(self, cue: str) -> VoiceResponse:
         """Count a miss: re-ask shorter with a cue, warn before the last try, then give up."""
         attempt = self.state.attempt + 1
-        if attempt > self.menu.max_retries and self.state.step in SILENCE_MEANS:
-            return self.follow(CHOICES[self.state.step](self, SILENCE_MEANS[self.state.step]))
-        if attempt > self.menu.max_retries:
-            target = "voicemail" if self.state.step in GIVE_UP_TO_VOICEMAIL else "person"
-            self.move("gave_up", self.state.step)
-            return self.follow(Go(target))
-        warn = attempt == self.menu.max_retries and self.state.step not in GIVE_UP_TO_VOICEMAIL
-        return self.ask(self.state.step, (cue,), attempt=attempt, short=True, warn=warn,
-                        keep=True)
+        step = self.state.step
+        retries = self.menu.max_retries
+        if step in GIVE_UP_TO_CALLBACK and self.state.quiet:
+            # Silent since the greeting: one more try is enough before the line acts for them.
+            retries = min(retries, 1)
+        if attempt > retries and step in SILENCE_MEANS:
+            return self.follow(CHOICES[step](self, SILENCE_MEANS[step]))
+        if attempt > retries:
+            self.move("gave_up", step)
+            return self.follow(Go("unanswered" if step in GIVE_UP_TO_CALLBACK else "person"))
+        warning = None
+        if attempt == retries:
+            warning = self.give_up_warning() if step in GIVE_UP_TO_CALLBACK else "last_try_warning"
+        return self.ask(step, (cue,), attempt=attempt, short=True, warn=warning, keep=True)
+
+    def give_up_warning(self) -> str | None:
+        """What the line will do if the caller still gives no answer on the way to a callback."""
+        if self.caller_number():
+            return "last_try_callback"
+        if calls.recall(self.session, self.call, "recording_offered"):
+            return None
+        return "last_try_recording"
 
     # ---- entry points ------------------------------------------------------------------
 
@@ -254,7 +272,9 @@ class CallFlow:
         if reply.silent:
             return self._silence(step)
         if question.entry:
-            return self.follow(ENTRIES[step](self, reply.digits))
+            digits = reply.digits if reply.keyed else self.spoken_entry(step, reply)
+            self.heard_spoken = not reply.keyed
+            return self.follow(ENTRIES[step](self, digits))
         key = reply.digits if reply.digits in question.choices else None
         if key is None and step == "language":
             named = names_language(reply.speech, [prompts.catalog(code) for code in
@@ -266,6 +286,15 @@ class CallFlow:
             return self.error("wrong_key" if reply.digits else "not_heard")
         return self.follow(CHOICES[step](self, question.choices[key]))
 
+    def spoken_entry(self, step: str, reply: Reply) -> str:
+        """The keys a spoken answer stands for: a date in the keyed form, else its digits."""
+        if step == "birth":
+            said = date_from_speech(reply.speech, self.state.lang)
+            keyed = keyed_form(said) if said else None
+            if keyed:
+                return keyed
+        return number_from_speech(reply.speech, self.state.lang) or reply.digits
+
     def _silence(self, step: str) -> VoiceResponse:
         if step in SILENCE_MEANS:
             return self.follow(CHOICES[step](self, SILENCE_MEANS[step]))
@@ -275,6 +304,10 @@ class CallFlow:
             # Nothing heard since the greeting: a pulse phone, or someone who cannot press.
             self.move("silent_from_start")
             return self.follow(Go("person"))
+        if step == "callback_offer" and self.caller_number():
+            # The offer said so: pressing nothing means "call me back on this number".
+            self.move("gave_up", step)
+            return self.follow(Go("unanswered"))
         return self.error("not_heard")
 
     def _trace(self, step: str, reply: Reply, question: Ask) -> None:

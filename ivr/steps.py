@@ -28,7 +28,6 @@ from ivr.booking_steps import (
     c_slots,
     code_holder,
     code_identified,
-    e_code,
     q_book_ok,
     q_cancel_ok,
     q_existing,
@@ -37,6 +36,8 @@ from ivr.booking_steps import (
     r_book,
     r_check_identified,
 )
+from ivr.booking_steps import e_code as lookup_code
+from ivr.case_steps import r_cases_identified
 from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
 from ivr.voicemail import keep_voicemail
 from madoguchi import calls, hours, phone, residents
@@ -52,9 +53,6 @@ log = logging.getLogger(__name__)
 
 FAQ_PAGE = 3
 VOICEMAIL_MAX_SECONDS = 120
-# Empty recordings (each after a whole callback offer in silence) after which a silent caller
-# with a known number gets a callback on that number.
-SILENT_LAPS_BEFORE_CALLBACK = 2
 DIAL_RING_SECONDS = 30
 # Steps after which ending the call is the caller's own choice (used by the property test).
 FINISHING_STEPS = {"after_task", "faq_answer", "cb_number_ok", "cb_window", "voicemail_done",
@@ -109,7 +107,7 @@ def q_birth_ok(flow: CallFlow) -> Ask | Go:
         if flow.call.resident_id is not None:
             if flow.state.goal == "code":
                 return code_identified(flow)
-            return Go("check_identified" if flow.state.goal == "check" else "book")
+            return Go(after_identify(flow.state.goal))
         return Go("birth")
     spoken = flow.speaker.birth_date(date.fromisoformat(kept["date"]), kept.get("era"),
                                      kept.get("era_year"))
@@ -169,10 +167,15 @@ def q_after_task(flow: CallFlow) -> Ask:
 
 
 def q_callback_offer(flow: CallFlow) -> Ask:
-    """Offer a callback or a voicemail when no person can take the call."""
+    """Offer a callback or a voicemail; with a caller ID, pressing nothing means the callback."""
     lines, choices = options(flow, [("option_callback", "1", "callback"),
                                      ("option_voicemail", "2", "voicemail")])
-    return Ask(lines, lines, choices)
+    number = flow.caller_number()
+    if number is None:
+        return Ask(lines, lines, choices)
+    default = flow.speaker.line("callback_offer_default",
+                                number=flow.speaker.phone_number(number))
+    return Ask((*lines, default), (*lines, default), choices)
 
 
 def q_cb_number(flow: CallFlow) -> Ask:
@@ -276,7 +279,7 @@ def c_birth_ok(flow: CallFlow, value: str) -> Outcome:
     calls.add_path(flow.session, flow.call, "identified")
     if flow.state.goal == "code":
         return code_identified(flow)
-    return Go("check_identified" if flow.state.goal == "check" else "book", ("identify_ok",))
+    return Go(after_identify(flow.state.goal), ("identify_ok",))
 
 
 def c_faq(flow: CallFlow, value: str) -> Outcome:
@@ -387,11 +390,60 @@ def _take_callback(flow: CallFlow, window: windows.CallbackWindow | None, *,
 
 
 def e_resident_no(flow: CallFlow, digits: str) -> Outcome:
-    """Keep the resident number for the birth date question."""
+    """Keep the resident number for the birth date question (read back first if it was said)."""
     if not 4 <= len(digits) <= 20:
         return Invalid("resident_no_invalid")
     calls.remember(flow.session, flow.call, "resident_no", digits)
+    return Go("resident_no_ok") if flow.heard_spoken else Go("birth")
+
+
+def e_code(flow: CallFlow, digits: str) -> Outcome:
+    """A keyed reference goes straight to its look-up; a spoken one is read back first."""
+    if not flow.heard_spoken:
+        return lookup_code(flow, digits)
+    if not digits:
+        return Invalid("code_not_found")
+    calls.remember(flow.session, flow.call, "spoken_code", digits)
+    return Go("code_ok")
+
+
+def q_resident_no_ok(flow: CallFlow) -> Ask | Go:
+    """Read a spoken resident number back digit by digit and ask to confirm it."""
+    number = calls.recall(flow.session, flow.call, "resident_no")
+    if not isinstance(number, str):
+        return Go("birth") if flow.call.resident_id is None else Go("menu")
+    lines = (flow.speaker.line("resident_no_readback", number=flow.speaker.digits(number)),
+             yes_no(flow))
+    return Ask(lines, lines, {YES: "yes", NO: "no"})
+
+
+def c_resident_no_ok(flow: CallFlow, value: str) -> Outcome:
+    """On to the birth date, or ask the number again."""
+    if value == "no":
+        calls.forget(flow.session, flow.call, "resident_no")
+        return Go("resident_no")
     return Go("birth")
+
+
+def q_code_ok(flow: CallFlow) -> Ask | Go:
+    """Read a spoken reference back digit by digit and ask to confirm it."""
+    code = calls.recall(flow.session, flow.call, "spoken_code")
+    if not isinstance(code, str):
+        return Go("code")
+    lines = (flow.speaker.line("code_readback", code=flow.speaker.digits(code)), yes_no(flow))
+    return Ask(lines, lines, {YES: "yes", NO: "no"})
+
+
+def c_code_ok(flow: CallFlow, value: str) -> Outcome:
+    """Look the confirmed reference up, or ask for it again."""
+    code = calls.recall(flow.session, flow.call, "spoken_code")
+    calls.forget(flow.session, flow.call, "spoken_code")
+    if value == "no" or not isinstance(code, str):
+        return Go("code")
+    found = lookup_code(flow, code)
+    if isinstance(found, Invalid):
+        return Go("code", (found.cue,))
+    return found
 
 
 def e_birth(flow: CallFlow, digits: str) -> Outcome:
@@ -413,13 +465,18 @@ def e_cb_number(flow: CallFlow, digits: str) -> Outcome:
     return Go("cb_number_ok")
 
 
+def after_identify(goal: str) -> str:
+    """Where an identified caller goes: their cases and booking for a check, else booking."""
+    return "cases_identified" if goal == "check" else "book"
+
+
 def r_identify(flow: CallFlow) -> Outcome:
     """Skip identification when done, use a known caller ID, or ask the number."""
     goal = flow.state.goal or "book"
     number = flow.caller_number()
     resident_id, registered = flow.caller_on_record(number)
     if resident_id is not None:
-        return Go("check_identified" if goal == "check" else "book")
+        return Go(after_identify(goal))
     if registered:
         return Go("birth", ("identify_callerid",), {"via_caller_id": True})
     return Go("resident_no", changes={"via_caller_id": False})
@@ -439,11 +496,39 @@ def r_person(flow: CallFlow) -> Outcome:
         return twiml.connect(utterance, flow.voicing(utterance), number,
                              flow.url("dial_done"), DIAL_RING_SECONDS, flow.menu.pause_ms)
     preface = ("cannot_connect",) if is_open else ("closed", *flow.hours_lines())
+    if flow.state.quiet and flow.caller_number():
+        # Silent since the greeting: another question would only cost them half a minute more.
+        return Go("unanswered", preface)
     return Go("callback_offer", preface)
+
+
+def r_unanswered(flow: CallFlow) -> Outcome:
+    """No answer on the way to a callback: call back the caller's own number, saying which.
+
+    Without a caller ID there is no number to call: the caller is offered the recording once,
+    then told plainly how else the city can be reached. Either way the call goes on (silence
+    never ends a call) with the usual last question.
+    """
+    if flow.call.from_e164:
+        calls.remember(flow.session, flow.call, "callback_number", flow.call.from_e164)
+        calls.add_path(flow.session, flow.call, "silent_callback")
+        return _take_callback(flow, None, silent=True)
+    if not calls.recall(flow.session, flow.call, "recording_offered"):
+        return Go("voicemail")
+    return Go("after_task", tuple(other_ways(flow)))
+
+
+def other_ways(flow: CallFlow) -> list[Line | str]:
+    """How a caller whose number is withheld can still reach the city: counter, shown number."""
+    calls.add_path(flow.session, flow.call, "other_ways")
+    return [flow.speaker.line("other_ways_withheld", city=flow.city_name()),
+            flow.speaker.line("other_ways_counter", city=flow.city_name()),
+            *flow.hours_lines(), "other_ways_shown_number"]
 
 
 def r_voicemail(flow: CallFlow) -> Outcome:
     """Announce the recording and record a message (no transcription)."""
+    calls.remember(flow.session, flow.call, "recording_offered", True)
     calls.add_path(flow.session, flow.call, "voicemail")
     flow.state = replace(flow.state, step="voicemail_done", attempt=0,
                          nonce=secrets.token_hex(4))
@@ -486,21 +571,15 @@ def w_voicemail_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
 
 
 def _after_empty_voicemail(flow: CallFlow) -> Outcome:
-    """Offer the choice again; a caller silent through two laps is called back on their number.
+    """Nothing was recorded: the callback offer again, or the other ways for a withheld number.
 
-    Someone who can neither press a key nor speak after the tone would otherwise only go round
-    the offer and the recording; a person calling them back is the one thing still in our
-    hands. The call goes on either way (silence never ends a call), and a withheld number can
-    only be offered the choice again.
+    With a caller ID, pressing nothing at the offer now means the callback on that number, so a
+    caller who can neither press nor speak is called back instead of going round the recording.
+    A withheld caller was offered the recording once; they hear how else to reach the city.
     """
-    seen = calls.recall(flow.session, flow.call, "empty_voicemails")
-    empties = sorted({*(seen if isinstance(seen, list) else []), flow.state.nonce})
-    calls.remember(flow.session, flow.call, "empty_voicemails", empties)
-    if len(empties) != SILENT_LAPS_BEFORE_CALLBACK or not flow.call.from_e164:
+    if flow.call.from_e164:
         return Go("callback_offer", ("voicemail_empty",))
-    calls.remember(flow.session, flow.call, "callback_number", flow.call.from_e164)
-    calls.add_path(flow.session, flow.call, "silent_callback")
-    return _take_callback(flow, None, silent=True)
+    return Go("after_task", ("voicemail_empty", *other_ways(flow)))
 
 
 def w_reminder_person(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
@@ -523,6 +602,7 @@ QUESTIONS: dict[str, Callable[[CallFlow], Ask | Go]] = {
     "cancel_ok": q_cancel_ok, "faq": q_faq, "faq_answer": q_faq_answer,
     "after_task": q_after_task, "callback_offer": q_callback_offer, "cb_number": q_cb_number,
     "cb_number_ok": q_cb_number_ok, "cb_window": q_cb_window,
+    "resident_no_ok": q_resident_no_ok, "code_ok": q_code_ok,
 }
 
 
@@ -532,6 +612,7 @@ CHOICES: dict[str, Callable[[CallFlow, str], Outcome]] = {
     "cancel_ok": c_cancel_ok, "faq": c_faq, "faq_answer": c_faq_answer,
     "after_task": c_after_task, "callback_offer": c_callback_offer,
     "cb_number_ok": c_cb_number_ok, "cb_window": c_cb_window,
+    "resident_no_ok": c_resident_no_ok, "code_ok": c_code_ok,
 }
 
 
@@ -542,7 +623,8 @@ ENTRIES: dict[str, Callable[[CallFlow, str], Outcome]] = {
 
 ROUTERS: dict[str, Callable[[CallFlow], Outcome]] = {
     "identify": r_identify, "book": r_book, "check_identified": r_check_identified,
-    "person": r_person, "voicemail": r_voicemail,
+    "person": r_person, "voicemail": r_voicemail, "unanswered": r_unanswered,
+    "cases_identified": r_cases_identified,
 }
 
 

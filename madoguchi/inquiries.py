@@ -112,6 +112,15 @@ def add_note(
     return event
 
 
+def open_for_resident(session: Session, resident_id: int) -> list[Inquiry]:
+    """A resident's cases not yet done, newest first."""
+    return list(session.scalars(
+        select(Inquiry)
+        .where(Inquiry.resident_id == resident_id, Inquiry.status != "done")
+        .order_by(Inquiry.created_at.desc(), Inquiry.id.desc())
+    ))
+
+
 def last_public_update(inquiry: Inquiry) -> InquiryEvent | None:
     """The newest timeline entry that may be read to the resident."""
     public = [event for event in inquiry.events if event.public]

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from madoguchi.voice.spoken import whole_number
 from prompts import Catalog
 
 # Intents checked in this order: "予約の確認" is a check, "係の人" wins everywhere, and a
@@ -32,6 +33,7 @@ class Reply:
     speech: str = ""
     star_only: bool = False
     hash_only: bool = False
+    keyed: bool = False  # the digits came from the keypad (not from speech)
 
     @property
     def silent(self) -> bool:
@@ -59,17 +61,19 @@ def clean_speech(raw: str | None) -> str:
 
 
 def spoken_digits(speech: str) -> str:
-    """Digits the caller said ("1 2 3", "一二三"), or "" when the speech is not just digits."""
+    """Digits the caller said ("1 2 3", "一二三", "いち", "one"), or "" when the speech is not
+    just a number."""
     # "1番です" is how many callers say a menu number.
     text = re.sub(r"(番|ばん)(です)?$", "", speech.translate(_KANJI_DIGITS))
     if not text or not _SPOKEN_DIGITS.match(text):
-        return ""
+        return whole_number(speech)
     return re.sub(r"\D", "", text)
 
 
 def read_reply(form: Mapping[str, str]) -> Reply:
     """The caller's answer from a Gather's form fields (Digits, SpeechResult)."""
     digits, star_only = clean_digits(form.get("Digits"))
+    keyed = bool(digits)
     speech = clean_speech(form.get("SpeechResult"))
     if not digits and speech:
         digits = spoken_digits(speech)
@@ -77,7 +81,8 @@ def read_reply(form: Mapping[str, str]) -> Reply:
     # empty answer finished by # (Digits "", FinishedOnKey "#"). That is no answer, nor silence.
     hash_only = (not digits and not speech and not star_only
                  and "#" in (form.get("FinishedOnKey") or "") + (form.get("Digits") or ""))
-    return Reply(digits=digits, speech=speech, star_only=star_only, hash_only=hash_only)
+    return Reply(digits=digits, speech=speech, star_only=star_only, hash_only=hash_only,
+                 keyed=keyed)
 
 
 def _contains(speech: str, word: str) -> bool:

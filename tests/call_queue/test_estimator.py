@@ -54,10 +54,44 @@ def test_the_range_said_aloud_contains_the_mean_and_uses_round_numbers():
     assert found.low_minutes % 5 == 0 and found.high_minutes % 5 == 0
 
 
-def test_a_short_wait_is_said_in_single_minutes():
+def test_a_wait_under_a_minute_is_said_as_in_a_moment():
     found = estimator.estimate(ahead=0, operators=4, mean_handle_seconds=120)
-    assert found is not None and found.is_short
-    assert (found.low_minutes, found.high_minutes) == (0, 1)
+    assert found is not None and found.is_short and found.about_minutes is None
+    assert found.low_minutes == 0
+
+
+def test_a_short_wait_is_said_as_about_n_minutes():
+    found = estimator.estimate(ahead=1, operators=2, mean_handle_seconds=300)
+    assert found is not None and not found.is_short
+    assert found.about_minutes == 5
+
+
+@pytest.mark.parametrize(("ahead", "operators"), [(2, 1), (5, 2), (12, 3), (30, 3)])
+def test_with_people_ahead_the_range_starts_above_zero_and_holds_the_mean(ahead, operators):
+    found = estimator.estimate(ahead=ahead, operators=operators, mean_handle_seconds=300)
+    assert found is not None and found.about_minutes is None
+    assert 0 < found.low_minutes * 60 <= found.mean_seconds <= found.high_minutes * 60
+
+
+def test_the_range_narrows_as_the_people_ahead_are_served():
+    spans = []
+    for ahead in (12, 8, 4, 2):
+        found = estimator.estimate(ahead=ahead, operators=2, mean_handle_seconds=300)
+        spans.append(found.high_minutes - found.low_minutes)
+    assert spans == sorted(spans, reverse=True) and spans[-1] < spans[0]
+
+
+@pytest.mark.parametrize(("ahead", "operators", "patience"), [(0, 1, None), (3, 1, None),
+                                                             (10, 2, 600.0)])
+def test_about_eight_in_ten_simulated_waits_fall_inside_the_quantiles(ahead, operators, patience):
+    rng = random.Random(16)
+    handle = 300.0
+    mean, sd = estimator.expected_wait(ahead, operators, handle, patience)
+    low = estimator.wait_quantile(mean, sd, -estimator.RANGE_Z)
+    high = estimator.wait_quantile(mean, sd, estimator.RANGE_Z)
+    samples = [_simulated_wait(ahead, operators, handle, patience, rng) for _ in range(5000)]
+    inside = sum(low <= wait <= high for wait in samples) / len(samples)
+    assert 0.76 <= inside <= 0.84
 
 
 def test_no_operator_on_duty_gives_no_estimate():

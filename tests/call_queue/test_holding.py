@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -62,9 +63,11 @@ def test_a_caller_asking_for_a_person_while_operators_are_busy_is_put_in_line(
 
 def test_the_wait_loop_says_position_and_a_rounded_range_then_keeps_quiet_until_due(
         caller, busy_line, db_session):
+    for minutes in (3, 4, 5):
+        callback_request(db_session, minutes=minutes, number=f"+81909999000{minutes}")
     wait_url = _to_line(caller).root.find("Enqueue").get("waitUrl")
     first = _wait(caller, wait_url, 0)
-    assert "1番目" in first.text and "分から" in first.text and "分です" in first.text
+    assert "4番目" in first.text and "分から" in first.text and "分です" in first.text
     assert "折り返し" in first.text and first.gather.get("numDigits") == "1"
     assert first.root.find("Gather/Pause") is not None  # calm pause, keys still heard
     assert "Hangup" not in first.verbs
@@ -72,6 +75,48 @@ def test_the_wait_loop_says_position_and_a_rounded_range_then_keeps_quiet_until_
     quiet = _wait(caller, _loop_again(first), interval // 2)
     assert quiet.text == "" and quiet.gather is not None
     assert _wait(caller, _loop_again(quiet), interval + 1).text != ""
+
+
+def _said_range(text: str) -> tuple[int, int]:
+    """The (low, high) minutes of the range the line said."""
+    found = re.search(r"およそ(\d+)分から(\d+)分です", text)
+    assert found, text
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_the_range_starts_above_zero_with_people_ahead_and_narrows_as_they_are_served(
+        caller, busy_line, db_session):
+    ahead = [callback_request(db_session, minutes=m, number=f"+8190999900{m:02d}")
+             for m in (3, 4, 5, 6)]
+    wait_url = _to_line(caller).root.find("Enqueue").get("waitUrl")
+    interval = service_interval(caller)
+    low, high = _said_range(_wait(caller, wait_url, 0).text)
+    assert 0 < low < high
+    for request in ahead[:3]:  # three of the four ahead were called back meanwhile
+        request.status = "reached"
+    db_session.commit()
+    again = _wait(caller, wait_url, interval + 1).text  # re-estimated at the next announcement
+    assert "2番目" in again
+    if "分から" in again:
+        later_low, later_high = _said_range(again)
+        assert later_high - later_low < high - low and later_high < high
+    else:
+        assert re.search(r"およそ\d+分です", again), again
+    for request in ahead[3:]:
+        request.status = "reached"
+    db_session.commit()
+    last = _wait(caller, wait_url, 2 * interval + 2).text
+    assert "1番目" in last and "お待ち時間は、およそ5分です" in last  # short: one number
+
+
+def test_an_english_holder_hears_about_n_minutes_when_the_wait_is_short(
+        app, client, busy_line, db_session):
+    caller = Caller(client)
+    caller.dial()
+    caller.press("2")
+    doc = caller.press("0")
+    wait_url = doc.root.find("Enqueue").get("waitUrl")
+    assert "The wait is about 5 minutes." in _wait(caller, wait_url, 0).text
 
 
 def _loop_again(doc) -> str:

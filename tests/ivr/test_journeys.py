@@ -529,42 +529,19 @@ def test_within_hours_without_a_number_for_a_person_a_callback_is_offered(caller
     assert "折り返しお電話する方は、1を押してください" in doc.text
 
 
-def test_silence_on_the_way_to_a_callback_ends_in_a_voicemail_not_a_hang_up(
-    caller, closed_line
-):
-    to_menu(caller)
-    caller.press("4")
-    for _ in range(3):
-        doc = caller.wait()
-        assert not doc.hung_up
-    assert doc.root.find("Record") is not None
-
-
-def _silent_lap(caller: Caller) -> Caller:
-    """Say nothing through the callback offer and after the recording tone."""
-    doc = caller.doc
-    while doc.root.find("Record") is None:
-        assert not doc.hung_up
-        doc = caller.wait()
-    return caller.post(doc.root.find("Record").get("action"))  # Twilio: nothing was recorded
-
-
-def test_a_caller_silent_through_two_laps_is_called_back_on_their_own_number(
+def test_silence_at_the_callback_offer_is_a_callback_on_the_callers_own_number(
     caller, closed_line, db_session
 ):
     to_menu(caller)
-    caller.press("4")
-    first = _silent_lap(caller)
-    assert not first.hung_up and "録音できませんでした" in first.text
-    assert "折り返しお電話する方は、1を押してください" in first.text
-    second = _silent_lap(caller)
-    assert "お声が、聞き取れませんでしたので" in second.text
-    assert "0 9 0 1 2 3 4 5 6 7 8" in " ".join(second.text.split())
+    doc = caller.press("4")
+    assert "何も押されない場合は、このお電話の番号" in doc.text
+    doc = caller.wait()
+    assert doc.root.find("Record") is None  # a voicemail only when the caller chooses it
+    assert "お声が、聞き取れませんでしたので" in doc.text
+    assert "0 9 0 1 2 3 4 5 6 7 8" in " ".join(doc.text.split())
     # Silence still never ends the call: the caller is asked the usual last question.
-    assert not second.hung_up and "ほかに、ご用件のある方は" in second.text
+    assert not doc.hung_up and "ほかに、ご用件のある方は" in doc.text
     caller.repeat_last()  # a Twilio retry of that request asks for no second callback
-    third = _silent_lap(caller)
-    assert not third.hung_up and "お声が" not in third.text
     db_session.expire_all()
     requests = list(db_session.scalars(select(CallbackRequest)))
     assert [(r.phone_e164, r.reason) for r in requests] == [("+819012345678", "silent_caller")]
@@ -573,12 +550,35 @@ def test_a_caller_silent_through_two_laps_is_called_back_on_their_own_number(
     assert "silent_callback" in [step["node"] for step in call.path]
 
 
-def test_a_silent_withheld_caller_keeps_being_offered_the_choice(client, closed_line, db_session):
+def test_an_empty_recording_the_caller_chose_leads_back_to_the_offer_not_round_again(
+    caller, closed_line, db_session
+):
+    to_menu(caller)
+    caller.press("4")
+    doc = caller.press("2")
+    assert doc.root.find("Record") is not None
+    doc = caller.post(doc.root.find("Record").get("action"))  # Twilio: nothing was recorded
+    assert "録音できませんでした" in doc.text and "何も押されない場合は" in doc.text
+    doc = caller.wait()
+    assert "お声が、聞き取れませんでしたので" in doc.text and not doc.hung_up
+
+
+def test_a_silent_withheld_caller_is_offered_the_recording_once_then_told_the_other_ways(
+    client, closed_line, db_session
+):
     caller = Caller(client, number="Anonymous")
     to_menu(caller)
     caller.press("4")
-    for _ in range(3):
-        doc = _silent_lap(caller)
-        assert not doc.hung_up and "折り返しお電話する方は、1を押してください" in doc.text
+    caller.wait()  # two re-prompts, the last one saying what comes next
+    doc = caller.wait()
+    assert "お返事がないときは、ご伝言の録音を、始めます" in doc.text
+    doc = caller.wait()
+    assert doc.root.find("Record") is not None
+    doc = caller.post(doc.root.find("Record").get("action"))  # nothing was recorded
+    assert "番号が通知されていないため" in doc.text and "窓口" in doc.text
+    assert "またおかけ" not in doc.text and not doc.hung_up
+    for _ in range(8):  # on and on in silence: never a second recording, never a hang-up
+        doc = caller.wait()
+        assert not doc.hung_up and doc.root.find("Record") is None
     db_session.expire_all()
     assert db_session.scalar(select(CallbackRequest)) is None
