@@ -84,7 +84,11 @@ class SimulatedTelephony:
                 if call.created_at >= since.timestamp()]
 
     def call_status(self, call_sid: str) -> str | None:
-        """The call's status in the simulated ledger; None once it has been forgotten."""
+        """The call's status in the simulated ledger; None once it has been forgotten.
+
+        A ring nobody answered within its timeout is reported (and ended) as no-answer.
+        """
+        self.network.expire_ring(call_sid)
         call = self.network.get_call(call_sid)
         return call.status if call is not None else None
 

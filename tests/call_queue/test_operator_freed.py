@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from call_queue import ended_calls, line_services
-from madoguchi.models import Call, Operator, utcnow
+from sqlalchemy import select
+
+from call_queue import callback_jobs, ended_calls, line_services
+from madoguchi.models import Call, CallbackAttempt, Operator, utcnow
 from madoguchi.telephony import get_telephony
-from tests.call_queue.conftest import fetch, free_operator, live_holder, post_signed
+from tests.call_queue.conftest import (
+    callback_request,
+    fetch,
+    free_operator,
+    live_holder,
+    post_signed,
+)
 
 
 def _put_through(session, network, webhooks, number: str) -> tuple[Call, int]:
@@ -111,3 +119,26 @@ def test_the_sweep_frees_an_operator_whose_call_the_network_reports_ended(
     call = fetch(session, Call, holder.id)
     assert call.ended_at is not None and call.status == "completed"
     assert ended_calls.free_operators_of_ended_calls(session, telephony, later) == 0
+
+
+def test_the_sweep_frees_an_operator_whose_callback_rang_out_unanswered(line_ctx, network):
+    session = line_ctx
+    request = callback_request(session, minutes=4, number="+819022220007")
+    operator_id = free_operator(session)
+    callback_jobs.place_callback(request.id, 1)
+    (ringing,) = network.ringing_calls()
+    assert line_services.board().get(operator_id).state == "on_call"
+    telephony = get_telephony()
+    later = utcnow() + timedelta(seconds=ended_calls.GRACE_SECONDS + 1)
+    # Still ringing within its timeout: the operator keeps waiting for the resident.
+    assert ended_calls.free_operators_of_ended_calls(session, telephony, later) == 0
+    # Nobody picked up in time: the network ends the ring as no-answer, as Twilio would.
+    ringing.created_at -= ringing.timeout_seconds + 1
+    network.save_call(ringing)
+    assert ended_calls.free_operators_of_ended_calls(session, telephony, later) == 1
+    assert network.get_call(ringing.sid).status == "no-answer"
+    assert network.ringing_calls() == []
+    assert line_services.board().get(operator_id).state == "available"
+    attempt = session.scalars(select(CallbackAttempt)).one()
+    session.commit()
+    assert attempt.status != "dialing"
