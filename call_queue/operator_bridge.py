@@ -96,11 +96,12 @@ def release_operator(session: Session, call: Call, now: datetime | None = None) 
     if operator_id is None:
         return False
     now = now or utcnow()
+    if not _serving(session, operator_id, call):
+        # Nothing is recorded: an operator already moved on is left alone by every later end.
+        return False
     freed: list[bool] = []  # set only by the run that frees, never by a repeat
 
     def free() -> dict:
-        if not _serving(session, operator_id, call):
-            return {"freed": False}
         if call.answered_at is not None:
             line_services.operator_finished(session, operator_id, now)
             calls.add_path(session, call, "operator_done")
