@@ -29,8 +29,32 @@ def _shown(value: Path | date) -> str:
     return str(value)
 
 
+def run_file(benchmark: str) -> Path:
+    """A new bench/<benchmark>/runs/<time>/results.json for one run.
+
+    Runs never overwrite the committed bench/<benchmark>/results.json: that one holds curated
+    results, copied from a run folder by hand (runs/ is not committed).
+    """
+    folder = REPOSITORY / "bench" / benchmark / "runs" / datetime.now(UTC).strftime(
+        "%Y%m%dT%H%M%SZ")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "results.json"
+
+
+def output_file(benchmark: str, output: Path | None) -> Path:
+    """Where a run's results go: --output when given (its folder made), else a new run folder."""
+    if output is None:
+        return run_file(benchmark)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return output
+
+
 def write_record(benchmark: str, args: argparse.Namespace, results: dict) -> None:
-    """Write results with the machine, the moment and the options to args.output."""
+    """Write results with the machine, the moment and the options to args.output.
+
+    Without --output, a new run folder (see run_file).
+    """
+    args.output = output_file(benchmark, args.output)
     record = {
         "benchmark": benchmark, "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),

@@ -80,14 +80,15 @@ def clean_redis(url: str) -> None:
     client.close()
 
 
-def add_stack_options(parser: argparse.ArgumentParser, output: Path) -> None:
+def add_stack_options(parser: argparse.ArgumentParser) -> None:
     """The options every stack benchmark takes: where its database and Redis are, a note, and
-    where its results go (output: the default)."""
+    where its results go (default: a new runs/<time>/ folder, see bench._results.run_file)."""
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
                                                                  DEFAULT_DATABASE))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--note", default="", help="a remark stored with the results")
-    parser.add_argument("--output", type=Path, default=output)
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file (default: a new runs/<time>/results.json)")
 
 
 def always_open_config(directory: Path, overrides: dict[str, str] | None = None) -> Path:

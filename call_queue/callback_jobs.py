@@ -17,7 +17,7 @@ from redis import Redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from call_queue import callback_calls, line_services, reminder_texts, reminders
+from call_queue import callback_calls, ended_calls, line_services, reminder_texts, reminders
 from call_queue.job_scheduling import enqueue_callback_attempt
 from call_queue.pacing import OutboundPacer
 from madoguchi import phone
@@ -152,6 +152,15 @@ def sweep_line() -> dict[str, int]:
     return {"closed": closed, "requeued": requeued, "missed": missed, "assigned": assigned}
 
 
+def free_stuck_operators() -> int:
+    """RQ job: free operators whose bridged call the phone network reports ended; a count."""
+    with session_scope(database()) as session:
+        freed = ended_calls.free_operators_of_ended_calls(session, get_telephony(), utcnow())
+    if freed:
+        log.warning("%d operator(s) freed whose call had ended without its webhooks", freed)
+    return freed
+
+
 def send_reminders() -> int:
     """RQ job: send tomorrow's appointment reminders not yet sent (daytime only); a count."""
     settings = current_app.config["SETTINGS"]
@@ -178,4 +187,8 @@ REMINDERS = PeriodicJob(
     job_id="madoguchi-appointment-reminders", func=send_reminders, interval_seconds=600,
     repeats=7 * 24 * 6, description="send appointment reminders")
 
-PERIODIC_JOBS = (SWEEP, REMINDERS)
+STUCK_OPERATORS = PeriodicJob(
+    job_id="madoguchi-stuck-operators", func=free_stuck_operators, interval_seconds=60,
+    repeats=7 * 24 * 60, description="free operators whose call ended")
+
+PERIODIC_JOBS = (SWEEP, REMINDERS, STUCK_OPERATORS)

@@ -3,13 +3,18 @@
 A holder taken off hold and a resident who answered our callback meet their operator the same
 way. Twilio may repeat a redirect or a Dial action: a holder's answer time is recorded once, and
 what follows one dial (done, or back in line at the same place) is decided once per DialCallSid.
+
+The end of a holder's call reaches us several ways (the Dial action, the call's final status,
+the operator leg's status, the sweep asking the network); whichever comes first frees the
+operator, once per call and operator, and only while the operator is still on that call.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from call_queue import callback_calls, holding, line_services, operator_states
@@ -57,9 +62,86 @@ def put_holder_through(session: Session, call_id: int,
     return call, operator
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _serving(session: Session, operator_id: int, call: Call) -> bool:
+    """True while the operator is on a call and it is this one (no later party was given them)."""
+    board = line_services.board()
+    operator_states.ensure_board(session, board)
+    state = board.get(operator_id)
+    if state.state != "on_call":
+        return False
+    if call.answered_at is not None:
+        # On a later party the operator's on-call time began after this call was answered.
+        return _aware(state.since) <= _aware(call.answered_at)
+    later_call = session.scalar(select(Call.id).where(
+        Call.operator_id == operator_id, Call.id != call.id, Call.ended_at.is_(None)).limit(1))
+    later_callback = session.scalar(select(CallbackRequest.id).where(
+        CallbackRequest.operator_id == operator_id,
+        CallbackRequest.status.in_(("dialing", "connected"))).limit(1))
+    session.commit()
+    return later_call is None and later_callback is None
+
+
+def release_operator(session: Session, call: Call, now: datetime | None = None) -> bool:
+    """The holder's call with its operator is over: free the operator once; True if freed now.
+
+    An answered call leaves the operator in wrap-up; one that ended before it was put through
+    makes them available at once. Repeats, and ends arriving after the operator moved on to
+    someone else, change nothing.
+    """
+    operator_id = call.operator_id
+    if operator_id is None:
+        return False
+    now = now or utcnow()
+    if not _serving(session, operator_id, call):
+        # Nothing is recorded: an operator already moved on is left alone by every later end.
+        return False
+    freed: list[bool] = []  # set only by the run that frees, never by a repeat
+
+    def free() -> dict:
+        if call.answered_at is not None:
+            line_services.operator_finished(session, operator_id, now)
+            calls.add_path(session, call, "operator_done")
+        else:
+            line_services.operator_available(session, operator_id, now)
+        freed.append(True)
+        return {"freed": True}
+
+    calls.once(session, call, f"released:{operator_id}", free)
+    return bool(freed)
+
+
+def holder_call_ended(session: Session, call_sid: str, now: datetime | None = None) -> bool:
+    """A call's final status (or the network's word that it ended): free its operator once."""
+    call = calls.find_call(session, call_sid)
+    if call is None or call.operator_id is None or call.queued_at is None:
+        return False
+    return release_operator(session, call, now)
+
+
+def operator_leg_ended(session: Session, call_id: int, leg_status: str,
+                       now: datetime | None = None) -> bool:
+    """The operator's leg of a holder's call ended; a completed leg frees the operator once.
+
+    A leg that never connected (no-answer, busy) is left to the Dial action, which puts the
+    holder back in line.
+    """
+    call = session.get(Call, call_id)
+    if call is None or leg_status != "completed":
+        return False
+    return release_operator(session, call, now)
+
+
 def after_holder_dial(session: Session, call_id: int, *, completed: bool, dial_sid: str,
-                      now: datetime | None = None) -> AfterDial:
-    """Done, or (the operator did not pick up) marked away and the holder back at their place."""
+                      caller_gone: bool = False, now: datetime | None = None) -> AfterDial:
+    """Done, or (the operator did not pick up) marked away and the holder back at their place.
+
+    When the caller hung up during the dial (Twilio still asks the action), the operator is
+    freed and nobody goes back in line.
+    """
     call = session.get(Call, call_id)
     language = line_services.spoken_language(call.language if call else None)
     if call is None:
@@ -70,9 +152,8 @@ def after_holder_dial(session: Session, call_id: int, *, completed: bool, dial_s
         if call.operator_id is None:
             return {"result": GONE}
         operator_id = call.operator_id
-        if completed:
-            line_services.operator_finished(session, operator_id, now)
-            calls.add_path(session, call, "operator_done")
+        if completed or caller_gone:
+            release_operator(session, call, now)
             return {"result": DONE}
         operator_states.set_state(session, line_services.board(), operator_id, "away", now)
         holding.join(session, call, now, line_services.settings().queue.return_window_minutes)

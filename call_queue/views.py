@@ -23,6 +23,7 @@ from call_queue import (
 )
 from call_queue.callback_calls import is_machine
 from call_queue.holding import Standing
+from madoguchi import calls
 from madoguchi.db import get_session
 from madoguchi.models import Operator
 from madoguchi.query_values import parse_whole
@@ -178,12 +179,14 @@ def _operator_target(operator: Operator | None) -> tuple[str | None, str | None]
     return f"operator-{operator.id}", None
 
 
-def _put_through(utterance, voicing, operator: Operator, action_url: str) -> Response:
+def _put_through(utterance, voicing, operator: Operator, action_url: str,
+                 leg_status_url: str | None = None) -> Response:
     """TwiML that says the utterance and dials the operator (browser client or their phone)."""
     client, number = _operator_target(operator)
     return _xml(waiting.bridge(utterance, voicing, client=client, number=number,
                                action_url=action_url, ring_seconds=OPERATOR_RING_SECONDS,
-                               pause_ms=_settings().menu.pause_ms))
+                               pause_ms=_settings().menu.pause_ms,
+                               leg_status_url=leg_status_url))
 
 
 @bp.post("/queue/bridge")
@@ -198,7 +201,8 @@ def bridge() -> Response:
         return _xml(waiting.enqueue(utterance, voicing, wait_url(lang), _url(
             "step/queue_done", l=lang)))
     utterance = speaker.say("queue_connecting")
-    return _put_through(utterance, voicing, operator, _url("queue/bridged", call=call.id))
+    return _put_through(utterance, voicing, operator, _url("queue/bridged", call=call.id),
+                        _url("queue/leg/status", call=call.id))
 
 
 @bp.post("/queue/bridged")
@@ -208,13 +212,29 @@ def bridged() -> Response:
     after = operator_bridge.after_holder_dial(
         get_session(), _int_arg("call") or 0,
         completed=request.form.get("DialCallStatus") == "completed",
-        dial_sid=printable(request.form.get("DialCallSid"), 64))
+        dial_sid=printable(request.form.get("DialCallSid"), 64),
+        caller_gone=request.form.get("CallStatus") in calls.FINAL_STATUSES)
     speaker, voicing = _voice(after.language)
     if after.result != operator_bridge.MISSED:
         return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))
     utterance = speaker.say("queue_operator_missed", "queue_place_kept")
     return _xml(waiting.enqueue(utterance, voicing, wait_url(after.language),
                                 _url("step/queue_done", l=after.language)))
+
+
+@bp.post("/queue/leg/status")
+@twilio_signed
+def operator_leg_status() -> Response:
+    """The operator's leg of a holder's call ended: the operator is freed (once)."""
+    session = get_session()
+    try:
+        operator_bridge.operator_leg_ended(session, _int_arg("call") or 0,
+                                           printable(request.form.get("CallStatus"), 20))
+    except Exception:
+        session.rollback()
+        log.exception("operator leg status for call %s failed", request.args.get("call"))
+        return Response("", status=500)
+    return Response("", status=204)
 
 
 # ---- callbacks ------------------------------------------------------------------------

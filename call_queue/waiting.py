@@ -77,17 +77,25 @@ def back_to_loop(next_url: str) -> VoiceResponse:
 
 
 def bridge(utterance: Utterance, voicing: Voicing, *, client: str | None, number: str | None,
-           action_url: str, ring_seconds: int = 30, pause_ms: int = 500) -> VoiceResponse:
-    """Put the caller through to the operator (browser client, or their phone number)."""
+           action_url: str, ring_seconds: int = 30, pause_ms: int = 500,
+           leg_status_url: str | None = None) -> VoiceResponse:
+    """Put the caller through to the operator (browser client, or their phone number).
+
+    leg_status_url hears when the operator's leg ends, whichever side hangs up.
+    """
     if not client and not number:
         raise ValueError("bridge needs the operator's client name or phone number")
     response = VoiceResponse()
     speak(response, utterance, voicing, pause_ms)
     dial = response.dial(action=action_url, method="POST", timeout=ring_seconds)
+    leg: dict[str, str] = {}
+    if leg_status_url:
+        leg = {"status_callback": leg_status_url, "status_callback_event": "completed",
+               "status_callback_method": "POST"}
     if number:
-        dial.number(number)
+        dial.number(number, **leg)
     else:
-        dial.client(client)
+        dial.client(client, **leg)
     return response
 
 

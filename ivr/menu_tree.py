@@ -9,32 +9,60 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import prompts
+from ivr import faq_pages
 from ivr.state import later_key
 from madoguchi.settings import Settings
 
 
 @dataclass(frozen=True)
 class MenuLine:
-    """One printable line: its depth in the tree and its text."""
+    """One printable line: its depth in the tree, its text, and the keys that choose it.
+
+    `keys` are pressed at the main menu and each question after it (empty for lines that are
+    not a choice); a line naming an FAQ entry is reached by exactly these keys on the phone.
+    """
 
     depth: int
     text: str
+    keys: tuple[str, ...] = ()
 
 
-def _branch(catalog: prompts.Catalog, option: str, later: str,
-            faq_titles: list[str]) -> list[str]:
+def _faq_branch(catalog: prompts.Catalog, key: str, later: str,
+                faq_titles: list[str]) -> list[MenuLine]:
+    """The FAQ titles page by page, as the line reads them: each page behind the "more" key."""
+    if not faq_titles:
+        return [MenuLine(2, catalog.text("faq_intro"))]
+    lines: list[MenuLine] = []
+    path: tuple[str, ...] = (key,)
+    paged = faq_pages.pages(faq_titles)
+    for number, page in enumerate(paged):
+        depth = 2 + number
+        for index, title in enumerate(page, start=1):
+            lines.append(MenuLine(depth, catalog.text("faq_option", title=title, key=index),
+                                  (*path, str(index))))
+        if number + 1 < len(paged):
+            path = (*path, later)
+            lines.append(MenuLine(depth, catalog.text("faq_more", key=later), path))
+    return lines
+
+
+def _branch(catalog: prompts.Catalog, option: str, key: str, later: str,
+            faq_titles: list[str]) -> list[MenuLine]:
     say = catalog.text
-    if option == "book":
-        return [say("resident_no_ask").replace("|", ""), say("birth_ask_short"),
-                say("slots_intro"), say("slots_later", key=later)]
-    if option == "check":
-        return [say("option_code", key=1), say("option_identity", key=2),
-                say("option_change", key=1), say("option_cancel", key=2),
-                say("option_keep", key=3)]
     if option == "faq":
-        return [say("faq_option", title=title, key=index)
-                for index, title in enumerate(faq_titles[:4], start=1)] or [say("faq_intro")]
-    return [say("option_callback", key=1), say("option_voicemail", key=2)]
+        return _faq_branch(catalog, key, later, faq_titles)
+    if option == "book":
+        # Where the line pauses the sheet runs on (with a space between English sentences).
+        texts = [say("resident_no_ask").replace("|", "" if catalog.code == "ja" else " "),
+                 say("birth_ask_short"),
+                 say("slots_intro"), say("slots_later", key=later)]
+    elif option == "check":
+        texts = [say("option_code", key=1), say("option_identity", key=2),
+                 say("option_change", key=1), say("option_cancel", key=2),
+                 say("option_keep", key=3)]
+    else:
+        texts = [say("option_callback", key=1), say("option_voicemail", key=2)]
+    return [MenuLine(2, text) for text in texts]
 
 
 def menu_tree(settings: Settings, lang: str, faq_titles: list[str] | None = None) -> list[MenuLine]:
@@ -49,9 +77,9 @@ def menu_tree(settings: Settings, lang: str, faq_titles: list[str] | None = None
         MenuLine(0, catalog.text("repeat_hint", key=menu.repeat_key)),
     ]
     for index, option in enumerate(menu.options, start=1):
-        lines.append(MenuLine(1, catalog.text(f"option_{option}", key=index)))
-        lines.extend(MenuLine(2, text) for text in _branch(catalog, option, later_key(menu),
-                                                          faq_titles or []))
+        key = str(index)
+        lines.append(MenuLine(1, catalog.text(f"option_{option}", key=index), (key,)))
+        lines.extend(_branch(catalog, option, key, later_key(menu), faq_titles or []))
     return lines
 
 

@@ -18,7 +18,7 @@ import prompts
 from call_queue import callbacks as line_callbacks
 from call_queue import reminder_answers, windows
 from call_queue.callbacks import request_callback
-from ivr import faq_cache, line_entry
+from ivr import faq_cache, faq_pages, line_entry
 from ivr.birthdate import parse_birth_date
 from ivr.booking_steps import (
     c_book_ok,
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FAQ_PAGE = 3
 VOICEMAIL_MAX_SECONDS = 120
 DIAL_RING_SECONDS = 30
 # Steps after which ending the call is the caller's own choice (used by the property test).
@@ -134,12 +133,7 @@ def q_faq(flow: CallFlow) -> Ask | Go:
         page = [e for e in entries if e[0] in flow.state.offered]
         more = bool(entries) and entries[-1][0] not in flow.state.offered
     else:
-        start = flow.state.after or 0
-        if start >= len(entries):
-            start = 0
-        rest = entries[start:]
-        page = rest if len(rest) <= FAQ_PAGE + 1 else rest[:FAQ_PAGE]
-        more = len(rest) > len(page)
+        page, more = faq_pages.page_at(entries, flow.state.after or 0)
     lines, choices = [], {}
     for index, (entry_id, title, _) in enumerate(page, start=1):
         lines.append(flow.speaker.line("faq_option", title=title, key=index))

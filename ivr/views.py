@@ -12,6 +12,7 @@ import secrets
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 from twilio.twiml.voice_response import VoiceResponse
 
+from call_queue import operator_bridge
 from ivr import fallback as fallback_answers
 from ivr.flow import CallFlow, open_flow
 from ivr.state import State
@@ -103,6 +104,9 @@ def status() -> Response:
             duration_seconds=parse_whole(duration, max_digits=8),
             from_raw=form.get("From"), to_number=_field("To", 32), region=settings.city.region,
         )
+        if _field("CallStatus", 20) in calls.FINAL_STATUSES:
+            # A caller who hung up while put through frees their operator here at the latest.
+            operator_bridge.holder_call_ended(session, call_sid)
     except Exception:
         session.rollback()
         log.exception("status callback for %s failed", call_sid)

@@ -154,7 +154,11 @@ def _log_to_stderr(level: str = "INFO") -> None:
 @click.option("--demo", is_flag=True, help="Load the demo city into an empty database; open 24h.")
 @click.option("--verbose", is_flag=True,
               help="Show the worker's routine messages too (by default only its warnings).")
-def serve(host: str, port: int, demo: bool, verbose: bool) -> None:
+@click.option("--no-demo-operator", "no_demo_operator", is_flag=True,
+              help="With --demo: no simulated operator on duty (pressing 0 offers a callback).")
+@click.option("--demo-talk-seconds", type=click.FloatRange(min=1), default=None, hidden=True)
+def serve(host: str, port: int, demo: bool, verbose: bool, no_demo_operator: bool,
+          demo_talk_seconds: float | None) -> None:
     """Run everything in one process tree: web app, embedded Redis and a worker."""
     from madoguchi import serve as embedded
 
@@ -165,7 +169,8 @@ def serve(host: str, port: int, demo: bool, verbose: bool) -> None:
     _log_to_stderr()
     try:
         code = embedded.run(settings, engine, host=host, port=port, demo=demo, echo=click.echo,
-                            verbose=verbose)
+                            verbose=verbose, demo_operator=not no_demo_operator,
+                            demo_talk_seconds=demo_talk_seconds)
     except embedded.CannotListen as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)

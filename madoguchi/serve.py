@@ -202,7 +202,8 @@ class WorkerSupervisor:
             self._watcher.join(timeout=WORKER_STOP_SECONDS)
 
 
-def banner(settings: Settings, *, demo: bool, users: list[tuple[str, str, str]]) -> str:
+def banner(settings: Settings, *, demo: bool, users: list[tuple[str, str, str]],
+           demo_operator: bool = False) -> str:
     """What a newcomer needs: the console, the webhooks, how to log in and place a call."""
     base = settings.secrets.public_base_url
     lines = [
@@ -215,6 +216,9 @@ def banner(settings: Settings, *, demo: bool, users: list[tuple[str, str, str]])
     ]
     if demo:
         lines.append("  Demo city: the line is open around the clock.")
+        if demo_operator:
+            lines.append("  A simulated operator takes callers who press 0, talks a minute and "
+                         "hangs up (turn off with --no-demo-operator).")
     if users:
         lines.append("  Log in with a demo user (username / password, role):")
         lines += [f"    {name} / {password}  ({role})" for name, password, role in users]
@@ -261,6 +265,8 @@ def run(
     demo: bool,
     echo: Callable[[str], None] = print,
     verbose: bool = False,
+    demo_operator: bool = True,
+    demo_talk_seconds: float | None = None,
 ) -> int:
     """Migrate, start Redis, the worker and the web server; block until Ctrl-C or SIGTERM.
 
@@ -303,7 +309,10 @@ def run(
             workers = WorkerSupervisor(settings, always_open=demo, verbose=verbose)
             workers.start()
             stack.callback(workers.stop)
-            echo(banner(settings, demo=demo, users=users))
+            simulated = demo and demo_operator
+            if simulated:
+                _start_demo_operator(app, stack, demo_talk_seconds)
+            echo(banner(settings, demo=demo, users=users, demo_operator=simulated))
             try:
                 web.run()
             finally:
@@ -318,6 +327,15 @@ def run(
         signal.signal(signal.SIGINT, previous_int)
     echo("Madoguchi stopped.")
     return 0
+
+
+def _start_demo_operator(app, stack: ExitStack, talk_seconds: float | None) -> None:
+    """The demo's simulated operator, on duty beside the web server until serve stops."""
+    from agent_console.services.demo_operator import TALK_SECONDS, DemoOperatorThread
+
+    operator = DemoOperatorThread(app, talk_seconds=talk_seconds or TALK_SECONDS)
+    operator.start()
+    stack.callback(operator.stop)
 
 
 def _interrupt(_signum, _frame) -> None:

@@ -25,7 +25,7 @@ the console and the API take. One Python process would measure its own GIL, not 
 On PostgreSQL the SQLite default is measured too (a file in a temporary folder, one process
 with 20 threads, as `madoguchi serve` runs). With a SQLite --database-url only SQLite is run.
 The load average is recorded before and after each phase: other work on the machine shows.
-Prints a table and writes bench/booking/results.json (or --output).
+Prints a table and writes bench/booking/runs/<time>/results.json (or --output).
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hot-bookers", type=int, default=200)
     parser.add_argument("--spread", type=int, default=8000, help="bookers of the spread load")
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
-    add_stack_options(parser, HERE / "results.json")
+    add_stack_options(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.processes, args.connections, args.trials = 2, 3, 2

@@ -10,7 +10,7 @@ prompts heard for as long as they take to say, keys pressed at a person's speed,
 as on a launch day (book, check, FAQ, hold in line then ask for a callback or give up). The same
 load then goes to the ceiling app. A short run with no think time measures each app's
 throughput at saturation. Every error is printed with its cause; bookings are checked against
-slot capacity from the rows. Prints a table and writes bench/callers/results.json.
+slot capacity from the rows. Prints a table and writes bench/callers/runs/<time>/results.json.
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "HIGH for the largest N that holds (p99 < 250 ms, no errors)")
     parser.add_argument("--search-step", type=int, default=250,
                         help="stop bisecting when the bracket is this narrow")
-    add_stack_options(parser, HERE / "results.json")
+    add_stack_options(parser)
     parser.add_argument("--quick", action="store_true",
                         help="smallest run: 10 callers, 5 s, fast talkers (checks the bench)")
     args = parser.parse_args(argv)

@@ -13,7 +13,7 @@ at the moment measured) and a campaign's bookings with COPY, then times, on a wa
 2. a day's report (call_queue.line_metrics.history.load: every bucket of the four charts) and a
    week's report.
 
-Prints a table and writes bench/dashboard/results.json.
+Prints a table and writes bench/dashboard/runs/<time>/results.json (or --output).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from bench._loading import (  # noqa: E402
     insert_campaign_and_site,
     timed,
 )
+from bench._results import output_file  # noqa: E402
 from bench.stack import reset_database  # noqa: E402
 from call_queue.line_metrics import history, snapshot  # noqa: E402
 from madoguchi.db import make_engine  # noqa: E402
@@ -156,13 +157,15 @@ def main() -> None:
     parser.add_argument("--database-url",
                         default=os.environ.get("BENCH_DATABASE_URL",
                                                "postgresql://postgres@127.0.0.1:5432/h_super"))
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file (default: a new runs/<time>/results.json)")
     args = parser.parse_args()
     settings = bench_settings(args.database_url)
     engine = make_engine(settings.secrets.database_url)
     measure_day = working_days(datetime.now(ZONE).date() - timedelta(days=1), 1)[0]
     measure_at = datetime.combine(measure_day, datetime.min.time(), ZONE) + timedelta(hours=14)
     if args.reuse:
-        loaded = json.loads((HERE / "results.json").read_text())["loaded"]
+        loaded = json.loads((args.output or HERE / "results.json").read_text())["loaded"]
     else:
         reset_database(engine)
         loaded = load(args.database_url, args.calls, args.bookings, measure_day, measure_at)
@@ -210,8 +213,9 @@ def main() -> None:
         "day_calls": day.totals.calls,
         "timings": rows,
     }
-    (HERE / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    print(f"written {HERE / 'results.json'}")
+    output = output_file("dashboard", args.output)
+    output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"written {output}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ On a fresh PostgreSQL schema and a clean Redis database, with one real `madoguch
 3. The same with --binding-backlog callbacks at Twilio's default of 1 call a second, where the
    limit (not the worker) sets the pace.
 
-Prints a table and writes bench/dispatch/results.json.
+Prints a table and writes bench/dispatch/runs/<time>/results.json.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="outbound calls per second allowed (Twilio's default is 1)")
     parser.add_argument("--binding-backlog", type=int, default=60,
                         help="callbacks for the second rate run at Twilio's default of 1/s")
-    add_stack_options(parser, HERE / "results.json")
+    add_stack_options(parser)
     parser.add_argument("--quick", action="store_true",
                         help="smallest run: 3 samples, a backlog of 10 (checks the bench)")
     args = parser.parse_args(argv)

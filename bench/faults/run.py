@@ -15,7 +15,7 @@ Counts from the simulated network's ledger: requests called exactly once, called
 (duplicated), never called (lost), those called within two minutes of the last kill, and the
 time from the last kill to the last call. Also whether the repeating jobs (sweep, reminders,
 hold release) are in place after the restarts. Prints a table and writes
-bench/faults/results.json.
+bench/faults/runs/<time>/results.json (or --output).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 from redis import Redis  # noqa: E402
 
+from bench._results import output_file  # noqa: E402
 from bench.stack import Stack, check_bench_database, free_port, reset_database  # noqa: E402
 
 LIVE_STATUSES = ("queued", "scheduled", "started", "deferred")
@@ -268,11 +269,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", default=None,
                         help="a PostgreSQL database whose name contains 'bench' (default: SQLite)")
-    results = run(parser.parse_args())
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file (default: a new runs/<time>/results.json)")
+    args = parser.parse_args()
+    results = run(args)
     for key, value in results.items():
         if key not in ("machine", "when"):
             print(f"{key:32} {value}")
-    (HERE / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    output = output_file("faults", args.output)
+    output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"written {output}")
 
 
 if __name__ == "__main__":

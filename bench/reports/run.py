@@ -21,7 +21,7 @@ the sealed columns open only with the keys they were sealed with, so give the sa
 MADOGUCHI_DATA_KEYS and MADOGUCHI_INDEX_KEY in the environment to both runs. `--quick` loads
 a few days' worth (for the test that keeps this benchmark working).
 
-Prints a table and writes bench/reports/results.json (or --output).
+Prints a table and writes bench/reports/runs/<time>/results.json (or --output).
 """
 
 from __future__ import annotations
@@ -125,7 +125,8 @@ def main() -> None:
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/reports_bench"))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--note", default="", help="a remark stored with the results")
-    parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file (default: a new runs/<time>/results.json)")
     args = parser.parse_args()
     if args.quick:
         args.calls, args.bookings, args.inquiries, args.repeats = 3000, 600, 400, 3
@@ -143,7 +144,8 @@ def main() -> None:
     first = date(2025, 4, 1)
     last = first + timedelta(days=DAYS - 1)
     if args.reuse:
-        loaded = json.loads(args.output.read_text())["loaded"]
+        # The counts of the data loaded earlier: from --output, else the curated results.
+        loaded = json.loads((args.output or HERE / "results.json").read_text())["loaded"]
     else:
         reset_database(engine)
         loaded = year.load(engine, calls=args.calls, bookings=args.bookings,
@@ -200,7 +202,7 @@ def main() -> None:
               f"{value['rows_per_second']:>8} {value['peak_python_mib']:>9}")
     # Recorded without the machine's paths and the database's name: the backend says enough.
     args.database_url = args.database_url.split(":", 1)[0].split("+", 1)[0]
-    if args.output.resolve().is_relative_to(ROOT):
+    if args.output is not None and args.output.resolve().is_relative_to(ROOT):
         os.chdir(ROOT)
         args.output = args.output.resolve().relative_to(ROOT)
     write_record("reports", args, {

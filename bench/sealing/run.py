@@ -23,7 +23,7 @@ only backend):
    pass-through that stores values as they are and compares them directly (what the previous
    version did), against the same table. Time per booking, sealed / baseline.
 
-Prints a table and writes bench/sealing/results.json (or --output).
+Prints a table and writes bench/sealing/runs/<time>/results.json (or --output).
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bookings", type=int, default=300, help="bookings per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
-    add_stack_options(parser, HERE / "results.json")
+    add_stack_options(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.residents, args.searches, args.bookings, args.rounds = 1500, 25, 30, 1

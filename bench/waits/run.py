@@ -26,7 +26,7 @@ The runs without giving up also check the simulation against Erlang C (`call_que
 the share of callers who found every operator busy must be within 2 points of C(s, A), using
 the busy operators each caller found (mean A) as a control variate; raw shares are reported too.
 
-Prints tables and writes bench/waits/results.json.
+Prints tables and writes bench/waits/runs/<time>/results.json (or --output).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._results import output_file  # noqa: E402
 from call_queue import erlang, estimator  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -61,6 +62,8 @@ PATIENCE_WINDOW = 100  # recent callers the product uses to estimate patience
 RUNNING_WINDOW = 20  # answered callers averaged by a "recent waits" announcement
 WARMUP_SHARE = 0.1  # first callers of a steady run, not scored: the line starts empty
 ERLANG_TOLERANCE = 0.02  # absolute, on the share of callers who had to wait
+# Enough scored callers for the Erlang check's 20 batch means of at least a few callers each.
+MIN_CALLERS = 100
 PREDICTORS = ("estimator", "estimator_200", "ql_true_mu", "ql_true_mu_theta", "recent_20",
               "avg_queue_time")
 LABELS = {
@@ -411,7 +414,9 @@ def print_tables(results: list[dict]) -> None:
                                             str(scored["callers"])]))
     print("\nSpoken range of (a) held the answered caller's wait")
     for result in results:
-        print(_row(result["name"], [f"{result['served']['spoken_range_held']:.1%}"]))
+        held = result["served"].get("spoken_range_held")
+        # A short run may leave a lightly loaded line with nobody who had to wait.
+        print(_row(result["name"], [f"{held:.1%}" if held is not None else "no waits"]))
     print("\nErlang C check (runs where nobody gives up)")
     print(_row("scenario", ["C(s,A)", "sim raw", "±95%", "sim+control", "±95%", "ok ±0.02",
                             "ASA Erlang", "ASA sim", "±95%"]))
@@ -436,10 +441,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mornings", type=int, default=100,
                         help="independent surge mornings per surge scenario")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file (default: a new runs/<time>/results.json)")
     args = parser.parse_args(argv)
-    if args.callers < 1000 or args.mornings < 1:
-        parser.error("--callers must be at least 1000 and --mornings at least 1")
+    if args.callers < MIN_CALLERS or args.mornings < 1:
+        parser.error(f"--callers must be at least {MIN_CALLERS} and --mornings at least 1")
 
     began = time.perf_counter()
     results = []
@@ -492,8 +498,10 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed_s": round(elapsed, 1),
         "scenarios": results,
     }
-    args.output.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n",
-                           encoding="utf-8")
+    output = output_file("waits", args.output)
+    output.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n",
+                      encoding="utf-8")
+    print(f"wrote {output}", file=sys.stderr)
     return 0 if agreed else 1
 
 

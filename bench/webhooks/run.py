@@ -25,13 +25,12 @@ import os
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from bench._results import write_record  # noqa: E402
+from bench._results import output_file, write_record  # noqa: E402
 from bench.stack import (  # noqa: E402
     Stack,
     add_stack_options,
@@ -133,7 +132,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite backend")
     parser.add_argument("--no-http", action="store_true", help="in-process measures only")
     parser.add_argument("--profile", action="store_true", help="write pyinstrument profiles")
-    add_stack_options(parser, Path())
+    add_stack_options(parser)
     parser.add_argument("--quick", action="store_true",
                         help="smallest run (checks the bench): 30 calls, 4 callers for 1 s")
     parser.set_defaults(database_url=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE),
@@ -146,13 +145,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run_folder(args: argparse.Namespace) -> Path:
     """Where this run's files go: beside --output when given, else a new runs/<time>/ folder."""
-    if str(args.output) not in ("", "."):
-        folder = args.output.parent
-    else:
-        folder = HERE / "runs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        args.output = folder / "results.json"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    args.output = output_file("webhooks", args.output)
+    return args.output.parent
 
 
 def run(args: argparse.Namespace, run_dir: Path) -> dict:

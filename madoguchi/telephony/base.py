@@ -45,6 +45,13 @@ class Telephony(Protocol):
         """
         ...
 
+    def call_status(self, call_sid: str) -> str | None:
+        """The network's status of a call (queued, in-progress, completed…); None if unknown.
+
+        Lets the sweep free an operator whose call ended without any webhook reaching us.
+        """
+        ...
+
     def redirect_call(self, call_sid: str, url: str) -> None:
         """Make a live call fetch and run new TwiML from url (e.g. take a caller off hold)."""
         ...

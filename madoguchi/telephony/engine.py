@@ -137,6 +137,14 @@ class _DialEnded(Exception):
     """The operator's side of a <Dial> hung up."""
 
 
+@dataclass(frozen=True)
+class _DialedLeg:
+    """The call a <Dial> places to the other party: its sid and the noun it dialled."""
+
+    sid: str
+    noun: Verb
+
+
 class _FetchFailed(Exception):
     """A webhook gave nothing runnable; code and message are Twilio's."""
 
@@ -508,6 +516,7 @@ class _CallRun:
             network.set_status(self.setup.call_sid, "in-progress", bridged_to=target)
         started = self.engine.clock.now()
         limit = verb.int_attr("timeLimit", MAX_CALL_SECONDS)
+        leg = _DialedLeg(new_sid("CA"), verb.children[0] if verb.children else verb)
         try:
             while self.engine.clock.now() - started < limit:
                 action = self._moment(Moment("bridged"))
@@ -516,14 +525,60 @@ class _CallRun:
                 self._pass_time(BRIDGED_WAIT_SECONDS)
         except _DialEnded:
             self._tell("notice", "the operator ended the call")
+        except CallEnded:
+            # Either the caller hung up or the call was ended from outside: as Twilio does, the
+            # dialled leg ends with it, its status is reported, and the Dial action is still
+            # requested (its answer is not run: nobody is left to hear it).
+            self._end_dial(verb, leg, started)
+            raise
         if network is not None:
             network.set_status(self.setup.call_sid, "in-progress", bridged_to="")
+        self._send_leg_status(leg, int(self.engine.clock.now() - started))
         if verb.attr("action"):
-            duration = int(self.engine.clock.now() - started)
-            raise _Jump(verb.attr("action"), verb.attr("method", "POST"), {
-                "DialCallStatus": "completed", "DialCallDuration": str(duration),
-                "DialCallSid": new_sid("CA"),
-            })
+            raise _Jump(verb.attr("action"), verb.attr("method", "POST"),
+                        self._dial_result(leg, started))
+
+    def _dial_result(self, leg: _DialedLeg, started: float) -> dict[str, str]:
+        return {"DialCallStatus": "completed",
+                "DialCallDuration": str(int(self.engine.clock.now() - started)),
+                "DialCallSid": leg.sid}
+
+    def _end_dial(self, verb: Verb, leg: _DialedLeg, started: float) -> None:
+        """The caller's side ended during a Dial: report the leg and request the action."""
+        network = self.engine.network
+        if network is not None:
+            network.set_status(self.setup.call_sid, "in-progress", bridged_to="")
+        self._send_leg_status(leg, int(self.engine.clock.now() - started))
+        if not verb.attr("action"):
+            return
+        self.status = "completed"
+        with contextlib.suppress(_FetchFailed, CallEnded):
+            action_url = urljoin(self.current_url, verb.attr("action"))
+            self._request(action_url, verb.attr("method", "POST"),
+                          {**self.call_params(), **self._dial_result(leg, started)})
+
+    def _send_leg_status(self, leg: _DialedLeg, duration: int) -> None:
+        """The dialled leg's final status to the statusCallback of its noun, if it has one."""
+        url = leg.noun.attr("statusCallback")
+        events = leg.noun.attr("statusCallbackEvent", "completed").split()
+        if not url or "completed" not in events:
+            return
+        target = leg.noun.text
+        params = {
+            "AccountSid": self.engine.account_sid, "ApiVersion": API_VERSION,
+            "CallSid": leg.sid, "ParentCallSid": self.setup.call_sid,
+            "CallStatus": "completed", "Direction": "outbound-dial",
+            "From": self.setup.from_number,
+            "To": f"client:{target}" if leg.noun.name == "Client" else target,
+            "CallDuration": str(duration), "SequenceNumber": "0",
+            "CallbackSource": "call-progress-events",
+            "Timestamp": format_datetime(datetime.now(UTC), usegmt=True),
+        }
+        try:
+            self._request(urljoin(self.current_url, url),
+                          leg.noun.attr("statusCallbackMethod", "POST"), params)
+        except (_FetchFailed, CallEnded) as exc:
+            log.warning("leg status callback for %s failed: %s", leg.sid, exc)
 
     def _verb_enqueue(self, verb: Verb, in_queue: bool) -> None:
         name = verb.text or "default"

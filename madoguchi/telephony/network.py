@@ -182,6 +182,22 @@ class SimulatedNetwork:
                 return call
         return None
 
+    def expire_ring(self, sid: str, now: float | None = None) -> bool:
+        """End a ring nobody picked up within its timeout as no-answer, as a carrier does.
+
+        Checked when the call is looked at (no process watches every ring); True if it ended now.
+        """
+        call = self.get_call(sid)
+        if call is None or call.status != "ringing":
+            return False
+        if (now or time.time()) - call.created_at < call.timeout_seconds:
+            return False
+        # LREM is atomic: a phone picking the ring up at this moment wins, or this does.
+        if not self.redis.lrem(f"{PREFIX}ringing", 1, sid):
+            return False
+        self.set_status(sid, "no-answer")
+        return True
+
     def cancel_ring(self, sid: str) -> bool:
         """Stop a call ringing (hung up before anyone answered); True if it was ringing."""
         if self.redis.lrem(f"{PREFIX}ringing", 1, sid):

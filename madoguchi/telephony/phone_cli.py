@@ -89,8 +89,11 @@ def _caller_id(from_number: str | None, withheld: bool, region: str) -> str:
 @click.option("--status-callback", default=None,
               help=f"Where the call's final status is sent (default: URL{STATUS_PATH}; "
                    "'' for none).")
+@click.option("--real-time", "real_time", is_flag=True,
+              help="With --script: let time pass as on a real phone (to meet people on the "
+                   "line, such as the demo's operator) instead of skipping waits.")
 def phone(base_url, from_number, withheld, lang, silence_after, script_path, answer, answer_as,
-          fallback_url, status_callback) -> None:
+          fallback_url, status_callback, real_time) -> None:
     """Call the phone line from this terminal (or answer a callback) on the built-in network."""
     try:
         settings = load_settings()
@@ -104,7 +107,7 @@ def phone(base_url, from_number, withheld, lang, silence_after, script_path, ans
     caller, script = _make_caller(script_path, lang or settings.languages.default,
                                   follow_line=lang is None, silence_seconds=silence_after)
     network = _network(settings)
-    clock = VirtualClock() if script else RealClock()
+    clock = VirtualClock() if script and not real_time else RealClock()
     engine = CallEngine(settings.secrets.twilio_auth_token, clock=clock, network=network)
     if answer:
         result = _answer(engine, network, caller_id, answer_as, caller)

@@ -67,7 +67,8 @@ def parse_script(text: str) -> list[Step]:
 
 
 def _normal(text: str) -> str:
-    return re.sub(r"\s+", "", text).casefold()
+    # A pause (<break>, shown as "…") inside a sentence does not change what was said.
+    return re.sub(r"[\s…]+", "", text).casefold()
 
 
 class ScriptCaller:

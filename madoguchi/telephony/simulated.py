@@ -83,6 +83,15 @@ class SimulatedTelephony:
         return [call.sid for call in self.network.outbound_calls(to_e164)
                 if call.created_at >= since.timestamp()]
 
+    def call_status(self, call_sid: str) -> str | None:
+        """The call's status in the simulated ledger; None once it has been forgotten.
+
+        A ring nobody answered within its timeout is reported (and ended) as no-answer.
+        """
+        self.network.expire_ring(call_sid)
+        call = self.network.get_call(call_sid)
+        return call.status if call is not None else None
+
     def redirect_call(self, call_sid: str, url: str) -> None:
         """Tell the phone running the call to fetch new TwiML from url."""
         self._live(call_sid)

@@ -101,6 +101,18 @@ class TwilioTelephony:
         return [str(call.sid) for call in found
                 if call.date_created is not None and call.date_created >= since]
 
+    def call_status(self, call_sid: str) -> str | None:
+        """The call's status as Twilio reports it; None when Twilio does not know the call."""
+        try:
+            call = self.client.calls(call_sid).fetch()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise TelephonyError(f"status of call {call_sid} failed: {_reason(exc)}") from None
+        except TwilioException as exc:
+            raise TelephonyError(f"status of call {call_sid} failed: {_reason(exc)}") from None
+        return str(call.status) if call.status else None
+
     def redirect_call(self, call_sid: str, url: str) -> None:
         """Point a live call at new TwiML."""
         try:

@@ -112,3 +112,22 @@ def test_the_webhooks_bench_measures_both_webhooks_beside_the_ceiling_in_process
         assert http["apps"][app]["incoming"]["requests"] > 0
         assert http["apps"][app]["menu"]["requests"] > 0
     assert set(http["ratio_to_ceiling"]) == {"incoming", "menu"}
+
+
+def test_the_wait_bench_runs_with_tiny_parameters_and_writes_only_where_it_is_told(tmp_path):
+    curated = (ROOT / "bench" / "waits" / "results.json").read_bytes()
+    output = tmp_path / "waits" / "results.json"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "waits" / "run.py"), "--callers", "100",
+         "--mornings", "1", "--output", str(output)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT)
+    # 1 only says that so few callers do not reproduce Erlang C; a crash is anything else.
+    assert completed.returncode in (0, 1), completed.stderr[-3000:]
+    assert "Traceback" not in completed.stderr
+    results = json.loads(output.read_text())
+    assert results["params"]["callers_per_steady_scenario"] == 100
+    assert len(results["scenarios"]) == 20
+    quiet = [s for s in results["scenarios"] if not s["served"]["callers"]]
+    assert quiet, "tiny runs leave some lines where nobody waited: the case that used to crash"
+    assert "no waits" in completed.stdout
+    assert (ROOT / "bench" / "waits" / "results.json").read_bytes() == curated

@@ -14,7 +14,7 @@ def test_the_bridge_dials_the_operators_client_and_marks_the_call_answered(
     operator_id = free_operator(session)
     body = post_signed(webhooks, f"/voice/queue/bridge?call={holder.id}",
                        CallSid=holder.call_sid).get_data(as_text=True)
-    assert f"<Client>operator-{operator_id}</Client>" in body and "お待たせいたしました" in body
+    assert f">operator-{operator_id}</Client>" in body and "お待たせいたしました" in body
     assert fetch(session, Call, holder.id).answered_at is not None
 
 

@@ -43,5 +43,8 @@ def test_the_sweep_and_reminders_are_scheduled_once_with_fixed_ids_and_no_argume
     assert job.repeat_intervals == [callback_jobs.SWEEP.interval_seconds]
     reminders = Job.fetch(callback_jobs.REMINDERS.job_id, connection=redis_client)
     assert reminders.func_name == "call_queue.callback_jobs.send_reminders" and reminders.args == ()
+    stuck = Job.fetch(callback_jobs.STUCK_OPERATORS.job_id, connection=redis_client)
+    assert stuck.func_name == "call_queue.callback_jobs.free_stuck_operators" and stuck.args == ()
     queued = Queue(MAINTENANCE_QUEUE, connection=redis_client).job_ids
-    assert sorted(queued) == sorted([callback_jobs.SWEEP.job_id, callback_jobs.REMINDERS.job_id])
+    assert sorted(queued) == sorted([callback_jobs.SWEEP.job_id, callback_jobs.REMINDERS.job_id,
+                                     callback_jobs.STUCK_OPERATORS.job_id])

@@ -353,3 +353,66 @@ def test_a_worker_that_dies_is_replaced_and_the_replacement_stops_with_serve(var
         assert wait_all_gone(var_dir) == []
     finally:
         serve.kill()
+
+
+# --- the demo's simulated operator ---------------------------------------------------------
+
+FIRST_CALL_SCRIPT = """\
+# A newcomer's first call: 0 for a person, put through, the operator ends the call.
+press 0
+expect 係の者に、おつなぎします
+expect お電話ありがとうございました
+"""
+
+
+def phone_call(var_dir: Path, port: int, script: Path, *,
+               real_time: bool = True) -> subprocess.CompletedProcess:
+    """`madoguchi phone --script` against a running serve (waiting in real time, or not)."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL"}}
+    env.update(MADOGUCHI_VAR_DIR=str(var_dir), MADOGUCHI_CONFIG=str(ROOT / "config.toml"))
+    return subprocess.run(
+        [str(MADOGUCHI_SCRIPT), "phone", "--url", f"http://127.0.0.1:{port}", "--script",
+         str(script), *(["--real-time"] if real_time else [])],
+        env=env, cwd=var_dir.parent, capture_output=True, text=True, timeout=180, check=False)
+
+
+@pytest.mark.slow
+def test_a_first_demo_run_puts_a_caller_pressing_0_through_to_the_simulated_operator(var_dir):
+    script = var_dir.parent / "first-call.txt"
+    script.write_text(FIRST_CALL_SCRIPT, encoding="utf-8")
+    port = free_port()
+    serve = ServeProcess(var_dir, "--port", str(port), "--demo", "--demo-talk-seconds", "3")
+    try:
+        wait_healthy(port, serve)
+        serve.wait_for_line("Stop with Ctrl-C")
+        assert "simulated operator" in serve.output
+        for attempt in ("first", "second"):  # the operator is free again for the next caller
+            call = phone_call(var_dir, port, script)
+            assert call.returncode == 0, f"{attempt} call:\n{call.stdout}\n{call.stderr}"
+            assert "script passed" in call.stdout
+            assert "connecting to client operator-" in call.stdout
+            assert "the operator ended the call" in call.stdout
+        assert serve.stop(signal.SIGTERM) == 0, serve.output
+    finally:
+        serve.kill()
+    assert wait_all_gone(var_dir) == []
+
+
+@pytest.mark.slow
+def test_without_the_demo_operator_pressing_0_is_offered_a_callback(var_dir):
+    script = var_dir.parent / "no-operator.txt"
+    script.write_text("press 0\nexpect 折り返し\nhangup\n", encoding="utf-8")
+    port = free_port()
+    serve = ServeProcess(var_dir, "--port", str(port), "--demo", "--no-demo-operator")
+    try:
+        wait_healthy(port, serve)
+        serve.wait_for_line("Stop with Ctrl-C")
+        assert "simulated operator" not in serve.output
+        call = phone_call(var_dir, port, script, real_time=False)
+        assert call.returncode == 0, f"{call.stdout}\n{call.stderr}"
+        assert "connecting to client operator-" not in call.stdout
+        assert serve.stop(signal.SIGTERM) == 0, serve.output
+    finally:
+        serve.kill()
+    assert wait_all_gone(var_dir) == []

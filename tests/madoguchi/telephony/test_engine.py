@@ -284,6 +284,49 @@ def test_dial_bridges_to_the_operator_until_they_hang_up(call_engine, twiml_serv
     assert "completed" in result.spoken
 
 
+DIAL_WITH_LEG_STATUS = ("<Response><Dial action='/dialed'><Client statusCallback='/leg'"
+                        " statusCallbackEvent='completed'>operator-7</Client></Dial>"
+                        "<Say>never heard</Say></Response>")
+
+
+def test_a_caller_hanging_up_while_bridged_ends_the_leg_and_still_asks_the_dial_action(
+        call_engine, twiml_server):
+    twiml_server.serve("/start", DIAL_WITH_LEG_STATUS)
+    twiml_server.serve("/dialed", "<Response><Say>not heard either</Say></Response>")
+    twiml_server.serve("/leg", "")
+    twiml_server.serve("/status", "")
+    result = run(call_engine, twiml_server, "/start", RecordingCaller([Speak("もしもし")]),
+                 status_callback=twiml_server.url("/status"))
+    assert result.ended_by == "caller" and "not heard" not in result.spoken
+    assert twiml_server.paths() == ["/start", "/leg", "/dialed", "/status"]
+    leg, action, status = (item.params for item in twiml_server.received[1:])
+    assert (leg["CallStatus"], leg["ParentCallSid"], leg["To"]) == (
+        "completed", result.call_sid, "client:operator-7")
+    assert (action["CallStatus"], action["DialCallStatus"]) == ("completed", "completed")
+    assert action["DialCallSid"] == leg["CallSid"] != result.call_sid
+    assert status["CallStatus"] == "completed"
+
+
+def test_an_operator_hanging_up_ends_the_leg_before_the_dial_action(
+        call_engine, twiml_server, network):
+    twiml_server.serve("/start", DIAL_WITH_LEG_STATUS)
+    twiml_server.serve("/dialed", "<Response><Say>ありがとうございました</Say></Response>")
+    twiml_server.serve("/leg", "")
+    setup = CallSetup(url=twiml_server.url("/start"), from_number="+819012345678")
+
+    class OperatorEnds(RecordingCaller):
+        def act(self, moment):
+            if moment.kind == "bridged":
+                network.end_dial(setup.call_sid)
+                return Wait()
+            return super().act(moment)
+
+    result = call_engine.run(setup, OperatorEnds([]))
+    assert twiml_server.paths() == ["/start", "/leg", "/dialed"]
+    assert twiml_server.received[2].params["CallStatus"] == "in-progress"
+    assert "ありがとうございました" in result.spoken
+
+
 def test_record_posts_the_recording_to_its_action(call_engine, twiml_server):
     twiml_server.serve("/start", "<Response><Say>メッセージをどうぞ</Say><Record action='/rec'"
                                  " maxLength='60'/></Response>")

@@ -132,3 +132,17 @@ def test_calls_placed_to_a_number_since_a_moment_are_listed_from_twilio():
     (sent,) = http.requests
     assert sent["method"] == "GET"
     assert sent["uri"] == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Calls.json"
+
+
+def test_a_calls_status_is_fetched_from_its_resource_and_an_unknown_call_has_none():
+    http = RecordingHttpClient(status=200, body={"sid": CALL_SID, "status": "completed"})
+    assert adapter(http).call_status(CALL_SID) == "completed"
+    request = http.requests[0]
+    assert request["method"] == "GET" and request["uri"].endswith(f"/Calls/{CALL_SID}.json")
+    missing = RecordingHttpClient(status=404, body={"code": 20404, "message": "not found",
+                                                    "status": 404})
+    assert adapter(missing).call_status(CALL_SID) is None
+    failing = RecordingHttpClient(status=500, body={"code": 20500, "message": "error",
+                                                    "status": 500})
+    with pytest.raises(TelephonyError):
+        adapter(failing).call_status(CALL_SID)

@@ -1,0 +1,144 @@
+"""An operator put through to a caller is freed when the call ends, however its end is heard.
+
+The Dial action, the caller's final status, the operator leg's status and the sweep asking the
+network may each come first, come twice, or come late: the operator is freed exactly once, and
+never by the end of a call they had already left for someone else.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from call_queue import callback_jobs, ended_calls, line_services
+from madoguchi.models import Call, CallbackAttempt, Operator, utcnow
+from madoguchi.telephony import get_telephony
+from tests.call_queue.conftest import (
+    callback_request,
+    fetch,
+    free_operator,
+    live_holder,
+    post_signed,
+)
+
+
+def _put_through(session, network, webhooks, number: str) -> tuple[Call, int]:
+    holder = live_holder(session, network, minutes=4, number=number)
+    operator_id = free_operator(session)
+    body = post_signed(webhooks, f"/voice/queue/bridge?call={holder.id}",
+                       CallSid=holder.call_sid).get_data(as_text=True)
+    assert f"/voice/queue/leg/status?call={holder.id}" in body  # the leg reports its end
+    assert line_services.board().get(operator_id).state == "on_call"
+    return holder, operator_id
+
+
+def _final_status(webhooks, call: Call, number: str, sequence: str = "3"):
+    return post_signed(webhooks, "/voice/status", CallSid=call.call_sid, CallStatus="completed",
+                       SequenceNumber=sequence, CallDuration="300", From=number,
+                       To="+81312345678")
+
+
+def test_the_callers_final_status_frees_the_operator_into_wrap_up_once(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    holder, operator_id = _put_through(session, network, webhooks, "+819022220001")
+    assert _final_status(webhooks, holder, "+819022220001").status_code == 204
+    assert line_services.board().get(operator_id).state == "wrap_up"
+    assert fetch(session, Operator, operator_id).state == "wrap_up"
+    # The Dial action and a repeated status come after: nothing changes, nobody goes back in line.
+    body = post_signed(webhooks, f"/voice/queue/bridged?call={holder.id}",
+                       CallSid=holder.call_sid, CallStatus="completed",
+                       DialCallStatus="completed", DialCallSid="CA" + "1" * 32).get_data(
+                           as_text=True)
+    assert "<Enqueue" not in body
+    _final_status(webhooks, holder, "+819022220001", sequence="4")
+    state = line_services.board().get(operator_id)
+    assert state.state == "wrap_up" and fetch(session, Call, holder.id).operator_id == operator_id
+
+
+def test_the_operator_legs_end_frees_the_operator_and_an_unconnected_leg_does_not(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    holder, operator_id = _put_through(session, network, webhooks, "+819022220002")
+    post_signed(webhooks, f"/voice/queue/leg/status?call={holder.id}", CallSid="CA" + "2" * 32,
+                ParentCallSid=holder.call_sid, CallStatus="no-answer")
+    assert line_services.board().get(operator_id).state == "on_call"
+    response = post_signed(webhooks, f"/voice/queue/leg/status?call={holder.id}",
+                           CallSid="CA" + "2" * 32, ParentCallSid=holder.call_sid,
+                           CallStatus="completed")
+    assert response.status_code == 204
+    assert line_services.board().get(operator_id).state == "wrap_up"
+
+
+def test_a_caller_gone_during_the_dial_frees_the_operator_and_does_not_rejoin_the_line(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    holder, operator_id = _put_through(session, network, webhooks, "+819022220003")
+    # The caller hung up while the operator's phone still rang: Twilio asks the action anyway.
+    post_signed(webhooks, f"/voice/queue/bridged?call={holder.id}", CallSid=holder.call_sid,
+                CallStatus="completed", DialCallStatus="no-answer",
+                DialCallSid="CA" + "3" * 32)
+    assert line_services.board().get(operator_id).state == "wrap_up"
+    call = fetch(session, Call, holder.id)  # back in line would clear both
+    assert call.operator_id == operator_id and call.answered_at is not None
+
+
+def test_a_late_end_of_an_old_call_leaves_the_operator_on_their_next_call(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    first, operator_id = _put_through(session, network, webhooks, "+819022220004")
+    post_signed(webhooks, f"/voice/queue/bridged?call={first.id}", CallSid=first.call_sid,
+                DialCallStatus="completed", DialCallSid="CA" + "4" * 32)
+    assert line_services.board().get(operator_id).state == "wrap_up"
+    line_services.operator_available(session, operator_id)
+    second = live_holder(session, network, minutes=1, number="+819022220005")
+    line_services.dispatch(session)
+    post_signed(webhooks, f"/voice/queue/bridge?call={second.id}", CallSid=second.call_sid)
+    assert fetch(session, Call, second.id).operator_id == operator_id
+    # The first call's own status and leg status arrive only now.
+    _final_status(webhooks, first, "+819022220004")
+    post_signed(webhooks, f"/voice/queue/leg/status?call={first.id}", CallSid="CA" + "5" * 32,
+                CallStatus="completed")
+    assert line_services.board().get(operator_id).state == "on_call"
+
+
+def test_the_sweep_frees_an_operator_whose_call_the_network_reports_ended(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    holder, operator_id = _put_through(session, network, webhooks, "+819022220006")
+    later = utcnow() + timedelta(seconds=ended_calls.GRACE_SECONDS + 1)
+    telephony = get_telephony()
+    # While the call lasts the sweep leaves the operator alone.
+    assert ended_calls.free_operators_of_ended_calls(session, telephony, later) == 0
+    assert line_services.board().get(operator_id).state == "on_call"
+    # Its end never reached us, but the network knows it.
+    network.set_status(holder.call_sid, "completed")
+    assert ended_calls.free_operators_of_ended_calls(session, telephony, later) == 1
+    assert line_services.board().get(operator_id).state == "wrap_up"
+    call = fetch(session, Call, holder.id)
+    assert call.ended_at is not None and call.status == "completed"
+    assert ended_calls.free_operators_of_ended_calls(session, telephony, later) == 0
+
+
+def test_the_sweep_frees_an_operator_whose_callback_rang_out_unanswered(line_ctx, network):
+    session = line_ctx
+    request = callback_request(session, minutes=4, number="+819022220007")
+    operator_id = free_operator(session)
+    callback_jobs.place_callback(request.id, 1)
+    (ringing,) = network.ringing_calls()
+    assert line_services.board().get(operator_id).state == "on_call"
+    telephony = get_telephony()
+    later = utcnow() + timedelta(seconds=ended_calls.GRACE_SECONDS + 1)
+    # Still ringing within its timeout: the operator keeps waiting for the resident.
+    assert ended_calls.free_operators_of_ended_calls(session, telephony, later) == 0
+    # Nobody picked up in time: the network ends the ring as no-answer, as Twilio would.
+    ringing.created_at -= ringing.timeout_seconds + 1
+    network.save_call(ringing)
+    assert ended_calls.free_operators_of_ended_calls(session, telephony, later) == 1
+    assert network.get_call(ringing.sid).status == "no-answer"
+    assert network.ringing_calls() == []
+    assert line_services.board().get(operator_id).state == "available"
+    attempt = session.scalars(select(CallbackAttempt)).one()
+    session.commit()
+    assert attempt.status != "dialing"
