@@ -105,6 +105,12 @@ def scene(engine, redis_url):
                     session, username=f"a11y_{role}_{language}", display_name=f"{role} {language}",
                     password=PASSWORD, role=role, language=language)
                 users[role, language] = user.id
+        for language in LANGUAGES:
+            # The same pages in larger type (My settings → 文字を大きく): contrast and layout hold.
+            large = accounts.create_operator(
+                session, username=f"a11y_large_{language}", display_name=f"large {language}",
+                password=PASSWORD, role="supervisor", language=language)
+            large.large_text = True
         resident = Resident(resident_no="20240001", name="佐藤 花子", name_kana="サトウ ハナコ",
                             birth_date=date(1941, 3, 9))
         resident.phones.append(ResidentPhone(e164="+819012345678", is_mobile=True))
@@ -161,16 +167,16 @@ def signed_in(browser, live_server, scene):
     """One logged-in browser tab per role and language, opened on first use."""
     tabs = {}
 
-    def tab_for(role: str, language: str):
-        if (role, language) not in tabs:
+    def tab_for(role: str, language: str, *, large: bool = False):
+        if (role, language, large) not in tabs:
             context = browser.new_context(base_url=live_server,
                                           viewport={"width": 1280, "height": 900},
                                           locale="ja-JP" if language == "ja" else "en-GB")
             tab = context.new_page()
             tab.set_default_timeout(15_000)
-            log_in(tab, f"a11y_{role}_{language}")
-            tabs[role, language] = tab
-        return tabs[role, language]
+            log_in(tab, f"a11y_large_{language}" if large else f"a11y_{role}_{language}")
+            tabs[role, language, large] = tab
+        return tabs[role, language, large]
 
     yield tab_for
     for tab in tabs.values():
@@ -247,3 +253,53 @@ def test_the_login_page_has_no_wcag_21_aa_violation(browser, live_server, scene,
         assert not found, "\n".join(found)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(("language", "endpoint"), [
+    (language, endpoint) for language in LANGUAGES for endpoint in PAGES
+    if ROLE_RANK["supervisor"] >= ROLE_RANK[PAGES[endpoint]]])
+def test_the_page_in_larger_text_has_no_wcag_21_aa_violation(signed_in, scene, language,
+                                                            endpoint):
+    tab = signed_in("supervisor", language, large=True)
+    assert tab.goto(_url(endpoint, scene["ids"])).status == 200
+    assert tab.evaluate("getComputedStyle(document.documentElement).fontSize") == "26px"
+    _after_a_live_update(tab, endpoint, scene)
+    found = _violations(tab)
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(("language", "amber", "red"), [("ja", "注意", "超過"),
+                                                        ("en", "CAUTION", "OVER LIMIT")])
+def test_amber_and_red_tiles_say_so_in_words_not_by_colour_alone(signed_in, scene, language,
+                                                                amber, red):
+    tab = signed_in("supervisor", language)
+    tab.goto("/console/live")
+    _after_a_live_update(tab, "console.live", scene)
+    words = tab.evaluate("""() => [...document.querySelectorAll('[data-tile]')].map(
+        (tile) => [tile.dataset.level, tile.querySelector('.tile-level').innerText.trim()])""")
+    levels = {level for level, _ in words}
+    assert {"amber", "red"} <= levels, words
+    for level, said in words:
+        assert said == {"ok": "", "amber": amber, "red": red}[level], (level, said)
+
+
+# On a 1080p wall screen of about 50 inches a pixel is 0.58 mm: 32px words stand about 18 mm,
+# 64px numbers 37 mm; that is what a supervisor reads from 3 m away.
+WALL_SIZES = {".tile-label": 32, ".tile-level": 32, ".tile-value": 64, "#live-alerts li": 32,
+              ".live h1, .live h2": 32, "#live-board *": 24}
+
+
+def test_the_wall_screen_is_readable_from_three_metres(signed_in, scene):
+    tab = signed_in("supervisor", "ja")
+    tab.set_viewport_size({"width": 1920, "height": 1080})
+    try:
+        tab.goto("/console/live")
+        _after_a_live_update(tab, "console.live", scene)
+        for selector, least in WALL_SIZES.items():
+            smallest = tab.evaluate("""(selector) => Math.min(...[...document.querySelectorAll(
+                selector)].filter((el) => [...el.childNodes].some(
+                    (n) => n.nodeType === 3 && n.textContent.trim()))
+                .map((el) => parseFloat(getComputedStyle(el).fontSize)))""", selector)
+            assert smallest >= least, f"{selector}: {smallest}px, under {least}px"
+    finally:
+        tab.set_viewport_size({"width": 1280, "height": 900})
