@@ -113,6 +113,7 @@
       if (pending && pending.getAttribute("href") !== url) {
         pending.setAttribute("href", url);
         pending.hidden = false;
+        pending.onclick = function () { window.sessionStorage.setItem(POPPED, String(residentId)); };
         announce(worded("waiting", callerName()));
       }
       return;
