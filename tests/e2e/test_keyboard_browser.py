@@ -9,13 +9,16 @@ the simulator's engine over HTTP against the same server process as the browser.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from agent_console.services import accounts
 from call_queue import line_services, operator_states
+from madoguchi.events import notify_line_changed
 from madoguchi.models import Booking, Call, utcnow
 from madoguchi.sealing import blind
+from madoguchi.telephony.network import new_sid
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_console_browser import LANDING, city  # noqa: F401 (city is a fixture)
 from tests.e2e.test_work_browser import CALL_SECONDS, CALLER_NUMBER, _call_in_background
@@ -188,3 +191,28 @@ def test_a_caller_put_through_while_typing_waits_for_the_operator_instead_of_tak
     page.wait_for_selector("#wrap-up:not([hidden])", timeout=30_000)
     thread.join(timeout=CALL_SECONDS)
     assert not thread.is_alive(), "the simulated call did not end"
+
+
+def test_a_live_update_of_the_line_leaves_focus_where_the_keyboard_left_it(
+        page, committed_db, redis_client):
+    with committed_db() as session:
+        accounts.create_operator(session, username="suzuki", display_name="鈴木 SV",
+                                 password=PASSWORD, role="supervisor")
+        first = _holding(session, "+819087650001", minutes=5)
+    _log_in_by_keyboard(page, "suzuki")
+    _tab_to(page, f"tr[data-call='{first.id}'] button")
+    with committed_db() as session:
+        later = _holding(session, "+819087650002", minutes=1)
+    notify_line_changed(redis_client)
+    page.wait_for_selector(f"#holders-list tr[data-call='{later.id}']")
+    assert page.evaluate("document.activeElement.closest('tr').dataset.call") == str(first.id)
+    assert page.evaluate(FOCUSED)["ring"]
+
+
+def _holding(session, number: str, minutes: float) -> Call:
+    call = Call(call_sid=new_sid("CA"), from_e164=number, language="ja", outcome="queued",
+                queued_at=utcnow() - timedelta(minutes=minutes),
+                path=[{"at": "2026-01-01T00:00:00", "node": "incoming"}])
+    session.add(call)
+    session.commit()
+    return call
