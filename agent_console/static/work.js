@@ -134,6 +134,8 @@
     if (now && now !== before) { announce(worded("connected", callerName())); }
     // Screen pop: a connected caller known by number opens their record, unless one is open.
     if (data.pop && !root.getAttribute("data-resident")) { openPop(data.pop); }
+    var pending = document.getElementById("pop-pending");
+    if (pending && !data.pop) { pending.hidden = true; pending.setAttribute("href", "#pop"); }
     tick();
   }
 
