@@ -134,5 +134,6 @@ class OperatorSettingsForm(FlaskForm):
     """The operator's own settings: console language and how calls reach them."""
 
     language = SelectField(choices=list(LANGUAGES))
+    large_text = BooleanField()
     reach_by = SelectField(choices=list(REACH_CHOICES))
     phone = StringField(validators=[Optional(), Length(max=40)])

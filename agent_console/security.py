@@ -57,6 +57,7 @@ class ConsoleUser:
     role: str
     language: str
     password_fingerprint: str
+    large_text: bool = False
 
     is_authenticated = True
     is_active = True
@@ -85,6 +86,7 @@ def console_user(operator: Operator) -> ConsoleUser:
         role=operator.role,
         language=operator.language,
         password_fingerprint=password_fingerprint(operator.password_hash),
+        large_text=bool(operator.large_text),
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -470,6 +471,8 @@ class Operator(Base):
     role: Mapped[str] = mapped_column(String(12), default="operator")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str] = mapped_column(String(10), default="ja")
+    # The console in larger type for this user (their own choice in My settings).
+    large_text: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     phone_e164: Mapped[str | None] = mapped_column(Sealed("operators.phone_e164"))
     # "browser" (console softphone or simulator) or "phone" (their phone_e164 is dialled).
     reach_by: Mapped[str] = mapped_column(String(10), default="browser",

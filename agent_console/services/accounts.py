@@ -145,6 +145,15 @@ def set_language(session: Session, operator_id: int, language: str) -> None:
     session.commit()
 
 
+def set_large_text(session: Session, operator_id: int, large: bool) -> None:
+    """Store whether the operator's console shows larger text."""
+    operator = session.get(Operator, operator_id)
+    if operator is None:
+        raise AccountError("not_found")
+    operator.large_text = bool(large)
+    session.commit()
+
+
 def language_of(session: Session, operator_id: int | None) -> str | None:
     """An operator's console language (None when unknown)."""
     operator = session.get(Operator, operator_id) if operator_id is not None else None

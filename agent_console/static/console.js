@@ -15,7 +15,7 @@
   }
 
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) { return; }
     // The search box is often focused already: "/" there starts the search, it is not typed.
     if (event.key === "/" && event.target.hasAttribute && event.target.hasAttribute("data-search-box")
         && event.target.value === "") { event.preventDefault(); return; }

@@ -39,9 +39,11 @@ def my_settings():
             status = 400
         else:
             accounts.set_language(session, operator.id, form.language.data)
+            accounts.set_large_text(session, operator.id, form.large_text.data)
             current_actor().audit(session, "update", "operator", operator.id, detail={
                 "reach_by": reach.reach_by, "phone": phone.mask(reach.phone_e164)
-                if reach.phone_e164 else None, "language": form.language.data})
+                if reach.phone_e164 else None, "language": form.language.data,
+                "large_text": bool(form.large_text.data)})
             flash(translate("my_settings_saved", form.language.data), "success")
             return redirect(url_for("console.my_settings"))
     elif form.is_submitted():
@@ -50,6 +52,7 @@ def my_settings():
     else:
         saved = operator_reach.current(operator)
         form.language.data = operator.language
+        form.large_text.data = operator.large_text
         form.reach_by.data = saved.reach_by
         form.phone.data = saved.phone_national
     return render_template("console/my_settings.html", form=form,

@@ -98,3 +98,23 @@ def test_an_admin_typing_a_bad_number_is_told_and_nothing_changes(as_admin, db_s
     page = as_admin.get("/console/admin/users").get_data(as_text=True)
     assert "&#34;abc&#34; is not a usable phone number" in page
     assert _operator(db_session, staff.operator.id).reach_by == "browser"
+
+
+def test_larger_text_is_remembered_for_the_user_and_set_on_every_page(
+        as_operator, db_session, staff):
+    assert 'class="large-text"' not in as_operator.get("/console/work").get_data(as_text=True)
+    _save(as_operator, large_text="y")
+    assert _operator(db_session, staff.operator.id).large_text is True
+    for url in ("/console/work", "/console/residents", "/console/me"):
+        page = as_operator.get(url).get_data(as_text=True)
+        assert '<html lang="ja" class="large-text">' in page, url
+    assert 'name="large_text" value="y" aria-describedby="my-large-text-hint" checked' in page
+    [row] = db_session.scalars(select(AuditEntry).where(AuditEntry.entity == "operator"))
+    assert row.detail["large_text"] is True
+
+
+def test_saving_without_the_box_ticked_goes_back_to_ordinary_text(as_operator, db_session, staff):
+    _save(as_operator, large_text="y")
+    _save(as_operator)
+    assert _operator(db_session, staff.operator.id).large_text is False
+    assert "large-text" not in as_operator.get("/console/work").get_data(as_text=True)
