@@ -39,6 +39,11 @@ from madoguchi.voice.speech import Line, Speaker, Utterance
 
 log = logging.getLogger(__name__)
 
+# The caller's own words at menus, kept (sealed) for the operator who calls them back.
+SAID_MEMO = "said"
+SAID_KEPT = 5
+SAID_CHARACTERS = 200
+
 # Steps whose silence, after the last re-prompt, leads to a voicemail rather than to a person:
 # the caller is already on the way to a callback, so sending them "to a person" would loop.
 GIVE_UP_TO_VOICEMAIL = {"callback_offer", "cb_number", "cb_number_ok"}
@@ -275,6 +280,17 @@ class CallFlow:
         else:
             value = reply.digits or "speech"
         self.move(step, value)
+        if reply.speech and not question.entry:
+            self._keep_words(reply.speech)
+
+    def _keep_words(self, speech: str) -> None:
+        """What the caller said at a menu, sealed with the call, for whoever calls them back.
+
+        Never at an entry question (a birth date or number said aloud); only the last few.
+        """
+        said = calls.recall(self.session, self.call, SAID_MEMO) or []
+        calls.remember(self.session, self.call, SAID_MEMO,
+                       [*said, speech[:SAID_CHARACTERS]][-SAID_KEPT:])
 
     # ---- helpers over the database ----------------------------------------------------
 

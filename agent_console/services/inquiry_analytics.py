@@ -29,8 +29,9 @@ from sqlalchemy import Select, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from call_queue.line_metrics.sql import seconds_between
-from madoguchi import booking, local_days
+from madoguchi import booking, inquiry_categories, local_days
 from madoguchi.models import Inquiry, InquiryEvent, utcnow
+from madoguchi.settings import InquirySettings
 
 GRANULARITIES = ("day", "week")
 TOP_CATEGORIES = 8
@@ -271,20 +272,30 @@ def _topic_rows(session: Session, start: datetime, end: datetime):
     return sorted(session.execute(latest).all(), key=lambda row: (row.created_at, row.id))
 
 
-def topics(rows) -> list[Topic]:
-    """The most frequent (category, word) pairs over the rows, with the first subject of each."""
+def topics(rows, group=lambda category: category) -> list[Topic]:
+    """The most frequent (category, word) pairs over the rows, with the first subject of each;
+    group gives the category a row counts under."""
     topic_counts: Counter[tuple[str, str]] = Counter()
     examples: dict[tuple[str, str], str] = {}
     for row in rows:
+        category = group(row.category)
         for word in topic_words(row.subject):
-            topic_counts[(row.category, word)] += 1
-            examples.setdefault((row.category, word), row.subject)
+            topic_counts[(category, word)] += 1
+            examples.setdefault((category, word), row.subject)
     ranked = sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_TOPICS]
     return [Topic(cat, word, n, examples[(cat, word)]) for (cat, word), n in ranked]
 
 
-def open_cases(session: Session, now: datetime | None = None) -> list[OpenCases]:
-    """Open and overdue inquiries per category as of now, most open first."""
+def _grouping(config: InquirySettings | None):
+    """How a stored category is counted: by the city's list (unlisted keys as "other")."""
+    if config is None:
+        return lambda key: key
+    return lambda key: inquiry_categories.reported(config, key)
+
+
+def open_cases(session: Session, now: datetime | None = None,
+               config: InquirySettings | None = None) -> list[OpenCases]:
+    """Open and overdue inquiries per category of the list as of now, most open first."""
     now = now or utcnow()
     overdue = func.sum(case((Inquiry.due_at < now, 1), else_=0))
     query = (
@@ -292,12 +303,19 @@ def open_cases(session: Session, now: datetime | None = None) -> list[OpenCases]
         .where(Inquiry.status != "done")
         .group_by(Inquiry.category)
     )
-    found = [OpenCases(row[0], int(row[1]), int(row[2])) for row in session.execute(query)]
+    group = _grouping(config)
+    totals: dict[str, list[int]] = {}
+    for category, open_count, overdue_count in session.execute(query):
+        total = totals.setdefault(group(category), [0, 0])
+        total[0] += int(open_count)
+        total[1] += int(overdue_count)
+    found = [OpenCases(key, counts[0], counts[1]) for key, counts in totals.items()]
     return sorted(found, key=lambda item: (-item.open, item.category))
 
 
 def analyse(session: Session, choice: ReportChoice, tz: ZoneInfo,
-            now: datetime | None = None) -> InquiryReport:
+            now: datetime | None = None, config: InquirySettings | None = None
+            ) -> InquiryReport:
     """The inquiry report for the range; raises AnalyticsError on a bad choice.
 
     Counts and times are aggregated by the database over every inquiry of the range; the
@@ -305,7 +323,9 @@ def analyse(session: Session, choice: ReportChoice, tz: ZoneInfo,
     """
     check_choice(choice)
     start, end = _range(choice, tz)
-    per_day = _day_counts(session, start, end, tz)
+    group = _grouping(config)
+    per_day = [(day, group(category), n)
+               for day, category, n in _day_counts(session, start, end, tz)]
     per_category: Counter[str] = Counter()
     for _, category, n in per_day:
         per_category[category] += n
@@ -324,9 +344,9 @@ def analyse(session: Session, choice: ReportChoice, tz: ZoneInfo,
         buckets=buckets(choice),
         categories=shown,
         counts=dict(counts),
-        topics=topics(sample),
+        topics=topics(sample, group),
         topics_from=len(sample),
-        open_cases=open_cases(session, now),
+        open_cases=open_cases(session, now, config),
         response=response,
         resolution=resolution,
     )

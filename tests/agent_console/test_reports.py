@@ -46,10 +46,10 @@ def line_history(db_session):
              status="completed", outcome="self_served"),
         Call(call_sid="CA-next-day", from_e164="+819011112222", started_at=jst(0, 0, date(
             2031, 10, 7))),
-        Inquiry(reference="I000000001", category="ごみ", subject="粗大ごみの回収日を知りたい",
+        Inquiry(reference="I000000001", category="waste", subject="粗大ごみの回収日を知りたい",
                 status="received", channel="ivr", contact_e164="+819012345678",
                 created_at=jst(10), updated_at=jst(10)),
-        Inquiry(reference="I000000002", category="道路",
+        Inquiry(reference="I000000002", category="roads",
                 subject='=HYPERLINK("http://evil.example","click")', status="done",
                 channel="operator", created_at=jst(11), updated_at=jst(11), closed_at=jst(15)),
     ])
