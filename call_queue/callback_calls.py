@@ -181,7 +181,7 @@ def close_missed_windows(session: Session, now: datetime) -> list[int]:
 
 
 def report_unreached(session: Session, request_id: int, *, send_sms: Callable[[str, str], str],
-                     sms_text: str, subject: str, now: datetime) -> int:
+                     sms_text: str, subject: str, due_hours: int, now: datetime) -> int:
     """Tell a mobile by SMS and open a follow-up case for the operators; returns the case id."""
     request = session.get(CallbackRequest, request_id)
     assert request is not None
@@ -193,6 +193,7 @@ def report_unreached(session: Session, request_id: int, *, send_sms: Callable[[s
     inquiry = inquiries.create(
         session, category="callback", subject=subject, channel="ivr",
         resident_id=request.resident_id, contact_e164=request.phone_e164,
-        note=f"callback request {request.id}: {request.attempts} attempts, not reached", now=now,
+        note=f"callback request {request.id}: {request.attempts} attempts, not reached",
+        due_at=inquiries.due_after(due_hours, now), now=now,
     )
     return inquiry.id

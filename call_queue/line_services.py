@@ -161,7 +161,8 @@ def report_unreached(session: Session, request_id: int, now: datetime) -> int:
     return callback_calls.report_unreached(
         session, request_id, send_sms=get_telephony().send_sms,
         sms_text=catalog.text("callback_sms_unreached", city=name),
-        subject=catalog.text("callback_unreached_subject"), now=now,
+        subject=catalog.text("callback_unreached_subject"),
+        due_hours=settings().inquiries.callback_due_hours, now=now,
     )
 
 

@@ -41,6 +41,11 @@ from madoguchi.voice.spoken import date_from_speech, number_from_speech
 
 log = logging.getLogger(__name__)
 
+# The caller's own words at menus, kept (sealed) for the operator who calls them back.
+SAID_MEMO = "said"
+SAID_KEPT = 5
+SAID_CHARACTERS = 200
+
 # Steps whose silence, after the last re-prompt, leads to the callback on the caller's own number
 # (or, for a withheld number, to the one recording and then the other ways to reach the city):
 # the caller is already on the way to a callback, so sending them "to a person" would loop.
@@ -318,6 +323,17 @@ class CallFlow:
         else:
             value = reply.digits or "speech"
         self.move(step, value)
+        if reply.speech and not question.entry:
+            self._keep_words(reply.speech)
+
+    def _keep_words(self, speech: str) -> None:
+        """What the caller said at a menu, sealed with the call, for whoever calls them back.
+
+        Never at an entry question (a birth date or number said aloud); only the last few.
+        """
+        said = calls.recall(self.session, self.call, SAID_MEMO) or []
+        calls.remember(self.session, self.call, SAID_MEMO,
+                       [*said, speech[:SAID_CHARACTERS]][-SAID_KEPT:])
 
     # ---- helpers over the database ----------------------------------------------------
 

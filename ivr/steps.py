@@ -43,6 +43,7 @@ from ivr.voicemail import keep_voicemail
 from madoguchi import calls, hours, phone, residents
 from madoguchi.telephony import get_telephony
 from madoguchi.voice import twiml
+from madoguchi.voice.audio import faq_key
 from madoguchi.voice.inputs import printable
 from madoguchi.voice.speech import Line
 
@@ -151,7 +152,8 @@ def q_faq_answer(flow: CallFlow) -> Ask | Go:
         return Go("faq")
     lines, choices = options(flow, [("faq_more", "1", "faq"), ("option_menu", "2", "menu"),
                                     ("option_end", "3", "goodbye")])
-    return Ask((Line(answer), *lines), lines, choices)
+    # Keyed so that a recorded answer (audio folder, faq_<id>.mp3) plays instead of the voice.
+    return Ask((Line(answer, faq_key(flow.state.item)), *lines), lines, choices)
 
 
 def q_after_task(flow: CallFlow) -> Ask:
@@ -554,6 +556,7 @@ def w_voicemail_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
             flow.session, recording_url=recording, seconds=seconds, call_sid=call.call_sid,
             subject=flow.speaker.catalog.text("voicemail_subject"),
             resident_id=call.resident_id, contact_e164=call.from_e164,
+            due_hours=flow.settings.inquiries.voicemail_due_hours,
         )
         return {"inquiry_id": inquiry.id, "reference": inquiry.reference}
 

@@ -133,6 +133,7 @@ def fallback_message() -> Response:
                 get_session(), recording_url=recording, seconds=_field("RecordingDuration", 6),
                 call_sid=_field("CallSid", 64) or None, from_raw=request.form.get("From"),
                 region=settings.city.region, language=settings.languages.default,
+                due_hours=settings.inquiries.voicemail_due_hours,
             )
         except Exception:
             # The recording stays in the Twilio account even when the database is down.

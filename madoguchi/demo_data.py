@@ -201,33 +201,33 @@ def _faq(operator_key: str) -> list[dict[str, tuple[str, str]]]:
     ]
 
 
-# Inquiry subjects per category, as an operator would note them.
+# Inquiry subjects per category (keys of config.toml's list), as an operator would note them.
 _INQUIRIES: dict[str, tuple[str, ...]] = {
-    "ワクチン": (
+    "vaccination": (
         "接種券が届かない",
         "接種会場までの送迎はあるか",
         "予約した日に行けなくなった",
         "家族の分もまとめて予約したい",
         "二回目の接種の時期を知りたい",
     ),
-    "ごみ": (
+    "waste": (
         "粗大ごみの出し方を知りたい",
         "集積所のごみが回収されていない",
         "分別の表をもう一度送ってほしい",
         "カラスがごみを荒らしている",
     ),
-    "道路": (
+    "roads": (
         "家の前の道路に穴があいている",
         "街灯が切れている",
         "歩道の木の枝が伸びて通りにくい",
         "カーブミラーが曲がっている",
     ),
-    "税": (
+    "tax": (
         "固定資産税の納付書をなくした",
         "住民税の金額について聞きたい",
         "口座振替の手続きをしたい",
     ),
-    "福祉": (
+    "welfare": (
         "介護保険の申請の仕方を知りたい",
         "配食サービスを使いたい",
         "一人暮らしの見守りをお願いしたい",

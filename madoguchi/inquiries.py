@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,7 @@ def create(
     operator_id: int | None = None,
     call_sid: str | None = None,
     note: str = "",
+    due_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Inquiry:
     """Open a new case with status 'received' and a fresh reference number; commits."""
@@ -43,6 +44,7 @@ def create(
             channel=channel,
             contact_e164=contact_e164,
             call_sid=call_sid,
+            due_at=due_at,
             created_at=now,
             updated_at=now,
         )
@@ -57,6 +59,11 @@ def create(
             # Only the random reference can collide: draw another.
             session.rollback()
     raise InquiryError("could not draw a unique reference number")
+
+
+def due_after(hours: int, now: datetime | None = None) -> datetime:
+    """The due time of a case opened now that the city promises to work within `hours`."""
+    return (now or utcnow()) + timedelta(hours=hours)
 
 
 def find(session: Session, reference: str) -> Inquiry | None:

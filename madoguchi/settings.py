@@ -261,6 +261,49 @@ class SupervisorSettings(_Section):
         return self
 
 
+class CategoryName(_Section):
+    """One case category: a short key kept on cases, and its names in Japanese and English."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    ja: str = Field(min_length=1, max_length=40)
+    en: str = Field(min_length=1, max_length=40)
+
+
+# Categories the line itself files cases under; present whatever config.toml lists.
+BUILT_IN_CATEGORIES = (
+    CategoryName(key="voicemail", ja="留守番電話", en="Voicemail"),
+    CategoryName(key="callback", ja="折り返し不通", en="Callback not reached"),
+    CategoryName(key="other", ja="その他", en="Other"),
+)
+
+
+class InquirySettings(_Section):
+    """Cases: their categories and how soon the line's own cases are due."""
+
+    categories: tuple[CategoryName, ...] = ()
+    # Hours until a voicemail case, or the follow-up of a callback never reached, is overdue.
+    voicemail_due_hours: int = Field(default=24, ge=1, le=24 * 30)
+    callback_due_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # How far back the worker looks for recordings left while the database was down.
+    recordings_lookback_hours: int = Field(default=72, ge=1, le=24 * 30)
+
+    @model_validator(mode="after")
+    def _keys_unique_and_built_ins_present(self) -> InquirySettings:
+        keys = [item.key for item in self.categories]
+        doubled = sorted({key for key in keys if keys.count(key) > 1})
+        if doubled:
+            raise ValueError(f"categories: each key only once ({', '.join(doubled)})")
+        missing = tuple(item for item in BUILT_IN_CATEGORIES if item.key not in keys)
+        if missing:
+            # Object is frozen: extend the tuple the way pydantic allows after validation.
+            object.__setattr__(self, "categories", self.categories + missing)
+        return self
+
+    def category(self, key: str) -> CategoryName | None:
+        """The category with this key, or None when the list has no such key."""
+        return next((item for item in self.categories if item.key == key), None)
+
+
 class FileSettings(_Section):
     """Everything config.toml may contain."""
 
@@ -274,6 +317,7 @@ class FileSettings(_Section):
     privacy: PrivacySettings = PrivacySettings()
     supervisor: SupervisorSettings = SupervisorSettings()
     web: WebSettings = WebSettings()
+    inquiries: InquirySettings = InquirySettings()
 
 
 class Secrets(BaseModel):
@@ -360,6 +404,11 @@ class Settings(BaseModel):
     def web(self) -> WebSettings:
         """The [web] section."""
         return self.file.web
+
+    @property
+    def inquiries(self) -> InquirySettings:
+        """The [inquiries] section."""
+        return self.file.inquiries
 
     @property
     def tz(self) -> ZoneInfo:

@@ -14,13 +14,14 @@ from rq import Queue, Worker
 
 from agent_console.services import line_watch
 from call_queue import callback_jobs
+from ivr import recordings_sweep
 from madoguchi import job_queues, maintenance, periodic
 
 log = logging.getLogger(__name__)
 
 # Every package's repeating jobs, gathered here (the worker is a composition root).
 PERIODIC_JOBS = (*maintenance.PERIODIC_JOBS, *callback_jobs.PERIODIC_JOBS,
-                 *line_watch.PERIODIC_JOBS)
+                 *line_watch.PERIODIC_JOBS, *recordings_sweep.PERIODIC_JOBS)
 
 # How often a worker does RQ's housekeeping: taking over the scheduler of a dead worker, and
 # failing (then retrying) jobs whose worker died.

@@ -132,7 +132,7 @@ def header(choice: ExportChoice, t: Translate, tz: ZoneInfo) -> list[str]:
             t("due_date") + zone, t("export_closed_at") + zone]
 
 
-def _call_row(row, tz: ZoneInfo, reveal: bool) -> list[object]:
+def _call_row(row, tz: ZoneInfo, reveal: bool, _named) -> list[object]:
     # The resident's number: who called in, or whom a callback called.
     resident_number = row.from_e164 if row.direction == "inbound" else row.to_number
     return [_local(row.started_at, tz), row.call_sid, row.direction,
@@ -143,15 +143,15 @@ def _call_row(row, tz: ZoneInfo, reveal: bool) -> list[object]:
             row.username or "", row.disposition or ""]
 
 
-def _inquiry_row(row, tz: ZoneInfo, reveal: bool) -> list[object]:
-    return [row.reference, _local(row.created_at, tz), row.category, row.subject, row.status,
+def _inquiry_row(row, tz: ZoneInfo, reveal: bool, named) -> list[object]:
+    return [row.reference, _local(row.created_at, tz), named(row.category), row.subject, row.status,
             row.channel, shown_phone(row.contact_e164, reveal=reveal), row.username or "",
             _local(row.due_at, tz), _local(row.closed_at, tz)]
 
 
 def rows(session: Session, choice: ExportChoice, tz: ZoneInfo, *,
-         reveal_phones: bool) -> Iterator[list[object]]:
-    """The export's rows, a batch at a time in (time, id) order.
+         reveal_phones: bool, category_name=lambda key: key) -> Iterator[list[object]]:
+    """The export's rows, a batch at a time in (time, id) order; categories by category_name.
 
     Each batch is its own short read: the transaction ends before the batch is written out,
     so a slow download never holds SQLite's write lock or an old PostgreSQL snapshot.
@@ -169,7 +169,7 @@ def rows(session: Session, choice: ExportChoice, tz: ZoneInfo, *,
         page = query if after is None else query.where(
             moment >= after[0], or_(moment > after[0], and_(moment == after[0], key > after[1])))
         batch = session.execute(page.limit(BATCH_ROWS)).all()
-        lines = [make(row, tz, reveal_phones) for row in batch]
+        lines = [make(row, tz, reveal_phones, category_name) for row in batch]
         if batch:
             after = (batch[-1][1] if choice.kind == "calls" else batch[-1][2], batch[-1][0])
         session.commit()

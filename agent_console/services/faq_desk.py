@@ -82,6 +82,14 @@ def save(
     return entry
 
 
+def speech_language(language: str) -> str:
+    """The language code the phone line speaks a language in (ja-JP), for the browser's voice."""
+    try:
+        return prompts.catalog(language).voice.language
+    except prompts.PromptError:
+        return language
+
+
 def spoken_preview(language: str, title: str, answer: str, key: str = "1") -> list[str]:
     """What a caller hears: the menu sentence offering this question, then the answer."""
     if not title.strip():

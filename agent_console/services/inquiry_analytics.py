@@ -3,8 +3,9 @@
 Definitions (the report page states the same ones):
 - an inquiry belongs to the local day (city time zone) on which it was received (created_at);
   a week starts on Monday;
-- a topic is a word of a subject: a run of two or more kanji, two or more katakana, or a Latin
-  word of three or more letters; each inquiry counts once per word, together with its category;
+- a topic is a noun or noun compound of a subject (agent_console.services.topic_words), or a
+  Latin word of three or more letters; each inquiry counts once per word, together with its
+  category, and the topic lists the inquiries behind it (the FAQ candidates);
 - open means not done; overdue means open and past its due time, both as of now and over all
   inquiries, whatever the chosen range;
 - response time runs from receipt to the first timeline entry an operator wrote after logging
@@ -17,9 +18,7 @@ Response and resolution times cover the inquiries received in the chosen range.
 from __future__ import annotations
 
 import math
-import re
 import statistics
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -28,9 +27,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from agent_console.services.topic_words import topic_words
 from call_queue.line_metrics.sql import seconds_between
-from madoguchi import booking, local_days
+from madoguchi import booking, inquiry_categories, local_days
 from madoguchi.models import Inquiry, InquiryEvent, utcnow
+from madoguchi.settings import InquirySettings
 
 GRANULARITIES = ("day", "week")
 TOP_CATEGORIES = 8
@@ -39,9 +40,8 @@ TOP_TOPICS = 20
 # many inquiries, the latest of the range (the page says so when the range has more).
 TOPIC_SAMPLE = 2000
 OTHER = ""  # the column of categories beyond TOP_CATEGORIES; the page names it
-_WORDS = re.compile(r"[\u4e00-\u9fff々〆ヵヶ]{2,}|[\u30a1-\u30fa\u30fc]{2,}|[a-z][a-z0-9']{2,}")
-_STOP_WORDS = frozenset({"the", "and", "for", "about", "with", "from", "that", "this", "not",
-                         "please", "want", "know", "what", "when", "where", "how"})
+# How many of the inquiries behind a topic the page links to.
+TOPIC_CASES_SHOWN = 10
 
 
 class AnalyticsError(ValueError):
@@ -63,12 +63,14 @@ class ReportChoice:
 
 @dataclass(frozen=True)
 class Topic:
-    """A frequent word within a category, how many inquiries used it, and one example."""
+    """A frequent word within a category, how many inquiries used it, one example, and the
+    inquiries behind it (id, reference; the first TOPIC_CASES_SHOWN)."""
 
     category: str
     word: str
     count: int
     example: str
+    cases: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,13 +149,6 @@ def buckets(choice: ReportChoice) -> list[date]:
         found.append(current)
         current += step
     return found
-
-
-def topic_words(subject: str) -> list[str]:
-    """The distinct topic words of a subject, in order of appearance."""
-    text = unicodedata.normalize("NFKC", subject).lower()
-    words = [word for word in _WORDS.findall(text) if word not in _STOP_WORDS]
-    return list(dict.fromkeys(words))
 
 
 def duration_stats(seconds: list[float], pending: int) -> DurationStats:
@@ -264,27 +259,43 @@ def _stats(at: dict[int, tuple[float, int, float]], received: int) -> DurationSt
 def _topic_rows(session: Session, start: datetime, end: datetime):
     """The category and subject of the latest TOPIC_SAMPLE inquiries of the range, oldest
     first: subjects are sealed, so topics are read in Python from a bounded number of them."""
-    latest = (select(Inquiry.id, Inquiry.created_at, Inquiry.category, Inquiry.subject)
+    latest = (select(Inquiry.id, Inquiry.created_at, Inquiry.category, Inquiry.subject,
+                     Inquiry.reference)
               .where(Inquiry.created_at >= start, Inquiry.created_at < end)
               .order_by(Inquiry.created_at.desc(), Inquiry.id.desc())
               .limit(TOPIC_SAMPLE))
     return sorted(session.execute(latest).all(), key=lambda row: (row.created_at, row.id))
 
 
-def topics(rows) -> list[Topic]:
-    """The most frequent (category, word) pairs over the rows, with the first subject of each."""
+def topics(rows, group=lambda category: category) -> list[Topic]:
+    """The most frequent (category, word) pairs over the rows, with the first subject of each;
+    group gives the category a row counts under."""
     topic_counts: Counter[tuple[str, str]] = Counter()
     examples: dict[tuple[str, str], str] = {}
+    behind: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for row in rows:
+        category = group(row.category)
         for word in topic_words(row.subject):
-            topic_counts[(row.category, word)] += 1
-            examples.setdefault((row.category, word), row.subject)
+            topic_counts[(category, word)] += 1
+            examples.setdefault((category, word), row.subject)
+            cases = behind.setdefault((category, word), [])
+            if len(cases) < TOPIC_CASES_SHOWN:
+                cases.append((row.id, row.reference))
     ranked = sorted(topic_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_TOPICS]
-    return [Topic(cat, word, n, examples[(cat, word)]) for (cat, word), n in ranked]
+    return [Topic(cat, word, n, examples[(cat, word)], tuple(behind[(cat, word)]))
+            for (cat, word), n in ranked]
 
 
-def open_cases(session: Session, now: datetime | None = None) -> list[OpenCases]:
-    """Open and overdue inquiries per category as of now, most open first."""
+def _grouping(config: InquirySettings | None):
+    """How a stored category is counted: by the city's list (unlisted keys as "other")."""
+    if config is None:
+        return lambda key: key
+    return lambda key: inquiry_categories.reported(config, key)
+
+
+def open_cases(session: Session, now: datetime | None = None,
+               config: InquirySettings | None = None) -> list[OpenCases]:
+    """Open and overdue inquiries per category of the list as of now, most open first."""
     now = now or utcnow()
     overdue = func.sum(case((Inquiry.due_at < now, 1), else_=0))
     query = (
@@ -292,12 +303,19 @@ def open_cases(session: Session, now: datetime | None = None) -> list[OpenCases]
         .where(Inquiry.status != "done")
         .group_by(Inquiry.category)
     )
-    found = [OpenCases(row[0], int(row[1]), int(row[2])) for row in session.execute(query)]
+    group = _grouping(config)
+    totals: dict[str, list[int]] = {}
+    for category, open_count, overdue_count in session.execute(query):
+        total = totals.setdefault(group(category), [0, 0])
+        total[0] += int(open_count)
+        total[1] += int(overdue_count)
+    found = [OpenCases(key, counts[0], counts[1]) for key, counts in totals.items()]
     return sorted(found, key=lambda item: (-item.open, item.category))
 
 
 def analyse(session: Session, choice: ReportChoice, tz: ZoneInfo,
-            now: datetime | None = None) -> InquiryReport:
+            now: datetime | None = None, config: InquirySettings | None = None
+            ) -> InquiryReport:
     """The inquiry report for the range; raises AnalyticsError on a bad choice.
 
     Counts and times are aggregated by the database over every inquiry of the range; the
@@ -305,7 +323,9 @@ def analyse(session: Session, choice: ReportChoice, tz: ZoneInfo,
     """
     check_choice(choice)
     start, end = _range(choice, tz)
-    per_day = _day_counts(session, start, end, tz)
+    group = _grouping(config)
+    per_day = [(day, group(category), n)
+               for day, category, n in _day_counts(session, start, end, tz)]
     per_category: Counter[str] = Counter()
     for _, category, n in per_day:
         per_category[category] += n
@@ -324,9 +344,9 @@ def analyse(session: Session, choice: ReportChoice, tz: ZoneInfo,
         buckets=buckets(choice),
         categories=shown,
         counts=dict(counts),
-        topics=topics(sample),
+        topics=topics(sample, group),
         topics_from=len(sample),
-        open_cases=open_cases(session, now),
+        open_cases=open_cases(session, now, config),
         response=response,
         resolution=resolution,
     )

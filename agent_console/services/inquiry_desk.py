@@ -10,9 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent_console.services.actor import Actor
-from madoguchi import inquiries, phone
+from ivr.voicemail import RECORDING_EVENT
+from madoguchi import inquiries, inquiry_categories, phone
 from madoguchi.inquiries import InquiryError
-from madoguchi.models import INQUIRY_STATUSES, Inquiry, Operator, utcnow
+from madoguchi.models import INQUIRY_STATUSES, Inquiry, InquiryEvent, Operator, utcnow
+from madoguchi.settings import InquirySettings
+from madoguchi.telephony import Telephony
+from madoguchi.telephony.base import RecordingAudio, RecordingNotFound
 
 CHANNEL = "operator"
 LIST_LIMIT = 200
@@ -52,11 +56,6 @@ def is_overdue(inquiry: Inquiry, now: datetime | None = None) -> bool:
     return inquiry.status != "done" and inquiry.due_at is not None and inquiry.due_at < now
 
 
-def categories(session: Session) -> list[str]:
-    """Categories already in use, for suggestions and the filter."""
-    return sorted(session.scalars(select(Inquiry.category).distinct()))
-
-
 def due_at(day: date | None, tz: ZoneInfo) -> datetime | None:
     """The end of the chosen local day, as an aware datetime (None when no day is chosen)."""
     if day is None:
@@ -77,6 +76,7 @@ def create(
     session: Session,
     actor: Actor,
     *,
+    config: InquirySettings,
     category: str,
     subject: str,
     note: str = "",
@@ -87,6 +87,7 @@ def create(
     region: str = "JP",
 ) -> Inquiry:
     """Log a new inquiry with a public reference number; raises InquiryError saying what to fix."""
+    category = inquiry_categories.require(config, category)
     contact_e164 = None
     if contact_phone.strip():
         contact_e164 = phone.try_normalize(contact_phone, region)
@@ -110,6 +111,7 @@ def update(
     actor: Actor,
     inquiry: Inquiry,
     *,
+    config: InquirySettings,
     status: str,
     category: str,
     assigned_to_id: int | None,
@@ -118,15 +120,15 @@ def update(
     public_text: str = "",
 ) -> Inquiry:
     """Change status, category, assignment and due date; add a note and a public update."""
-    if not category.strip():
-        raise InquiryError("category is required")
+    if category != inquiry.category:
+        category = inquiry_categories.require(config, category)
     changes = []
     assignee = _check_assignee(session, assigned_to_id)
     if assignee != inquiry.assigned_to_id:
         inquiry.assigned_to_id = assignee
         changes.append("assigned_to")
-    if category.strip() != inquiry.category:
-        inquiry.category = category.strip()
+    if category != inquiry.category:
+        inquiry.category = category
         changes.append("category")
     if due != inquiry.due_at:
         inquiry.due_at = due
@@ -152,6 +154,27 @@ def open_inquiry(session: Session, actor: Actor, inquiry_id: int) -> Inquiry | N
         actor.audit(session, "view", "inquiry", inquiry.reference,
                     resident_id=inquiry.resident_id)
     return inquiry
+
+
+def play_recording(session: Session, actor: Actor, inquiry_id: int, event_id: int,
+                   telephony: Telephony) -> RecordingAudio:
+    """A case's recording fetched from the network for the console (audited).
+
+    Raises RecordingNotFound when the case has no such recording or the network no longer
+    keeps it; TelephonyError when the network cannot be reached.
+    """
+    event = session.get(InquiryEvent, event_id)
+    if event is None or event.inquiry_id != inquiry_id or event.kind != RECORDING_EVENT:
+        raise RecordingNotFound("this case has no such recording")
+    inquiry = event.inquiry
+    actor.audit(session, "listen", "inquiry", inquiry.reference,
+                resident_id=inquiry.resident_id, detail={"event": event.id})
+    return telephony.fetch_recording(event.text)
+
+
+def recordings(inquiry: Inquiry) -> list[InquiryEvent]:
+    """The timeline entries of a case that hold a recording, oldest first."""
+    return [event for event in inquiry.events if event.kind == RECORDING_EVENT]
 
 
 def spoken_reference(reference: str) -> str:

@@ -13,8 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from call_queue import line
-from madoguchi import phone, residents
-from madoguchi.models import Call, CallbackRequest, Resident
+from ivr.flow import SAID_MEMO
+from ivr.voicemail import RECORDING_EVENT
+from madoguchi import calls, phone, residents
+from madoguchi.models import Call, CallbackRequest, Inquiry, Resident
+
+# Open voicemail cases looked at to find the message behind a callback (newest first).
+VOICEMAILS_LOOKED_AT = 200
 
 # A callback promised without an end to its window is overdue after this long.
 UNWINDOWED_PROMISE = timedelta(hours=1)
@@ -48,6 +53,12 @@ class CallbackRow:
     overdue: bool
     resident_name: str | None
     masked_number: str
+    reason: str = ""
+    menu_path: tuple[str, ...] = ()
+    # What the caller said at the menus (speech the line recognised), last few.
+    said: tuple[str, ...] = ()
+    # The message the caller left, as (case id, recording entry id), when there is one.
+    message: tuple[int, int] | None = None
 
 
 def menu_nodes(path: list | None) -> list[str]:
@@ -97,12 +108,37 @@ def holders(session: Session, now: datetime) -> list[HolderRow]:
     return sorted(rows, key=lambda row: row.position)
 
 
+def _messages(session: Session) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    """The recordings of open voicemail cases, by the call that left them and by their number."""
+    by_call: dict[str, tuple[int, int]] = {}
+    by_number: dict[str, tuple[int, int]] = {}
+    cases = session.scalars(
+        select(Inquiry).where(Inquiry.category == "voicemail", Inquiry.status != "done")
+        .order_by(Inquiry.created_at.desc()).limit(VOICEMAILS_LOOKED_AT))
+    for case in cases:
+        recording = next((e for e in case.events if e.kind == RECORDING_EVENT), None)
+        if recording is None:
+            continue
+        if case.call_sid:
+            by_call.setdefault(case.call_sid, (case.id, recording.id))
+        if case.contact_e164:
+            by_number.setdefault(case.contact_e164, (case.id, recording.id))
+    return by_call, by_number
+
+
 def callbacks(session: Session, now: datetime) -> list[CallbackRow]:
-    """Callback requests still to be made, due ones in line order, later ones after."""
+    """Callback requests still to be made, due ones in line order, later ones after; each with
+    why the caller wants it (the reason, their route through the menu, a message they left)."""
     positions = _positions(session, now)
     rows = []
-    for request in session.scalars(select(CallbackRequest).where(
-            CallbackRequest.status.in_(WAITING_CALLBACK_STATUSES))):
+    requests = list(session.scalars(select(CallbackRequest).where(
+        CallbackRequest.status.in_(WAITING_CALLBACK_STATUSES))))
+    by_call, by_number = _messages(session) if requests else ({}, {})
+    for request in requests:
+        call = session.get(Call, request.call_id) if request.call_id else None
+        message = by_call.get(call.call_sid) if call else None
+        if message is None and request.reason == "fallback":
+            message = by_number.get(request.phone_e164)
         resident = known_resident(session, request.resident_id, request.phone_e164)
         rows.append(CallbackRow(
             request_id=request.id, position=positions.get(("callback", request.id)),
@@ -111,6 +147,10 @@ def callbacks(session: Session, now: datetime) -> list[CallbackRow]:
             attempts=request.attempts, overdue=is_overdue(request, now),
             resident_name=resident.name if resident else None,
             masked_number=phone.mask(request.phone_e164),
+            reason=request.reason, menu_path=tuple(menu_nodes(call.path if call else None)),
+            said=tuple(str(words) for words in (calls.recall(session, call, SAID_MEMO) or [])
+                       ) if call else (),
+            message=message,
         ))
     return sorted(rows, key=lambda row: (row.position is None, row.position or 0,
                                          row.arrival_at))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from agent_console.services.actor import Actor
 from madoguchi import booking, phone, residents
 from madoguchi.models import Booking, Call, Inquiry, Resident
+from madoguchi.sealing import blind
 
 RECENT_CALLS = 20
 
@@ -84,16 +85,25 @@ def open_record(
                 .order_by(Inquiry.created_at.desc())
             )
         ),
-        calls=list(
-            session.scalars(
-                select(Call)
-                .where(Call.resident_id == resident.id)
-                .order_by(Call.started_at.desc())
-                .limit(RECENT_CALLS)
-            )
-        ),
+        calls=calls_of(session, resident),
         phones_revealed=reveal_phones,
     )
+
+
+def calls_of(session: Session, resident: Resident) -> list[Call]:
+    """The resident's recent calls, newest first: those linked to them and those from their phones.
+
+    A call is linked to a resident only when the caller proved who they are on the phone line;
+    most callers never need to, so their calls are found by the (sealed) number they came from.
+    A call from a shared number that proved to be someone else stays that person's.
+    """
+    from_their_phones = [blind.matches(Call.from_digest, "phone", item.e164)
+                         for item in resident.phones]
+    mine = Call.resident_id == resident.id
+    if from_their_phones:
+        mine = or_(mine, and_(Call.resident_id.is_(None), or_(*from_their_phones)))
+    return list(session.scalars(
+        select(Call).where(mine).order_by(Call.started_at.desc()).limit(RECENT_CALLS)))
 
 
 def phones_visible(role: str, revealed: bool) -> bool:

@@ -12,6 +12,7 @@ from agent_console.services import faq_desk
 from agent_console.views.common import current_actor, settings
 from madoguchi.db import get_session
 from madoguchi.models import FaqEntry
+from madoguchi.voice.audio import audio_folder, faq_key
 
 
 @bp.get("/faq")
@@ -70,5 +71,13 @@ def faq_edit(entry_id: int | None):
         language: faq_desk.spoken_preview(language, item.title, item.answer)
         for language, item in typed.items()
     }
+    recorded = audio_folder(settings())
+    recordings = {
+        language: url_for("ivr.audio", lang=language, key=faq_key(entry.id))
+        for language in languages
+        if entry is not None and recorded is not None
+        and (recorded / language / f"{faq_key(entry.id)}.mp3").is_file()
+    }
     return render_template("console/faq_edit.html", form=form, entry=entry, typed=typed,
-                           previews=previews, languages=languages), status
+                           previews=previews, languages=languages, recordings=recordings,
+                           speech_language=faq_desk.speech_language), status

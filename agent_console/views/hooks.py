@@ -17,7 +17,7 @@ from agent_console.security import (
     ended_session,
 )
 from agent_console.services import accounts
-from madoguchi import phone
+from madoguchi import inquiry_categories, phone
 from madoguchi.db import get_session
 
 # Why a session ended, as the console message that tells the operator.
@@ -107,7 +107,14 @@ def number_filter(value) -> str:
 @bp.context_processor
 def console_helpers():
     """t() for messages, the language, and the user's role checks for every template."""
-    return {"t": translate, "lang": current_language()}
+    language = current_language()
+    config = current_app.config["SETTINGS"].inquiries
+
+    def category_name(key: str) -> str:
+        return inquiry_categories.name(config, key, language)
+
+    return {"t": translate, "lang": language, "category_name": category_name,
+            "category_choices": inquiry_categories.choices(config, language)}
 
 
 @bp.errorhandler(403)

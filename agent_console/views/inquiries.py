@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import io
+import logging
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 
 from agent_console.blueprint import bp
 from agent_console.forms import InquiryCreateForm, InquiryUpdateForm
@@ -13,7 +16,12 @@ from agent_console.services.accounts import active_operators, all_operators
 from agent_console.views.common import current_actor, parse_int, settings
 from madoguchi.db import get_session
 from madoguchi.inquiries import InquiryError
+from madoguchi.inquiry_categories import UnknownCategory
 from madoguchi.models import Resident
+from madoguchi.telephony import TelephonyError, get_telephony
+from madoguchi.telephony.base import RecordingNotFound
+
+log = logging.getLogger(__name__)
 
 
 def _assignees() -> list[tuple[int, str]]:
@@ -23,6 +31,8 @@ def _assignees() -> list[tuple[int, str]]:
 def _inquiry_error(exc: InquiryError) -> str:
     if isinstance(exc, inquiry_desk.InvalidContactPhone):
         return translate("phone_invalid")
+    if isinstance(exc, UnknownCategory):
+        return translate("category_unknown")
     return f"{translate('form_invalid')} ({exc})"
 
 
@@ -41,7 +51,6 @@ def inquiries():
         "console/inquiries.html",
         items=inquiry_desk.list_inquiries(session, chosen),
         chosen=chosen,
-        categories=inquiry_desk.categories(session),
         operators=operators,
         is_overdue=inquiry_desk.is_overdue,
     )
@@ -63,6 +72,7 @@ def new_inquiry():
             created = inquiry_desk.create(
                 session,
                 current_actor(),
+                config=settings().inquiries,
                 category=form.category.data,
                 subject=form.subject.data,
                 note=form.note.data or "",
@@ -83,7 +93,6 @@ def new_inquiry():
         status = 400
     return render_template(
         "console/inquiry_new.html", form=form, resident=resident, assignees=_assignees(),
-        categories=inquiry_desk.categories(session),
     ), status
 
 
@@ -110,6 +119,7 @@ def inquiry(inquiry_id: int):
             try:
                 inquiry_desk.update(
                     session, actor, item,
+                    config=settings().inquiries,
                     status=form.status.data,
                     category=form.category.data,
                     assigned_to_id=form.assigned_to.data or None,
@@ -130,5 +140,26 @@ def inquiry(inquiry_id: int):
     return render_template(
         "console/inquiry.html", item=item, form=form, names=names, assignees=_assignees(),
         spoken=inquiry_desk.spoken_reference(item.reference),
-        overdue=inquiry_desk.is_overdue(item), categories=inquiry_desk.categories(session),
+        overdue=inquiry_desk.is_overdue(item),
+        recordings=inquiry_desk.recordings(item),
     ), status
+
+
+@bp.get("/inquiries/<int:inquiry_id>/recordings/<int:event_id>")
+@role_required("operator")
+def inquiry_recording(inquiry_id: int, event_id: int):
+    """A case's recording, streamed through Madoguchi so the network's address stays hidden."""
+    session = get_session()
+    try:
+        audio = inquiry_desk.play_recording(session, current_actor(), inquiry_id, event_id,
+                                            get_telephony())
+    except RecordingNotFound:
+        abort(404)
+    except TelephonyError as exc:
+        log.warning("recording of case %d not fetched: %s", inquiry_id, exc)
+        return translate("recording_unavailable"), 502
+    response = send_file(io.BytesIO(audio.content), mimetype=audio.content_type,
+                         conditional=True, download_name=f"recording-{event_id}")
+    # A resident's voice: never kept by the browser or a proxy.
+    response.headers["Cache-Control"] = "no-store, private"
+    return response

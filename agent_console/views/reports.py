@@ -12,6 +12,7 @@ from agent_console.i18n import current_language, translate
 from agent_console.security import role_required
 from agent_console.services import capacity_ledger, exports, inquiry_analytics, menu_print
 from agent_console.views.common import current_actor, parse_int, settings
+from madoguchi import inquiry_categories
 from madoguchi.csv_safety import CSV_MEDIA_TYPE, content_disposition, csv_lines, in_blocks
 from madoguchi.db import get_session
 from madoguchi.query_values import parse_day
@@ -127,7 +128,8 @@ def inquiry_analytics_page():
             last_day=_day("to", today),
             granularity=request.args.get("per", "day"),
         )
-        report = inquiry_analytics.analyse(get_session(), choice, settings().tz)
+        report = inquiry_analytics.analyse(get_session(), choice, settings().tz,
+                                           config=settings().inquiries)
     except BadDate:
         error = translate("date_invalid")
     except inquiry_analytics.AnalyticsError as exc:
@@ -189,12 +191,15 @@ def export_csv():
         reveal = current_user.has_role("admin")
         exports.record_export(session, current_actor(), choice, tz, reveal_phones=reveal)
         language = current_language()
+        config = settings().inquiries
 
         def t(key: str, **values: object) -> str:
             return translate(key, language, **values)
 
         lines = csv_lines(exports.header(choice, t, tz),
-                          exports.rows(session, choice, tz, reveal_phones=reveal))
+                          exports.rows(session, choice, tz, reveal_phones=reveal,
+                                       category_name=lambda key: inquiry_categories.name(
+                                           config, key, language)))
         return _csv_response(lines, exports.filename(choice))
     today = _today()
     return render_template(

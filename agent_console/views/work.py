@@ -28,6 +28,7 @@ from agent_console.views.common import current_actor, parse_date, parse_int, set
 from call_queue import line_services, taking
 from madoguchi.db import get_session
 from madoguchi.inquiries import InquiryError
+from madoguchi.inquiry_categories import UnknownCategory
 from madoguchi.models import Resident, utcnow
 from madoguchi.redis_conn import get_redis
 from madoguchi.telephony import get_telephony
@@ -268,13 +269,18 @@ def work_inquiry(resident_id: int):
         abort(404)
     try:
         created = inquiry_desk.create(
-            session, current_actor(), category=form.category.data, subject=form.subject.data,
+            session, current_actor(), config=settings().inquiries, category=form.category.data,
+            subject=form.subject.data,
             note=form.note.data or "", contact_phone=form.contact_phone.data or "",
             resident_id=resident_id, region=settings().city.region,
         )
     except InquiryError as exc:
-        message = (translate("phone_invalid") if isinstance(exc, inquiry_desk.InvalidContactPhone)
-                   else f"{translate('form_invalid')} ({exc})")
+        if isinstance(exc, inquiry_desk.InvalidContactPhone):
+            message = translate("phone_invalid")
+        elif isinstance(exc, UnknownCategory):
+            message = translate("category_unknown")
+        else:
+            message = f"{translate('form_invalid')} ({exc})"
         flash(message, "error")
         return _back_to_work(resident_id)
     flash(translate("inquiry_created", reference=created.reference), "success")

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 
 class TelephonyError(Exception):
     """The phone network refused or failed a request; the message says what and why."""
+
+
+class RecordingNotFound(TelephonyError):
+    """The network has no such recording (never made, deleted, or not one of ours)."""
+
+
+@dataclass(frozen=True)
+class RecordingAudio:
+    """A recording's sound, as fetched from the network."""
+
+    content: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class NetworkRecording:
+    """A recording the network keeps: its address (as in RecordingUrl), call and length."""
+
+    url: str
+    call_sid: str
+    seconds: int
+    created_at: datetime
 
 
 @runtime_checkable
@@ -58,4 +81,16 @@ class Telephony(Protocol):
 
     def hangup(self, call_sid: str) -> None:
         """End a live call (or cancel one that is still ringing)."""
+        ...
+
+    def fetch_recording(self, recording_url: str) -> RecordingAudio:
+        """The sound of one of our recordings, given its RecordingUrl; RecordingNotFound if none."""
+        ...
+
+    def recordings_since(self, since: datetime) -> list[NetworkRecording]:
+        """Recordings made on our line since a moment (any order)."""
+        ...
+
+    def caller_of(self, call_sid: str) -> str | None:
+        """The number that made a call (E.164 as the network gives it), None if withheld/unknown."""
         ...

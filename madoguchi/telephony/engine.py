@@ -11,6 +11,7 @@ import contextlib
 import logging
 import random
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from madoguchi.telephony.network import (
     QueueStanding,
     SimulatedCall,
     SimulatedNetwork,
+    SimulatedRecording,
     new_sid,
 )
 from madoguchi.telephony.twiml_reader import TwimlError, Verb
@@ -499,11 +501,15 @@ class _CallRun:
             return
         seconds = max(1, int(_speaking_seconds(action.text)))
         self._pass_time(seconds + timeout)
-        recording_sid = new_sid("RE")
+        recording = SimulatedRecording(
+            sid=new_sid("RE"), call_sid=self.setup.call_sid, from_number=self.setup.from_number,
+            seconds=min(seconds, verb.int_attr("maxLength", 3600)), created_at=time.time())
+        if self.engine.network is not None:
+            self.engine.network.keep_recording(recording)
         params = {
-            "RecordingSid": recording_sid,
-            "RecordingUrl": f"https://sim.madoguchi.invalid/Recordings/{recording_sid}",
-            "RecordingDuration": str(min(seconds, verb.int_attr("maxLength", 3600))),
+            "RecordingSid": recording.sid,
+            "RecordingUrl": recording.url,
+            "RecordingDuration": str(recording.seconds),
         }
         raise _Jump(verb.attr("action") or self.current_url, verb.attr("method", "POST"), params)
 

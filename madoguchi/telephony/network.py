@@ -28,6 +28,10 @@ ENDED_TTL_SECONDS = 15 * 60
 FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 SMS_KEPT = 1000
 SMS_TTL_SECONDS = ENDED_TTL_SECONDS
+# Recordings stay with the carrier for days, as in a Twilio account, so that messages left while
+# Madoguchi's database was down can still be collected.
+RECORDING_TTL_SECONDS = 7 * 24 * 3600
+RECORDINGS_HOST = "https://sim.madoguchi.invalid/Recordings/"
 
 
 def new_sid(prefix: str) -> str:
@@ -77,6 +81,22 @@ class SimulatedSms:
     to_number: str
     body: str
     sent_at: float
+
+
+@dataclass(frozen=True)
+class SimulatedRecording:
+    """A message recorded on a simulated call, as the carrier keeps it."""
+
+    sid: str
+    call_sid: str
+    from_number: str
+    seconds: int
+    created_at: float
+
+    @property
+    def url(self) -> str:
+        """The address Twilio would give as RecordingUrl."""
+        return RECORDINGS_HOST + self.sid
 
 
 @dataclass(frozen=True)
@@ -236,6 +256,28 @@ class SimulatedNetwork:
         items = [SimulatedSms(**json.loads(raw)) for raw in raw_items]
         items.reverse()
         return [sms for sms in items if to_number is None or sms.to_number == to_number]
+
+    # --- recordings ------------------------------------------------------------------------
+    def keep_recording(self, recording: SimulatedRecording) -> None:
+        """Keep a recorded message; listed and fetched until it expires."""
+        pipe = self.redis.pipeline()
+        key = f"{PREFIX}recording:{recording.sid}"
+        pipe.set(key, json.dumps(asdict(recording)), ex=RECORDING_TTL_SECONDS)
+        pipe.zadd(f"{PREFIX}recordings", {recording.sid: recording.created_at})
+        pipe.zremrangebyscore(f"{PREFIX}recordings", 0, time.time() - RECORDING_TTL_SECONDS)
+        pipe.expire(f"{PREFIX}recordings", RECORDING_TTL_SECONDS)
+        pipe.execute()
+
+    def recording(self, sid: str) -> SimulatedRecording | None:
+        """One kept recording by its RE… id, if the carrier still has it."""
+        raw = self.redis.get(f"{PREFIX}recording:{sid}")
+        return SimulatedRecording(**json.loads(raw)) if raw else None
+
+    def recordings_since(self, since: float) -> list[SimulatedRecording]:
+        """Recordings made since a moment (epoch seconds), oldest first."""
+        sids = self.redis.zrangebyscore(f"{PREFIX}recordings", since, "+inf")
+        found = (self.recording(sid.decode()) for sid in sids)
+        return [item for item in found if item is not None]
 
     # --- queues (Enqueue) ----------------------------------------------------------------
     def _queue_key(self, name: str) -> str:

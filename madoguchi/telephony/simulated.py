@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from redis import Redis
 
 from madoguchi import phone
 from madoguchi.redis_conn import connect
 from madoguchi.settings import Settings
-from madoguchi.telephony.base import TelephonyError
-from madoguchi.telephony.network import Control, SimulatedCall, SimulatedNetwork, new_sid
+from madoguchi.telephony.base import (
+    NetworkRecording,
+    RecordingAudio,
+    RecordingNotFound,
+    TelephonyError,
+)
+from madoguchi.telephony.network import (
+    RECORDINGS_HOST,
+    Control,
+    SimulatedCall,
+    SimulatedNetwork,
+    new_sid,
+)
+from madoguchi.telephony.sim_audio import murmur_wav
 
 log = logging.getLogger(__name__)
+_RECORDING_URL = re.compile(re.escape(RECORDINGS_HOST) + r"(RE[0-9a-f]{32})")
 
 
 def city_number(settings: Settings) -> str:
@@ -102,6 +116,30 @@ class SimulatedTelephony:
         self._live(call_sid)
         if not self.network.cancel_ring(call_sid):
             self.network.send_control(call_sid, Control("hangup"))
+
+    def fetch_recording(self, recording_url: str) -> RecordingAudio:
+        """The simulated recording's sound as WAV; RecordingNotFound for any other address."""
+        match = _RECORDING_URL.fullmatch(recording_url)
+        recording = self.network.recording(match.group(1)) if match else None
+        if recording is None:
+            raise RecordingNotFound("the simulated network has no such recording")
+        return RecordingAudio(murmur_wav(recording.seconds), "audio/wav")
+
+    def recordings_since(self, since: datetime) -> list[NetworkRecording]:
+        """Recordings the simulated network still keeps, made since the moment."""
+        return [
+            NetworkRecording(url=item.url, call_sid=item.call_sid, seconds=item.seconds,
+                             created_at=datetime.fromtimestamp(item.created_at, UTC))
+            for item in self.network.recordings_since(since.timestamp())
+        ]
+
+    def caller_of(self, call_sid: str) -> str | None:
+        """The caller's number as the simulated network recorded it with the recording."""
+        for item in self.network.recordings_since(0):
+            if item.call_sid == call_sid:
+                return item.from_number or None
+        call = self.network.get_call(call_sid)
+        return call.from_number if call is not None and call.from_number else None
 
     def _live(self, call_sid: str) -> SimulatedCall:
         call = self.network.get_call(call_sid)

@@ -6,18 +6,32 @@ import logging
 import re
 from datetime import datetime
 
+import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.rest import Client
 
 from madoguchi import phone
 from madoguchi.settings import Settings
-from madoguchi.telephony.base import TelephonyError
+from madoguchi.telephony.base import (
+    NetworkRecording,
+    RecordingAudio,
+    RecordingNotFound,
+    TelephonyError,
+)
 
 log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"\+?\d[\d\s()-]{6,}\d")
 # Calls to one resident within a callback's lifetime are few; Twilio lists newest first.
 RECENT_CALLS_LOOKED_AT = 20
+API = "https://api.twilio.com/2010-04-01"
+_RECORDING_URL = re.compile(
+    r"https://api\.twilio\.com/2010-04-01/Accounts/(AC[0-9a-f]{32})/Recordings/(RE[0-9a-f]{32})"
+    r"(?:\.(?:mp3|wav|json))?")
+# A recording is a few hundred kilobytes; a slow answer should not hold an operator's page long.
+RECORDING_TIMEOUT_SECONDS = 15
+# More recordings than this within the look-back means something else is wrong; take the newest.
+RECORDINGS_LISTED = 1000
 
 
 class TwilioTelephony:
@@ -29,13 +43,20 @@ class TwilioTelephony:
         auth_token: str,
         from_number: str,
         http_client: HttpClient | None = None,
+        media_http: requests.Session | None = None,
     ) -> None:
         self.from_number = from_number
         self.client = Client(account_sid, auth_token, http_client=http_client)
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        # Recordings are binary; Twilio's own client reads bodies as text, so media goes
+        # through a requests session (injectable like the API client).
+        self._media_http = media_http or requests.Session()
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, http_client: HttpClient | None = None
+        cls, settings: Settings, http_client: HttpClient | None = None,
+        media_http: requests.Session | None = None,
     ) -> TwilioTelephony:
         """The adapter for the configured account, calling from TWILIO_PHONE_NUMBER."""
         number = settings.secrets.twilio_phone_number
@@ -50,6 +71,7 @@ class TwilioTelephony:
             settings.secrets.twilio_auth_token,
             from_number,
             http_client,
+            media_http,
         )
 
     def send_sms(self, to_e164: str, body: str) -> str:
@@ -126,6 +148,52 @@ class TwilioTelephony:
             self.client.calls(call_sid).update(status="completed")
         except (TwilioRestException, TwilioException) as exc:
             raise TelephonyError(f"hang-up of call {call_sid} failed: {_reason(exc)}") from None
+
+    def fetch_recording(self, recording_url: str) -> RecordingAudio:
+        """The MP3 of one of this account's recordings, fetched with the account's credentials.
+
+        Only an address of this account's recordings is fetched: the address comes from a
+        webhook, and the credentials must never be sent anywhere else.
+        """
+        match = _RECORDING_URL.fullmatch(recording_url)
+        if match is None or match.group(1) != self._account_sid:
+            raise RecordingNotFound("not a recording of this Twilio account")
+        url = f"{API}/Accounts/{self._account_sid}/Recordings/{match.group(2)}.mp3"
+        try:
+            answer = self._media_http.get(url, auth=(self._account_sid, self._auth_token),
+                                          timeout=RECORDING_TIMEOUT_SECONDS)
+        except requests.RequestException as exc:
+            raise TelephonyError(f"recording {match.group(2)}: {type(exc).__name__}") from None
+        if answer.status_code == 404:
+            raise RecordingNotFound(f"recording {match.group(2)} is no longer kept by Twilio")
+        if answer.status_code != 200:
+            raise TelephonyError(f"recording {match.group(2)}: HTTP {answer.status_code}")
+        return RecordingAudio(answer.content, "audio/mpeg")
+
+    def recordings_since(self, since: datetime) -> list[NetworkRecording]:
+        """This account's recordings created since the moment, from Twilio's recordings list."""
+        try:
+            found = self.client.recordings.list(date_created_after=since,
+                                                limit=RECORDINGS_LISTED)
+        except (TwilioRestException, TwilioException) as exc:
+            raise TelephonyError(f"listing recordings failed: {_reason(exc)}") from None
+        return [
+            NetworkRecording(
+                url=f"{API}/Accounts/{self._account_sid}/Recordings/{item.sid}",
+                call_sid=str(item.call_sid), seconds=int(item.duration or 0),
+                created_at=item.date_created)
+            for item in found if item.date_created is not None
+        ]
+
+    def caller_of(self, call_sid: str) -> str | None:
+        """The From number of a call, as Twilio keeps it."""
+        try:
+            call = self.client.calls(call_sid).fetch()
+        except (TwilioRestException, TwilioException) as exc:
+            raise TelephonyError(f"call {call_sid} could not be read: {_reason(exc)}") from None
+        # The library keeps "from" under a private name (a keyword in Python).
+        number = getattr(call, "_from", None)
+        return str(number) if number else None
 
 
 def _reason(exc: Exception) -> str:

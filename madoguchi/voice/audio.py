@@ -16,6 +16,12 @@ def audio_folder(settings: Settings) -> Path | None:
     return directory if directory.is_absolute() else settings.config_path.parent / directory
 
 
+def faq_key(entry_id: int) -> str:
+    """The prompt key a city records a FAQ answer under (e.g. ja/faq_3.mp3): played on the line
+    instead of the synthesised answer, and in the FAQ editor's preview."""
+    return f"faq_{entry_id}"
+
+
 def audio_finder(settings: Settings) -> Callable[[str, str], str | None]:
     """Where the recorded audio of a prompt key is published, if the city recorded it."""
     directory = audio_folder(settings)

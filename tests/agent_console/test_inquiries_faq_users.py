@@ -16,7 +16,7 @@ def test_logging_an_inquiry_shows_the_reference_to_read_to_the_caller(as_operato
                                                                       staff):
     resident = factories.resident(db_session)
     response = post(as_operator, "/console/inquiries/new", {
-        "category": "ごみ", "subject": "粗大ごみの回収日", "note": "電話で受付",
+        "category": "waste", "subject": "粗大ごみの回収日", "note": "電話で受付",
         "contact_phone": "090-1234-5678", "resident_id": str(resident.id), "assigned_to": "0",
     }, form_page="/console/inquiries/new")
     assert response.status_code == 302
@@ -33,7 +33,7 @@ def test_logging_an_inquiry_shows_the_reference_to_read_to_the_caller(as_operato
 def test_a_contact_number_that_is_not_a_phone_number_is_refused_with_an_example(as_operator,
                                                                                 db_session):
     response = post(as_operator, "/console/inquiries/new", {
-        "category": "道路", "subject": "穴", "contact_phone": "12ab", "assigned_to": "0",
+        "category": "roads", "subject": "穴", "contact_phone": "12ab", "assigned_to": "0",
     }, form_page="/console/inquiries/new")
     assert response.status_code == 400
     assert "電話番号として読めません。例: 090-1234-5678" in response.get_data(as_text=True)
@@ -41,17 +41,17 @@ def test_a_contact_number_that_is_not_a_phone_number_is_refused_with_an_example(
 
 
 def test_a_missing_subject_is_refused_and_nothing_is_saved(as_operator, db_session):
-    response = post(as_operator, "/console/inquiries/new", {"category": "道路", "subject": ""},
+    response = post(as_operator, "/console/inquiries/new", {"category": "roads", "subject": ""},
                     form_page="/console/inquiries/new")
     assert response.status_code == 400
     assert db_session.scalar(select(Inquiry)) is None
 
 
 def test_updating_status_assignment_and_public_text(as_operator, db_session, staff):
-    case = inquiries.create(db_session, category="道路", subject="街灯が消えている",
+    case = inquiries.create(db_session, category="roads", subject="街灯が消えている",
                             channel="ivr")
     response = post(as_operator, f"/console/inquiries/{case.id}", {
-        "status": "in_progress", "category": "道路", "assigned_to": str(staff.supervisor.id),
+        "status": "in_progress", "category": "roads", "assigned_to": str(staff.supervisor.id),
         "note": "現地確認へ", "public_text": "担当者が確認しています",
     }, form_page=f"/console/inquiries/{case.id}")
     assert response.status_code == 302
@@ -63,13 +63,13 @@ def test_updating_status_assignment_and_public_text(as_operator, db_session, sta
 
 
 def test_the_list_filters_by_status_category_and_overdue(as_operator, db_session):
-    late = inquiries.create(db_session, category="道路", subject="遅れている件", channel="ivr")
+    late = inquiries.create(db_session, category="roads", subject="遅れている件", channel="ivr")
     late.due_at = datetime.now(UTC) - timedelta(days=1)
-    inquiries.create(db_session, category="ごみ", subject="新しい件", channel="ivr")
+    inquiries.create(db_session, category="waste", subject="新しい件", channel="ivr")
     db_session.commit()
     overdue = as_operator.get("/console/inquiries?overdue=1").get_data(as_text=True)
     assert "遅れている件" in overdue and "新しい件" not in overdue
-    by_category = as_operator.get("/console/inquiries?category=ごみ").get_data(as_text=True)
+    by_category = as_operator.get("/console/inquiries?category=waste").get_data(as_text=True)
     assert "新しい件" in by_category and "遅れている件" not in by_category
     done = as_operator.get("/console/inquiries?status=done").get_data(as_text=True)
     assert "新しい件" not in done

@@ -76,10 +76,34 @@ def test_categories_beyond_the_top_eight_are_counted_together(db_session):
     assert report.bucket_total(date(2031, 10, 6)) == report.received == 55
 
 
-def test_topic_words_are_kanji_katakana_and_latin_words():
-    assert topic_words("粗大ごみの回収日を知りたい") == ["粗大", "回収日"]
-    assert topic_words("ﾜｸﾁﾝ接種の予約、ワクチン接種") == ["ワクチン", "接種", "予約"]
+def test_topic_words_are_the_nouns_and_compounds_of_the_subject_and_latin_words():
+    assert topic_words("粗大ごみの回収日を知りたい") == ["粗大ごみ", "回収日"]
+    assert topic_words("ﾜｸﾁﾝ接種の予約、ワクチン接種") == [
+        "ワクチン接種", "ワクチン", "接種", "予約"]
     assert topic_words("Where is the parking for the Vaccination?") == ["parking", "vaccination"]
+
+
+@pytest.mark.parametrize(("subject", "words"), [
+    # Runs of one script made fragments of these: "一度送", "一人暮".
+    ("分別の表をもう一度送ってほしい", ["分別"]),
+    ("一人暮らしの母の見守りをお願いしたい", ["一人暮らし", "見守り"]),
+    ("固定資産税の納付書をなくした", ["固定資産税", "納付書"]),
+    ("接種会場までの送迎はあるか", ["接種会場", "接種", "会場", "送迎"]),
+    ("二回目の接種の時期を知りたい", ["接種"]),
+    ("そのことについて", []),
+])
+def test_topics_are_words_a_dictionary_knows_not_fragments(subject, words):
+    assert topic_words(subject) == words
+
+
+def test_a_topic_lists_the_inquiries_behind_it(db_session):
+    first = case(db_session, at=jst(6, 9), category="waste", subject="粗大ごみの出し方")
+    second = case(db_session, at=jst(6, 10), category="waste", subject="粗大ごみの料金")
+    report = inquiry_analytics.analyse(
+        db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 6)), TOKYO, NOW)
+    top = report.topics[0]
+    assert (top.word, top.count) == ("粗大ごみ", 2)
+    assert top.cases == ((first.id, first.reference), (second.id, second.reference))
 
 
 def test_frequent_topics_count_each_inquiry_once_per_word_within_its_category(db_session):
@@ -89,8 +113,8 @@ def test_frequent_topics_count_each_inquiry_once_per_word_within_its_category(db
     report = inquiry_analytics.analyse(
         db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 6)), TOKYO, NOW)
     top = [(topic.category, topic.word, topic.count) for topic in report.topics]
-    assert top[0] == ("ごみ", "粗大", 2)
-    assert ("ごみ", "回収日", 1) in top and ("道路", "粗大", 1) in top
+    assert top[0] == ("ごみ", "粗大ごみ", 2)
+    assert ("ごみ", "回収日", 1) in top and ("道路", "粗大ごみ", 1) in top
     assert report.topics[0].example == "粗大ごみの回収日 回収日"
 
 
@@ -205,6 +229,6 @@ def test_topics_are_read_from_the_latest_inquiries_when_the_range_has_more_than_
     report = inquiry_analytics.analyse(
         db_session, ReportChoice(date(2031, 10, 6), date(2031, 10, 6)), TOKYO, NOW)
     assert (report.received, report.topics_from) == (3, 2)
-    assert (report.topics[0].word, report.topics[0].count) == ("粗大", 2)
+    assert (report.topics[0].word, report.topics[0].count) == ("粗大ごみ", 2)
     assert "街灯" not in [topic.word for topic in report.topics]
     assert report.topics[0].example == "粗大ごみの回収日"

@@ -46,10 +46,10 @@ def line_history(db_session):
              status="completed", outcome="self_served"),
         Call(call_sid="CA-next-day", from_e164="+819011112222", started_at=jst(0, 0, date(
             2031, 10, 7))),
-        Inquiry(reference="I000000001", category="ごみ", subject="粗大ごみの回収日を知りたい",
+        Inquiry(reference="I000000001", category="waste", subject="粗大ごみの回収日を知りたい",
                 status="received", channel="ivr", contact_e164="+819012345678",
                 created_at=jst(10), updated_at=jst(10)),
-        Inquiry(reference="I000000002", category="道路",
+        Inquiry(reference="I000000002", category="roads",
                 subject='=HYPERLINK("http://evil.example","click")', status="done",
                 channel="operator", created_at=jst(11), updated_at=jst(11), closed_at=jst(15)),
     ])
@@ -250,3 +250,13 @@ def test_a_callback_call_shows_the_residents_number_masked_in_the_calls_export(
     assert rows["CA-callback"][2] == "outbound-callback"
     assert rows["CA-callback"][3] == "*******4444"
     assert "33334444" not in response.get_data(as_text=True)
+
+
+def test_each_faq_candidate_links_to_the_inquiries_behind_it(as_supervisor, line_history,
+                                                             db_session):
+    html = as_supervisor.get(f"/console/reports/inquiries?from={DAY}&to={DAY}").get_data(
+        as_text=True)
+    case = db_session.scalar(select(Inquiry).where(Inquiry.reference == "I000000001"))
+    row = next(line for line in html.split("<tr>") if "<td>粗大ごみ</td>" in line)
+    assert f'href="/console/inquiries/{case.id}" class="code">I000000001</a>' in row
+    assert "形態素解析" in html

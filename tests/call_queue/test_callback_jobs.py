@@ -135,6 +135,8 @@ def test_after_the_last_attempt_the_request_is_unreached_with_sms_and_a_case(
     case = next(i for i in session.scalars(select(Inquiry)) if i.contact_e164 == MOBILE)
     session.commit()
     assert case is not None and case.category == "callback"
+    due_hours = line_services.settings().inquiries.callback_due_hours
+    assert case.due_at - case.created_at == timedelta(hours=due_hours), "the follow-up is due"
 
 
 def test_a_landline_that_is_never_reached_gets_a_case_but_no_sms(line_ctx, network, webhooks):

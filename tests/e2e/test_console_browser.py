@@ -45,7 +45,7 @@ def city(committed_db):
         session.add_all(slots)
         session.commit()
         booking.book(session, slot_id=slots[2].id, resident_id=neighbour.id, channel="ivr")
-        inquiries.create(session, category="ごみ", subject="粗大ごみの回収日を知りたい",
+        inquiries.create(session, category="waste", subject="粗大ごみの回収日を知りたい",
                          channel="ivr", resident_id=resident.id)
         return {"operator_id": operator.id, "resident_id": resident.id,
                 "neighbour_id": neighbour.id, "slot_ids": [s.id for s in slots],
@@ -107,7 +107,7 @@ def test_an_operator_logs_an_inquiry_and_reads_out_its_reference(page, city, com
     log_in(page, "yamada", lands_on=LANDING)
     page.goto(f"/console/residents/{city['resident_id']}")
     page.click("a.button:has-text('新しい問い合わせ')")
-    page.fill("#category", "道路")
+    page.select_option("#category", "roads")
     page.fill("#subject", "家の前の街灯が消えている")
     page.fill("#note", "夜間に危ないとのこと")
     page.fill("#contact_phone", "090-1234-5678")
@@ -116,7 +116,7 @@ def test_an_operator_logs_an_inquiry_and_reads_out_its_reference(page, city, com
     with committed_db() as session:
         saved = session.scalar(select(Inquiry).where(Inquiry.reference == reference))
         assert (saved.resident_id, saved.channel, saved.category) == (city["resident_id"],
-                                                                       "operator", "道路")
+                                                                       "operator", "roads")
     assert reference in page.locator(".flash-success").inner_text()
     screenshot(page, "inquiry")
     page.keyboard.press("i")

@@ -46,7 +46,7 @@ def reports_city(committed_db):
         session.commit()
         for person in people:
             booking.book(session, slot_id=slot.id, resident_id=person.id, channel="ivr")
-        inquiries.create(session, category="ごみ", subject="=cmd|' /C calc'!A0",
+        inquiries.create(session, category="waste", subject="=cmd|' /C calc'!A0",
                          channel="ivr", resident_id=people[0].id)
         return {"campaign_id": campaign.id, "day": day.isoformat(),
                 "today": today.date().isoformat()}

@@ -123,13 +123,13 @@ def test_an_operator_takes_a_caller_books_logs_an_inquiry_ends_and_wraps_up(
         assert (made.channel, made.operator_id) == ("operator", city["operator_id"])
     assert made.reference in booked and made.reference in page.locator("#pop-bookings").inner_text()
 
-    page.fill("#category", "道路")
+    page.select_option("#category", "roads")
     page.fill("#subject", "家の前の街灯が消えている")
     with page.expect_navigation():  # read the answer page, not the one before it
         page.click("#inquiry-save")
     logged = page.locator(".flash-success").inner_text()
     with committed_db() as session:
-        inquiry = session.scalar(select(Inquiry).where(Inquiry.category == "道路"))
+        inquiry = session.scalar(select(Inquiry).where(Inquiry.category == "roads"))
         assert inquiry.resident_id == city["resident_id"]
     assert inquiry.reference in logged
     screenshot(page, "work-booked")

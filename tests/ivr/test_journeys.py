@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 import prompts
@@ -456,6 +458,9 @@ def test_a_voicemail_is_announced_recorded_and_becomes_a_case(caller, closed_lin
     case = db_session.scalar(select(Inquiry))
     assert case.category == "voicemail"
     assert any(e.kind == "recording" and e.text.endswith("RE1") for e in case.events)
+    due = case.due_at - case.created_at
+    assert due == timedelta(hours=caller.client.application.config["SETTINGS"]
+                            .inquiries.voicemail_due_hours), "a voicemail is due, then overdue"
     assert " ".join(case.reference[:3]) in doc.text
     assert call_of(db_session, caller).outcome == "voicemail"
 

@@ -31,6 +31,8 @@ BAD_VALUES = [
     ("prompts", 'audio_dir = ""', "audio_dir = 5", "prompts.audio_dir", "string"),
     ("privacy", "retention_days = 365", "retention_days = 0", "privacy.retention_days",
      "greater than or equal to 1"),
+    ("inquiries", "voicemail_due_hours = 24", "voicemail_due_hours = 0",
+     "inquiries.voicemail_due_hours", "greater than or equal to 1"),
     ("supervisor", "staffing_window_minutes = 30", "staffing_window_minutes = 90",
      "supervisor.staffing_window_minutes", "less than or equal to 60"),
 ]
