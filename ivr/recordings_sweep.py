@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from ivr.voicemail import case_of_recording, keep_fallback_message
+from madoguchi import phone
 from madoguchi.db import database, session_scope
 from madoguchi.models import utcnow
 from madoguchi.periodic import PeriodicJob
@@ -27,24 +28,36 @@ log = logging.getLogger(__name__)
 SETTLE_SECONDS = 120
 
 
+def our_line(settings: Settings) -> str | None:
+    """The line's own number in E.164 (the number residents call), None when not configured."""
+    raw = settings.secrets.twilio_phone_number or settings.city.phone_number
+    return phone.try_normalize(raw, settings.city.region)
+
+
 def collect_recordings(session: Session, telephony: Telephony, settings: Settings,
                        now: datetime | None = None) -> int:
     """Open a case for each settled recording within the look-back that no case holds; a count."""
     now = now or utcnow()
     since = now - timedelta(hours=settings.inquiries.recordings_lookback_hours)
     settled = now - timedelta(seconds=SETTLE_SECONDS)
+    line = our_line(settings)
     opened = 0
     for recording in sorted(telephony.recordings_since(since), key=lambda r: r.created_at):
         if recording.created_at > settled or case_of_recording(session, recording.url):
             continue
         try:
-            caller = telephony.caller_of(recording.call_sid)
+            parties = telephony.parties_of(recording.call_sid)
         except TelephonyError as exc:
-            log.warning("caller of a kept recording unknown: %s", exc)
-            caller = None
+            # Looked at again on the next run: a recording is never opened unchecked.
+            log.warning("a kept recording's call could not be read; trying later: %s", exc)
+            continue
+        called = phone.try_normalize(parties.to_number, settings.city.region)
+        if line and called and called != line:
+            continue  # the account's other numbers keep their own recordings
         keep_fallback_message(
             session, recording_url=recording.url, seconds=str(recording.seconds),
-            call_sid=recording.call_sid, from_raw=caller, region=settings.city.region,
+            call_sid=recording.call_sid, from_raw=parties.from_number,
+            region=settings.city.region,
             language=settings.languages.default,
             due_hours=settings.inquiries.voicemail_due_hours,
         )

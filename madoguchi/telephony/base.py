@@ -33,6 +33,14 @@ class NetworkRecording:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class CallParties:
+    """Who made a call and the number it was made to (E.164 as the network gives them)."""
+
+    from_number: str | None
+    to_number: str | None
+
+
 @runtime_checkable
 class Telephony(Protocol):
     """The phone network as seen by Madoguchi: Twilio in production, the simulator otherwise.
@@ -91,6 +99,6 @@ class Telephony(Protocol):
         """Recordings made on our line since a moment (any order)."""
         ...
 
-    def caller_of(self, call_sid: str) -> str | None:
-        """The number that made a call (E.164 as the network gives it), None if withheld/unknown."""
+    def parties_of(self, call_sid: str) -> CallParties:
+        """The numbers a call was made from and to (None where withheld or unknown)."""
         ...

@@ -503,7 +503,8 @@ class _CallRun:
         self._pass_time(seconds + timeout)
         recording = SimulatedRecording(
             sid=new_sid("RE"), call_sid=self.setup.call_sid, from_number=self.setup.from_number,
-            seconds=min(seconds, verb.int_attr("maxLength", 3600)), created_at=time.time())
+            seconds=min(seconds, verb.int_attr("maxLength", 3600)), created_at=time.time(),
+            to_number=self.setup.to_number)
         if self.engine.network is not None:
             self.engine.network.keep_recording(recording)
         params = {

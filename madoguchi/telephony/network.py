@@ -92,6 +92,7 @@ class SimulatedRecording:
     from_number: str
     seconds: int
     created_at: float
+    to_number: str = ""  # the line the message was left on (kept since recordings are listed)
 
     @property
     def url(self) -> str:

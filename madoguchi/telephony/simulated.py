@@ -12,6 +12,7 @@ from madoguchi import phone
 from madoguchi.redis_conn import connect
 from madoguchi.settings import Settings
 from madoguchi.telephony.base import (
+    CallParties,
     NetworkRecording,
     RecordingAudio,
     RecordingNotFound,
@@ -133,13 +134,15 @@ class SimulatedTelephony:
             for item in self.network.recordings_since(since.timestamp())
         ]
 
-    def caller_of(self, call_sid: str) -> str | None:
-        """The caller's number as the simulated network recorded it with the recording."""
+    def parties_of(self, call_sid: str) -> CallParties:
+        """The numbers as the simulated network recorded them with the recording, or the call."""
         for item in self.network.recordings_since(0):
             if item.call_sid == call_sid:
-                return item.from_number or None
+                return CallParties(item.from_number or None, item.to_number or None)
         call = self.network.get_call(call_sid)
-        return call.from_number if call is not None and call.from_number else None
+        if call is None:
+            return CallParties(None, None)
+        return CallParties(call.from_number or None, call.to_number or None)
 
     def _live(self, call_sid: str) -> SimulatedCall:
         call = self.network.get_call(call_sid)

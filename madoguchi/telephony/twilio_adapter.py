@@ -14,6 +14,7 @@ from twilio.rest import Client
 from madoguchi import phone
 from madoguchi.settings import Settings
 from madoguchi.telephony.base import (
+    CallParties,
     NetworkRecording,
     RecordingAudio,
     RecordingNotFound,
@@ -185,15 +186,15 @@ class TwilioTelephony:
             for item in found if item.date_created is not None
         ]
 
-    def caller_of(self, call_sid: str) -> str | None:
-        """The From number of a call, as Twilio keeps it."""
+    def parties_of(self, call_sid: str) -> CallParties:
+        """The From and To numbers of a call, as Twilio keeps them."""
         try:
             call = self.client.calls(call_sid).fetch()
         except (TwilioRestException, TwilioException) as exc:
             raise TelephonyError(f"call {call_sid} could not be read: {_reason(exc)}") from None
         # The library keeps "from" under a private name (a keyword in Python).
-        number = getattr(call, "_from", None)
-        return str(number) if number else None
+        caller, called = getattr(call, "_from", None), getattr(call, "to", None)
+        return CallParties(str(caller) if caller else None, str(called) if called else None)
 
 
 def _reason(exc: Exception) -> str:

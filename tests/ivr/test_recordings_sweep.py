@@ -10,18 +10,20 @@ from sqlalchemy import select
 from ivr.recordings_sweep import SETTLE_SECONDS, collect_recordings
 from ivr.voicemail import keep_voicemail
 from madoguchi.models import CallbackRequest, Inquiry
+from madoguchi.telephony.base import TelephonyError
 from madoguchi.telephony.network import SimulatedNetwork, SimulatedRecording, new_sid
 from madoguchi.telephony.simulated import SimulatedTelephony
 
 RESIDENT = "+819012345678"
+LINE = "+81312345678"  # the city's number in the test settings
 
 
-def left_message(network: SimulatedNetwork, *, minutes_ago: float, caller: str = RESIDENT
-                 ) -> SimulatedRecording:
+def left_message(network: SimulatedNetwork, *, minutes_ago: float, caller: str = RESIDENT,
+                 line: str = LINE) -> SimulatedRecording:
     """A message the carrier kept (the fallback's Record) some minutes ago."""
     recording = SimulatedRecording(
         new_sid("RE"), new_sid("CA"), caller, 15,
-        (datetime.now(UTC) - timedelta(minutes=minutes_ago)).timestamp())
+        (datetime.now(UTC) - timedelta(minutes=minutes_ago)).timestamp(), to_number=line)
     network.keep_recording(recording)
     return recording
 
@@ -63,3 +65,27 @@ def test_messages_older_than_the_look_back_are_not_collected(db_session, setting
     left_message(network, minutes_ago=hours * 60 + 5)
     telephony = SimulatedTelephony(network, "+81312345678")
     assert collect_recordings(db_session, telephony, settings) == 0
+
+
+def test_a_message_left_on_another_number_of_the_account_is_not_the_citys_case(
+        db_session, settings, redis_client):
+    network = SimulatedNetwork(redis_client)
+    telephony = SimulatedTelephony(network, LINE)
+    left_message(network, minutes_ago=30, line="+81355550000")
+    assert collect_recordings(db_session, telephony, settings) == 0
+    assert db_session.scalars(select(Inquiry)).all() == []
+
+
+def test_a_message_whose_call_cannot_be_read_waits_for_the_next_run(
+        db_session, settings, redis_client, monkeypatch):
+    network = SimulatedNetwork(redis_client)
+    telephony = SimulatedTelephony(network, LINE)
+    left_message(network, minutes_ago=30)
+
+    def unreachable(_call_sid):
+        raise TelephonyError("the network is away")
+
+    monkeypatch.setattr(telephony, "parties_of", unreachable)
+    assert collect_recordings(db_session, telephony, settings) == 0
+    monkeypatch.undo()
+    assert collect_recordings(db_session, telephony, settings) == 1

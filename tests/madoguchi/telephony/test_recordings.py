@@ -95,9 +95,11 @@ def test_twilio_recordings_list_is_read_since_the_moment_with_addresses_as_in_we
     assert sent["uri"] == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings.json"
 
 
-def test_twilio_caller_of_a_call_is_its_from_number():
-    http = RecordingHttpClient(status=200, body={"sid": CALL_SID, "from": "+819012345678"})
-    assert twilio_with(MediaAdapter(), http).caller_of(CALL_SID) == "+819012345678"
+def test_twilio_parties_of_a_call_are_its_from_and_to_numbers():
+    http = RecordingHttpClient(status=200, body={"sid": CALL_SID, "from": "+819012345678",
+                                                 "to": "+81312345678"})
+    parties = twilio_with(MediaAdapter(), http).parties_of(CALL_SID)
+    assert (parties.from_number, parties.to_number) == ("+819012345678", "+81312345678")
 
 
 def test_a_simulated_recording_is_kept_listed_and_played_as_wav(call_engine, network,
@@ -113,7 +115,8 @@ def test_a_simulated_recording_is_kept_listed_and_played_as_wav(call_engine, net
     (kept,) = telephony.recordings_since(before)
     assert (kept.url, kept.call_sid) == (posted["RecordingUrl"], setup.call_sid)
     assert kept.seconds == int(posted["RecordingDuration"])
-    assert telephony.caller_of(setup.call_sid) == "+819012345678"
+    parties = telephony.parties_of(setup.call_sid)
+    assert (parties.from_number, parties.to_number) == ("+819012345678", "+81312345678")
     audio = telephony.fetch_recording(posted["RecordingUrl"])
     assert audio.content_type == "audio/wav"
     with wave.open(io.BytesIO(audio.content)) as sound:
