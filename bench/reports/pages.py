@@ -23,9 +23,11 @@ from bench.reports.year import phone_of, resident_no_of
 PASSWORD = "bench-password-long-enough"
 CEILING = "/console/me"
 # Never-ending event streams; a token for the browser phone (Twilio's keys, not the console);
-# the console's root, which only redirects.
+# a voicemail's sound (fetched from the phone network, not from the database); the console's
+# root, which only redirects.
 LEFT_OUT = {"console.live_stream": "event stream", "console.work_stream": "event stream",
             "console.voice_token_json": "browser phone token (Twilio keys)",
+            "console.inquiry_recording": "a voicemail's sound, fetched from the phone network",
             "console.home": "a redirect to the resident search (timed as that)"}
 _TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
