@@ -21,6 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from agent_console.security import ROLE_RANK
 from agent_console.services import accounts
+from ivr.voicemail import keep_voicemail
 from madoguchi import booking, inquiries
 from madoguchi.events import notify_line_changed
 from madoguchi.models import (
@@ -36,7 +37,7 @@ from madoguchi.models import (
     Slot,
     utcnow,
 )
-from madoguchi.telephony.network import new_sid
+from madoguchi.telephony.network import RECORDINGS_HOST, new_sid
 from tests.conftest import _empty_tables
 from tests.e2e.conftest import PASSWORD, log_in
 
@@ -75,6 +76,7 @@ NOT_PAGES = {
     "console.home",  # a redirect to the work screen
     "console.static", "console.work_stream", "console.live_stream", "console.voice_token_json",
     "console.export_csv", "console.capacity_ledger_csv",
+    "console.inquiry_recording",  # a voicemail's sound; the case page that plays it is scanned
 }
 
 
@@ -128,8 +130,12 @@ def scene(engine, redis_url):
         session.add_all(slots)
         session.commit()
         booking.book(session, slot_id=slots[0].id, resident_id=resident.id, channel="ivr")
-        inquiry = inquiries.create(session, category="ごみ", subject="粗大ごみの回収日",
-                                   channel="ivr", resident_id=resident.id)
+        inquiries.create(session, category="waste", subject="粗大ごみの回収日",
+                         channel="ivr", resident_id=resident.id)
+        # The case page scanned is a voicemail, so its player is scanned too.
+        inquiry = keep_voicemail(session, recording_url=RECORDINGS_HOST + new_sid("RE"),
+                                 seconds="12", subject="留守番電話", call_sid=new_sid("CA"),
+                                 resident_id=resident.id, due_hours=24)
         # The line before any page opens: enough holders and overdue callbacks to colour tiles.
         for minutes in (9, 4, 2):
             _hold(session, minutes)
