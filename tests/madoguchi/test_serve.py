@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from madoguchi.web_processes import can_fork_servers
+
 ROOT = Path(__file__).resolve().parents[2]
 MADOGUCHI_SCRIPT = Path(sys.executable).parent / "madoguchi"
 START_SECONDS = 60
@@ -159,7 +161,7 @@ def owner_only(var_dir: Path) -> list[str]:
     wide = [] if var_dir.stat().st_mode & 0o777 == 0o700 else [f"{var_dir}: folder"]
     expected = {"madoguchi.db", "madoguchi.db-wal", "madoguchi.db-shm", "redis.db",
                 "redis.db.settings", "data_keys", "index_key", "secret_key",
-                "simulator_auth_token"}
+                "simulator_auth_token", "madoguchi.db-writer"}
     present = {path.name for path in var_dir.iterdir()}
     assert {"madoguchi.db", "data_keys", "index_key", "secret_key"} <= present <= expected | {
         "redis.db.tmp"}, present
@@ -350,6 +352,69 @@ def test_a_worker_that_dies_is_replaced_and_the_replacement_stops_with_serve(var
         assert len(replaced) == 1, (replaced, serve.output)
         serve.wait_for_line("the worker stopped unexpectedly")
         assert serve.stop(signal.SIGINT) == 0
+        assert wait_all_gone(var_dir) == []
+    finally:
+        serve.kill()
+
+
+# --- several web processes ------------------------------------------------------------------
+
+
+def web_pids(var_dir: Path) -> tuple[set[int], set[int]]:
+    """The web processes for this var dir: (gunicorn masters, their workers)."""
+    pids = {pid for pid in processes_started_for(var_dir) if " -m gunicorn " in command_line(pid)}
+    masters = {pid for pid in pids if _parent(pid) not in pids}
+    return masters, pids - masters
+
+
+def wait_for_web(var_dir: Path, workers: int, *, not_in: set[int] = frozenset()) -> tuple[int, set]:
+    """Wait for one master with `workers` workers, none of them in not_in."""
+    deadline = time.monotonic() + START_SECONDS
+    masters, found = set(), set()
+    while time.monotonic() < deadline:
+        masters, found = web_pids(var_dir)
+        if len(masters) == 1 and len(found) == workers and not (found | masters) & not_in:
+            return next(iter(masters)), found
+        time.sleep(0.2)
+    raise AssertionError(f"web processes: masters {masters}, workers {found}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_fork_servers(), reason="one web process on this system")
+def test_several_web_processes_answer_and_any_that_dies_is_replaced(var_dir):
+    port = free_port()
+    serve = ServeProcess(var_dir, "--port", str(port), "--web-processes", "3")
+    try:
+        assert wait_healthy(port, serve) == {"status": "ok", "database": "ok", "redis": "ok"}
+        serve.wait_for_line("Stop with Ctrl-C")
+        master, workers = wait_for_web(var_dir, 3)
+        assert _parent(master) == serve.process.pid
+        assert [get_health(port)[0] for _ in range(30)] == [200] * 30
+
+        os.kill(min(workers), signal.SIGKILL)  # one web process crashes: its master replaces it
+        wait_for_web(var_dir, 3, not_in={min(workers)})
+        os.killpg(master, signal.SIGKILL)  # the master and its workers: serve starts them again
+        second, _ = wait_for_web(var_dir, 3, not_in={master} | workers)
+        assert _parent(second) == serve.process.pid
+        serve.wait_for_line("the web processes stopped unexpectedly")
+        assert wait_healthy(port, serve)["status"] == "ok"
+
+        assert serve.stop(signal.SIGINT) == 0, serve.output
+        assert "Madoguchi stopped." in serve.output
+        assert wait_all_gone(var_dir) == []
+    finally:
+        serve.kill()
+
+
+@pytest.mark.slow
+def test_one_web_process_serves_from_serve_itself(var_dir):
+    port = free_port()
+    serve = ServeProcess(var_dir, "--port", str(port), "--web-processes", "1")
+    try:
+        assert wait_healthy(port, serve)["status"] == "ok"
+        serve.wait_for_line("Stop with Ctrl-C")
+        assert web_pids(var_dir) == (set(), set())
+        assert serve.stop(signal.SIGTERM) == 0, serve.output
         assert wait_all_gone(var_dir) == []
     finally:
         serve.kill()
