@@ -164,18 +164,24 @@ def serve(host: str, port: int, demo: bool, verbose: bool, no_demo_operator: boo
           demo_talk_seconds: float | None, web_processes: int | None) -> None:
     """Run everything in one process tree: web app, embedded Redis and a worker."""
     from madoguchi import serve as embedded
-    from madoguchi.web_processes import WebStartFailed, can_fork_servers, default_web_processes
+    from madoguchi.web_processes import (
+        WebStartFailed,
+        can_fork_servers,
+        default_web_processes,
+        shares_one_database,
+    )
 
+    settings = embedded.serving_settings(
+        load_settings(), host=host, port=port, demo=demo, env=dict(os.environ)
+    )
     if web_processes is None:
         web_processes = default_web_processes()
     elif web_processes > 1 and not can_fork_servers():
         click.echo("Several web processes are not possible on this system: serving from one.",
                    err=True)
         web_processes = 1
-
-    settings = embedded.serving_settings(
-        load_settings(), host=host, port=port, demo=demo, env=dict(os.environ)
-    )
+    if not shares_one_database(settings.secrets.database_url):
+        web_processes = 1  # an in-memory database lives in one process only
     engine = connected_engine(settings)
     _log_to_stderr()
     try:

@@ -53,6 +53,17 @@ def default_web_processes() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_PROCESSES))
 
 
+def shares_one_database(database_url: str) -> bool:
+    """False for an in-memory SQLite database: each process would have its own."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return True
+    return bool(url.database) and url.database != ":memory:" and not url.database.startswith(
+        "file:")
+
+
 def listen(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (OSError when the address cannot be taken)."""
     family, kind, proto, _name, address = socket.getaddrinfo(

@@ -582,3 +582,12 @@ def test_linux_serves_from_one_process_per_core_up_to_four(monkeypatch):
     for cores, expected in ((1, 1), (2, 2), (8, 4), (None, 1)):
         monkeypatch.setattr(web_processes.os, "cpu_count", lambda cores=cores: cores)
         assert web_processes.default_web_processes() == expected
+
+
+@pytest.mark.parametrize(("url", "shared"), [
+    ("sqlite:////srv/var/madoguchi.db", True), ("postgresql://db.example/madoguchi", True),
+    ("sqlite://", False), ("sqlite:///:memory:", False)])
+def test_an_in_memory_database_is_served_from_one_process(url, shared):
+    from madoguchi.web_processes import shares_one_database
+
+    assert shares_one_database(url) is shared
