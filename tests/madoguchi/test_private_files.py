@@ -36,7 +36,9 @@ def test_the_sqlite_database_and_its_wal_and_shm_files_are_owner_only(tmp_path,
     with engine.connect() as connection:
         connection.execute(text("SELECT x FROM t")).all()
         files = sorted(var.iterdir())
-        assert [p.name for p in files] == ["madoguchi.db", "madoguchi.db-shm", "madoguchi.db-wal"]
+        # -writer: the writers' turn between processes (see madoguchi/sqlite_turn.py)
+        assert [p.name for p in files] == ["madoguchi.db", "madoguchi.db-shm", "madoguchi.db-wal",
+                                           "madoguchi.db-writer"]
         assert {p.name: _mode(p) for p in files} == {p.name: 0o600 for p in files}
     engine.dispose()
     assert _mode(var) == 0o700

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from madoguchi.web_processes import can_fork_servers
+
 ROOT = Path(__file__).resolve().parents[2]
 MADOGUCHI_SCRIPT = Path(sys.executable).parent / "madoguchi"
 START_SECONDS = 60
@@ -159,7 +161,7 @@ def owner_only(var_dir: Path) -> list[str]:
     wide = [] if var_dir.stat().st_mode & 0o777 == 0o700 else [f"{var_dir}: folder"]
     expected = {"madoguchi.db", "madoguchi.db-wal", "madoguchi.db-shm", "redis.db",
                 "redis.db.settings", "data_keys", "index_key", "secret_key",
-                "simulator_auth_token"}
+                "simulator_auth_token", "madoguchi.db-writer"}
     present = {path.name for path in var_dir.iterdir()}
     assert {"madoguchi.db", "data_keys", "index_key", "secret_key"} <= present <= expected | {
         "redis.db.tmp"}, present
@@ -355,6 +357,149 @@ def test_a_worker_that_dies_is_replaced_and_the_replacement_stops_with_serve(var
         serve.kill()
 
 
+# --- several web processes ------------------------------------------------------------------
+
+
+def web_pids(var_dir: Path) -> tuple[set[int], set[int]]:
+    """The web processes for this var dir: (gunicorn masters, their workers)."""
+    pids = {pid for pid in processes_started_for(var_dir) if " -m gunicorn " in command_line(pid)}
+    masters = {pid for pid in pids if _parent(pid) not in pids}
+    return masters, pids - masters
+
+
+def wait_for_web(var_dir: Path, workers: int, *, not_in: set[int] = frozenset()) -> tuple[int, set]:
+    """Wait for one master with `workers` workers, none of them in not_in."""
+    deadline = time.monotonic() + START_SECONDS
+    masters, found = set(), set()
+    while time.monotonic() < deadline:
+        masters, found = web_pids(var_dir)
+        if len(masters) == 1 and len(found) == workers and not (found | masters) & not_in:
+            return next(iter(masters)), found
+        time.sleep(0.2)
+    raise AssertionError(f"web processes: masters {masters}, workers {found}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_fork_servers(), reason="one web process on this system")
+def test_several_web_processes_answer_and_any_that_dies_is_replaced(var_dir):
+    port = free_port()
+    serve = ServeProcess(var_dir, "--port", str(port), "--web-processes", "3")
+    try:
+        assert wait_healthy(port, serve) == {"status": "ok", "database": "ok", "redis": "ok"}
+        serve.wait_for_line("Stop with Ctrl-C")
+        master, workers = wait_for_web(var_dir, 3)
+        assert _parent(master) == serve.process.pid
+        assert [get_health(port)[0] for _ in range(30)] == [200] * 30
+
+        os.kill(min(workers), signal.SIGKILL)  # one web process crashes: its master replaces it
+        wait_for_web(var_dir, 3, not_in={min(workers)})
+        os.killpg(master, signal.SIGKILL)  # the master and its workers: serve starts them again
+        second, _ = wait_for_web(var_dir, 3, not_in={master} | workers)
+        assert _parent(second) == serve.process.pid
+        serve.wait_for_line("the web processes stopped unexpectedly")
+        assert wait_healthy(port, serve)["status"] == "ok"
+
+        assert serve.stop(signal.SIGINT) == 0, serve.output
+        assert "Madoguchi stopped." in serve.output
+        assert wait_all_gone(var_dir) == []
+    finally:
+        serve.kill()
+
+
+_DEMO_BOOKERS = """
+import json
+from sqlalchemy import select
+from madoguchi.db import get_session
+from madoguchi.models import Resident
+from madoguchi.web_processes import app_for_serve
+
+with app_for_serve(always_open=True).app_context():
+    people = get_session().scalars(select(Resident).order_by(Resident.id).limit(60)).all()
+    print(json.dumps([[p.resident_no, p.birth_date.isoformat()] for p in people]))
+"""
+
+
+def serve_env(var_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment a ServeProcess has (for a helper process reading the same var dir)."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "MADOGUCHI_CONFIG"}}
+    env.update(MADOGUCHI_VAR_DIR=str(var_dir), MADOGUCHI_CONFIG=str(ROOT / "config.toml"),
+               **extra)
+    return env
+
+
+def api(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    """One call of the booking API on the served app: status and JSON body."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api{path}", method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": "Bearer api-token-for-the-test",
+                 "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_fork_servers(), reason="one web process on this system")
+def test_bookers_reaching_several_web_processes_at_once_never_overbook_a_slot(var_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    port = free_port()
+    token = {"MADOGUCHI_API_TOKEN": "api-token-for-the-test"}
+    serve = ServeProcess(var_dir, "--port", str(port), "--demo", "--no-demo-operator",
+                         "--web-processes", "3", env_extra=token)
+    try:
+        wait_healthy(port, serve)
+        serve.wait_for_line("Stop with Ctrl-C")
+        wait_for_web(var_dir, 3)
+        people = json.loads(subprocess.run(
+            [sys.executable, "-c", _DEMO_BOOKERS], env=serve_env(var_dir, **token),
+            cwd=var_dir.parent, capture_output=True, text=True, check=True).stdout)
+        days = sorted({line["date"] for line in api(port, "GET", "/counts")[1]["days"]})
+        status, slots = api(port, "GET", f"/slots?date={days[-1]}")
+        assert status == 200, slots
+        slot = next(slot for slot in slots if slot["remaining"] > 0)
+
+        def book(person: list[str]) -> tuple[int, dict]:
+            return api(port, "POST", "/bookings", {
+                "slot_id": slot["id"], "resident_no": person[0], "birth_date": person[1]})
+
+        with ThreadPoolExecutor(len(people)) as pool:
+            outcomes = list(pool.map(book, people))
+        assert all(status in (201, 409) for status, _ in outcomes), outcomes
+        booked = sum(1 for status, _ in outcomes if status == 201)
+        after = next(s for s in api(port, "GET", f"/slots?date={days[-1]}")[1]
+                     if s["id"] == slot["id"])
+        assert booked == slot["remaining"]  # the slot filled exactly: none lost, none over
+        assert (after["booked"], after["remaining"]) == (after["capacity"], 0)
+        assert "database is locked" not in serve.output
+        checked = subprocess.run([str(MADOGUCHI_SCRIPT), "reconcile"],
+                                 env=serve_env(var_dir, **token), cwd=var_dir.parent,
+                                 capture_output=True, text=True, check=False)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert serve.stop(signal.SIGTERM) == 0, serve.output
+    finally:
+        serve.kill()
+    assert wait_all_gone(var_dir) == []
+
+
+@pytest.mark.slow
+def test_one_web_process_serves_from_serve_itself(var_dir):
+    port = free_port()
+    serve = ServeProcess(var_dir, "--port", str(port), "--web-processes", "1")
+    try:
+        assert wait_healthy(port, serve)["status"] == "ok"
+        serve.wait_for_line("Stop with Ctrl-C")
+        assert web_pids(var_dir) == (set(), set())
+        assert serve.stop(signal.SIGTERM) == 0, serve.output
+        assert wait_all_gone(var_dir) == []
+    finally:
+        serve.kill()
+
+
 # --- the demo's simulated operator ---------------------------------------------------------
 
 FIRST_CALL_SCRIPT = """\
@@ -416,3 +561,33 @@ def test_without_the_demo_operator_pressing_0_is_offered_a_callback(var_dir):
     finally:
         serve.kill()
     assert wait_all_gone(var_dir) == []
+
+
+# --- how many web processes (no process needed) ---------------------------------------------
+
+
+@pytest.mark.parametrize("platform", ["win32", "darwin"])
+def test_windows_and_macos_serve_from_one_process(monkeypatch, platform):
+    from madoguchi import web_processes
+
+    monkeypatch.setattr(web_processes.sys, "platform", platform)
+    assert not web_processes.can_fork_servers()
+    assert web_processes.default_web_processes() == 1
+
+
+def test_linux_serves_from_one_process_per_core_up_to_four(monkeypatch):
+    from madoguchi import web_processes
+
+    monkeypatch.setattr(web_processes.sys, "platform", "linux")
+    for cores, expected in ((1, 1), (2, 2), (8, 4), (None, 1)):
+        monkeypatch.setattr(web_processes.os, "cpu_count", lambda cores=cores: cores)
+        assert web_processes.default_web_processes() == expected
+
+
+@pytest.mark.parametrize(("url", "shared"), [
+    ("sqlite:////srv/var/madoguchi.db", True), ("postgresql://db.example/madoguchi", True),
+    ("sqlite://", False), ("sqlite:///:memory:", False)])
+def test_an_in_memory_database_is_served_from_one_process(url, shared):
+    from madoguchi.web_processes import shares_one_database
+
+    assert shares_one_database(url) is shared

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -9,6 +12,12 @@ import pytest
 from sqlalchemy import text
 
 from madoguchi.db import make_engine
+from madoguchi.sqlite_turn import LOCK_SUFFIX
+
+try:
+    import fcntl
+except ImportError:
+    fcntl = None  # type: ignore[assignment]
 
 
 @pytest.fixture
@@ -82,3 +91,82 @@ def test_concurrent_increments_by_readers_that_write_are_all_kept(sqlite_engine)
     assert errors == []
     with sqlite_engine.connect() as conn:
         assert _count(conn) == 160
+
+
+# --- writers of several processes (`madoguchi serve` runs several web processes) -----------
+
+_PROCESS_WRITER = """
+import sys, threading
+from sqlalchemy import text
+from madoguchi.db import make_engine
+
+engine = make_engine(f"sqlite:///{sys.argv[1]}")
+threads, rounds, name = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+errors = []
+
+def write(thread):
+    try:
+        for round_ in range(rounds):
+            with engine.begin() as conn:
+                conn.execute(text("SELECT n FROM counters WHERE id = 1")).scalar_one()
+                conn.execute(text("UPDATE counters SET n = n + 1 WHERE id = 1"))
+                conn.execute(text("INSERT INTO writes (who) VALUES (:who)"),
+                             {"who": f"{name}-{thread}-{round_}"})
+    except BaseException as exc:
+        errors.append(repr(exc))
+
+workers = [threading.Thread(target=write, args=(i,)) for i in range(threads)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+print("\\n".join(errors))
+sys.exit(1 if errors else 0)
+"""
+
+
+def test_writers_of_several_processes_at_once_all_land_without_database_is_locked(
+        sqlite_engine, tmp_path):
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("CREATE TABLE writes (who TEXT NOT NULL UNIQUE)"))
+    database = tmp_path / "locks.db"
+    processes = [subprocess.Popen(
+        [sys.executable, "-c", _PROCESS_WRITER, str(database), "6", "25", f"p{index}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for index in range(4)]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 4, outputs
+    assert not any("locked" in output for output in outputs), outputs
+    with sqlite_engine.connect() as conn:
+        assert _count(conn) == 4 * 6 * 25  # no increment lost
+        assert conn.execute(text("SELECT count(*) FROM writes")).scalar_one() == 4 * 6 * 25
+
+
+@pytest.mark.skipif(fcntl is None, reason="one process serves where there is no flock")
+def test_a_writing_transaction_holds_the_turn_of_every_process_until_it_ends(sqlite_engine,
+                                                                           tmp_path):
+    turn_file = tmp_path / ("locks.db" + LOCK_SUFFIX)
+
+    def another_process_could_write() -> bool:
+        # A separate open file, as another process has: flock refuses it while the turn is held.
+        fd = os.open(turn_file, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+        return True
+
+    with sqlite_engine.connect() as conn:
+        conn.begin()
+        _count(conn)
+        assert another_process_could_write()  # reading takes no turn
+        conn.execute(text("UPDATE counters SET n = n + 1 WHERE id = 1"))
+        assert not another_process_could_write()
+        conn.commit()
+        assert another_process_could_write()
+        conn.begin()
+        conn.execute(text("UPDATE counters SET n = n + 1 WHERE id = 1"))
+        conn.rollback()
+        assert another_process_could_write()  # a rollback passes the turn on too
+    assert oct(turn_file.stat().st_mode & 0o777) == oct(0o600)
