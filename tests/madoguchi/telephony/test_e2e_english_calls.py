@@ -103,4 +103,5 @@ def test_a_silent_english_caller_with_an_operator_on_duty_is_in_line_after_two_r
     # The language key, the menu and its two re-prompts, then the line: as in Japanese.
     assert holds[0] + 1 <= 5
     assert result.spoken.count("Sorry, I did not catch that") == 2
+    assert result.spoken.count("For a person, press 0.") == 2  # each re-prompt, in English
     assert_all_english(result.spoken)
