@@ -252,6 +252,14 @@ def test_the_login_page_has_no_wcag_21_aa_violation(browser, live_server, scene,
         assert tab.locator("html").get_attribute("lang") == language
         found = _violations(tab)
         assert not found, "\n".join(found)
+        # And as it comes back after a wrong password, with its message.
+        tab.fill("#username", f"a11y_operator_{language}")
+        tab.fill("#password", "not the password")
+        with tab.expect_navigation():
+            tab.click("form button[type=submit]")
+        assert "/console/login" in tab.url
+        found = _violations(tab)
+        assert not found, "\n".join(found)
     finally:
         context.close()
 
