@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -89,6 +90,7 @@ def test_an_english_text_names_the_family_in_latin_letters(line_ctx, tomorrow, n
     body = reminder_texts.sms_text(line_services.settings(), kept)
     assert "appointment for Satou tomorrow" in body and "Hanako" not in body
     assert kept.slot.site.name_en in body and "call 03-1234-5678" in body
+    assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", body), body  # nothing in Japanese
 
 
 def test_a_landline_gets_a_call_that_names_the_appointment_and_asks_1_or_5(
