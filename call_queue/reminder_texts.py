@@ -26,11 +26,17 @@ def _first_part(text: str) -> str:
 
 def family_name(resident: Resident, lang: str, *, spoken: bool) -> str:
     """The resident's family name as written (text) or as read aloud (call), in a language."""
-    reading = _first_part(resident.name_kana)
+    written, reading = _first_part(resident.name), _first_part(resident.name_kana)
     if lang != "ja":
-        romaji = jaconv.kata2alphabet(jaconv.hira2kata(reading)) if reading else ""
+        if written.isascii():
+            # Written in Latin letters (SMITH): the resident's own spelling, not its katakana
+            # read back as romaji ("Sumisu").
+            return written.title()
+        # The long-vowel mark has no letter of its own (テイラー would end in "-").
+        kana = jaconv.hira2kata(reading).replace("ー", "")
+        romaji = jaconv.kata2alphabet(kana) if kana else ""
         return romaji.capitalize() if romaji.isascii() else ""
-    return reading if spoken and reading else _first_part(resident.name)
+    return reading if spoken and reading else written
 
 
 def language_of(settings: Settings, booking: Booking) -> str:

@@ -1,4 +1,4 @@
-"""Appointment reminders the day before: SMS to mobiles, a short call with 1/9 to landlines.
+"""Appointment reminders the day before: a text to a mobile, a short call (1 keeps, 5 cancels).
 
 Each reminder is a row in the reminder ledger, unique per (booking, kind) and committed before
 anything is sent, so a repeated job, a second worker or a retry never reminds anyone twice.

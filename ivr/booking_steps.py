@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from ivr.case_steps import update_lines
 from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
 from madoguchi import booking, calls, codes, inquiries, phone, residents
 from madoguchi.models import (
@@ -278,7 +279,7 @@ def e_code(flow: CallFlow, digits: str) -> Outcome:
             "inquiry_status", code=flow.speaker.digits(digits), status=status)]
         update = inquiries.last_public_update(inquiry)
         if update is not None:
-            lines.append(flow.speaker.line("inquiry_update", text=update.text))
+            lines.extend(update_lines(flow, update.text))
         calls.set_outcome(flow.session, flow.call, "self_served")
         calls.add_path(flow.session, flow.call, "inquiry_status")
         return Go("after_task", tuple(lines))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ivr.state import Go, Outcome
@@ -11,6 +12,9 @@ from madoguchi.voice.speech import Line
 
 if TYPE_CHECKING:
     from ivr.flow import CallFlow
+
+# Kana or kanji: a staff note written in Japanese.
+JAPANESE_SCRIPT = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 # Cases read on the phone; more than this and the caller is told how many others there are
 # (a person can go through them), as a long list is lost on the listener.
@@ -26,8 +30,18 @@ def case_lines(flow: CallFlow, inquiry: Inquiry) -> list[Line]:
         status=flow.speaker.catalog.text(f"status_{inquiry.status}"))]
     update = inquiries.last_public_update(inquiry)
     if update is not None:
-        lines.append(flow.speaker.line("inquiry_update", text=update.text))
+        lines.extend(update_lines(flow, update.text))
     return lines
+
+
+def update_lines(flow: CallFlow, text: str) -> list[Line]:
+    """A case's public note: in the caller's voice, or, when staff wrote it in Japanese for a
+    caller of another language, announced as such and said in the Japanese voice (another
+    language's voice cannot read kanji)."""
+    if (flow.state.lang == "ja" or not JAPANESE_SCRIPT.search(text)
+            or "ja" not in flow.settings.languages.offered):
+        return [flow.speaker.line("inquiry_update", text=text)]
+    return [flow.speaker.line("inquiry_update_japanese"), Line(text, lang="ja")]
 
 
 def r_cases_identified(flow: CallFlow) -> Outcome:

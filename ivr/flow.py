@@ -166,7 +166,7 @@ class CallFlow:
         self.state = state
         lines = list(preface) + list(question.short if short else question.full)
         if not question.entry and not short:
-            lines.append(self.speaker.line("repeat_hint", key=self.menu.repeat_key))
+            lines.extend(self._repeat_hints(step))
         if warn:
             lines.append(warn)
         if short:
@@ -178,6 +178,14 @@ class CallFlow:
         )
         build = twiml.reused_question if step in FIXED_QUESTIONS else twiml.question
         return build(spec, self.voicing(utterance), self.menu.pause_ms)
+
+    def _repeat_hints(self, step: str) -> list[Line]:
+        """"9 to hear this again"; on the language question in every language offered, as the
+        caller has not chosen theirs yet."""
+        if step != "language":
+            return [self.speaker.line("repeat_hint", key=self.menu.repeat_key)]
+        return [Line(prompts.catalog(code).text("repeat_hint", key=self.menu.repeat_key),
+                     "repeat_hint", lang=code) for code in self.settings.languages.offered]
 
     def _hints(self, question: Ask) -> tuple[str, ...]:
         catalog = self.speaker.catalog

@@ -132,11 +132,12 @@ def not_found(error):
     if not request.path.startswith(bp.url_prefix + "/"):
         return error
     # No route matched, so the blueprint's context processor did not run: pass its helpers.
-    return render_template("console/message.html", message=translate("not_found"),
-                           **console_helpers()), 404
+    return render_template("console/message.html", title=translate("not_found_title"),
+                           message=translate("not_found"), **console_helpers()), 404
 
 
 @bp.errorhandler(CSRFError)
 def csrf_failed(_error):
     """A form without a valid token: say how to recover instead of a bare 400."""
-    return render_template("console/message.html", message=translate("csrf_failed")), 400
+    return render_template("console/message.html", title=translate("csrf_failed_title"),
+                           message=translate("csrf_failed")), 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from call_queue import line_services, reminder_answers, reminder_texts, reminders
 from call_queue.pacing import OutboundPacer
-from madoguchi.models import Booking, ReminderSent
+from madoguchi.models import Booking, ReminderSent, Resident
 from tests import factories
 from tests.call_queue.conftest import fetch, post_signed
 
@@ -89,6 +90,21 @@ def test_an_english_text_names_the_family_in_latin_letters(line_ctx, tomorrow, n
     body = reminder_texts.sms_text(line_services.settings(), kept)
     assert "appointment for Satou tomorrow" in body and "Hanako" not in body
     assert kept.slot.site.name_en in body and "call 03-1234-5678" in body
+    assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", body), body  # nothing in Japanese
+
+
+@pytest.mark.parametrize(("name", "kana", "said"), [
+    ("SMITH JOHN", "スミス ジョン", "Smith"),  # their own spelling, not "Sumisu"
+    ("O'BRIEN MARY", "オブライエン メアリー", "O'Brien"),
+    ("佐藤 花子", "サトウ ハナコ", "Satou"),
+    ("大野 一郎", "オーノ イチロウ", "Ono"),  # no "-" for the long-vowel mark
+])
+def test_an_english_reminder_names_the_family_as_the_resident_would_spell_it(name, kana, said):
+    resident = Resident(name=name, name_kana=kana)
+    assert reminder_texts.family_name(resident, "en", spoken=True) == said
+    assert reminder_texts.family_name(resident, "en", spoken=False) == said
+    assert reminder_texts.family_name(resident, "ja", spoken=True) == kana.split()[0]
+    assert reminder_texts.family_name(resident, "ja", spoken=False) == name.split()[0]
 
 
 def test_a_landline_gets_a_call_that_names_the_appointment_and_asks_1_or_5(

@@ -5,7 +5,8 @@ copy of axe-core; nothing is fetched from a CDN). The pages come from the app's 
 added to the console without being listed here fails the first test. Pages that the server
 updates live are scanned after an update has arrived: the work screen once a newly holding
 caller and a newly waiting callback have been pushed to it, the wall screen once a new alert has.
-One logged-in browser context serves each role and language.
+The pages that refuse an operator a supervisor's page, find nothing or turn back an expired
+form are scanned too. One logged-in browser context serves each role and language.
 """
 
 from __future__ import annotations
@@ -257,8 +258,42 @@ def test_the_login_page_has_no_wcag_21_aa_violation(browser, live_server, scene,
         assert tab.locator("html").get_attribute("lang") == language
         found = _violations(tab)
         assert not found, "\n".join(found)
+        # And as it comes back after a wrong password, with its message.
+        tab.fill("#username", f"a11y_operator_{language}")
+        tab.fill("#password", "not the password")
+        with tab.expect_navigation():
+            tab.click("form button[type=submit]")
+        assert "/console/login" in tab.url
+        found = _violations(tab)
+        assert not found, "\n".join(found)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize(("path", "status"), [("/console/live", 403),
+                                              ("/console/no-such-page", 404)])
+def test_the_pages_that_refuse_or_find_nothing_have_no_wcag_21_aa_violation(
+        signed_in, scene, language, path, status):
+    tab = signed_in("operator", language)  # an operator may not open the live board
+    assert tab.goto(path).status == status
+    assert tab.locator("html").get_attribute("lang") == language
+    found = _violations(tab)
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_page_after_an_expired_form_has_no_wcag_21_aa_violation(signed_in, scene,
+                                                                     language):
+    tab = signed_in("operator", language)
+    tab.goto("/console/me")
+    with tab.expect_navigation() as sent:
+        tab.evaluate("""() => { const form = document.getElementById('my-large-text').form;
+            form.querySelectorAll('[name=csrf_token]').forEach((el) => el.remove());
+            form.submit(); }""")
+    assert sent.value.status == 400
+    found = _violations(tab)
+    assert not found, "\n".join(found)
 
 
 @pytest.mark.parametrize(("language", "endpoint"), [

@@ -216,3 +216,25 @@ def _holding(session, number: str, minutes: float) -> Call:
     session.add(call)
     session.commit()
     return call
+
+
+# Every key that, outside a field, moves to another page or the search box.
+NAVIGATION_KEYS = "wrinfl?"
+
+
+def test_the_page_shortcuts_are_plain_text_in_every_field(page, city):  # noqa: F811
+    _log_in_by_keyboard(page, "yamada")
+    for path in ("/console/residents", "/console/inquiries/new", "/console/me"):
+        page.goto(path)
+        fields = page.locator("input[type=search], input[type=text], input:not([type]), "
+                              "input[type=tel], textarea")
+        assert fields.count() > 0, path
+        for index in range(fields.count()):
+            field = fields.nth(index)
+            if not field.is_visible() or not field.is_editable():
+                continue
+            field.fill("")
+            field.focus()
+            page.keyboard.type(f"a{NAVIGATION_KEYS}/")  # "/" after text is text too
+            assert page.url.endswith(path), f"a key typed in a field on {path} left the page"
+            assert field.input_value() == f"a{NAVIGATION_KEYS}/", path

@@ -309,6 +309,26 @@ def test_an_inquiry_number_tells_its_status_and_last_public_update(caller, db_se
     assert "来週、修理します。" in doc.text
 
 
+def test_a_note_written_in_japanese_is_said_to_an_english_caller_in_the_japanese_voice(
+        caller, db_session):
+    from madoguchi import inquiries
+
+    case = inquiries.create(db_session, category="road", subject="街灯が消えている",
+                            channel="phone")
+    inquiries.set_status(db_session, case, "in_progress", public_text="来週、修理します。")
+    caller.dial()
+    caller.press("2")  # English
+    caller.press("2")
+    caller.press("1")
+    doc = caller.press(case.reference + "#")
+    voices = [(say.get("language"), "".join(say.itertext())) for say in doc.root.iter("Say")]
+    said_in = {text: language for language, text in voices}
+    [note] = [text for text in said_in if "来週、修理します。" in text]
+    assert said_in[note] == "ja-JP"  # an English voice cannot read kanji
+    assert "The latest update from the city, in Japanese, is:" in doc.text
+    assert all(language == "en-US" for language, text in voices if text != note)
+
+
 def test_a_mistyped_code_is_said_plainly_and_asked_again(caller, city):
     to_menu(caller)
     caller.press("2")

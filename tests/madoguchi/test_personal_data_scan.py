@@ -27,7 +27,8 @@ from sqlalchemy import func, select
 from waitress.server import create_server
 
 from agent_console.services import accounts
-from call_queue import line_services, operator_states
+from call_queue import line_services, operator_states, reminder_texts, reminders
+from call_queue.pacing import OutboundPacer
 from madoguchi import create_app, phone, sealing
 from madoguchi.demo_data import load_demo_data
 from madoguchi.job_queues import QUEUE_NAMES
@@ -46,6 +47,9 @@ from madoguchi.settings import load_settings
 from madoguchi.telephony.clock import VirtualClock
 from madoguchi.telephony.engine import WITHHELD_CALLER_ID, CallEngine, CallSetup
 from madoguchi.telephony.network import SimulatedNetwork
+from madoguchi.telephony.outbound import answer_call
+from madoguchi.telephony.script import ScriptCaller, parse_script
+from madoguchi.telephony.simulated import SimulatedTelephony, city_number
 from madoguchi.worker import AppWorker
 from tests import factories
 from tests.agent_console.conftest import PASSWORD, login, post
@@ -411,3 +415,56 @@ def test_the_database_scan_finds_every_form_of_a_number_and_lets_sealed_values_p
         assert findings(f"INSERT VALUES ('{value}');", needles), value
     sealed = sealing.current().seal(MOBILE.encode(), "calls.from_e164")
     assert findings(f"'{sealed}', 'x1:a9076543210b', CA1954092309076543210", needles) == []
+
+
+LANDLINE = "+81355501234"
+# A reminder names the resident by family name only — and that only to the resident.
+FAMILY = [(re.compile("須賀|スガ|Suga"), "the family name")]
+
+
+def test_reminders_by_text_and_by_call_leave_no_family_name_nor_number_in_logs_or_jobs(
+    line, committed_db, redis_client, log_file
+):
+    settings = line.app.config["SETTINGS"]
+    with committed_db() as session:
+        today = datetime.now(settings.tz).date()
+        starts = datetime.combine(today + timedelta(days=1), datetime.min.time().replace(
+            hour=10, minute=30), settings.tz)
+        campaign = factories.campaign(session)
+        site = factories.site(session, name="市民会館", name_en="Civic Hall")
+        slot = factories.slot(session, campaign_id=campaign.id, site_id=site.id,
+                              starts_at=starts, booked_count=2)
+        at_home = factories.resident(session, phone=LANDLINE, name=NAME, name_kana=KANA,
+                                     birth_date=BORN, resident_no=RESIDENT_NO)
+        on_mobile = factories.resident(session, phone=MOBILE, name="須賀 健", name_kana="スガ ケン",
+                                       language="en")
+        bookings = [Booking(reference=reference, slot_id=slot.id, campaign_id=campaign.id,
+                            resident_id=resident.id, status="confirmed", channel="ivr")
+                    for reference, resident in (("9123457", at_home), ("9123458", on_mobile))]
+        session.add_all(bookings)
+        session.commit()
+        noon = datetime.combine(today, datetime.min.time().replace(hour=12), settings.tz)
+        telephony = SimulatedTelephony(line.network, city_number(settings))
+        for kept in bookings:
+            assert reminders.send_reminder(
+                session, kept.id, settings=settings, telephony=telephony,
+                pacer=OutboundPacer(redis_client, 100.0),
+                sms_text=lambda booked: reminder_texts.sms_text(settings, booked), now=noon)
+    [text] = line.network.messages(MOBILE)
+    assert "Suga" in text.body  # the resident is named to themselves
+    ringing = line.network.pick_up(LANDLINE)
+    assert ringing is not None
+    answered = ScriptCaller(parse_script("expect スガ様\npress 5\nexpect スガ様\npress 1\n"
+                                         "expect 取り消しました\nhangup"))
+    answer_call(line.engine, ringing, "human", answered)
+    answered.call_ended()
+    assert answered.failure is None, answered.failure
+
+    logs = log_file.read_text(encoding="utf-8")
+    assert "call_queue.reminders" in logs, "the reminders' log is missing"
+    found = leaks(logs) + [f"{what}: {m.group(0)}" for pattern, what in FAMILY
+                           for m in pattern.finditer(logs)]
+    assert not found, "personal data in the logs:\n" + "\n".join(found[:20])
+    jobs = rq_job_payloads(redis_client)
+    found = leaks(jobs) + [what for pattern, what in FAMILY if pattern.search(jobs)]
+    assert not found, "personal data in RQ job payloads:\n" + "\n".join(found[:20])

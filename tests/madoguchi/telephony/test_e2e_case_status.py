@@ -102,11 +102,15 @@ def test_an_english_caller_with_a_registered_number_hears_their_cases_in_english
         expect Open reports in your name: 2
         hangup
     """, from_number=MOBILE)
-    [told] = [line for line in result.spoken.splitlines() if "Open reports" in line]
+    # From the count on (a note in Japanese is a sentence of its own, in its own voice).
+    told = result.spoken[result.spoken.index("Open reports in your name"):]
     newer = told.index(f"Report number {spaced(cases['newer'])}")
     older = told.index(f"Report number {spaced(cases['older'])}")
     assert newer < told.index("is being worked on") < older < told.index("is received")
     assert "You have no appointment" in told
+    # The staff's note is in Japanese: said as such (in the Japanese voice), not passed off.
+    assert told.index("The latest update from the city, in Japanese, is:") < told.index(
+        "来週、補修工事を行います。")
 
 
 def test_a_wrong_birth_date_hears_no_case(cases, place_call):  # noqa: F811

@@ -8,6 +8,7 @@ person — in Japanese and in English. The call never hangs up on anyone who has
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -133,6 +134,8 @@ def test_1_keeps_the_appointment_after_hearing_whose_it_is_when_and_where(
     place = "市民会館" if lang == "ja" else "Civic Hall"
     assert place in result.spoken and ("10時30分" in result.spoken or "10:30" in result.spoken)
     assert "花子" not in result.spoken and "Hanako" not in result.spoken  # family name only
+    if lang == "en":  # an English resident hears nothing in Japanese
+        assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", result.spoken), result.spoken
     assert result.ended_by == "twiml"  # the line said goodbye after the resident had answered
     assert state_of(committed_db, booking_id, entry_id) == ("confirmed", "confirmed")
 

@@ -7,6 +7,7 @@ every sentence takes as long as it takes to say, every question waits out its ti
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -30,6 +31,14 @@ MAX_STEPS = 6
 MAX_SECONDS = 90
 # Listening moments after which the silent caller puts the phone down.
 PATIENCE = 14
+
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def after_the_greeting(spoken: str) -> str:
+    """What the line said after its bilingual greeting (which ends on the English repeat hint)."""
+    return spoken.split("To hear this again, press 9.", 1)[1]
 
 
 class SilentCaller:
@@ -130,6 +139,7 @@ def test_an_english_caller_who_then_goes_silent_is_called_back_too(
     assert told is not None, result.spoken
     assert told[1] <= MAX_STEPS + 1  # one key, then the menu's two re-prompts and the offer
     assert "If you press nothing, we will call you back" in result.spoken
+    assert not JAPANESE.search(after_the_greeting(result.spoken)), result.spoken
     assert KNOWN_SPOKEN in result.spoken
     assert not [e for _, _, e in caller.heard if e.kind == "record"]
     assert callbacks(committed_db) == [(KNOWN, "silent_caller")]
@@ -156,6 +166,7 @@ def test_an_english_withheld_caller_hears_the_other_ways_in_english(
     assert caller.first("Your number is not shown on this call") is not None, result.spoken
     assert "City Hall counter" in result.spoken
     assert "call again" not in result.spoken.lower()
+    assert not JAPANESE.search(after_the_greeting(result.spoken)), result.spoken
 
 
 def test_with_an_operator_on_duty_a_silent_caller_is_in_line_by_the_third_step(
