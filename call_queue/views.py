@@ -323,17 +323,25 @@ def _reminder_question(entry_id: int, kept, stage: str, *, attempt: int = 0,
     return _xml(question(spec, voicing, menu.pause_ms))
 
 
-@bp.post("/reminder/answer")
-@twilio_signed
-def reminder_answer() -> Response:
-    """A reminder call was answered: whose appointment, when and where, then keep or cancel."""
-    found = reminder_answers.reminded_booking(get_session(), _int_arg("reminder") or 0)
+def _reminded(session, entry_id: int):
+    """The reminder, its booking, settings, language and voice; or a goodbye when it is gone."""
+    found = reminder_answers.reminded_booking(session, entry_id)
     if found is None:
         return _xml(waiting.say_then_hang_up((), _voice(_lang(None))[1]))
     entry, kept = found
     settings = _settings()
     lang = reminder_texts.language_of(settings, kept)
-    speaker, voicing = _voice(lang)
+    return entry, kept, settings, lang, _voice(lang)
+
+
+@bp.post("/reminder/answer")
+@twilio_signed
+def reminder_answer() -> Response:
+    """A reminder call was answered: whose appointment, when and where, then keep or cancel."""
+    found = _reminded(get_session(), _int_arg("reminder") or 0)
+    if isinstance(found, Response):
+        return found
+    entry, kept, settings, lang, (speaker, voicing) = found
     if not reminder_answers.still_active(kept):
         return _xml(waiting.say_then_hang_up(speaker.say("already_cancelled", "goodbye"),
                                              voicing))
@@ -363,13 +371,10 @@ def reminder_choice() -> Response:
     stage = request.args.get("s", "")
     stage = stage if stage in reminder_answers.STAGES else reminder_answers.ASK
     attempt = min(_int_arg("a") or 0, 10)
-    found = reminder_answers.reminded_booking(session, entry_id)
-    if found is None:
-        return _xml(waiting.say_then_hang_up((), _voice(_lang(None))[1]))
-    entry, kept = found
-    settings = _settings()
-    lang = reminder_texts.language_of(settings, kept)
-    speaker, voicing = _voice(lang)
+    found = _reminded(session, entry_id)
+    if isinstance(found, Response):
+        return found
+    entry, kept, settings, lang, (speaker, voicing) = found
     reply = read_reply(request.form)
     if reply.star_only or reply.hash_only:
         # A pulse phone switching to tones, or the # after a 1: the same question at once.
