@@ -72,6 +72,7 @@ def test_a_withheld_caller_who_lost_the_number_hears_their_open_cases_newest_fir
         expect 1948年5月17日
         press 1
         expect 受付中の、お問い合わせが、2件あります
+        expect 現在、ご予約は、ありません
         hangup
     """, from_number=WITHHELD_CALLER_ID)
     spoken = result.spoken
@@ -100,6 +101,7 @@ def test_an_english_caller_with_a_registered_number_hears_their_cases_in_english
         press {BIRTH}#
         press 1
         expect Open reports in your name: 2
+        expect You have no appointment
         hangup
     """, from_number=MOBILE)
     # From the count on (a note in Japanese is a sentence of its own, in its own voice).
