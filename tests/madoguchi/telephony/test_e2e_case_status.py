@@ -72,7 +72,6 @@ def test_a_withheld_caller_who_lost_the_number_hears_their_open_cases_newest_fir
         expect 1948年5月17日
         press 1
         expect 受付中の、お問い合わせが、2件あります
-        expect 現在、ご予約は、ありません
         hangup
     """, from_number=WITHHELD_CALLER_ID)
     spoken = result.spoken
