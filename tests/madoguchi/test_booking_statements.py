@@ -4,6 +4,10 @@ A booking reads its facts, then takes a place and inserts its row in one write. 
 another booker may act; these tests put that other booker's work exactly there (the read is
 made to report what it saw a moment earlier) and check that the write alone still keeps every
 guarantee: the guarded counter, the partial unique index, the idempotency key.
+
+On PostgreSQL the common booking reads and writes in one statement, so there is no moment
+between them to put another booker in; the stale-read tests then see the facts as they are, and
+the last tests race a real second transaction against that one statement instead.
 """
 
 from __future__ import annotations
@@ -253,3 +257,88 @@ def test_an_unknown_channel_is_refused_before_anything_is_read_or_written(db_ses
     with pytest.raises(ValueError, match="unknown channel 'fax'"):
         booking.book(db_session, slot_id=slot.id, resident_id=resident.id, channel="fax")
     assert _rows(db_session, resident_id=resident.id) == 0
+
+
+def _booked_beside(committed_db, finish) -> tuple[threading.Thread, dict]:
+    """Book in a thread of its own while another transaction is still open; its answer."""
+    answer: dict = {}
+
+    def run() -> None:
+        with committed_db() as session:
+            try:
+                answer["booking"] = finish(session)
+            except booking.BookingError as exc:
+                answer["refused"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, answer
+
+
+def _open_booking(session, **kwargs):
+    """A booking written but not committed: its transaction holds what it took."""
+    return booking._reserve(session, status="confirmed", held_until=None, operator_id=None,
+                            idempotency_key=None, call_sid=None, now=datetime.now(UTC),
+                            **kwargs)
+
+
+@pytest.mark.slow
+def test_on_postgresql_the_one_statement_waits_for_the_last_place_and_its_guard_refuses(
+        committed_db, engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement booking is PostgreSQL's")
+    with committed_db() as session:
+        campaign = factories.campaign(session)
+        site = factories.site(session)
+        slot = factories.slot(session, campaign_id=campaign.id, site_id=site.id, capacity=1)
+        first, second = factories.residents(session, 2)
+        session.commit()
+        slot_id, first_id, second_id = slot.id, first.id, second.id
+    with committed_db() as holder:
+        # The facts the second booker reads still show the place free: the first has not
+        # committed. Its write must wait for the slot's row and then find no place.
+        _open_booking(holder, slot_id=slot_id, resident_id=first_id, channel="ivr")
+        thread, answer = _booked_beside(committed_db, lambda session: booking.book(
+            session, slot_id=slot_id, resident_id=second_id, channel="api"))
+        thread.join(timeout=0.5)
+        assert thread.is_alive() and not answer
+        holder.commit()
+    thread.join(timeout=30)
+    assert answer["refused"].code == "slot_full"
+    with committed_db() as session:
+        assert _rows(session, resident_id=second_id) == 0
+        assert session.get(Slot, slot_id).booked_count == 1
+        assert booking.reconcile(session) == []
+
+
+@pytest.mark.slow
+def test_on_postgresql_a_booking_committed_during_the_one_statement_is_found_by_the_index(
+        committed_db, engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement booking is PostgreSQL's")
+    with committed_db() as session:
+        campaign = factories.campaign(session)
+        site = factories.site(session)
+        here = factories.slot(session, campaign_id=campaign.id, site_id=site.id, capacity=2)
+        there = factories.slot(session, campaign_id=campaign.id, site_id=site.id, capacity=2,
+                               starts_at=here.starts_at + timedelta(hours=1))
+        person = factories.resident(session)
+        session.commit()
+        here_id, there_id, person_id = here.id, there.id, person.id
+    with committed_db() as holder:
+        # Another slot, so nothing but the one-active-booking index stands between the two.
+        first = _open_booking(holder, slot_id=there_id, resident_id=person_id, channel="ivr")
+        reference = first.reference
+        thread, answer = _booked_beside(committed_db, lambda session: booking.book(
+            session, slot_id=here_id, resident_id=person_id, channel="api"))
+        thread.join(timeout=0.5)
+        assert thread.is_alive() and not answer
+        holder.commit()
+    thread.join(timeout=30)
+    refused = answer["refused"]
+    assert refused.code == "already_booked"
+    assert refused.message == "the resident already has a booking in this campaign"
+    assert refused.existing.reference == reference
+    with committed_db() as session:
+        assert session.get(Slot, here_id).booked_count == 0
+        assert booking.reconcile(session) == []
