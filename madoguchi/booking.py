@@ -5,7 +5,8 @@ back before raising. A place is taken by one conditional UPDATE of the slot's co
 (``booked_count < capacity``) in the same transaction as the booking row, so concurrent bookers
 from any channel queue on the slot's row and the loser sees a clear SlotFull. A new booking is
 one read of every fact the rules need and one write that takes the place and inserts the row
-(madoguchi.booking_statements; a single statement on PostgreSQL). The database's
+(madoguchi.booking_statements); on PostgreSQL the common booking does both in one statement,
+which writes only when the facts leave no rule to weigh. The database's
 CHECK on the counter and its partial unique index (one active booking per resident and
 campaign) back this up should any code path ever forget. Published numbers are recomputed
 from booking rows (slot_counts), and reconcile() compares them with the counters.

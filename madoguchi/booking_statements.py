@@ -1,13 +1,15 @@
-"""The booking's hot path as Core statements built once: one read, then one write.
+"""The booking's hot path as Core statements built once: its facts and its write.
 
-A booking needs two round trips inside its transaction: a SELECT that gathers every fact the
-rules look at (the slot and its campaign, the resident and their standing in the campaign,
-expired holds in the slot, a booking already made under the idempotency key), and a write that
-takes a place and inserts the row. The statements are built once per process with bound
-parameters, so a booking spends no time constructing SQL, and PostgreSQL plans each once per
-connection (psycopg prepares a statement it sees repeatedly). madoguchi.booking applies the
-rules to these facts; the guard in the write, the partial unique index and the CHECK decide
-every race between the read and the write.
+A booking needs every fact its rules look at (the slot and its campaign, the resident and their
+standing in the campaign, expired holds in the slot, a booking already made under the
+idempotency key) and a write that takes a place and inserts the row. On PostgreSQL the common
+booking is one statement: the facts are read in a WITH clause, and the guarded UPDATE and the
+INSERT run only when the facts leave no rule to weigh (Facts.plain); any other booking, and
+every booking on SQLite, reads its facts and then writes, two round trips. The statements are
+built once per process with bound parameters, so a booking spends no time constructing SQL, and
+PostgreSQL plans each once per connection (psycopg prepares a statement it sees repeatedly).
+madoguchi.booking applies the rules to the facts in every case; the guard in the write, the
+partial unique index and the CHECK decide every race with another booker.
 """
 
 from __future__ import annotations
