@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from madoguchi import booking
+from madoguchi import booking, booking_statements
 from madoguchi.models import Booking, Slot
 from tests import factories
 
@@ -342,3 +342,57 @@ def test_on_postgresql_a_booking_committed_during_the_one_statement_is_found_by_
     with committed_db() as session:
         assert session.get(Slot, here_id).booked_count == 0
         assert booking.reconcile(session) == []
+
+
+def _one_statement_case(db_session, case: str):
+    """A world for one case: (slot id, resident id, idempotency key, the booking's now)."""
+    campaign = factories.campaign(db_session, min_age=65 if case == "minimum age" else None,
+                                  active=case != "campaign closed")
+    site = factories.site(db_session)
+    slot = factories.slot(db_session, campaign_id=campaign.id, site_id=site.id, capacity=3)
+    other = factories.slot(db_session, campaign_id=campaign.id, site_id=site.id, capacity=3,
+                           starts_at=slot.starts_at + timedelta(hours=1))
+    today = datetime.now(UTC).date()
+    person = factories.resident(db_session, birth_date=date(today.year - 70, 1, 1))
+    db_session.commit()
+    now, key = datetime.now(UTC), None
+    if case in ("active booking elsewhere", "attended"):
+        made = booking.book(db_session, slot_id=other.id, resident_id=person.id, channel="ivr")
+        if case == "attended":
+            db_session.execute(text("UPDATE bookings SET status = 'attended' WHERE id = :id"),
+                               {"id": made.id})
+    elif case == "expired hold in the slot":
+        booking.hold(db_session, slot_id=slot.id, resident_id=factories.resident(db_session).id,
+                     channel="api", hold_minutes=1, now=now - timedelta(minutes=5))
+    elif case == "idempotency key used":
+        key = "used-key"
+        booking.book(db_session, slot_id=other.id, resident_id=factories.resident(db_session).id,
+                     channel="api", idempotency_key=key)
+    elif case == "slot started":
+        now = slot.starts_at + timedelta(minutes=1)
+    db_session.commit()
+    resident_id = person.id + 1000 if case == "unknown resident" else person.id
+    return slot.id, resident_id, key, now
+
+
+@pytest.mark.parametrize("case", ["plain", "minimum age", "campaign closed", "slot started",
+                                  "unknown resident", "active booking elsewhere", "attended",
+                                  "expired hold in the slot", "idempotency key used"])
+def test_on_postgresql_the_one_statement_writes_only_when_the_facts_leave_nothing_to_weigh(
+        db_session, engine, case):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement booking is PostgreSQL's")
+    slot_id, resident_id, key, now = _one_statement_case(db_session, case)
+    before = db_session.scalar(select(Slot.booked_count).where(Slot.id == slot_id))
+    row = {"reference": "B0000001", "slot_id": slot_id, "campaign_id": None,
+           "resident_id": resident_id, "status": "confirmed", "channel": "api",
+           "operator_id": None, "idempotency_key": key, "call_sid": None, "held_until": None,
+           "created_at": now, "confirmed_at": now, "overridden": False, "override_reason": None}
+    facts, made = booking_statements.book_at_once(db_session.connection(), "api", row,
+                                                  resident_id, now)
+    # The SQL's "nothing to weigh" and Facts.plain must be the same judgement.
+    assert facts.plain(now) is (case == "plain")
+    assert (made is not None) is (case == "plain")
+    after = db_session.scalar(select(Slot.booked_count).where(Slot.id == slot_id))
+    assert after == before + (1 if case == "plain" else 0)
+    db_session.rollback()
