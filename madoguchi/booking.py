@@ -5,7 +5,8 @@ back before raising. A place is taken by one conditional UPDATE of the slot's co
 (``booked_count < capacity``) in the same transaction as the booking row, so concurrent bookers
 from any channel queue on the slot's row and the loser sees a clear SlotFull. A new booking is
 one read of every fact the rules need and one write that takes the place and inserts the row
-(madoguchi.booking_statements; a single statement on PostgreSQL). The database's
+(madoguchi.booking_statements); on PostgreSQL the common booking does both in one statement,
+which writes only when the facts leave no rule to weigh. The database's
 CHECK on the counter and its partial unique index (one active booking per resident and
 campaign) back this up should any code path ever forget. Published numbers are recomputed
 from booking rows (slot_counts), and reconcile() compares them with the counters.
@@ -13,7 +14,7 @@ from booking rows (slot_counts), and reconcile() compares them with the counters
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TypeVar
@@ -24,7 +25,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
-from madoguchi.booking_statements import EXCEPTION, Facts, insert_taking_place, read_facts
+from madoguchi.booking_statements import (
+    EXCEPTION,
+    Facts,
+    book_at_once,
+    insert_taking_place,
+    read_facts,
+)
 from madoguchi.codes import new_booking_code
 from madoguchi.db import retry_on_lock
 from madoguchi.models import (
@@ -232,9 +239,9 @@ def _existing_for_key(
     return existing
 
 
-def _attached(session: Session, row) -> Booking:
+def _attached(session: Session, values: Mapping) -> Booking:
     """The booking row the INSERT returned, in the session as if it had been loaded."""
-    made = Booking(**row._mapping)
+    made = Booking(**values)
     make_transient_to_detached(made)
     session.add(made)
     # A Slot already loaded in this session would show its counters from before the booking.
@@ -267,7 +274,30 @@ def _reserve(
     _channel_columns(channel)  # an unknown channel is a programming error, raised first
     session.flush()
     connection = session.connection()
-    facts = read_facts(connection, slot_id, resident_id, idempotency_key, now)
+    row = {
+        "reference": new_booking_code(),
+        "slot_id": slot_id,
+        "campaign_id": None,  # from the slot, in the write
+        "resident_id": resident_id,
+        "status": status,
+        "channel": channel,
+        "operator_id": operator_id,
+        "idempotency_key": idempotency_key,
+        "call_sid": call_sid,
+        "held_until": held_until,
+        "created_at": now,
+        "confirmed_at": now if status == "confirmed" else None,
+        "overridden": False,
+        "override_reason": None,
+    }
+    made = None
+    if connection.dialect.name == "postgresql":
+        # The common booking in one round trip: the facts, and the row when they leave no rule
+        # to weigh and the guard found a place. The rules below still judge those facts, and
+        # a refusal rolls the row back with the transaction.
+        facts, made = book_at_once(connection, channel, row, resident_id, now)
+    else:
+        facts = read_facts(connection, slot_id, resident_id, idempotency_key, now)
     if facts is None or facts.keyed_booking_id is not None:
         existing = _existing_for_key(session, idempotency_key, slot_id, resident_id)
         if existing is not None:
@@ -287,34 +317,23 @@ def _reserve(
                 current,
                 reference=current.reference,
             )
-    row = {
-        "reference": new_booking_code(),
-        "slot_id": slot_id,
-        "campaign_id": facts.campaign_id,
-        "resident_id": resident_id,
-        "status": status,
-        "channel": channel,
-        "operator_id": operator_id,
-        "idempotency_key": idempotency_key,
-        "call_sid": call_sid,
-        "held_until": held_until,
-        "created_at": now,
-        "confirmed_at": now if status == "confirmed" else None,
-        "overridden": False,
-        "override_reason": None,
-    }
+    if made is not None:
+        return _attached(session, made)
+    row["campaign_id"] = facts.campaign_id
     # A slot already full when read is refused without the write: at a popular slot most
-    # bookers are refused, and each then costs one round trip less.
-    full = not facts.expired_holds and not facts.has_place(channel)
-    made = None if full else insert_taking_place(connection, channel, row)
-    if made is None:
+    # bookers are refused, and each then costs one round trip less. When the one-statement
+    # booking already tried with plain facts, its guard found the slot full.
+    tried = connection.dialect.name == "postgresql" and facts.plain(now)
+    full = tried or (not facts.expired_holds and not facts.has_place(channel))
+    taken = None if full else insert_taking_place(connection, channel, row)
+    if taken is None:
         if override_reason is None:
             raise SlotFull("the slot is full", slot_id=slot_id)
         row.update(overridden=True, override_reason=override_reason)
-        made = insert_taking_place(connection, EXCEPTION, row)
-        if made is None:  # the slot was deleted between the read and the write
+        taken = insert_taking_place(connection, EXCEPTION, row)
+        if taken is None:  # the slot was deleted between the read and the write
             raise BookingNotFound("no such slot", slot_id=slot_id)
-    return _attached(session, made)
+    return _attached(session, taken._mapping)
 
 
 def _reserve_with_conflicts(session: Session, **kwargs) -> Booking:

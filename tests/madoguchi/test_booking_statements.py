@@ -4,6 +4,10 @@ A booking reads its facts, then takes a place and inserts its row in one write. 
 another booker may act; these tests put that other booker's work exactly there (the read is
 made to report what it saw a moment earlier) and check that the write alone still keeps every
 guarantee: the guarded counter, the partial unique index, the idempotency key.
+
+On PostgreSQL the common booking reads and writes in one statement, so there is no moment
+between them to put another booker in; the stale-read tests then see the facts as they are, and
+the last tests race a real second transaction against that one statement instead.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from madoguchi import booking
+from madoguchi import booking, booking_statements
 from madoguchi.models import Booking, Slot
 from tests import factories
 
@@ -253,3 +257,142 @@ def test_an_unknown_channel_is_refused_before_anything_is_read_or_written(db_ses
     with pytest.raises(ValueError, match="unknown channel 'fax'"):
         booking.book(db_session, slot_id=slot.id, resident_id=resident.id, channel="fax")
     assert _rows(db_session, resident_id=resident.id) == 0
+
+
+def _booked_beside(committed_db, finish) -> tuple[threading.Thread, dict]:
+    """Book in a thread of its own while another transaction is still open; its answer."""
+    answer: dict = {}
+
+    def run() -> None:
+        with committed_db() as session:
+            try:
+                answer["booking"] = finish(session)
+            except booking.BookingError as exc:
+                answer["refused"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, answer
+
+
+def _open_booking(session, **kwargs):
+    """A booking written but not committed: its transaction holds what it took."""
+    return booking._reserve(session, status="confirmed", held_until=None, operator_id=None,
+                            idempotency_key=None, call_sid=None, now=datetime.now(UTC),
+                            **kwargs)
+
+
+@pytest.mark.slow
+def test_on_postgresql_the_one_statement_waits_for_the_last_place_and_its_guard_refuses(
+        committed_db, engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement booking is PostgreSQL's")
+    with committed_db() as session:
+        campaign = factories.campaign(session)
+        site = factories.site(session)
+        slot = factories.slot(session, campaign_id=campaign.id, site_id=site.id, capacity=1)
+        first, second = factories.residents(session, 2)
+        session.commit()
+        slot_id, first_id, second_id = slot.id, first.id, second.id
+    with committed_db() as holder:
+        # The facts the second booker reads still show the place free: the first has not
+        # committed. Its write must wait for the slot's row and then find no place.
+        _open_booking(holder, slot_id=slot_id, resident_id=first_id, channel="ivr")
+        thread, answer = _booked_beside(committed_db, lambda session: booking.book(
+            session, slot_id=slot_id, resident_id=second_id, channel="api"))
+        thread.join(timeout=0.5)
+        assert thread.is_alive() and not answer
+        holder.commit()
+    thread.join(timeout=30)
+    assert answer["refused"].code == "slot_full"
+    with committed_db() as session:
+        assert _rows(session, resident_id=second_id) == 0
+        assert session.get(Slot, slot_id).booked_count == 1
+        assert booking.reconcile(session) == []
+
+
+@pytest.mark.slow
+def test_on_postgresql_a_booking_committed_during_the_one_statement_is_found_by_the_index(
+        committed_db, engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement booking is PostgreSQL's")
+    with committed_db() as session:
+        campaign = factories.campaign(session)
+        site = factories.site(session)
+        here = factories.slot(session, campaign_id=campaign.id, site_id=site.id, capacity=2)
+        there = factories.slot(session, campaign_id=campaign.id, site_id=site.id, capacity=2,
+                               starts_at=here.starts_at + timedelta(hours=1))
+        person = factories.resident(session)
+        session.commit()
+        here_id, there_id, person_id = here.id, there.id, person.id
+    with committed_db() as holder:
+        # Another slot, so nothing but the one-active-booking index stands between the two.
+        first = _open_booking(holder, slot_id=there_id, resident_id=person_id, channel="ivr")
+        reference = first.reference
+        thread, answer = _booked_beside(committed_db, lambda session: booking.book(
+            session, slot_id=here_id, resident_id=person_id, channel="api"))
+        thread.join(timeout=0.5)
+        assert thread.is_alive() and not answer
+        holder.commit()
+    thread.join(timeout=30)
+    refused = answer["refused"]
+    assert refused.code == "already_booked"
+    assert refused.message == "the resident already has a booking in this campaign"
+    assert refused.existing.reference == reference
+    with committed_db() as session:
+        assert session.get(Slot, here_id).booked_count == 0
+        assert booking.reconcile(session) == []
+
+
+def _one_statement_case(db_session, case: str):
+    """A world for one case: (slot id, resident id, idempotency key, the booking's now)."""
+    campaign = factories.campaign(db_session, min_age=65 if case == "minimum age" else None,
+                                  active=case != "campaign closed")
+    site = factories.site(db_session)
+    slot = factories.slot(db_session, campaign_id=campaign.id, site_id=site.id, capacity=3)
+    other = factories.slot(db_session, campaign_id=campaign.id, site_id=site.id, capacity=3,
+                           starts_at=slot.starts_at + timedelta(hours=1))
+    today = datetime.now(UTC).date()
+    person = factories.resident(db_session, birth_date=date(today.year - 70, 1, 1))
+    db_session.commit()
+    now, key = datetime.now(UTC), None
+    if case in ("active booking elsewhere", "attended"):
+        made = booking.book(db_session, slot_id=other.id, resident_id=person.id, channel="ivr")
+        if case == "attended":
+            db_session.execute(text("UPDATE bookings SET status = 'attended' WHERE id = :id"),
+                               {"id": made.id})
+    elif case == "expired hold in the slot":
+        booking.hold(db_session, slot_id=slot.id, resident_id=factories.resident(db_session).id,
+                     channel="api", hold_minutes=1, now=now - timedelta(minutes=5))
+    elif case == "idempotency key used":
+        key = "used-key"
+        booking.book(db_session, slot_id=other.id, resident_id=factories.resident(db_session).id,
+                     channel="api", idempotency_key=key)
+    elif case == "slot started":
+        now = slot.starts_at + timedelta(minutes=1)
+    db_session.commit()
+    resident_id = person.id + 1000 if case == "unknown resident" else person.id
+    return slot.id, resident_id, key, now
+
+
+@pytest.mark.parametrize("case", ["plain", "minimum age", "campaign closed", "slot started",
+                                  "unknown resident", "active booking elsewhere", "attended",
+                                  "expired hold in the slot", "idempotency key used"])
+def test_on_postgresql_the_one_statement_writes_only_when_the_facts_leave_nothing_to_weigh(
+        db_session, engine, case):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement booking is PostgreSQL's")
+    slot_id, resident_id, key, now = _one_statement_case(db_session, case)
+    before = db_session.scalar(select(Slot.booked_count).where(Slot.id == slot_id))
+    row = {"reference": "B0000001", "slot_id": slot_id, "campaign_id": None,
+           "resident_id": resident_id, "status": "confirmed", "channel": "api",
+           "operator_id": None, "idempotency_key": key, "call_sid": None, "held_until": None,
+           "created_at": now, "confirmed_at": now, "overridden": False, "override_reason": None}
+    facts, made = booking_statements.book_at_once(db_session.connection(), "api", row,
+                                                  resident_id, now)
+    # The SQL's "nothing to weigh" and Facts.plain must be the same judgement.
+    assert facts.plain(now) is (case == "plain")
+    assert (made is not None) is (case == "plain")
+    after = db_session.scalar(select(Slot.booked_count).where(Slot.id == slot_id))
+    assert after == before + (1 if case == "plain" else 0)
+    db_session.rollback()
