@@ -640,11 +640,39 @@ def slot_counts_query(
 ) -> Select:
     """One statement counting each chosen slot's booking rows by status, in time order; its
     columns are labelled with the names of SlotCount's fields."""
+    chosen = []
+    if campaign_id is not None:
+        chosen.append(Slot.campaign_id == campaign_id)
+    if start is not None:
+        chosen.append(Slot.starts_at >= start)
+    if end is not None:
+        chosen.append(Slot.starts_at < end)
+    if slot_ids is not None:
+        chosen.append(Slot.id.in_(slot_ids))
+    place = Booking.status.in_(PLACE_TAKING_STATUSES)
+    overridden = Booking.overridden.is_(True)
+    # The chosen slots' bookings are counted per slot first and then joined to the slots:
+    # grouping 100,000 bookings alone is cheaper than grouping their join with the slots.
+    counted = (
+        select(Booking.slot_id.label("slot_id"),
+               func.count().filter(place).label("booked"),
+               func.count().filter(Booking.status == "held").label("held"),
+               func.count().filter(Booking.status == "confirmed").label("confirmed"),
+               func.count().filter(Booking.status == "cancelled").label("cancelled"),
+               func.count().filter(Booking.status == "attended").label("attended"),
+               func.count().filter(Booking.status == "no_show").label("no_show"),
+               func.count().filter(overridden).label("overridden"),
+               func.count().filter(and_(overridden, place)).label("active_overridden"))
+        .group_by(Booking.slot_id)
+    )
+    if chosen:
+        counted = counted.where(Booking.slot_id.in_(select(Slot.id).where(*chosen)))
+    counted = counted.subquery("counted")
 
-    def count(*statuses: str):
-        return func.coalesce(func.sum(case((Booking.status.in_(statuses), 1), else_=0)), 0)
+    def count(name: str):
+        return func.coalesce(counted.c[name], 0).label(name)
 
-    query = (
+    return (
         select(
             Slot.id.label("slot_id"),
             Slot.campaign_id.label("campaign_id"),
@@ -653,33 +681,15 @@ def slot_counts_query(
             Slot.starts_at.label("starts_at"),
             Slot.capacity.label("capacity"),
             Slot.booked_count.label("stored_booked"),
-            count(*PLACE_TAKING_STATUSES).label("booked"),
-            count("held").label("held"),
-            count("confirmed").label("confirmed"),
-            count("cancelled").label("cancelled"),
-            count("attended").label("attended"),
-            count("no_show").label("no_show"),
-            func.coalesce(func.sum(case((Booking.overridden.is_(True), 1), else_=0)), 0)
-            .label("overridden"),
-            func.coalesce(func.sum(case((and_(Booking.overridden.is_(True),
-                                              Booking.status.in_(PLACE_TAKING_STATUSES)), 1),
-                                        else_=0)), 0).label("active_overridden"),
+            count("booked"), count("held"), count("confirmed"), count("cancelled"),
+            count("attended"), count("no_show"), count("overridden"), count("active_overridden"),
             Slot.overridden_count.label("stored_overridden"),
         )
         .join(Site, Site.id == Slot.site_id)
-        .outerjoin(Booking, Booking.slot_id == Slot.id)
-        .group_by(Slot.id, Site.name)
+        .outerjoin(counted, counted.c.slot_id == Slot.id)
+        .where(*chosen)
         .order_by(Slot.starts_at, Slot.site_id)
     )
-    if campaign_id is not None:
-        query = query.where(Slot.campaign_id == campaign_id)
-    if start is not None:
-        query = query.where(Slot.starts_at >= start)
-    if end is not None:
-        query = query.where(Slot.starts_at < end)
-    if slot_ids is not None:
-        query = query.where(Slot.id.in_(slot_ids))
-    return query
 
 
 def slot_counts(

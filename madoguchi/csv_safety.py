@@ -44,6 +44,28 @@ def csv_lines(header: Sequence[object], rows: Iterable[Sequence[object]]) -> Ite
         yield line(row)
 
 
+def csv_blocks(header: Sequence[object], rows: Iterable[Sequence[object]],
+               size: int = 64 * 1024) -> Iterator[str]:
+    """The same file as csv_lines in blocks of about `size` characters, for a streamed
+    response: rows are written into one buffer and handed out a block at a time, never the
+    whole file (a buffer read and reset per line was most of a 10,000-line download's
+    writing)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    buffer.write(BOM)
+    writer.writerow([safe_cell(cell) for cell in header])
+    for row in rows:
+        # A whole number >= 0 is written as is (the csv module writes it with str()).
+        writer.writerow([cell if type(cell) is int and cell >= 0 else safe_cell(cell)
+                         for cell in row])
+        if buffer.tell() >= size:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()
+
+
 def in_blocks(lines: Iterable[str], size: int = 64 * 1024) -> Iterator[str]:
     """The lines joined into blocks of about `size` characters, for a streamed response: one
     write per block instead of one per line (a 10,000-line file spent a third of its time in

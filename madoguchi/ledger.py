@@ -192,17 +192,9 @@ def count_days(
     slots = booking.slot_counts_query(campaign_id=campaign_id, start=start, end=end) \
         .order_by(None).subquery()
     day = local_days.day_number(session, slots.c.starts_at, start, end, tz).label("day")
-    remaining = case((slots.c.capacity > slots.c.booked, slots.c.capacity - slots.c.booked),
-                     else_=0)
-    reconciled = and_(slots.c.stored_booked == slots.c.booked - slots.c.active_overridden,
-                      slots.c.stored_overridden == slots.c.active_overridden)
-    sums = {"capacity": slots.c.capacity, "booked": slots.c.booked, "held": slots.c.held,
-            "confirmed": slots.c.confirmed, "attended": slots.c.attended,
-            "no_show": slots.c.no_show, "cancelled": slots.c.cancelled,
-            "overridden": slots.c.overridden, "beyond_capacity": slots.c.active_overridden,
-            "remaining": remaining}
+    sums = _numbers(slots)
     rows = session.execute(
-        select(day, func.count(), func.sum(case((reconciled, 0), else_=1)),
+        select(day, func.count(), func.sum(case((_reconciled(slots), 0), else_=1)),
                *(func.sum(sums[name]) for name in SUMMED))
         .group_by(day).order_by(day))
     days = [LedgerDay(local_days.day_of(number), [], LedgerTotals(
@@ -210,3 +202,75 @@ def count_days(
                 counts={name: int(value) for name, value in zip(SUMMED, values, strict=True)}))
             for number, count, unreconciled, *values in rows]
     return Ledger(days=days, totals=LedgerTotals().merged([item.totals for item in days]))
+
+
+def _numbers(slots) -> dict:
+    """The SUMMED numbers of a line as SQL over a subquery of booking.slot_counts_query (the
+    same definitions as line_of and SlotCount)."""
+    remaining = case((slots.c.capacity > slots.c.booked, slots.c.capacity - slots.c.booked),
+                     else_=0)
+    return {"capacity": slots.c.capacity, "booked": slots.c.booked, "held": slots.c.held,
+            "confirmed": slots.c.confirmed, "attended": slots.c.attended,
+            "no_show": slots.c.no_show, "cancelled": slots.c.cancelled,
+            "overridden": slots.c.overridden, "beyond_capacity": slots.c.active_overridden,
+            "remaining": remaining}
+
+
+def _reconciled(slots):
+    """SlotCount.reconciled as SQL over a subquery of booking.slot_counts_query."""
+    return and_(slots.c.stored_booked == slots.c.booked - slots.c.active_overridden,
+                slots.c.stored_overridden == slots.c.active_overridden)
+
+
+def slot_total(
+    session: Session,
+    tz: ZoneInfo,
+    *,
+    campaign_id: int | None = None,
+    first_day: date | None = None,
+    last_day: date | None = None,
+) -> int:
+    """How many slots the ledger of these days has (its lines), without counting bookings."""
+    start, end = _bounds(tz, first_day, last_day)
+    query = select(func.count()).select_from(Slot)
+    if campaign_id is not None:
+        query = query.where(Slot.campaign_id == campaign_id)
+    if start is not None:
+        query = query.where(Slot.starts_at >= start)
+    if end is not None:
+        query = query.where(Slot.starts_at < end)
+    return int(session.scalar(query) or 0)
+
+
+# Rows fetched from the database at a time while streaming lines.
+STREAM_ROWS = 2000
+
+
+def line_rows(
+    session: Session,
+    tz: ZoneInfo,
+    fields: tuple[str, ...],
+    *,
+    campaign_id: int | None = None,
+    first_day: date | None = None,
+    last_day: date | None = None,
+) -> Iterator[tuple]:
+    """The ledger's lines as plain rows, in count()'s order, streamed as the database returns
+    them: (local start, site name, the numbers named in fields, counter, reconciled as 1 or 0).
+
+    The same numbers as count()'s lines (tested), computed by the database, for a download of
+    every slot: no line objects, no day lists, never the whole ledger in memory.
+    """
+    start, end = _bounds(tz, first_day, last_day)
+    slots = booking.slot_counts_query(campaign_id=campaign_id, start=start, end=end) \
+        .order_by(None).subquery()
+    numbers = _numbers(slots)
+    query = (
+        select(slots.c.starts_at, slots.c.site_name, *(numbers[name] for name in fields),
+               slots.c.stored_booked + slots.c.stored_overridden,
+               case((_reconciled(slots), 1), else_=0))
+        .order_by(slots.c.starts_at, slots.c.site_id)
+    )
+    for starts_at, *rest in session.execute(query,
+                                            execution_options={"yield_per": STREAM_ROWS}):
+        yield (starts_at.astimezone(tz), *rest)

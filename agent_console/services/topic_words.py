@@ -9,6 +9,7 @@ about the same thing meet however they were worded.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import unicodedata
@@ -24,6 +25,10 @@ _LATIN_STOP_WORDS = frozenset({"the", "and", "for", "about", "with", "from", "th
                                "can", "you", "your", "have", "has", "there", "would", "like"})
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9']{2,}")
 _local = threading.local()
+# Topic words of this many subjects are remembered (by digest) before starting afresh: more than
+# the analytics page reads (inquiry_analytics.TOPIC_SAMPLE), a few megabytes at most.
+REMEMBERED_SUBJECTS = 20_000
+_remembered: dict[bytes, tuple[str, ...]] = {}
 
 
 @cache
@@ -79,7 +84,20 @@ def _compounds(text: str) -> list[list[tuple[str, tuple[str, ...]]]]:
 
 
 def topic_words(subject: str) -> list[str]:
-    """The distinct topic words of a subject, in order of appearance."""
+    """The distinct topic words of a subject, in order of appearance (remembered per process)."""
+    # Keyed by a digest, so the cache holds no resident's sentence; reports read the same few
+    # thousand latest subjects on every view, and analysing them was a fifth of a year's page.
+    key = hashlib.blake2b(subject.encode("utf-8"), digest_size=16).digest()
+    words = _remembered.get(key)
+    if words is None:
+        words = tuple(_analysed(subject))
+        if len(_remembered) >= REMEMBERED_SUBJECTS:
+            _remembered.clear()
+        _remembered[key] = words
+    return list(words)
+
+
+def _analysed(subject: str) -> list[str]:
     text = unicodedata.normalize("NFKC", subject).lower()
     words: list[str] = []
     for run in _compounds(text):

@@ -13,7 +13,7 @@ from agent_console.security import role_required
 from agent_console.services import capacity_ledger, exports, inquiry_analytics, menu_print
 from agent_console.views.common import current_actor, parse_int, settings
 from madoguchi import inquiry_categories
-from madoguchi.csv_safety import CSV_MEDIA_TYPE, content_disposition, csv_lines, in_blocks
+from madoguchi.csv_safety import CSV_MEDIA_TYPE, content_disposition, csv_blocks
 from madoguchi.db import get_session
 from madoguchi.query_values import parse_day
 
@@ -39,8 +39,8 @@ def _today() -> date:
     return datetime.now(settings().tz).date()
 
 
-def _csv_response(lines, name: str) -> Response:
-    return Response(stream_with_context(in_blocks(lines)), content_type=CSV_MEDIA_TYPE,
+def _csv_response(blocks, name: str) -> Response:
+    return Response(stream_with_context(blocks), content_type=CSV_MEDIA_TYPE,
                     headers={"Content-Disposition": content_disposition(name)})
 
 
@@ -93,27 +93,34 @@ def capacity_ledger_page():
 @bp.get("/reports/ledger.csv")
 @role_required("supervisor")
 def capacity_ledger_csv():
-    """The same ledger as a CSV for Excel (audited)."""
-    ledger, error = _ledger_or_error(every_slot=True)
-    if ledger is None:
+    """The same ledger as a CSV for Excel (audited), streamed as the database counts it."""
+    session = get_session()
+    try:
+        choice = _ledger_choice()
+        if choice is None:
+            raise capacity_ledger.LedgerError("no_campaigns")
+        campaign = capacity_ledger.chosen_campaign(session, choice)
+    except (BadDate, capacity_ledger.LedgerError) as exc:
+        error = translate(exc.key if isinstance(exc, capacity_ledger.LedgerError)
+                          else "date_invalid")
         return render_template(
-            "console/reports_ledger.html", ledger=None, error=error or translate("no_campaigns"),
-            args=request.args, campaigns=capacity_ledger.campaigns(get_session()),
-            fields=capacity_ledger.COUNT_FIELDS,
+            "console/reports_ledger.html", ledger=None, error=error, args=request.args,
+            campaigns=capacity_ledger.campaigns(session), fields=capacity_ledger.COUNT_FIELDS,
         ), 400
-    choice = ledger.choice
-    current_actor().audit(get_session(), "export", "capacity_ledger", ledger.campaign.id, detail={
+    tz = settings().tz
+    current_actor().audit(session, "export", "capacity_ledger", campaign.id, detail={
         "first_day": choice.first_day.isoformat() if choice.first_day else None,
         "last_day": choice.last_day.isoformat() if choice.last_day else None,
-        "rows": ledger.totals.slots,
+        "rows": capacity_ledger.slot_total(session, choice, tz),
     })
     language = current_language()
 
     def t(key: str, **values: object) -> str:
         return translate(key, language, **values)
 
-    lines = csv_lines(capacity_ledger.csv_header(t), capacity_ledger.csv_rows(ledger, t))
-    return _csv_response(lines, capacity_ledger.filename(ledger))
+    rows = capacity_ledger.streamed_csv_rows(session, choice, tz, t)
+    return _csv_response(csv_blocks(capacity_ledger.csv_header(t), rows),
+                         capacity_ledger.download_name(campaign, choice))
 
 
 @bp.get("/reports/inquiries")
@@ -196,11 +203,11 @@ def export_csv():
         def t(key: str, **values: object) -> str:
             return translate(key, language, **values)
 
-        lines = csv_lines(exports.header(choice, t, tz),
-                          exports.rows(session, choice, tz, reveal_phones=reveal,
-                                       category_name=lambda key: inquiry_categories.name(
-                                           config, key, language)))
-        return _csv_response(lines, exports.filename(choice))
+        blocks = csv_blocks(exports.header(choice, t, tz),
+                            exports.rows(session, choice, tz, reveal_phones=reveal,
+                                         category_name=lambda key: inquiry_categories.name(
+                                             config, key, language)))
+        return _csv_response(blocks, exports.filename(choice))
     today = _today()
     return render_template(
         "console/reports_exports.html", args=request.args, error=error,

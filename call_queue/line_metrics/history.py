@@ -171,69 +171,78 @@ def _bucket(session: Session, column, start: datetime, step: timedelta):
     return cast(steps, Integer)
 
 
-def _volume(session: Session, start: datetime, end: datetime, step: timedelta,
-            buckets: list[VolumeBucket]) -> tuple[int, int, int]:
-    """Fill the volume buckets; returns the range's calls, finished calls and self-served
-    calls (LineSummary's, from the same statement)."""
-    slot = _bucket(session, Call.started_at, start, step).label("slot")
-    menu_callback = and_(Call.queued_at.is_(None), Call.outcome == "callback")
-    rows = session.execute(
-        select(slot, func.count().filter(sql.ANSWERED), func.count().filter(sql.ABANDONED),
-               func.count().filter(or_(sql.TOOK_CALLBACK, menu_callback)),
-               func.count().filter(sql.SELF_SERVED), func.count(), func.count(Call.ended_at))
-        .where(sql.INBOUND, Call.started_at >= start, Call.started_at < end).group_by(slot))
-    calls = finished = self_served_total = 0
-    for index, answered, abandoned, callback, self_served, started, ended in rows:
-        calls, finished = calls + int(started), finished + int(ended)
-        self_served_total += int(self_served)
-        if 0 <= index < len(buckets):
-            bucket = buckets[index]
-            bucket.answered, bucket.abandoned = int(answered), int(abandoned)
-            bucket.callback, bucket.self_served = int(callback), int(self_served)
-    return calls, finished, self_served_total
+def _calls(session: Session, start: datetime, end: datetime, volume_step: timedelta,
+           hour_step: timedelta, threshold_seconds: float, volume: list[VolumeBucket],
+           levels: list[LevelBucket]) -> tuple[list[tuple[str, int, int]], d.LineSummary]:
+    """Fill the volume and service-level buckets and count the wait bars, in one statement
+    over the range's calls; returns the bars and the range's totals (LineSummary's numbers).
 
-
-def _levels(session: Session, start: datetime, end: datetime, step: timedelta,
-            threshold_seconds: float, buckets: list[LevelBucket]) -> list[float]:
-    """Fill the service-level buckets; returns the range's line counts in the order of
-    LineSummary (put in line, wait ended, answered, answered within, abandoned, callbacks
-    taken, seconds waited by the answered), from the same statement."""
-    slot = _bucket(session, Call.queued_at, start, step).label("slot")
-    waited = sql.seconds_between(session, Call.answered_at, Call.queued_at)
-    longest = func.greatest(waited, 0.0) if session.get_bind().dialect.name == "postgresql" \
-        else func.max(waited, 0.0)
-    rows = session.execute(
-        select(slot, func.count().filter(sql.WAIT_ENDED),
-               func.count().filter(sql.ANSWERED, waited <= threshold_seconds),
-               func.count(), func.count().filter(sql.ANSWERED), func.count().filter(sql.ABANDONED),
-               func.count().filter(sql.TOOK_CALLBACK), func.sum(longest).filter(sql.ANSWERED))
-        .where(sql.INBOUND, Call.queued_at >= start, Call.queued_at < end)
-        .group_by(slot))
-    totals = [0, 0, 0, 0, 0, 0, 0.0]
-    for index, counted, within, in_line, answered, abandoned, callbacks, wait_sum in rows:
-        for position, value in enumerate((in_line, counted, answered, within, abandoned,
-                                          callbacks)):
-            totals[position] += int(value)
-        totals[6] += float(wait_sum or 0.0)
-        if 0 <= index < len(buckets):
-            buckets[index].counted, buckets[index].answered_within = int(counted), int(within)
-    return totals
-
-
-def _waits(session: Session, start: datetime, end: datetime) -> list[tuple[str, int, int]]:
+    Each call falls in a group by its volume bucket (when it started in the range), its
+    service-level bucket (when it was put in line in the range) and its wait bar (when it
+    started in the range and was answered, or abandoned and ended): the same numbers as one
+    statement per chart, reading the month's calls once instead of three times."""
+    started_in = and_(Call.started_at >= start, Call.started_at < end)
+    queued_in = and_(Call.queued_at >= start, Call.queued_at < end)
+    volume_slot = case((started_in, _bucket(session, Call.started_at, start, volume_step)),
+                       else_=None).label("volume_slot")
+    level_slot = case((queued_in, _bucket(session, Call.queued_at, start, hour_step)),
+                      else_=None).label("level_slot")
     waited = case((sql.ANSWERED, sql.seconds_between(session, Call.answered_at, Call.queued_at)),
                   else_=sql.seconds_between(session, Call.ended_at, Call.queued_at))
-    bar = case(*((waited < high, index) for index, high in enumerate(WAIT_BOUNDS)),
-               else_=len(WAIT_BOUNDS)).label("bar")
+    bar = case((and_(started_in, or_(sql.ANSWERED, and_(sql.ABANDONED,
+                                                         Call.ended_at.is_not(None)))),
+                case(*((waited < high, index) for index, high in enumerate(WAIT_BOUNDS)),
+                     else_=len(WAIT_BOUNDS))),
+               else_=None).label("bar")
+    answer_wait = sql.seconds_between(session, Call.answered_at, Call.queued_at)
+    longest = func.greatest(answer_wait, 0.0) if session.get_bind().dialect.name == "postgresql" \
+        else func.max(answer_wait, 0.0)
+    menu_callback = and_(Call.queued_at.is_(None), Call.outcome == "callback")
     rows = session.execute(
-        select(bar, func.count().filter(sql.ANSWERED), func.count().filter(sql.ABANDONED))
-        .where(sql.INBOUND, Call.started_at >= start, Call.started_at < end,
-               or_(sql.ANSWERED, and_(sql.ABANDONED, Call.ended_at.is_not(None))))
-        .group_by(bar))
-    counts = {int(index): (int(answered), int(gave_up)) for index, answered, gave_up in rows}
+        select(volume_slot, level_slot, bar, func.count(), func.count().filter(sql.ANSWERED),
+               func.count().filter(sql.ABANDONED),
+               func.count().filter(or_(sql.TOOK_CALLBACK, menu_callback)),
+               func.count().filter(sql.SELF_SERVED), func.count(Call.ended_at),
+               func.count().filter(sql.WAIT_ENDED),
+               func.count().filter(sql.ANSWERED, answer_wait <= threshold_seconds),
+               func.count().filter(sql.TOOK_CALLBACK), func.sum(longest).filter(sql.ANSWERED))
+        .where(sql.INBOUND, or_(started_in, queued_in))
+        .group_by(volume_slot, level_slot, bar))
+    calls = finished = self_served_total = 0
+    line = [0, 0, 0, 0, 0, 0]  # put in line, wait ended, answered, within, abandoned, callbacks
+    wait_sum = 0.0
+    bars = [[0, 0] for _ in range(len(WAIT_BOUNDS) + 1)]
+    for (volume_index, level_index, bar_index, n, answered, abandoned, callback, self_served,
+         ended, wait_ended, within, took_callback, waited_sum) in rows:
+        n, answered, abandoned = int(n), int(answered), int(abandoned)
+        if volume_index is not None:
+            calls, finished = calls + n, finished + int(ended)
+            self_served_total += int(self_served)
+            if 0 <= volume_index < len(volume):
+                bucket = volume[volume_index]
+                bucket.answered += answered
+                bucket.abandoned += abandoned
+                bucket.callback += int(callback)
+                bucket.self_served += int(self_served)
+        if level_index is not None:
+            for position, value in enumerate((n, int(wait_ended), answered, int(within),
+                                              abandoned, int(took_callback))):
+                line[position] += value
+            wait_sum += float(waited_sum or 0.0)
+            if 0 <= level_index < len(levels):
+                levels[level_index].counted += int(wait_ended)
+                levels[level_index].answered_within += int(within)
+        if bar_index is not None:
+            bars[int(bar_index)][0] += answered
+            bars[int(bar_index)][1] += abandoned
     lows, highs = (0, *WAIT_BOUNDS), (*WAIT_BOUNDS, None)
-    return [(wait_label(low, high), *counts.get(index, (0, 0)))
-            for index, (low, high) in enumerate(zip(lows, highs, strict=True))]
+    waits = [(wait_label(low, high), *bars[index])
+             for index, (low, high) in enumerate(zip(lows, highs, strict=True))]
+    totals = d.LineSummary(
+        calls=calls, finished=finished, self_served=self_served_total, put_in_line=line[0],
+        wait_ended=line[1], answered=line[2], answered_within=line[3], abandoned=line[4],
+        callbacks_taken=line[5], answered_wait_seconds=wait_sum)
+    return waits, totals
 
 
 def _callbacks(session: Session, start: datetime, end: datetime, step: timedelta,
@@ -263,14 +272,9 @@ def load(session: Session, first: date, last: date, zone: ZoneInfo,
     volume = [VolumeBucket(moment) for moment in _buckets(start, end, volume_step)]
     levels = [LevelBucket(moment) for moment in _buckets(start, end, hour_step)]
     callbacks = [CallbackBucket(moment) for moment in _buckets(start, end, hour_step)]
-    # The totals are the sums of the volume and level statements' groups (the same numbers as
-    # live.line_summary over the range, without scanning the range's calls twice more).
-    calls, finished, self_served = _volume(session, start, end, volume_step, volume)
-    line = _levels(session, start, end, hour_step, threshold_seconds, levels)
+    # The totals are sums of the same statement's groups (the same numbers as
+    # live.line_summary over the range, without scanning the range's calls again).
+    waits, totals = _calls(session, start, end, volume_step, hour_step, threshold_seconds,
+                           volume, levels)
     _callbacks(session, start, end, hour_step, callbacks)
-    totals = d.LineSummary(
-        calls=calls, finished=finished, self_served=self_served, put_in_line=int(line[0]),
-        wait_ended=int(line[1]), answered=int(line[2]), answered_within=int(line[3]),
-        abandoned=int(line[4]), callbacks_taken=int(line[5]), answered_wait_seconds=line[6])
-    return History(first, last, daily, volume, _waits(session, start, end), levels, callbacks,
-                   totals)
+    return History(first, last, daily, volume, waits, levels, callbacks, totals)

@@ -141,6 +141,33 @@ def test_the_csv_rows_are_the_page_lines_then_the_total(db_session, round_one):
         ledger.totals.counts[name] for name in capacity_ledger.COUNT_FIELDS]
 
 
+def test_the_streamed_csv_rows_are_the_csv_rows_of_the_built_ledger(db_session, round_one):
+    campaign = round_one["campaign"]
+    site = round_one["slots"]["d1_0900"].site_id
+    # A slot beyond its capacity by an exception, and one whose counter drifted from its rows.
+    full = factories.slot(db_session, campaign_id=campaign.id, site_id=site,
+                          starts_at=local(round_one["day2"], 14, 45), capacity=2)
+    add_bookings(db_session, full, ["confirmed"] * 3 + ["cancelled"], overridden=1)
+    drifted = factories.slot(db_session, campaign_id=campaign.id, site_id=site,
+                             starts_at=local(round_one["day2"], 23, 30), capacity=4)
+    add_bookings(db_session, drifted, ["held", "no_show"], counter_drift=2)
+
+    def t(key, **values):
+        return key
+
+    for choice in (LedgerChoice(campaign.id),
+                   LedgerChoice(campaign.id, round_one["day2"], round_one["day2"]),
+                   LedgerChoice(campaign.id, round_one["day1"], round_one["day1"])):
+        built = capacity_ledger.build(db_session, choice, TOKYO)
+        expected = list(capacity_ledger.csv_rows(built, t))
+        assert list(capacity_ledger.streamed_csv_rows(db_session, choice, TOKYO, t)) == expected
+        assert capacity_ledger.slot_total(db_session, choice, TOKYO) == built.totals.slots
+    whole = list(capacity_ledger.streamed_csv_rows(db_session, LedgerChoice(campaign.id),
+                                                   TOKYO, t))
+    assert [row[-1] for row in whole] == ["ledger_ok"] * 4 + ["ledger_mismatch"] * 2
+    assert whole[3][2 + capacity_ledger.COUNT_FIELDS.index("remaining") + 1] == 0
+
+
 def test_a_reversed_range_or_unknown_campaign_is_refused_with_a_reason(db_session, round_one):
     with pytest.raises(LedgerError) as reversed_range:
         capacity_ledger.build(db_session, LedgerChoice(round_one["campaign"].id,

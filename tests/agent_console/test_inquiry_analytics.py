@@ -76,6 +76,12 @@ def test_categories_beyond_the_top_eight_are_counted_together(db_session):
     assert report.bucket_total(date(2031, 10, 6)) == report.received == 55
 
 
+def test_topic_words_asked_again_are_the_same_and_a_caller_cannot_change_them():
+    first = topic_words("粗大ごみの回収日を知りたい")
+    first.append("changed")
+    assert topic_words("粗大ごみの回収日を知りたい") == ["粗大ごみ", "回収日"]
+
+
 def test_topic_words_are_the_nouns_and_compounds_of_the_subject_and_latin_words():
     assert topic_words("粗大ごみの回収日を知りたい") == ["粗大ごみ", "回収日"]
     assert topic_words("ﾜｸﾁﾝ接種の予約、ワクチン接種") == [

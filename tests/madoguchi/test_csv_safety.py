@@ -52,3 +52,15 @@ def test_lines_joined_in_blocks_keep_every_line_in_order_and_stay_near_the_size(
     assert "".join(blocks) == "".join(lines)
     assert all(100 <= len(block) < 100 + 12 for block in blocks[:-1])
     assert list(in_blocks([])) == []
+
+
+def test_a_file_written_in_blocks_is_the_file_of_its_lines():
+    from madoguchi.csv_safety import csv_blocks
+
+    rows = [[n, -n, f"=x{n}", None, "a,b" if n % 3 else "\"q\"", True, 1.5, "@", "\tt"]
+            for n in range(500)]
+    header = ["=danger", "件名", 7]
+    blocks = list(csv_blocks(header, iter(rows), size=200))
+    assert "".join(blocks) == csv_text(header, rows)
+    assert len(blocks) > 10 and all(len(block) >= 200 for block in blocks[:-1])
+    assert list(csv_blocks(["a"], [])) == [BOM + "a\r\n"]

@@ -98,3 +98,54 @@ def test_the_totals_summed_from_the_buckets_equal_the_line_summary_of_the_range(
         assert totals.pop("answered_wait_seconds") == pytest.approx(
             expected.pop("answered_wait_seconds"))
         assert totals == expected and totals["calls"] == 10
+
+
+def test_calls_across_the_range_s_midnights_count_where_they_started_or_were_put_in_line(
+        db_session):
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from call_queue.line_metrics import live
+    from call_queue.line_metrics.definitions import CallRecord
+    from madoguchi.models import Call
+
+    operator = factories.operator(db_session).id
+    start = history._local_midnight(DAY, TOKYO)
+    end = start + timedelta(days=1)
+    second = timedelta(seconds=1)
+    calls = [
+        # Rang just before the day and put in line just after its midnight: service level only.
+        CallRecord(start - 30 * second, start + 10 * second, start + 40 * second,
+                   start + 300 * second, "queued", operator),
+        # Rang just before the day ended, gave up in line after it: volume and wait bars only.
+        CallRecord(end - 30 * second, end + 20 * second, None, end + 120 * second,
+                   "abandoned"),
+        # Within the day, answered after 75 s; and one outside the range altogether.
+        CallRecord(start + timedelta(hours=9), start + timedelta(hours=9, seconds=20),
+                   start + timedelta(hours=9, seconds=95), start + timedelta(hours=9, minutes=5),
+                   "queued", operator),
+        CallRecord(end + timedelta(hours=1), end + timedelta(hours=1, seconds=5), None,
+                   end + timedelta(hours=1, minutes=1), "callback"),
+    ]
+    for number, record in enumerate(calls):
+        db_session.add(Call(
+            call_sid=f"CA-midnight-{number}", direction="inbound", started_at=record.started_at,
+            queued_at=record.queued_at, answered_at=record.answered_at,
+            ended_at=record.ended_at, outcome=record.outcome, operator_id=record.operator_id,
+            status="completed", path=[]))
+    db_session.commit()
+    assert start.astimezone(UTC) == datetime(2026, 11, 19, 15, tzinfo=UTC)
+
+    found = history.load(db_session, DAY, DAY, TOKYO, 60)
+    volume, levels, _ = history.bucket_calls(calls, [], start, end, daily=False,
+                                             threshold_seconds=60)
+    assert [vars(b) for b in found.volume] == [vars(b) for b in volume]
+    assert [vars(b) for b in found.levels] == [vars(b) for b in levels]
+    assert found.waits == history.wait_distribution(
+        c for c in calls if c.queued_at and start <= c.started_at < end)
+    assert sum(b.counted for b in found.levels) == 2  # the first and third calls
+    assert sum(b.abandoned for b in found.volume) == 1  # the second
+    totals, expected = asdict(found.totals), asdict(live.line_summary(db_session, start, end, 60))
+    assert totals.pop("answered_wait_seconds") == pytest.approx(
+        expected.pop("answered_wait_seconds"))
+    assert totals == expected
