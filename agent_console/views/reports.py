@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
 from flask import Response, render_template, request, stream_with_context
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from agent_console.blueprint import bp
 from agent_console.i18n import current_language, translate
@@ -14,7 +16,7 @@ from agent_console.services import capacity_ledger, exports, inquiry_analytics, 
 from agent_console.views.common import current_actor, parse_int, settings
 from madoguchi import inquiry_categories
 from madoguchi.csv_safety import CSV_MEDIA_TYPE, content_disposition, csv_blocks
-from madoguchi.db import get_session
+from madoguchi.db import database, get_session
 from madoguchi.query_values import parse_day
 
 EXPORT_DEFAULT_DAYS = 7
@@ -37,6 +39,19 @@ def _day(name: str, default: date | None) -> date | None:
 
 def _today() -> date:
     return datetime.now(settings().tz).date()
+
+
+def _in_own_session(rows_of: Callable[[Session], Iterator]) -> Iterator:
+    """Rows a download reads in a session of its own, closed when the stream ends or is dropped.
+
+    The request's session is closed when the view returns, before the stream is read; rows
+    read through it would open a transaction nobody ends, holding its locks and connection.
+    """
+    session = database().new_session()
+    try:
+        yield from rows_of(session)
+    finally:
+        session.close()
 
 
 def _csv_response(blocks, name: str) -> Response:
@@ -118,7 +133,8 @@ def capacity_ledger_csv():
     def t(key: str, **values: object) -> str:
         return translate(key, language, **values)
 
-    rows = capacity_ledger.streamed_csv_rows(session, choice, tz, t)
+    rows = _in_own_session(
+        lambda own: capacity_ledger.streamed_csv_rows(own, choice, tz, t))
     return _csv_response(csv_blocks(capacity_ledger.csv_header(t), rows),
                          capacity_ledger.download_name(campaign, choice))
 
@@ -203,10 +219,10 @@ def export_csv():
         def t(key: str, **values: object) -> str:
             return translate(key, language, **values)
 
-        blocks = csv_blocks(exports.header(choice, t, tz),
-                            exports.rows(session, choice, tz, reveal_phones=reveal,
-                                         category_name=lambda key: inquiry_categories.name(
-                                             config, key, language)))
+        blocks = csv_blocks(exports.header(choice, t, tz), _in_own_session(
+            lambda own: exports.rows(own, choice, tz, reveal_phones=reveal,
+                                     category_name=lambda key: inquiry_categories.name(
+                                         config, key, language))))
         return _csv_response(blocks, exports.filename(choice))
     today = _today()
     return render_template(

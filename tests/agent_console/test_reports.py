@@ -260,3 +260,26 @@ def test_each_faq_candidate_links_to_the_inquiries_behind_it(as_supervisor, line
     row = next(line for line in html.split("<tr>") if "<td>粗大ごみ</td>" in line)
     assert f'href="/console/inquiries/{case.id}" class="code">I000000001</a>' in row
     assert "形態素解析" in html
+
+
+def test_a_streamed_download_ends_every_transaction_it_opened(
+        as_supervisor, booked_round, app, monkeypatch):
+    # A download is read after the view returned and the request's session was closed: a
+    # transaction opened then and never ended would hold its locks and its connection.
+    db = app.extensions["madoguchi_db"]
+    made, factory = [], db.session_factory
+
+    def tracked():
+        session = factory()
+        made.append(session)
+        return session
+
+    monkeypatch.setattr(db, "session_factory", tracked)
+    for url in (f"/console/reports/ledger.csv?campaign={booked_round.id}",
+                f"/console/reports/export.csv?kind=calls&from={DAY}&to={DAY}",
+                f"/console/reports/export.csv?kind=inquiries&from={DAY}&to={DAY}"):
+        response = as_supervisor.get(url)
+        assert response.status_code == 200 and response.get_data()
+        response.close()
+    assert made
+    assert not [session for session in made if session.in_transaction()]
