@@ -110,8 +110,9 @@ def _found_its_call(session: Session, attempt_id: int, number: str,
         placed = get_telephony().calls_placed_to(number, started_at)
     except TelephonyError as exc:
         # The error may quote the number it was about: never let it reach the log in clear.
+        masked, reason = phone.mask(number), phone.redact(str(exc))
         log.warning("callback attempt %d: cannot ask the phone network about %s (%s)",
-                    attempt_id, phone.mask(number), phone.redact(str(exc)))
+                    attempt_id, masked, reason)
         return True
     if not placed:
         return False

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from call_queue import line_services, operator_bridge, operator_states
-from madoguchi import calls
+from madoguchi import calls, phone
 from madoguchi.models import Call, CallbackAttempt, CallbackRequest
 from madoguchi.telephony.base import Telephony, TelephonyError
 
@@ -50,7 +50,9 @@ def _ended_status(telephony: Telephony, call_sid: str) -> str | None:
     try:
         status = telephony.call_status(call_sid)
     except TelephonyError as exc:
-        log.warning("cannot ask the phone network about call %s: %s", call_sid, exc)
+        # The network's error may quote the caller's number: only its masked form is logged.
+        log.warning("cannot ask the phone network about call %s: %s", call_sid,
+                    phone.redact(str(exc)))
         return None
     return status if status in calls.FINAL_STATUSES else None
 

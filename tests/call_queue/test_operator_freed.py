@@ -142,3 +142,17 @@ def test_the_sweep_frees_an_operator_whose_callback_rang_out_unanswered(line_ctx
     attempt = session.scalars(select(CallbackAttempt)).one()
     session.commit()
     assert attempt.status != "dialing"
+
+
+def test_a_network_error_quoting_the_callers_number_reaches_the_log_masked(caplog):
+    from madoguchi.telephony.base import TelephonyError
+
+    class Unreachable:
+        def call_status(self, call_sid):
+            raise TelephonyError(f"call {call_sid} to +819012345678 could not be read")
+
+    with caplog.at_level("WARNING", logger="call_queue.ended_calls"):
+        assert ended_calls._ended_status(Unreachable(), "CA" + "1" * 32) is None
+    logged = caplog.text
+    assert "cannot ask the phone network" in logged
+    assert "9012345678" not in logged and "5678" in logged
