@@ -11,6 +11,7 @@ retried webhook changes nothing twice.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -60,11 +61,13 @@ SILENCE_MEANS = {"cb_window": "soon"}
 class CallFlow:
     """One webhook request of one call: ask, interpret the answer, move on."""
 
-    def __init__(self, settings: Settings, session: Session, state: State,
-                 audio: Callable[[str, str], str | None], *, call_sid: str,
+    def __init__(self, settings: Settings, session: Session | Callable[[], Session],
+                 state: State, audio: Callable[[str, str], str | None], *, call_sid: str,
                  from_raw: str | None, to_number: str, now: datetime | None = None) -> None:
         self.settings = settings
-        self.session = session
+        # A session, or what opens one when a step first needs the database: most menu
+        # answers never do.
+        self._session = session
         self.call_sid = call_sid
         self.from_raw = from_raw
         self.to_number = to_number
@@ -81,6 +84,13 @@ class CallFlow:
         self.heard_spoken = False
 
     # ---- the call's record -------------------------------------------------------------
+
+    @property
+    def session(self) -> Session:
+        """The database session, opened on first use."""
+        if not isinstance(self._session, Session):
+            self._session = self._session()
+        return self._session
 
     @property
     def call(self) -> Call:
@@ -103,17 +113,28 @@ class CallFlow:
             return self._call.resident_id
         return calls.resident_of(self.session, self.call_sid)
 
-    def caller_on_record(self, number: str | None) -> tuple[int | None, bool]:
+    def caller_on_record(self) -> tuple[int | None, bool]:
         """Who this call identified, and whether the caller's number is registered."""
+        if self._call is None and self.state.registered is not None:
+            # Learnt when the call was recorded, and nobody identified since (see identify).
+            return None, self.state.registered
+        number = self.caller_number()
         if self._call is None:
             return residents.caller_on_record(self.session, self.call_sid, number)
         if self._call.resident_id is not None:
             return self._call.resident_id, False
         return None, number is not None and residents.phone_registered(self.session, number)
 
+    def identify(self, resident_id: int) -> None:
+        """The caller is this resident: kept on the call's row (commits)."""
+        self.call.resident_id = resident_id
+        self.session.commit()
+        # From here the row says who called; the greeting's knowledge is out of date.
+        self.state = replace(self.state, registered=None)
+
     def move(self, node: str, value: str | None = None) -> None:
         """Note a move through the menu on the call's route (buffered, no database write)."""
-        calls.add_move(self.session, self.call_sid, node, value, call=lambda: self.call)
+        calls.add_move(self.call_sid, node, value, call=lambda: self.call)
 
     # ---- building responses -------------------------------------------------------------
 
@@ -138,7 +159,7 @@ class CallFlow:
         """The absolute action URL of a step carrying the state."""
         state = state or self.state
         base = self.settings.secrets.public_base_url
-        return f"{base}/voice/step/{step}?{urlencode(sorted(state.query().items()))}"
+        return f"{base}/voice/step/{step}?{query_string(state.query())}"
 
     def utter(self, items: tuple[Line | str, ...] | list[Line | str]) -> Utterance:
         """Prompt keys and lines in the caller's language, with pauses between sentences."""
@@ -202,7 +223,7 @@ class CallFlow:
             return outcome
         if isinstance(outcome, Invalid):
             return self.error(outcome.cue)
-        keep = {"lang", "quiet", "goal", "via_caller_id", "move"}
+        keep = {"lang", "quiet", "goal", "via_caller_id", "move", "registered"}
         base = {name: getattr(self.state, name) for name in keep}
         self.state = State(step=outcome.step, **{**base, **outcome.changes})
         return self.ask(outcome.step, tuple(preface) + tuple(outcome.preface))
@@ -242,16 +263,16 @@ class CallFlow:
 
     def incoming(self) -> VoiceResponse:
         """The greeting, then the language choice (or the menu with one language)."""
-        calls.record_call(self.session, self.call_sid, from_raw=self.from_raw,
-                          to_number=self.to_number, region=self.settings.city.region,
-                          language=self.state.lang, first_move="incoming")
+        recorded = calls.record_call(
+            self.session, self.call_sid, from_raw=self.from_raw, to_number=self.to_number,
+            region=self.settings.city.region, language=self.state.lang, first_move="incoming")
         key = self.menu.operator_key
         greeting = (
             self.speaker.line("greeting", city=self.city_name()),
             self.speaker.line("greeting_operator", key=key),
             "greeting_no_buttons",
         )
-        self.state = replace(self.state, quiet=True)
+        self.state = replace(self.state, quiet=True, registered=recorded.number_registered)
         first = "language" if len(self.settings.languages.offered) > 1 else "menu"
         return self.ask(first, greeting)
 
@@ -389,7 +410,21 @@ class CallFlow:
         return lines
 
 
-def open_flow(settings: Settings, session: Session, state: State, *, call_sid: str,
+# What a state's values are made of (language codes, numbers, nonces, dotted lists): nothing
+# to escape in a URL, so the query is joined as it stands.
+_URL_PLAIN = re.compile(r"[A-Za-z0-9._-]*")
+
+
+def query_string(params: dict[str, str]) -> str:
+    """The state's query string, keys sorted (escaped only when a value needs it)."""
+    pairs = sorted(params.items())
+    if all(_URL_PLAIN.fullmatch(key) and _URL_PLAIN.fullmatch(value) for key, value in pairs):
+        return "&".join(f"{key}={value}" for key, value in pairs)
+    return urlencode(pairs)
+
+
+def open_flow(settings: Settings, session: Session | Callable[[], Session], state: State, *,
+              call_sid: str,
               from_raw: str | None, to_number: str) -> CallFlow:
     """One webhook's call flow; the call's row is read or recorded when a step needs it."""
     return CallFlow(settings, session, state, audio_finder(settings), call_sid=call_sid,

@@ -39,6 +39,10 @@ class State:
     after: int | None = None
     item: int | None = None
     nonce: str = ""
+    # Whether the caller's number is registered, learnt in the statement that recorded the
+    # call; None when not known, and from the moment the call identifies someone (the row
+    # then says who), so that "book" at the menu needs no query.
+    registered: bool | None = None
 
     def query(self) -> dict[str, str]:
         """The state as URL query parameters."""
@@ -53,6 +57,8 @@ class State:
             params["p"] = str(self.after)
         if self.item is not None:
             params["i"] = str(self.item)
+        if self.registered is not None:
+            params["r"] = "1" if self.registered else "0"
         return params
 
     @classmethod
@@ -82,6 +88,7 @@ class State:
             after=number("p", None),
             item=number("i", None),
             nonce=nonce if nonce.isascii() and nonce.isalnum() else "",
+            registered={"1": True, "0": False}.get(args.get("r", "")),
         )
 
 

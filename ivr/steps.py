@@ -270,8 +270,7 @@ def c_birth_ok(flow: CallFlow, value: str) -> Outcome:
         if flow.state.goal == "code":
             return Go("birth", ("identify_failed",))
         return Go("resident_no", ("identify_failed",), {"via_caller_id": False})
-    flow.call.resident_id = match.id
-    flow.session.commit()
+    flow.identify(match.id)
     calls.add_path(flow.session, flow.call, "identified")
     if flow.state.goal == "code":
         return code_identified(flow)
@@ -469,8 +468,7 @@ def after_identify(goal: str) -> str:
 def r_identify(flow: CallFlow) -> Outcome:
     """Skip identification when done, use a known caller ID, or ask the number."""
     goal = flow.state.goal or "book"
-    number = flow.caller_number()
-    resident_id, registered = flow.caller_on_record(number)
+    resident_id, registered = flow.caller_on_record()
     if resident_id is not None:
         return Go(after_identify(goal))
     if registered:
@@ -586,8 +584,7 @@ def w_reminder_person(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
     """
     found = reminder_answers.reminded_booking(flow.session, flow.state.item or 0)
     if found is not None and flow.call.resident_id is None:
-        flow.call.resident_id = found[1].resident_id
-        flow.session.commit()
+        flow.identify(found[1].resident_id)
     calls.add_path(flow.session, flow.call, "reminder_person")
     return Go("person")
 

@@ -51,7 +51,7 @@ def _flow(step: str) -> CallFlow:
     outbound = _field("Direction", 20).startswith("outbound")
     resident_side, city_side = ("To", "From") if outbound else ("From", "To")
     return open_flow(
-        settings, get_session(), State.parse(step, request.args, list(settings.languages.offered)),
+        settings, get_session, State.parse(step, request.args, list(settings.languages.offered)),
         call_sid=_field("CallSid", 64) or f"unknown-{secrets.token_hex(8)}",
         from_raw=request.form.get(resident_side), to_number=_field(city_side, 32),
     )

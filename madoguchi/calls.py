@@ -11,15 +11,16 @@ import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Insert, bindparam, delete, select
+from sqlalchemy import Insert, bindparam, delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from madoguchi import call_moves, phone
-from madoguchi.models import Call, CallStep, utcnow
+from madoguchi.models import Call, CallStep, ResidentPhone, utcnow
+from madoguchi.sealing import blind
 from madoguchi.sealing.orm import with_digests
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,24 @@ def resident_of(session: Session, call_sid: str) -> int | None:
 
 @functools.cache
 def _call_upsert(dialect_name: str) -> Insert:
-    """The call's `INSERT … ON CONFLICT (call_sid) DO NOTHING`, built once per dialect."""
+    """The call's `INSERT … ON CONFLICT (call_sid) DO NOTHING`, built once per dialect.
+
+    It returns, with the new row's id, whether a resident registered the caller's number
+    (the digests bind as a list): the greeting learns it in the same round trip.
+    """
     dialect = postgresql if dialect_name == "postgresql" else sqlite
+    registered = exists().where(
+        ResidentPhone.e164_digest.in_(bindparam("registered_digests", expanding=True)))
     return (dialect.insert(Call).on_conflict_do_nothing(index_elements=[Call.call_sid])
-            .returning(Call.id))
+            .returning(Call.id, registered.label("number_registered")))
+
+
+class RecordedCall(NamedTuple):
+    """What recording an inbound call found: whether this made the row, and whether the
+    caller's number is registered (None on a retry, which makes no row and learns nothing)."""
+
+    made: bool
+    number_registered: bool | None
 
 
 def record_call(
@@ -69,8 +84,8 @@ def record_call(
     resident_id: int | None = None,
     now: datetime | None = None,
     first_move: str | None = None,
-) -> bool:
-    """Record an inbound call once per CallSid in one statement; True when this made the row.
+) -> RecordedCall:
+    """Record an inbound call once per CallSid in one statement.
 
     `INSERT … ON CONFLICT DO NOTHING`: a retried or concurrent webhook of the same call is a
     no-op, with no read before and no error to recover from. `first_move` starts the route in
@@ -85,13 +100,15 @@ def record_call(
         "resident_id": resident_id, "status": "in-progress", "status_sequence": -1, "path": path,
         "started_at": now, "answered_at": now,
     }])
+    row["registered_digests"] = blind.lookup_digests("phone", from_e164) if from_e164 else []
     connection = session.connection()
     # RETURNING, not rowcount: psycopg reports no row count for an insert that returns rows.
-    made = connection.execute(_call_upsert(connection.dialect.name), row).first() is not None
+    returned = connection.execute(_call_upsert(connection.dialect.name), row).first()
     session.commit()
-    if made:
-        log.info("call %s from %s started", call_sid, phone.mask(from_e164 or from_raw))
-    return made
+    if returned is None:
+        return RecordedCall(made=False, number_registered=None)
+    log.info("call %s from %s started", call_sid, phone.mask(from_e164 or from_raw))
+    return RecordedCall(made=True, number_registered=bool(returned.number_registered))
 
 
 def start_call(
@@ -178,15 +195,19 @@ def path_entry(node: str, value: str | None = None) -> dict[str, Any]:
     return entry
 
 
-def add_move(session: Session, call_sid: str, node: str, value: str | None = None,
-             *, call: Callable[[], Call]) -> None:
+def add_move(call_sid: str, node: str, value: str | None = None, *,
+             call: Callable[[], Call]) -> None:
     """A step that only moves the caller through the menu: buffered, no database write.
 
-    When Redis cannot take it, it is written to the call's row (`call` gives the row) at once.
+    When Redis cannot take it, it is written to the call's row (`call` gives the row, read
+    only then) at once.
     """
     entry = path_entry(node, value)
     if not call_moves.buffer(call_sid, entry):
-        _write_path(session, call(), [entry])
+        row = call()
+        session = object_session(row)
+        assert session is not None, "the call's row must belong to a session"
+        _write_path(session, row, [entry])
 
 
 def add_path(session: Session, call: Call, node: str, value: str | None = None) -> None:

@@ -8,7 +8,8 @@ madoguchi.voice.signature) carry their own proof and no CSRF token, so they are 
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 VOICE_PATH_PREFIX = "/voice/"
@@ -30,6 +31,20 @@ class SignedWebhooksExemptCSRFProtect(CSRFProtect):
 csrf = SignedWebhooksExemptCSRFProtect()
 
 
+class NoSessionForWebhooks(SecureCookieSessionInterface):
+    """The console's signed-cookie session; none for the voice webhooks.
+
+    Twilio sends no cookie and a call's state travels in its URLs, so a webhook gets Flask's
+    null session: nothing is opened or saved, and writing to it fails loudly.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """None (the null session) under /voice/, else the cookie's session."""
+        if request.path.startswith(VOICE_PATH_PREFIX):
+            return None
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Switch on CSRF protection (the API and the voice webhooks exempt) and the cookie policy."""
     from madoguchi import api
@@ -42,6 +57,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=https,
     )
+    app.session_interface = NoSessionForWebhooks()
     csrf.init_app(app)
     csrf.exempt(api.bp)
     if https:

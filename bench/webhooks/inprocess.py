@@ -7,6 +7,8 @@ same loop, so every figure comes with its ratio to the ceiling measured in the s
 
 from __future__ import annotations
 
+import html
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -27,9 +29,22 @@ def signed_post(client, validator: RequestValidator, base: str, path: str, form:
 
 
 def menu_path(lang: str = "ja") -> str:
-    """The main menu's action URL as /voice/incoming's Gather hands it out (a fresh nonce)."""
+    """A main-menu action URL with a fresh nonce, for an answer that follows no greeting."""
     query = {"a": "0", "k": secrets.token_hex(4), "l": lang, "q": "1"}
     return "/voice/step/menu?" + urlencode(sorted(query.items()))
+
+
+_ACTION = re.compile(rb'<Gather[^>]* action="[^"?]*/voice/step/[a-z_]+\?([^"]*)"')
+
+
+def menu_path_after(greeting: bytes) -> str:
+    """The menu answer's URL with the state the greeting handed out (the language question's
+    state, as pressing 1 for Japanese carries it on to the menu); menu_path() for an answer
+    without a question (the ceiling's fixed <Say>)."""
+    found = _ACTION.search(greeting)
+    if found is None:
+        return menu_path()
+    return "/voice/step/menu?" + html.unescape(found.group(1).decode())
 
 
 def call_form(call_sid: str, **extra: str) -> dict:
@@ -45,19 +60,20 @@ def measure(app, auth_token: str, base: str, count: int) -> dict:
     samples: dict[str, dict[str, list[float]]] = {
         name: {"wall": [], "cpu": []} for name in ("incoming", "menu")}
 
-    def timed(name: str, send: Callable[[], object]) -> None:
+    def timed(name: str, send: Callable[[], object]):
         wall, cpu = time.perf_counter(), time.process_time()
         response = send()
         samples[name]["wall"].append((time.perf_counter() - wall) * 1000)
         samples[name]["cpu"].append((time.process_time() - cpu) * 1000)
         if response.status_code != 200 or b"<Response" not in response.data:
             raise RuntimeError(f"{name} answered {response.status_code}: {response.data[:300]!r}")
+        return response
 
     for _ in range(count):
         sid = "CA" + secrets.token_hex(16)
-        timed("incoming", lambda sid=sid: signed_post(client, validator, base, "/voice/incoming",
-                                                      call_form(sid)))
-        path = menu_path()
+        greeting = timed("incoming", lambda sid=sid: signed_post(
+            client, validator, base, "/voice/incoming", call_form(sid)))
+        path = menu_path_after(greeting.data)
         timed("menu", lambda sid=sid, path=path: signed_post(
             client, validator, base, path, call_form(sid, Digits="1")))
     return {name: summary(values) for name, values in samples.items()}

@@ -20,11 +20,13 @@ TWILIO_TIMEOUT_SECONDS = 15.0
 
 
 async def _drive(base_url: str, public_base: str, auth_token: str, concurrency: int,
-                 seconds: float, paths, sids: list[str], made: list[str]) -> dict:
+                 seconds: float, paths, sids: list[str], made: list[str],
+                 menu_paths: dict[str, str] | None = None) -> dict:
     """concurrency callers sending webhooks for `seconds`, a new connection and CallSid each.
 
-    paths() gives (path, extra form fields) for each request; a request whose form has no
-    CallSid takes the next of `sids` (calls already made), else a new one; new ones go to made.
+    Each request is for the next of `sids` (calls already made), else a new CallSid; new ones
+    go to made. paths(sid) gives (path, extra form fields); menu_paths, when given, keeps each
+    call's menu-answer URL with the state its answer handed out.
     """
     validator = RequestValidator(auth_token)
     latencies: list[float] = []
@@ -37,8 +39,8 @@ async def _drive(base_url: str, public_base: str, auth_token: str, concurrency: 
                 connector=aiohttp.TCPConnector(force_close=True, limit=0),
                 timeout=timeout) as http:
             while time.monotonic() < deadline:
-                path, extra = paths()
                 sid = sids.pop() if sids else "CA" + secrets.token_hex(16)
+                path, extra = paths(sid)
                 made.append(sid)
                 form = inprocess.call_form(sid, **extra)
                 headers = {"X-Twilio-Signature": validator.compute_signature(
@@ -48,6 +50,8 @@ async def _drive(base_url: str, public_base: str, auth_token: str, concurrency: 
                     async with http.post(base_url + path, data=form, headers=headers) as reply:
                         body = await reply.read()
                         ok = reply.status == 200 and b"<Response" in body
+                        if ok and menu_paths is not None:
+                            menu_paths[sid] = inprocess.menu_path_after(body)
                         cause = f"HTTP {reply.status}"
                 except TimeoutError:
                     ok, cause = False, "timeout (15 s)"
@@ -71,10 +75,13 @@ async def _drive(base_url: str, public_base: str, auth_token: str, concurrency: 
 def measure_app(base_url: str, public_base: str, auth_token: str, args) -> dict:
     """/voice/incoming, then menu answers (Digits=1) of the calls the first run made."""
     made: list[str] = []
+    menu_paths: dict[str, str] = {}
     incoming = asyncio.run(_drive(base_url, public_base, auth_token, args.concurrency,
-                                  args.seconds, lambda: ("/voice/incoming", {}), [], made))
-    menu = asyncio.run(_drive(base_url, public_base, auth_token, args.concurrency, args.seconds,
-                              lambda: (inprocess.menu_path(), {"Digits": "1"}), made, []))
+                                  args.seconds, lambda sid: ("/voice/incoming", {}), [], made,
+                                  menu_paths))
+    menu = asyncio.run(_drive(
+        base_url, public_base, auth_token, args.concurrency, args.seconds,
+        lambda sid: (menu_paths.get(sid) or inprocess.menu_path(), {"Digits": "1"}), made, []))
     return {"incoming": incoming, "menu": menu,
             "errors": incoming["errors"] + menu["errors"]}
 

@@ -107,7 +107,9 @@ def profile(app, stack: Stack, base: str, label: str, run_dir: Path) -> dict[str
             menu = inprocess.call_form(sid, Digits="1")
             path = inprocess.menu_path()
             if name == "menu":
-                inprocess.signed_post(client, validator, base, "/voice/incoming", incoming)
+                greeting = inprocess.signed_post(client, validator, base, "/voice/incoming",
+                                                 incoming)
+                path = inprocess.menu_path_after(greeting.data)
             profiler.start()
             if name == "incoming":
                 inprocess.signed_post(client, validator, base, "/voice/incoming", incoming)

@@ -126,7 +126,8 @@ def test_a_call_is_recorded_in_one_statement_and_a_retry_records_nothing(db_sess
         db_session, "CA" + "7" * 32, from_raw="090-1234-5678", to_number="+81312345678")))
     again = calls.record_call(db_session, "CA" + "7" * 32, from_raw="090-1234-5678",
                               to_number="+81312345678")
-    assert made == [True] and again is False
+    assert made == [calls.RecordedCall(made=True, number_registered=False)]
+    assert again == calls.RecordedCall(made=False, number_registered=None)
     assert len(written) == 1 and written[0].startswith("INSERT INTO calls")
     call = calls.find_call(db_session, "CA" + "7" * 32)
     assert call.from_e164 == "+819012345678" and call.from_digest
