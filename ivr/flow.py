@@ -424,8 +424,7 @@ def query_string(params: dict[str, str]) -> str:
 
 
 def open_flow(settings: Settings, session: Session | Callable[[], Session], state: State, *,
-              call_sid: str,
-              from_raw: str | None, to_number: str) -> CallFlow:
+              call_sid: str, from_raw: str | None, to_number: str) -> CallFlow:
     """One webhook's call flow; the call's row is read or recorded when a step needs it."""
     return CallFlow(settings, session, state, audio_finder(settings), call_sid=call_sid,
                     from_raw=from_raw, to_number=to_number)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, Insert, bindparam, delete, exists, select
+from sqlalchemy import Connection, Engine, Insert, bindparam, delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
@@ -65,7 +65,7 @@ def _call_upsert(dialect_name: str) -> Insert:
             .returning(Call.id, registered.label("number_registered")))
 
 
-def _connection_for_one_statement(session: Session):
+def _connection_for_one_statement(session: Session) -> Connection:
     """The session's connection; on PostgreSQL, when no transaction is open yet, one in
     autocommit: a single statement needs no BEGIN and COMMIT, two round trips saved."""
     bind = session.get_bind()

@@ -237,6 +237,8 @@ def _times(session: Session, start: datetime, end: datetime,
     """Response and resolution times of the inquiries received in [start, end), by the
     database in one statement: each duration's count and mean, and the few values the median
     and the 90th percentile read."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _times_by_percentiles(session, start, end, received)
     durations = _durations(session, start, end).cte("durations")
     found: dict[str, dict[int, tuple[float, int, float]]] = {"response": {}, "resolution": {}}
     for kind, rank, value, count, mean in session.execute(
@@ -244,6 +246,32 @@ def _times(session: Session, start: datetime, end: datetime,
                       _ranked(session, durations, "resolution"))):
         found[kind][int(rank)] = (float(value), int(count), float(mean))
     return _stats(found["response"], received), _stats(found["resolution"], received)
+
+
+def _times_by_percentiles(session: Session, start: datetime, end: datetime,
+                          received: int) -> tuple[DurationStats, DurationStats]:
+    """_times on PostgreSQL: its ordered-set aggregates give the median (the mean of the two
+    middle values, as percentile_cont interpolates) and the 90th percentile (nearest rank, as
+    percentile_disc reads it) in one pass, without numbering every row."""
+    durations = _durations(session, start, end).subquery()
+
+    def summary(value) -> tuple:
+        return (func.count(value), func.extract("epoch", func.avg(value)),
+                func.extract("epoch", func.percentile_cont(0.5).within_group(value)),
+                func.extract("epoch", func.percentile_disc(0.9).within_group(value)))
+
+    row = session.execute(select(*summary(durations.c.response),
+                                 *summary(durations.c.resolution))).one()
+    return _summary_stats(row[:4], received), _summary_stats(row[4:], received)
+
+
+def _summary_stats(values, received: int) -> DurationStats:
+    """DurationStats from (count, mean, median, p90) in seconds; None for no durations."""
+    count, mean, median, p90 = values
+    if not count:
+        return DurationStats(0, received, None, None, None)
+    return DurationStats(int(count), received - int(count), float(median), float(mean),
+                         float(p90))
 
 
 def _stats(at: dict[int, tuple[float, int, float]], received: int) -> DurationStats:
