@@ -55,3 +55,26 @@ def test_hsts_is_sent_exactly_when_the_public_address_is_https(settings, base_ur
     assert (header is not None) is hsts
     if hsts:
         assert "max-age=31536000" in header
+
+
+def test_a_voice_webhook_gets_no_session_while_a_page_keeps_its_cookie(settings):
+    from flask import session
+
+    app = bare_app(settings)
+
+    def remember() -> str:
+        session["seen"] = True
+        return "kept"
+
+    app.add_url_rule("/page", "page", remember, methods=["POST"])
+    app.add_url_rule("/voice/remember", "voice_remember", remember, methods=["POST"])
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    page = client.post("/page")
+    assert page.get_data(as_text=True) == "kept" and "session=" in page.headers["Set-Cookie"]
+    # Twilio sends no cookie and a call's state travels in its URLs: nothing to open or save,
+    # and a webhook that tried to keep something in a session fails loudly instead.
+    with pytest.raises(RuntimeError):
+        client.post("/voice/remember")
+    heard = client.post("/voice/hook", data={"CallSid": "CA1"})
+    assert heard.get_data(as_text=True) == "heard" and "Set-Cookie" not in heard.headers
