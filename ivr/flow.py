@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -23,7 +22,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 import prompts
 from ivr.birthdate import keyed_form
-from ivr.state import Ask, Go, Invalid, Outcome, State, later_key
+from ivr.state import Ask, Go, Invalid, Outcome, State, later_key, new_nonce
 from ivr.steps import CHOICES, ENTRIES, QUESTIONS, ROUTERS, WEBHOOKS
 from madoguchi import calls, hours, phone, residents
 from madoguchi.models import (
@@ -181,7 +180,7 @@ class CallFlow:
         question = QUESTIONS[step](self)
         if isinstance(question, Go):
             return self.follow(question, preface)
-        state = replace(self.state, step=step, attempt=attempt, nonce=secrets.token_hex(4))
+        state = replace(self.state, step=step, attempt=attempt, nonce=new_nonce())
         if not keep:
             state = replace(state, offered=question.offered)
         self.state = state

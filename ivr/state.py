@@ -3,6 +3,7 @@ the question to ask, and where an answer leads."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,6 +23,14 @@ GOALS = ("book", "check", "code")
 def later_key(menu: MenuSettings) -> str:
     """The key for "later dates" / "more questions": 9 unless 9 repeats or reaches a person."""
     return next(key for key in ("9", "8", "7") if key not in (menu.repeat_key, menu.operator_key))
+
+
+def new_nonce() -> str:
+    """A fresh nonce for a question: tells it from the call's other questions."""
+    # Not secrets.token_hex: os.urandom lets go of the GIL, and among a web process's many
+    # threads each let-go is a wait to get it back. The nonce guards nothing (Twilio signs
+    # the URL it travels in); it only keys a step's work once per question.
+    return f"{random.getrandbits(32):08x}"
 
 
 @dataclass(frozen=True)

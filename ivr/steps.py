@@ -8,7 +8,6 @@ Each step is a question builder (q_*), an answer handler for its choices (c_*) o
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
@@ -38,7 +37,7 @@ from ivr.booking_steps import (
 )
 from ivr.booking_steps import e_code as lookup_code
 from ivr.case_steps import r_cases_identified
-from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, options, yes_no
+from ivr.state import NO, YES, Ask, Go, Invalid, Outcome, new_nonce, options, yes_no
 from ivr.voicemail import keep_voicemail
 from madoguchi import calls, hours, phone, residents
 from madoguchi.telephony import get_telephony
@@ -525,7 +524,7 @@ def r_voicemail(flow: CallFlow) -> Outcome:
     calls.remember(flow.session, flow.call, "recording_offered", True)
     calls.add_path(flow.session, flow.call, "voicemail")
     flow.state = replace(flow.state, step="voicemail_done", attempt=0,
-                         nonce=secrets.token_hex(4))
+                         nonce=new_nonce())
     utterance = flow.utter([*flow.preface, "voicemail_intro"])
     return twiml.record_message(utterance, flow.voicing(utterance), flow.url("voicemail_done"),
                                 VOICEMAIL_MAX_SECONDS, flow.menu.pause_ms)

@@ -98,9 +98,19 @@ def _end_sqlite_transaction(connection, *, commit: bool) -> None:
         turn.release()
 
 
+SQLITE_POOL_SIZE = 48
+SQLITE_POOL_OVERFLOW = 16
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and a write lock only for writers."""
     if url.startswith("sqlite"):
+        if "poolclass" not in kwargs and ":memory:" not in url and "mode=memory" not in url:
+            # A connection for each of a web process's threads (madoguchi serve runs 48):
+            # with fewer, busy threads wait for one, and each connection given back to a
+            # full pool is closed and opened again later, its PRAGMAs with it.
+            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+            kwargs.setdefault("max_overflow", SQLITE_POOL_OVERFLOW)
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
         )

@@ -170,3 +170,32 @@ def test_a_writing_transaction_holds_the_turn_of_every_process_until_it_ends(sql
         conn.rollback()
         assert another_process_could_write()  # a rollback passes the turn on too
     assert oct(turn_file.stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_every_web_thread_keeps_a_connection_of_its_own_without_reopening_it(sqlite_engine):
+    from sqlalchemy import event
+
+    from madoguchi.serve import WEB_THREADS
+
+    opened: list[int] = []
+    event.listen(sqlite_engine, "connect", lambda *_: opened.append(1))
+    start = threading.Barrier(WEB_THREADS)
+    all_in = threading.Barrier(WEB_THREADS, timeout=10)
+
+    def request() -> None:
+        start.wait()
+        with sqlite_engine.connect() as conn:
+            _count(conn)
+            all_in.wait()  # every thread holds a connection at the same time: none queued
+
+    rounds = []
+    for _ in range(2):
+        threads = [threading.Thread(target=request) for _ in range(WEB_THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rounds.append(len(opened))
+    assert not all_in.broken
+    # The second round opens nothing: every connection went back to the pool and stayed.
+    assert rounds[1] == rounds[0]
