@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Insert, bindparam, delete, exists, select
+from sqlalchemy import Connection, Engine, Insert, bindparam, delete, exists, false, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
@@ -52,15 +52,17 @@ def resident_of(session: Session, call_sid: str) -> int | None:
 
 
 @functools.cache
-def _call_upsert(dialect_name: str) -> Insert:
-    """The call's `INSERT … ON CONFLICT (call_sid) DO NOTHING`, built once per dialect.
+def _call_upsert(dialect_name: str, digests: int) -> Insert:
+    """The call's `INSERT … ON CONFLICT (call_sid) DO NOTHING`, built once per dialect and
+    number of index keys.
 
-    It returns, with the new row's id, whether a resident registered the caller's number
-    (the digests bind as a list): the greeting learns it in the same round trip.
+    It returns, with the new row's id, whether a resident registered the caller's number: the
+    greeting learns it in the same round trip. The number's digests (one per index key) bind
+    one by one: an expanding list would have the statement's text rewritten on every call.
     """
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    registered = exists().where(
-        ResidentPhone.e164_digest.in_(bindparam("registered_digests", expanding=True)))
+    names = [bindparam(f"registered_digest_{n}") for n in range(digests)]
+    registered = exists().where(ResidentPhone.e164_digest.in_(names)) if names else false()
     return (dialect.insert(Call).on_conflict_do_nothing(index_elements=[Call.call_sid])
             .returning(Call.id, registered.label("number_registered")))
 
@@ -112,10 +114,12 @@ def record_call(
         "resident_id": resident_id, "status": "in-progress", "status_sequence": -1, "path": path,
         "started_at": now, "answered_at": now,
     }])
-    row["registered_digests"] = blind.lookup_digests("phone", from_e164) if from_e164 else []
+    digests = blind.lookup_digests("phone", from_e164) if from_e164 else []
+    row.update({f"registered_digest_{n}": digest for n, digest in enumerate(digests)})
     connection = _connection_for_one_statement(session)
     # RETURNING, not rowcount: psycopg reports no row count for an insert that returns rows.
-    returned = connection.execute(_call_upsert(connection.dialect.name), row).first()
+    returned = connection.execute(_call_upsert(connection.dialect.name, len(digests)),
+                                  row).first()
     session.commit()
     if returned is None:
         return RecordedCall(made=False, number_registered=None)

@@ -77,3 +77,13 @@ def test_a_garbled_flag_in_the_url_is_read_as_not_known():
         assert State.parse("menu", {"r": raw}, ["ja"]).registered is None
     assert State.parse("menu", {"r": "1"}, ["ja"]).registered is True
     assert State.parse("menu", {"r": "0"}, ["ja"]).registered is False
+
+
+def test_a_withheld_number_is_known_to_be_unregistered_and_book_asks_the_resident_number(
+        client, city, engine):
+    caller = Caller(client, number="anonymous")
+    to_menu(caller)
+    assert "r=0" in caller.doc.next_url
+    statements = _statements_during(engine, lambda: caller.press("1"))
+    assert statements == []
+    assert "住民番号" in caller.doc.text
