@@ -212,3 +212,22 @@ def closed_line(app) -> datetime:
     configure(app, hours={**week, "always_open": False, "closed_on_public_holidays": False,
                           "closed_days": []})
     return datetime(opening_day.year, opening_day.month, opening_day.day, 8, 30, tzinfo=tz)
+
+
+def statements_during(engine, work, kinds: tuple[str, ...] = ()) -> list[str]:
+    """The SQL statements (their first words) the engine sent while work() ran; only those
+    starting with one of `kinds` when given (e.g. ("INSERT", "UPDATE", "DELETE"))."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        if not kinds or statement.lstrip().upper().startswith(kinds):
+            sent.append(statement.split("(")[0][:60])
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    return sent

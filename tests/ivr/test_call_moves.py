@@ -6,11 +6,11 @@ import json
 
 import pytest
 from redis import Redis
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from madoguchi import call_moves, calls
 from madoguchi.models import Call
-from tests.ivr.conftest import BASE, Caller
+from tests.ivr.conftest import BASE, Caller, statements_during
 
 
 @pytest.fixture
@@ -30,18 +30,7 @@ def _nodes(call: Call) -> list[str]:
 
 
 def _writes_during(engine, work) -> list[str]:
-    written: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args) -> None:
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
-            written.append(statement.split("(")[0][:60])
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        work()
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
-    return written
+    return statements_during(engine, work, ("INSERT", "UPDATE", "DELETE"))
 
 
 def test_answering_the_menu_questions_writes_nothing_to_the_database(
