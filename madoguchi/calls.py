@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Insert, bindparam, delete, exists, false, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    bindparam,
+    delete,
+    exists,
+    false,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
@@ -205,7 +216,10 @@ def end_call(session: Session, call: Call, now: datetime | None = None) -> None:
 
 def path_entry(node: str, value: str | None = None) -> dict[str, Any]:
     """One step of a caller's route (never personal data such as birth dates)."""
-    entry: dict[str, Any] = {"at": utcnow().isoformat(timespec="seconds"), "node": node}
+    # The id tells a move folded twice (the status callback and the sweep at once) from two
+    # moves alike in the same second.
+    entry: dict[str, Any] = {"at": utcnow().isoformat(timespec="seconds"), "node": node,
+                             "id": f"{random.getrandbits(32):08x}"}
     if value is not None:
         entry["input"] = value[:40]
     return entry
@@ -236,12 +250,24 @@ def fold_moves(session: Session, call: Call) -> None:
     _write_path(session, call, [])
 
 
+# A write that changes nothing, to hold the call's row for the rest of the transaction: on
+# PostgreSQL its row lock, on SQLite the write lock. Path writers then take turns, each
+# merging into the path as the one before it left it.
+_HOLD_CALL_ROW = (update(Call.__table__).where(Call.__table__.c.id == bindparam("call_id"))
+                  .values(path=Call.__table__.c.path))
+
+
 def _write_path(session: Session, call: Call, entries: list[dict[str, Any]]) -> None:
     buffered = call_moves.pending(call.call_sid)
     if not buffered and not entries:
         return
+    session.execute(_HOLD_CALL_ROW, {"call_id": call.id})
+    session.refresh(call, attribute_names=["path"])
+    written = {entry["id"] for entry in call.path or [] if "id" in entry}
+    new = [entry for entry in [*buffered, *entries]
+           if "id" not in entry or entry["id"] not in written]
     # Stable by time: a move written through while Redis was away keeps its place.
-    merged = sorted([*(call.path or []), *buffered, *entries], key=lambda e: e.get("at", ""))
+    merged = sorted([*(call.path or []), *new], key=lambda e: e.get("at", ""))
     call.path = merged[-MAX_PATH_ENTRIES:]  # a new list so the JSON column is seen as changed
     session.commit()
     call_moves.settled(call.call_sid, len(buffered))

@@ -120,3 +120,29 @@ def test_a_call_is_recorded_in_one_statement_and_a_retry_records_nothing(db_sess
     assert len(written) == 1 and written[0].startswith("INSERT INTO calls")
     call = calls.find_call(db_session, "CA" + "7" * 32)
     assert call.from_e164 == "+819012345678" and call.from_digest
+
+
+def test_moves_folded_twice_at_once_are_written_once(
+        caller, moves_redis, app, db_session, monkeypatch):
+    caller.dial()
+    caller.press("1")
+    caller.press("1")
+    # The status callback and the sweep both read the buffer before either trimmed it.
+    monkeypatch.setattr(call_moves, "settled", lambda *_: None)
+    with app.app_context():
+        calls.fold_moves(db_session, _row(db_session, caller))
+        calls.fold_moves(db_session, _row(db_session, caller))
+    nodes = _nodes(_row(db_session, caller))
+    assert nodes == ["incoming", "language", "menu"]
+
+
+def test_a_path_write_keeps_what_another_request_wrote_since_the_call_was_read(
+        caller, moves_redis, app, db_session):
+    caller.dial()
+    status_side = _row(db_session, caller)  # read by one request …
+    other = app.extensions["madoguchi_db"].session_factory()
+    with app.app_context():
+        calls.add_path(other, other.get(Call, status_side.id), "person")  # … another writes …
+        calls.add_path(db_session, status_side, "goodbye")  # … and the first writes on
+    other.close()
+    assert _nodes(_row(db_session, caller)) == ["incoming", "person", "goodbye"]
