@@ -50,7 +50,9 @@ class State:
     nonce: str = ""
     # Whether the caller's number is registered, learnt in the statement that recorded the
     # call; None when not known, and from the moment the call identifies someone (the row
-    # then says who), so that "book" at the menu needs no query.
+    # then says who), so that "book" at the menu needs no query. No name, number or date:
+    # only which question comes first, and Twilio, which alone sees these URLs beside the
+    # caller's number, already learns as much from the reminders the city sends through it.
     registered: bool | None = None
 
     def query(self) -> dict[str, str]:

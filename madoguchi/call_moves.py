@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app, has_app_context
 from redis import Redis
@@ -72,8 +72,15 @@ def buffer(call_sid: str, entry: dict[str, Any]) -> bool:
     return True
 
 
-def pending(call_sid: str) -> list[dict[str, Any]]:
-    """The buffered entries of a call, oldest first ([] when none or Redis cannot answer)."""
+class Buffered(NamedTuple):
+    """A buffered move: its entry, and its text exactly as Redis keeps it."""
+
+    entry: dict[str, Any]
+    raw: bytes
+
+
+def pending(call_sid: str) -> list[Buffered]:
+    """The buffered moves of a call, oldest first ([] when none or Redis cannot answer)."""
     client = _client()
     if client is None:
         return []
@@ -82,18 +89,23 @@ def pending(call_sid: str) -> list[dict[str, Any]]:
     except RedisError:
         _failed("read", call_sid)
         return []
-    return [json.loads(item) for item in raw]
+    return [Buffered(json.loads(item), item) for item in raw]
 
 
-def settled(call_sid: str, count: int) -> None:
-    """Drop the first `count` entries, now written to the row (later ones stay buffered)."""
+def settled(call_sid: str, written: list[Buffered]) -> None:
+    """Drop exactly these moves, now in the row (moves buffered since stay)."""
+    # By value, not by position: a move buffered after another writer trimmed the ones it
+    # wrote would otherwise be cut from the head unwritten. Each entry has its own id.
     client = _client()
-    if client is None or count <= 0:
+    if client is None or not written:
         return
     try:
-        client.ltrim(_key(call_sid), count, -1)
+        pipe = client.pipeline(transaction=False)
+        for move in written:
+            pipe.lrem(_key(call_sid), 1, move.raw)
+        pipe.execute()
     except RedisError:
-        # Folded twice at worst: the row keeps both copies, the list expires.
+        # Folded twice at worst: the row keeps each id once, the list expires.
         _failed("settle", call_sid)
 
 

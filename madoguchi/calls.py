@@ -64,13 +64,10 @@ def resident_of(session: Session, call_sid: str) -> int | None:
 
 @functools.cache
 def _call_upsert(dialect_name: str, digests: int) -> Insert:
-    """The call's `INSERT … ON CONFLICT (call_sid) DO NOTHING`, built once per dialect and
-    number of index keys.
-
-    It returns, with the new row's id, whether a resident registered the caller's number: the
-    greeting learns it in the same round trip. The number's digests (one per index key) bind
-    one by one: an expanding list would have the statement's text rewritten on every call.
-    """
+    """The call's `INSERT … ON CONFLICT DO NOTHING RETURNING`, one per dialect and key count."""
+    # It returns, with the new row's id, whether a resident registered the caller's number:
+    # the greeting learns it in the same round trip. The number's digests (one per index key)
+    # bind one by one: an expanding list would have the statement's text rewritten each call.
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     names = [bindparam(f"registered_digest_{n}") for n in range(digests)]
     registered = exists().where(ResidentPhone.e164_digest.in_(names)) if names else false()
@@ -79,8 +76,8 @@ def _call_upsert(dialect_name: str, digests: int) -> Insert:
 
 
 def _connection_for_one_statement(session: Session) -> Connection:
-    """The session's connection; on PostgreSQL, when no transaction is open yet, one in
-    autocommit: a single statement needs no BEGIN and COMMIT, two round trips saved."""
+    """The session's connection; on PostgreSQL, opening a transaction, one in autocommit."""
+    # A single statement then needs no BEGIN and COMMIT: two round trips saved.
     bind = session.get_bind()
     if session.in_transaction() or not isinstance(bind, Engine) or (
             bind.dialect.name != "postgresql"):
@@ -91,11 +88,10 @@ def _connection_for_one_statement(session: Session) -> Connection:
 
 
 class RecordedCall(NamedTuple):
-    """What recording an inbound call found: whether this made the row, and whether the
-    caller's number is registered (None on a retry, which makes no row and learns nothing)."""
+    """Whether recording an inbound call made its row, and whether its number is registered."""
 
     made: bool
-    number_registered: bool | None
+    number_registered: bool | None  # None on a retry, which makes no row and learns nothing
 
 
 def record_call(
@@ -236,7 +232,8 @@ def add_move(call_sid: str, node: str, value: str | None = None, *,
     if not call_moves.buffer(call_sid, entry):
         row = call()
         session = object_session(row)
-        assert session is not None, "the call's row must belong to a session"
+        if session is None:
+            raise RuntimeError(f"call {call_sid}: its row belongs to no session to write with")
         _write_path(session, row, [entry])
 
 
@@ -264,13 +261,13 @@ def _write_path(session: Session, call: Call, entries: list[dict[str, Any]]) -> 
     session.execute(_HOLD_CALL_ROW, {"call_id": call.id})
     session.refresh(call, attribute_names=["path"])
     written = {entry["id"] for entry in call.path or [] if "id" in entry}
-    new = [entry for entry in [*buffered, *entries]
+    new = [entry for entry in [*(move.entry for move in buffered), *entries]
            if "id" not in entry or entry["id"] not in written]
     # Stable by time: a move written through while Redis was away keeps its place.
     merged = sorted([*(call.path or []), *new], key=lambda e: e.get("at", ""))
     call.path = merged[-MAX_PATH_ENTRIES:]  # a new list so the JSON column is seen as changed
     session.commit()
-    call_moves.settled(call.call_sid, len(buffered))
+    call_moves.settled(call.call_sid, buffered)
 
 
 def fold_idle_moves(session: Session, idle_seconds: float = 15 * 60) -> int:

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -98,6 +99,11 @@ def _end_sqlite_transaction(connection, *, commit: bool) -> None:
         turn.release()
 
 
+def _sqlite_on_disk(database: str | None) -> bool:
+    """True for a SQLite database in a file of its own (not in memory, not a URI)."""
+    return bool(database) and database != ":memory:" and not database.startswith("file:")
+
+
 SQLITE_POOL_SIZE = 48
 SQLITE_POOL_OVERFLOW = 16
 
@@ -105,7 +111,7 @@ SQLITE_POOL_OVERFLOW = 16
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and a write lock only for writers."""
     if url.startswith("sqlite"):
-        if "poolclass" not in kwargs and ":memory:" not in url and "mode=memory" not in url:
+        if "poolclass" not in kwargs and _sqlite_on_disk(make_url(url).database):
             # A connection for each of a web process's threads (madoguchi serve runs 48):
             # with fewer, busy threads wait for one, and each connection given back to a
             # full pool is closed and opened again later, its PRAGMAs with it.
@@ -136,8 +142,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         # free, instead of sleeping through SQLite's busy-handler back-off (up to 100 ms a
         # nap) while every web thread of every process polls for the lock.
         database_file = engine.url.database
-        on_disk = bool(database_file and database_file != ":memory:"
-                       and not database_file.startswith("file:"))
+        on_disk = _sqlite_on_disk(database_file)
         turn = WriterTurn(Path(database_file).resolve() if on_disk else None)
 
         @event.listens_for(engine, "before_cursor_execute")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 
@@ -47,11 +46,8 @@ def normalize(raw: str, region: str = "JP") -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-@functools.lru_cache(maxsize=4096)
 def try_normalize(raw: str | None, region: str = "JP") -> str | None:
     """E.164 form, or None for withheld or unusable numbers."""
-    # Remembered per process: every webhook of a call asks again for the same caller ID, and
-    # parsing it costs more than the rest of a menu step's own work.
     if raw is None:
         return None
     try:

@@ -250,9 +250,9 @@ def _times(session: Session, start: datetime, end: datetime,
 
 def _times_by_percentiles(session: Session, start: datetime, end: datetime,
                           received: int) -> tuple[DurationStats, DurationStats]:
-    """_times on PostgreSQL: its ordered-set aggregates give the median (the mean of the two
-    middle values, as percentile_cont interpolates) and the 90th percentile (nearest rank, as
-    percentile_disc reads it) in one pass, without numbering every row."""
+    """_times on PostgreSQL, by ordered-set aggregates in one pass."""
+    # percentile_cont(0.5) is the mean of the two middle values, percentile_disc(0.9) the
+    # nearest rank: the figures _stats reads, without numbering every row.
     durations = _durations(session, start, end).subquery()
 
     def summary(value) -> tuple:

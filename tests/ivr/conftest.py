@@ -215,8 +215,7 @@ def closed_line(app) -> datetime:
 
 
 def statements_during(engine, work, kinds: tuple[str, ...] = ()) -> list[str]:
-    """The SQL statements (their first words) the engine sent while work() ran; only those
-    starting with one of `kinds` when given (e.g. ("INSERT", "UPDATE", "DELETE"))."""
+    """The SQL statements the engine sent while work() ran, those of `kinds` when given."""
     from sqlalchemy import event
 
     sent: list[str] = []

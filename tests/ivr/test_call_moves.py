@@ -146,3 +146,43 @@ def test_a_path_write_keeps_what_another_request_wrote_since_the_call_was_read(
         calls.add_path(db_session, status_side, "goodbye")  # … and the first writes on
     other.close()
     assert _nodes(_row(db_session, caller)) == ["incoming", "person", "goodbye"]
+
+
+def test_a_move_buffered_while_another_writer_folded_waits_for_the_next_fold(
+        caller, moves_redis, app, db_session, monkeypatch):
+    caller.dial()
+    caller.press("1")  # 日本語: a move buffered
+    with app.app_context():
+        seen_by_the_sweep = call_moves.pending(caller.call_sid)
+        calls.fold_moves(db_session, _row(db_session, caller))  # the status callback, first
+    caller.press("1")  # a later move, buffered after that fold
+    real_pending = call_moves.pending
+    monkeypatch.setattr(call_moves, "pending", lambda _sid: seen_by_the_sweep)
+    with app.app_context():
+        calls.fold_moves(db_session, _row(db_session, caller))  # the sweep, on what it read
+        monkeypatch.setattr(call_moves, "pending", real_pending)
+        assert [move.entry["node"] for move in call_moves.pending(caller.call_sid)] == ["menu"]
+        calls.fold_moves(db_session, _row(db_session, caller))
+    assert _nodes(_row(db_session, caller)) == ["incoming", "language", "menu"]
+
+
+def test_after_the_greetings_insert_the_session_is_transactional_again(committed_db, engine):
+    # On PostgreSQL the insert runs in autocommit (no BEGIN or COMMIT round trip); what the
+    # request does after it must still be undone by a rollback, and the pooled connection
+    # must go back as it came.
+    session = committed_db()
+    sid = "CA" + "8" * 32
+    assert calls.record_call(session, sid, from_raw="090-1234-5678",
+                             to_number="+81312345678").made
+    call = calls.find_call(session, sid)
+    calls.set_outcome(session, call, "queued")  # commits: a write after the insert
+    call.status = "completed"
+    session.flush()
+    session.rollback()
+    isolation = session.connection().get_isolation_level()
+    session.close()
+    with committed_db() as other:
+        kept = calls.find_call(other, sid)
+        assert (kept.outcome, kept.status) == ("queued", "in-progress")
+    if engine.dialect.name == "postgresql":
+        assert isolation == "READ COMMITTED"

@@ -59,3 +59,25 @@ def test_a_garbled_flag_in_the_url_is_read_as_not_known():
     assert State.parse("menu", {"r": "1"}, ["ja"]).registered is True
     assert State.parse("menu", {"r": "0"}, ["ja"]).registered is False
 
+
+
+def test_a_number_unregistered_during_the_call_costs_the_caller_only_the_longer_way(
+        client, city, db_session):
+    from sqlalchemy import delete
+
+    from madoguchi.models import ResidentPhone
+
+    caller = Caller(client, number="+819011112222")
+    to_menu(caller)
+    assert "r=1" in caller.doc.next_url
+    db_session.execute(delete(ResidentPhone).where(
+        ResidentPhone.resident_id == city["resident"].id))  # removed from the register meanwhile
+    db_session.commit()
+    caller.press("1")
+    assert "ご本人確認のため、生年月日を" in caller.doc.text  # the flag said registered …
+    caller.press(BIRTH + "#")
+    doc = caller.press("1")
+    # … but the birth date is checked against the register as it is now: nobody matches, and
+    # the caller is asked for the resident number instead.
+    assert "住民番号" in doc.text
+    assert "ご本人を、確認しました" not in doc.text

@@ -199,3 +199,11 @@ def test_every_web_thread_keeps_a_connection_of_its_own_without_reopening_it(sql
     assert not all_in.broken
     # The second round opens nothing: every connection went back to the pool and stayed.
     assert rounds[1] == rounds[0]
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_still_opens(url):
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    engine.dispose()
