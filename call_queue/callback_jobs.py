@@ -109,10 +109,9 @@ def _found_its_call(session: Session, attempt_id: int, number: str,
     try:
         placed = get_telephony().calls_placed_to(number, started_at)
     except TelephonyError as exc:
-        # The error may quote the number it was about: never let it reach the log in clear.
-        masked, reason = phone.mask(number), phone.redact(str(exc))
-        log.warning("callback attempt %d: cannot ask the phone network about %s (%s)",
-                    attempt_id, masked, reason)
+        # The number, and the error that may quote it again, reach the log masked.
+        trouble = f"cannot ask the phone network about {number} ({exc})"
+        log.warning("callback attempt %d: %s", attempt_id, phone.redact(trouble))
         return True
     if not placed:
         return False

@@ -51,8 +51,8 @@ def _ended_status(telephony: Telephony, call_sid: str) -> str | None:
         status = telephony.call_status(call_sid)
     except TelephonyError as exc:
         # The network's error may quote the caller's number: only its masked form is logged.
-        log.warning("cannot ask the phone network about call %s: %s", call_sid,
-                    phone.redact(str(exc)))
+        error = str(exc)
+        log.warning("cannot ask the phone network about call %s: %s", call_sid, phone.redact(error))
         return None
     return status if status in calls.FINAL_STATUSES else None
 
