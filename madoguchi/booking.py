@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -631,6 +631,26 @@ class SlotCount:
                 and self.stored_overridden == self.active_overridden)
 
 
+def slot_choice(
+    *,
+    campaign_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    slot_ids: list[int] | None = None,
+) -> list[ColumnElement[bool]]:
+    """The conditions choosing slots: of a campaign, starting in [start, end), among ids."""
+    chosen: list[ColumnElement[bool]] = []
+    if campaign_id is not None:
+        chosen.append(Slot.campaign_id == campaign_id)
+    if start is not None:
+        chosen.append(Slot.starts_at >= start)
+    if end is not None:
+        chosen.append(Slot.starts_at < end)
+    if slot_ids is not None:
+        chosen.append(Slot.id.in_(slot_ids))
+    return chosen
+
+
 def slot_counts_query(
     *,
     campaign_id: int | None = None,
@@ -640,15 +660,7 @@ def slot_counts_query(
 ) -> Select:
     """One statement counting each chosen slot's booking rows by status, in time order; its
     columns are labelled with the names of SlotCount's fields."""
-    chosen = []
-    if campaign_id is not None:
-        chosen.append(Slot.campaign_id == campaign_id)
-    if start is not None:
-        chosen.append(Slot.starts_at >= start)
-    if end is not None:
-        chosen.append(Slot.starts_at < end)
-    if slot_ids is not None:
-        chosen.append(Slot.id.in_(slot_ids))
+    chosen = slot_choice(campaign_id=campaign_id, start=start, end=end, slot_ids=slot_ids)
     place = Booking.status.in_(PLACE_TAKING_STATUSES)
     overridden = Booking.overridden.is_(True)
     # The chosen slots' bookings are counted per slot first and then joined to the slots:

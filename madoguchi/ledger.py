@@ -232,14 +232,8 @@ def slot_total(
 ) -> int:
     """How many slots the ledger of these days has (its lines), without counting bookings."""
     start, end = _bounds(tz, first_day, last_day)
-    query = select(func.count()).select_from(Slot)
-    if campaign_id is not None:
-        query = query.where(Slot.campaign_id == campaign_id)
-    if start is not None:
-        query = query.where(Slot.starts_at >= start)
-    if end is not None:
-        query = query.where(Slot.starts_at < end)
-    return int(session.scalar(query) or 0)
+    chosen = booking.slot_choice(campaign_id=campaign_id, start=start, end=end)
+    return int(session.scalar(select(func.count()).select_from(Slot).where(*chosen)) or 0)
 
 
 # Rows fetched from the database at a time while streaming lines.
