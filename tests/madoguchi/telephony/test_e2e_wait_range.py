@@ -13,17 +13,16 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from call_queue import line_services, operator_states
-from madoguchi.models import CallbackRequest, utcnow
+from madoguchi.models import CallbackRequest
 from madoguchi.telephony.caller import HangUp, LineEvent, Moment, Press, Wait
 from madoguchi.telephony.clock import VirtualClock
 from madoguchi.telephony.engine import CallEngine, CallSetup
-from tests import factories
 from tests.call_queue.conftest import callback_request
 from tests.conftest import TEST_AUTH_TOKEN
 
 from .live_server import live_server  # noqa: F401 (the fixture)
 from .test_e2e_calls import CITY_NUMBER, network  # noqa: F401 (the fixture)
+from .test_e2e_silent_callers import operator_on_duty  # noqa: F401 (the fixture)
 
 SAID = {
     "ja": {"place": r"あなたの順番は、(\d+)番目です", "range": r"およそ(\d+)分から(\d+)分です",
@@ -70,14 +69,10 @@ class Holder:
 
 
 @pytest.fixture
-def busy_line(app, committed_db) -> Iterator[list[int]]:
+def busy_line(app, committed_db, operator_on_duty) -> Iterator[list[int]]:  # noqa: F811
     """One operator on duty and on a call; four callbacks asked for before. Their ids."""
     session = committed_db()
     with app.app_context():
-        operator_id = factories.operator(session).id
-        session.commit()
-        operator_states.set_state(session, line_services.board(), operator_id, "on_call",
-                                  utcnow())
         ahead = [callback_request(session, minutes=m, number=f"+8190999900{m:02d}").id
                  for m in (3, 4, 5, 6)]
         try:
