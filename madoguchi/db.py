@@ -99,7 +99,7 @@ def _end_sqlite_transaction(connection, *, commit: bool) -> None:
         turn.release()
 
 
-def _sqlite_on_disk(database: str | None) -> bool:
+def sqlite_on_disk(database: str | None) -> bool:
     """True for a SQLite database in a file of its own (not in memory, not a URI)."""
     return bool(database) and database != ":memory:" and not database.startswith("file:")
 
@@ -111,7 +111,7 @@ SQLITE_POOL_OVERFLOW = 16
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and a write lock only for writers."""
     if url.startswith("sqlite"):
-        if "poolclass" not in kwargs and _sqlite_on_disk(make_url(url).database):
+        if "poolclass" not in kwargs and sqlite_on_disk(make_url(url).database):
             # A connection for each of a web process's threads (madoguchi serve runs 48):
             # with fewer, busy threads wait for one, and each connection given back to a
             # full pool is closed and opened again later, its PRAGMAs with it.
@@ -142,7 +142,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         # free, instead of sleeping through SQLite's busy-handler back-off (up to 100 ms a
         # nap) while every web thread of every process polls for the lock.
         database_file = engine.url.database
-        on_disk = _sqlite_on_disk(database_file)
+        on_disk = sqlite_on_disk(database_file)
         turn = WriterTurn(Path(database_file).resolve() if on_disk else None)
 
         @event.listens_for(engine, "before_cursor_execute")

@@ -57,11 +57,10 @@ def shares_one_database(database_url: str) -> bool:
     """False for an in-memory SQLite database: each process would have its own."""
     from sqlalchemy.engine import make_url
 
+    from madoguchi.db import sqlite_on_disk
+
     url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return True
-    return bool(url.database) and url.database != ":memory:" and not url.database.startswith(
-        "file:")
+    return url.get_backend_name() != "sqlite" or sqlite_on_disk(url.database)
 
 
 def listen(host: str, port: int) -> socket.socket:
