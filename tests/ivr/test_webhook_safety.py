@@ -71,6 +71,20 @@ def test_a_url_with_an_empty_semicolon_parameter_is_checked_as_it_was_called(
     assert refused.status_code == 403
 
 
+def test_a_request_signed_with_the_default_port_written_out_is_accepted(client, db_session):
+    # A proxy in front may pass the address on as https://host:443/…: the exact URL is checked
+    # first, then the twilio library's check with and without the port.
+    host = BASE.removeprefix("https://")
+    signature = sign(f"https://{host}:443/voice/incoming", FORM)
+    response = client.post("/voice/incoming", data=FORM, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200
+    assert count(db_session, Call) == 1
+    other_port = sign(f"https://{host}:8443/voice/incoming", FORM)
+    refused = client.post("/voice/incoming", data=FORM,
+                          headers={"X-Twilio-Signature": other_port})
+    assert refused.status_code == 403
+
+
 # ---- retries -------------------------------------------------------------------------------
 
 
