@@ -12,6 +12,7 @@ Each list expires, so an entry that is never folded does not stay in Redis.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -20,9 +21,9 @@ from typing import Any, NamedTuple
 
 from flask import current_app, has_app_context
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
-from madoguchi.redis_conn import get_redis
+from madoguchi.redis_conn import get_redis, get_thread_redis
 
 log = logging.getLogger(__name__)
 
@@ -32,19 +33,26 @@ EXPIRE_SECONDS = 24 * 3600
 # After a Redis failure, write through for this long instead of waiting on Redis every step.
 PAUSE_AFTER_FAILURE_SECONDS = 10.0
 _paused_until = 0.0
+# RPUSH and EXPIRE in one round trip with one reply (a pipeline reads two).
+_BUFFER_SCRIPT = ("redis.call('RPUSH', KEYS[1], ARGV[1]) "
+                  "return redis.call('EXPIRE', KEYS[1], ARGV[2])")
+_BUFFER_SHA = hashlib.sha1(_BUFFER_SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 
 def _key(call_sid: str) -> str:
     return KEY_PREFIX + call_sid
 
 
-def _client() -> Redis | None:
-    """The app's Redis, or None outside an app, without one, or just after a failure."""
+def _usable() -> bool:
+    """False outside an app, without a Redis, or just after a failure."""
     if not has_app_context() or time.monotonic() < _paused_until:
-        return None
-    if not current_app.extensions.get("madoguchi_redis_url"):
-        return None
-    return get_redis()
+        return False
+    return bool(current_app.extensions.get("madoguchi_redis_url"))
+
+
+def _client() -> Redis | None:
+    """The app's Redis, or None when not _usable()."""
+    return get_redis() if _usable() else None
 
 
 def _failed(action: str, call_sid: str) -> None:
@@ -56,16 +64,18 @@ def _failed(action: str, call_sid: str) -> None:
 
 def buffer(call_sid: str, entry: dict[str, Any]) -> bool:
     """Keep a path entry in Redis; False when it must be written to the row instead."""
-    client = _client()
-    if client is None:
+    if not _usable():
         return False
+    text = json.dumps(entry, separators=(",", ":"))
     try:
-        # One round trip, no MULTI: an entry whose expiry was not set is still removed when
-        # it is folded, and the next entry sets it.
-        pipe = client.pipeline(transaction=False)
-        pipe.rpush(_key(call_sid), json.dumps(entry, separators=(",", ":")))
-        pipe.expire(_key(call_sid), EXPIRE_SECONDS)
-        pipe.execute()
+        client = get_thread_redis()  # connects on first use: inside the try
+        try:
+            client.execute_command("EVALSHA", _BUFFER_SHA, 1, _key(call_sid), text,
+                                   EXPIRE_SECONDS)
+        except NoScriptError:
+            # A Redis new or restarted knows no script yet: EVAL runs it and keeps it.
+            client.execute_command("EVAL", _BUFFER_SCRIPT, 1, _key(call_sid), text,
+                                   EXPIRE_SECONDS)
     except RedisError:
         _failed("buffer", call_sid)
         return False

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    Connection,
     Engine,
     Insert,
+    Row,
     bindparam,
     delete,
     exists,
@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from madoguchi import call_moves, phone
+from madoguchi.db import ONE_STATEMENT
 from madoguchi.models import Call, CallStep, ResidentPhone, utcnow
 from madoguchi.sealing import blind
 from madoguchi.sealing.orm import with_digests
@@ -75,16 +76,27 @@ def _call_upsert(dialect_name: str, digests: int) -> Insert:
             .returning(Call.id, registered.label("number_registered")))
 
 
-def _connection_for_one_statement(session: Session) -> Connection:
-    """The session's connection; on PostgreSQL, opening a transaction, one in autocommit."""
-    # A single statement then needs no BEGIN and COMMIT: two round trips saved.
+def _run_alone(session: Session, statement: Insert, params: dict) -> Row | None:
+    """Run one writing statement as a transaction of its own; its first row, if any.
+
+    Outside a transaction it runs on a pooled connection of its own, not through the session:
+    on PostgreSQL in autocommit (no BEGIN and COMMIT round trips), on SQLite as a single
+    statement in the writers' turn (madoguchi.db.ONE_STATEMENT). A session already in a
+    transaction, or bound to a connection (whose transaction it shares), runs it there and
+    commits.
+    """
     bind = session.get_bind()
-    if session.in_transaction() or not isinstance(bind, Engine) or (
-            bind.dialect.name != "postgresql"):
-        # SQLite's writers take turns from their BEGIN IMMEDIATE (madoguchi.db): kept. A
-        # session bound to a connection shares that connection's transaction: kept too.
-        return session.connection()
-    return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    if session.in_transaction() or not isinstance(bind, Engine):
+        returned = session.execute(statement, params).first()
+        session.commit()
+        return returned
+    options = ({"isolation_level": "AUTOCOMMIT"} if bind.dialect.name == "postgresql"
+               else {ONE_STATEMENT: True})
+    with bind.connect() as connection:
+        returned = connection.execute(statement, params,
+                                      execution_options=options).first()
+        connection.commit()
+    return returned
 
 
 class RecordedCall(NamedTuple):
@@ -123,11 +135,9 @@ def record_call(
     }])
     digests = blind.lookup_digests("phone", from_e164) if from_e164 else []
     row.update({f"registered_digest_{n}": digest for n, digest in enumerate(digests)})
-    connection = _connection_for_one_statement(session)
     # RETURNING, not rowcount: psycopg reports no row count for an insert that returns rows.
-    returned = connection.execute(_call_upsert(connection.dialect.name, len(digests)),
-                                  row).first()
-    session.commit()
+    returned = _run_alone(session, _call_upsert(session.get_bind().dialect.name, len(digests)),
+                          row)
     if returned is None:
         return RecordedCall(made=False, number_registered=None)
     log.info("call %s from %s started", call_sid, phone.mask(from_e164 or from_raw))

@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 _SQLITE_TXN = "madoguchi_sqlite_txn"
 _SQLITE_TURN = "madoguchi_sqlite_turn"
 _PENDING, _READING, _WRITING = "pending", "reading", "writing"
+# An execution option for a statement that is a transaction of its own (SQLite's autocommit):
+# it waits for the writers' turn like any write, but runs without BEGIN and COMMIT, so the
+# turn is held for one call into SQLite instead of three.
+ONE_STATEMENT = "madoguchi_one_statement"
+_ONE_STATEMENT = "one statement"
 _TURN_SECONDS = 5
 _READ_ONLY = re.compile(r"^\s*(SELECT|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
 _CTE = re.compile(r"^\s*WITH\b", re.IGNORECASE)
@@ -52,10 +57,20 @@ def _reads_only(statement: str) -> bool:
 
 
 def _take_sqlite_lock(connection, dbapi_connection, statement: str,
-                      turn: WriterTurn) -> None:
-    """Begin the transaction for its first statement; begin again IMMEDIATE at a first write."""
+                      turn: WriterTurn, one_statement: bool = False) -> None:
+    """Begin the transaction for its first statement; begin again IMMEDIATE at a first write.
+
+    A one-statement write (ONE_STATEMENT) only waits for the writers' turn: SQLite runs the
+    statement as its own transaction, and a second statement in it is refused.
+    """
     state = connection.info.get(_SQLITE_TXN)
     if state is None or state == _WRITING:
+        return
+    if state == _ONE_STATEMENT:
+        raise RuntimeError("a one-statement SQLite transaction ran a second statement")
+    if one_statement and state == _PENDING:
+        _wait_for_turn(connection, turn)
+        connection.info[_SQLITE_TXN] = _ONE_STATEMENT
         return
     if _reads_only(statement):
         if state == _PENDING:
@@ -64,18 +79,23 @@ def _take_sqlite_lock(connection, dbapi_connection, statement: str,
         return
     if state == _READING:
         dbapi_connection.execute("ROLLBACK")  # nothing written yet: only the snapshot goes
-    if turn.acquire(timeout=_TURN_SECONDS):
-        connection.info[_SQLITE_TURN] = turn
-    else:
-        # A writer of this thread holds the turn (nested sessions): SQLite's own busy
-        # timeout orders the two.
-        log.warning("waited %d s for this process's SQLite writer; going on", _TURN_SECONDS)
+    _wait_for_turn(connection, turn)
     connection.info[_SQLITE_TXN] = _WRITING
     try:
         dbapi_connection.execute("BEGIN IMMEDIATE")
     except BaseException:
         _end_sqlite_transaction(connection, commit=False)
         raise
+
+
+def _wait_for_turn(connection, turn: WriterTurn) -> None:
+    """This process's, then this file's, writers' turn; kept on the connection till the end."""
+    if turn.acquire(timeout=_TURN_SECONDS):
+        connection.info[_SQLITE_TURN] = turn
+    else:
+        # A writer of this thread holds the turn (nested sessions): SQLite's own busy
+        # timeout orders the two.
+        log.warning("waited %d s for this process's SQLite writer; going on", _TURN_SECONDS)
 
 
 def _end_sqlite_transaction(connection, *, commit: bool) -> None:
@@ -146,8 +166,10 @@ def make_engine(url: str, **kwargs) -> Engine:
         turn = WriterTurn(Path(database_file).resolve() if on_disk else None)
 
         @event.listens_for(engine, "before_cursor_execute")
-        def _sqlite_lock(connection, cursor, statement, _params, _context, _many) -> None:
-            _take_sqlite_lock(connection, cursor.connection, statement, turn)
+        def _sqlite_lock(connection, cursor, statement, _params, context, _many) -> None:
+            one_statement = context is not None and context.execution_options.get(
+                ONE_STATEMENT, False)
+            _take_sqlite_lock(connection, cursor.connection, statement, turn, one_statement)
 
         @event.listens_for(engine, "commit")
         def _sqlite_commit(connection) -> None:

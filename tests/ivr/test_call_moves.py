@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from redis import Redis
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from madoguchi import call_moves, calls
+from madoguchi import call_moves, calls, redis_conn
 from madoguchi.models import Call
 from tests.ivr.conftest import BASE, Caller, statements_during
 
@@ -166,6 +167,32 @@ def test_a_move_buffered_while_another_writer_folded_waits_for_the_next_fold(
     assert _nodes(_row(db_session, caller)) == ["incoming", "language", "menu"]
 
 
+def test_the_greetings_insert_is_a_transaction_of_its_own_outside_the_session(
+        committed_db, engine):
+    # No BEGIN or COMMIT: on PostgreSQL it runs in autocommit, on SQLite as one statement in
+    # the writers' turn (madoguchi.db.ONE_STATEMENT); the session is left without one.
+    sqlite_ran: list[str] = []
+
+    def trace(dbapi_connection, _record, _proxy) -> None:
+        dbapi_connection.set_trace_callback(sqlite_ran.append)
+
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "checkout", trace)
+    session = committed_db()
+    try:
+        assert calls.record_call(session, "CA" + "6" * 32, from_raw="090-1234-5678",
+                                 to_number="+81312345678").made
+        assert not session.in_transaction()
+    finally:
+        if engine.dialect.name == "sqlite":
+            event.remove(engine, "checkout", trace)
+        session.close()
+    if engine.dialect.name == "sqlite":
+        assert [sql.split()[0] for sql in sqlite_ran] == ["INSERT"]
+    with committed_db() as other:
+        assert calls.find_call(other, "CA" + "6" * 32).from_e164 == "+819012345678"
+
+
 def test_after_the_greetings_insert_the_session_is_transactional_again(committed_db, engine):
     # On PostgreSQL the insert runs in autocommit (no BEGIN or COMMIT round trip); what the
     # request does after it must still be undone by a rollback, and the pooled connection
@@ -186,3 +213,40 @@ def test_after_the_greetings_insert_the_session_is_transactional_again(committed
         assert (kept.outcome, kept.status) == ("queued", "in-progress")
     if engine.dialect.name == "postgresql":
         assert isolation == "READ COMMITTED"
+
+
+def test_a_move_reaches_a_redis_that_knows_no_script_yet_and_expires_with_the_call(
+        app, moves_redis):
+    moves_redis.script_flush()  # as after a restart of Redis
+    with app.app_context():
+        assert call_moves.buffer("CA-fresh", {"node": "menu", "id": 1})
+        assert call_moves.buffer("CA-fresh", {"node": "book", "id": 2})  # the script is kept
+        assert [move.entry["node"] for move in call_moves.pending("CA-fresh")] == [
+            "menu", "book"]
+    ttl = moves_redis.ttl(call_moves.KEY_PREFIX + "CA-fresh")
+    assert call_moves.EXPIRE_SECONDS - 60 < ttl <= call_moves.EXPIRE_SECONDS
+
+
+def test_each_thread_buffers_moves_on_a_connection_of_its_own_kept_across_requests(
+        app, moves_redis, monkeypatch):
+    seen: dict[str, object] = {}
+
+    def buffer_twice(name: str) -> None:
+        with app.app_context():
+            call_moves.buffer("CA-" + name, {"node": "menu", "id": 1})
+            first = redis_conn.get_thread_redis()
+        with app.app_context():  # the thread's next request
+            call_moves.buffer("CA-" + name, {"node": "book", "id": 2})
+            again = redis_conn.get_thread_redis()
+        assert again is first and first.connection is not None
+        seen[name] = first
+
+    buffer_twice("main")
+    other = threading.Thread(target=buffer_twice, args=("other",))
+    other.start()
+    other.join()
+    assert set(seen) == {"main", "other"} and seen["main"] is not seen["other"]
+    # A process forked from this one must not share the parent's socket: it makes its own.
+    monkeypatch.setattr(redis_conn.os, "getpid", lambda: -1)
+    with app.app_context():
+        assert redis_conn.get_thread_redis() is not seen["main"]

@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from madoguchi.db import make_engine
+from madoguchi.db import ONE_STATEMENT, make_engine
 from madoguchi.sqlite_turn import LOCK_SUFFIX
 
 try:
@@ -98,7 +98,7 @@ def test_concurrent_increments_by_readers_that_write_are_all_kept(sqlite_engine)
 _PROCESS_WRITER = """
 import sys, threading
 from sqlalchemy import text
-from madoguchi.db import make_engine
+from madoguchi.db import ONE_STATEMENT, make_engine
 
 engine = make_engine(f"sqlite:///{sys.argv[1]}")
 threads, rounds, name = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -207,3 +207,65 @@ def test_an_in_memory_database_still_opens(url):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT 1")).scalar_one() == 1
     engine.dispose()
+
+
+def _sqlite_statements(conn) -> list[str]:
+    """Every statement SQLite itself runs on this connection from now on (BEGIN included)."""
+    seen: list[str] = []
+    conn.connection.dbapi_connection.set_trace_callback(seen.append)
+    return seen
+
+
+def test_a_one_statement_write_runs_without_begin_or_commit_and_is_kept(sqlite_engine):
+    with sqlite_engine.connect() as conn:
+        seen = _sqlite_statements(conn)
+        conn.execute(text("UPDATE counters SET n = n + 1 WHERE id = 1"),
+                     execution_options={ONE_STATEMENT: True})
+        conn.commit()
+        conn.connection.dbapi_connection.set_trace_callback(None)
+    assert seen == ["UPDATE counters SET n = n + 1 WHERE id = 1"]
+    with sqlite_engine.connect() as other:
+        assert _count(other) == 1
+
+
+@pytest.mark.skipif(fcntl is None, reason="one process serves where there is no flock")
+def test_a_one_statement_write_holds_the_writers_turn_until_its_commit(sqlite_engine, tmp_path):
+    turn_file = tmp_path / ("locks.db" + LOCK_SUFFIX)
+
+    def another_process_could_write() -> bool:
+        fd = os.open(turn_file, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+        return True
+
+    with sqlite_engine.connect() as conn:
+        conn.execute(text("UPDATE counters SET n = n + 1 WHERE id = 1"),
+                     execution_options={ONE_STATEMENT: True})
+        assert not another_process_could_write()
+        conn.commit()
+        assert another_process_could_write()
+
+
+def test_a_second_statement_after_a_one_statement_write_is_refused_and_the_turn_passes_on(
+        sqlite_engine):
+    with sqlite_engine.connect() as conn:
+        conn.execute(text("UPDATE counters SET n = n + 1 WHERE id = 1"),
+                     execution_options={ONE_STATEMENT: True})
+        with pytest.raises(RuntimeError, match="one-statement"):
+            conn.execute(text("UPDATE counters SET n = n + 10 WHERE id = 1"))
+        conn.rollback()
+    done = threading.Event()
+
+    def write_in_another_thread() -> None:
+        with sqlite_engine.begin() as other:
+            other.execute(text("UPDATE counters SET n = n + 100 WHERE id = 1"))
+        done.set()
+
+    threading.Thread(target=write_in_another_thread).start()
+    assert done.wait(5), "the writers' turn was not passed on"
+    with sqlite_engine.connect() as conn:
+        assert _count(conn) == 101  # the one statement was its own transaction: kept
