@@ -23,7 +23,7 @@ from flask import current_app, has_app_context
 from redis import Redis
 from redis.exceptions import NoScriptError, RedisError
 
-from madoguchi.redis_conn import get_redis, get_thread_redis
+from madoguchi.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -43,32 +43,29 @@ def _key(call_sid: str) -> str:
     return KEY_PREFIX + call_sid
 
 
-def _usable() -> bool:
-    """False outside an app, without a Redis, or just after a failure."""
-    if not has_app_context() or time.monotonic() < _paused_until:
-        return False
-    return bool(current_app.extensions.get("madoguchi_redis_url"))
-
-
 def _client() -> Redis | None:
-    """The app's Redis, or None when not _usable()."""
-    return get_redis() if _usable() else None
+    """The app's Redis, or None outside an app, without one, or just after a failure."""
+    if not has_app_context() or time.monotonic() < _paused_until:
+        return None
+    if not current_app.extensions.get("madoguchi_redis_url"):
+        return None
+    return get_redis()
 
 
-def _failed(action: str, call_sid: str) -> None:
+def _failed(action: str, call_sid: str, error: RedisError) -> None:
     global _paused_until
     _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_SECONDS
-    log.warning("call moves of %s: Redis failed on %s; writing through for %.0f s",
-                call_sid, action, PAUSE_AFTER_FAILURE_SECONDS)
+    log.warning("call moves of %s: Redis failed on %s (%s: %s); writing through for %.0f s",
+                call_sid, action, type(error).__name__, error, PAUSE_AFTER_FAILURE_SECONDS)
 
 
 def buffer(call_sid: str, entry: dict[str, Any]) -> bool:
     """Keep a path entry in Redis; False when it must be written to the row instead."""
-    if not _usable():
+    client = _client()
+    if client is None:
         return False
     text = json.dumps(entry, separators=(",", ":"))
     try:
-        client = get_thread_redis()  # connects on first use: inside the try
         try:
             client.execute_command("EVALSHA", _BUFFER_SHA, 1, _key(call_sid), text,
                                    EXPIRE_SECONDS)
@@ -76,8 +73,8 @@ def buffer(call_sid: str, entry: dict[str, Any]) -> bool:
             # A Redis new or restarted knows no script yet: EVAL runs it and keeps it.
             client.execute_command("EVAL", _BUFFER_SCRIPT, 1, _key(call_sid), text,
                                    EXPIRE_SECONDS)
-    except RedisError:
-        _failed("buffer", call_sid)
+    except RedisError as error:
+        _failed("buffer", call_sid, error)
         return False
     return True
 
@@ -96,8 +93,8 @@ def pending(call_sid: str) -> list[Buffered]:
         return []
     try:
         raw = client.lrange(_key(call_sid), 0, -1)
-    except RedisError:
-        _failed("read", call_sid)
+    except RedisError as error:
+        _failed("read", call_sid, error)
         return []
     return [Buffered(json.loads(item), item) for item in raw]
 
@@ -114,9 +111,9 @@ def settled(call_sid: str, written: list[Buffered]) -> None:
         for move in written:
             pipe.lrem(_key(call_sid), 1, move.raw)
         pipe.execute()
-    except RedisError:
+    except RedisError as error:
         # Folded twice at worst: the row keeps each id once, the list expires.
-        _failed("settle", call_sid)
+        _failed("settle", call_sid, error)
 
 
 def idle_calls(idle_seconds: float, limit: int = 500) -> list[str]:
@@ -134,8 +131,8 @@ def idle_calls(idle_seconds: float, limit: int = 500) -> list[str]:
                 idle.append(name.removeprefix(KEY_PREFIX))
                 if len(idle) >= limit:
                     break
-    except RedisError:
-        _failed("sweep", "-")
+    except RedisError as error:
+        _failed("sweep", "-", error)
     return idle
 
 
@@ -145,8 +142,8 @@ def forget(call_sid: str) -> None:
     if client is not None:
         try:
             client.delete(_key(call_sid))
-        except RedisError:
-            _failed("forget", call_sid)
+        except RedisError as error:
+            _failed("forget", call_sid, error)
 
 
 def _moment(entry: dict[str, Any]) -> datetime:

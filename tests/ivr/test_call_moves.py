@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 from redis import Redis
 from sqlalchemy import event, select
 
-from madoguchi import call_moves, calls, redis_conn
+from madoguchi import call_moves, calls
 from madoguchi.models import Call
 from tests.ivr.conftest import BASE, Caller, statements_during
 
@@ -226,27 +225,3 @@ def test_a_move_reaches_a_redis_that_knows_no_script_yet_and_expires_with_the_ca
     ttl = moves_redis.ttl(call_moves.KEY_PREFIX + "CA-fresh")
     assert call_moves.EXPIRE_SECONDS - 60 < ttl <= call_moves.EXPIRE_SECONDS
 
-
-def test_each_thread_buffers_moves_on_a_connection_of_its_own_kept_across_requests(
-        app, moves_redis, monkeypatch):
-    seen: dict[str, object] = {}
-
-    def buffer_twice(name: str) -> None:
-        with app.app_context():
-            call_moves.buffer("CA-" + name, {"node": "menu", "id": 1})
-            first = redis_conn.get_thread_redis()
-        with app.app_context():  # the thread's next request
-            call_moves.buffer("CA-" + name, {"node": "book", "id": 2})
-            again = redis_conn.get_thread_redis()
-        assert again is first and first.connection is not None
-        seen[name] = first
-
-    buffer_twice("main")
-    other = threading.Thread(target=buffer_twice, args=("other",))
-    other.start()
-    other.join()
-    assert set(seen) == {"main", "other"} and seen["main"] is not seen["other"]
-    # A process forked from this one must not share the parent's socket: it makes its own.
-    monkeypatch.setattr(redis_conn.os, "getpid", lambda: -1)
-    with app.app_context():
-        assert redis_conn.get_thread_redis() is not seen["main"]
