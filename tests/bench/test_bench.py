@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -112,6 +113,35 @@ def test_the_webhooks_bench_measures_both_webhooks_beside_the_ceiling_in_process
         assert http["apps"][app]["incoming"]["requests"] > 0
         assert http["apps"][app]["menu"]["requests"] > 0
     assert set(http["ratio_to_ceiling"]) == {"incoming", "menu"}
+
+
+_CALLGRIND_HEADER = Path("/usr/include/valgrind/callgrind.h")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _CALLGRIND_HEADER.exists() or shutil.which("cc") is None,
+                    reason="the instruction count's helper needs valgrind's headers and cc")
+def test_the_instruction_count_measures_answered_webhooks_between_its_switches(tmp_path):
+    # Outside valgrind the helper's client requests do nothing, so the child's measured part
+    # runs as under callgrind, quickly: a menu answer after its greeting, answered 200.
+    from bench.webhooks import instructions
+
+    helper = instructions.build_helper(tmp_path)
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "webhooks" / "instructions.py"), "--child",
+         "--helper", str(helper), "--backend", "sqlite", "--webhook", "menu",
+         "--app", "madoguchi", "--requests", "3"],
+        capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+
+
+def test_the_instruction_count_says_what_to_install_when_valgrind_is_missing(
+        tmp_path, monkeypatch):
+    from bench.webhooks import instructions
+
+    monkeypatch.setattr(instructions.shutil, "which", lambda _name: None)
+    with pytest.raises(instructions.InstructionsUnavailable, match="apt-get install valgrind"):
+        instructions.build_helper(tmp_path)
 
 
 def test_the_wait_bench_runs_with_tiny_parameters_and_writes_only_where_it_is_told(tmp_path):
