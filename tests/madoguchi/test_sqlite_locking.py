@@ -141,21 +141,26 @@ def test_writers_of_several_processes_at_once_all_land_without_database_is_locke
         assert conn.execute(text("SELECT count(*) FROM writes")).scalar_one() == 4 * 6 * 25
 
 
+def _another_process_could_write(turn_file) -> bool:
+    """Whether the writers' turn is free: a separate open file, as another process has, which
+    flock refuses while the turn is held."""
+    fd = os.open(turn_file, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
 @pytest.mark.skipif(fcntl is None, reason="one process serves where there is no flock")
 def test_a_writing_transaction_holds_the_turn_of_every_process_until_it_ends(sqlite_engine,
                                                                            tmp_path):
     turn_file = tmp_path / ("locks.db" + LOCK_SUFFIX)
 
     def another_process_could_write() -> bool:
-        # A separate open file, as another process has: flock refuses it while the turn is held.
-        fd = os.open(turn_file, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        finally:
-            os.close(fd)
-        return True
+        return _another_process_could_write(turn_file)
 
     with sqlite_engine.connect() as conn:
         conn.begin()
@@ -231,23 +236,12 @@ def test_a_one_statement_write_runs_without_begin_or_commit_and_is_kept(sqlite_e
 @pytest.mark.skipif(fcntl is None, reason="one process serves where there is no flock")
 def test_a_one_statement_write_holds_the_writers_turn_until_its_commit(sqlite_engine, tmp_path):
     turn_file = tmp_path / ("locks.db" + LOCK_SUFFIX)
-
-    def another_process_could_write() -> bool:
-        fd = os.open(turn_file, os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        finally:
-            os.close(fd)
-        return True
-
     with sqlite_engine.connect() as conn:
         conn.execute(text("UPDATE counters SET n = n + 1 WHERE id = 1"),
                      execution_options={ONE_STATEMENT: True})
-        assert not another_process_could_write()
+        assert not _another_process_could_write(turn_file)
         conn.commit()
-        assert another_process_could_write()
+        assert _another_process_could_write(turn_file)
 
 
 def test_a_second_statement_after_a_one_statement_write_is_refused_and_the_turn_passes_on(
