@@ -87,14 +87,16 @@ def _run_alone(session: Session, statement: Insert, params: dict) -> Row | None:
     """
     bind = session.get_bind()
     if session.in_transaction() or not isinstance(bind, Engine):
-        returned = session.execute(statement, params).first()
+        returned = session.connection().execute(statement, params).first()
         session.commit()
         return returned
     options = ({"isolation_level": "AUTOCOMMIT"} if bind.dialect.name == "postgresql"
                else {ONE_STATEMENT: True})
     with bind.connect() as connection:
-        returned = connection.execute(statement, params,
-                                      execution_options=options).first()
+        # On the connection, not the statement: SQLAlchemy sets an isolation level only from
+        # there (and puts it back when the connection returns to the pool).
+        connection.execution_options(**options)
+        returned = connection.execute(statement, params).first()
         connection.commit()
     return returned
 

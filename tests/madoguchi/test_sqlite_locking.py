@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -98,7 +99,7 @@ def test_concurrent_increments_by_readers_that_write_are_all_kept(sqlite_engine)
 _PROCESS_WRITER = """
 import sys, threading
 from sqlalchemy import text
-from madoguchi.db import ONE_STATEMENT, make_engine
+from madoguchi.db import make_engine
 
 engine = make_engine(f"sqlite:///{sys.argv[1]}")
 threads, rounds, name = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -245,13 +246,15 @@ def test_a_one_statement_write_holds_the_writers_turn_until_its_commit(sqlite_en
 
 
 def test_a_second_statement_after_a_one_statement_write_is_refused_and_the_turn_passes_on(
-        sqlite_engine):
+        sqlite_engine, tmp_path):
     with sqlite_engine.connect() as conn:
         conn.execute(text("UPDATE counters SET n = n + 1 WHERE id = 1"),
                      execution_options={ONE_STATEMENT: True})
         with pytest.raises(RuntimeError, match="one-statement"):
             conn.execute(text("UPDATE counters SET n = n + 10 WHERE id = 1"))
         conn.rollback()
+    if fcntl is not None:
+        assert _another_process_could_write(tmp_path / ("locks.db" + LOCK_SUFFIX))
     done = threading.Event()
 
     def write_in_another_thread() -> None:
@@ -260,6 +263,27 @@ def test_a_second_statement_after_a_one_statement_write_is_refused_and_the_turn_
         done.set()
 
     threading.Thread(target=write_in_another_thread).start()
-    assert done.wait(5), "the writers' turn was not passed on"
+    # Well within the 5 s a writer waits for a turn this process's mutex still held.
+    assert done.wait(2), "the writers' turn was not passed on"
     with sqlite_engine.connect() as conn:
         assert _count(conn) == 101  # the one statement was its own transaction: kept
+
+
+def test_a_one_statement_insert_whose_returned_rows_were_not_read_frees_the_lock_at_commit(
+        sqlite_engine, tmp_path):
+    # SQLite commits a statement of its own when the statement is reset; with RETURNING rows
+    # left unread that is only when the cursor closes, which the commit must do before the
+    # turn passes on.
+    with sqlite_engine.connect() as conn:
+        conn.execution_options(**{ONE_STATEMENT: True})
+        unread = conn.execute(text("INSERT INTO counters (id, n) VALUES (2, 0) RETURNING id"))
+        conn.commit()
+        other = sqlite3.connect(tmp_path / "locks.db", timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" if it were still held
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        del unread
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM counters")).scalar_one() == 2
