@@ -13,7 +13,7 @@ from typing import TypeVar
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -132,6 +132,31 @@ def sqlite_on_disk(database: str | None) -> bool:
 
 SQLITE_POOL_SIZE = 48
 SQLITE_POOL_OVERFLOW = 16
+# A pooled server connection unused for longer than this is checked (one `SELECT 1`) before it
+# is handed out: the server may have restarted meanwhile. One in steady use is not: under load
+# the check was a second round trip on every webhook. A connection cut while in steady use
+# fails at its next statement, the caller hears the apology, and the pool is renewed at once.
+IDLE_CHECK_SECONDS = 1.0
+_RETURNED_AT = "madoguchi_returned_at"
+
+
+def check_idle_connections(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has been idle (see IDLE_CHECK_SECONDS)."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection, record) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection, record, proxy) -> None:
+        returned = record.info.pop(_RETURNED_AT, None)
+        if returned is None or time.monotonic() - returned < IDLE_CHECK_SECONDS:
+            return  # new, or in steady use
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool drops this connection and hands out a new one.
+            raise DisconnectionError(f"an idle database connection was cut: {error}") from error
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -195,11 +220,13 @@ def make_engine(url: str, **kwargs) -> Engine:
             # Owner-only from the first byte; SQLite gives its -wal and -shm files the same mode.
             private_files.prepare_sqlite_file(Path(database_file).resolve())
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping") and not isinstance(engine.pool, NullPool):
+        check_idle_connections(engine)
+    return engine
 
 
 # Every session of the application refuses to change or delete audit rows, fills blind-index

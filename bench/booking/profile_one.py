@@ -8,7 +8,8 @@ Each booking is what one request does: a new session, madoguchi.booking.book on 
 places, the session closed. Bookings run one after another, so the numbers are a single booker's
 cost without contention. Round trips are counted with SQLAlchemy's events: every statement,
 every COMMIT and ROLLBACK, and on PostgreSQL the BEGIN the driver sends before a transaction's
-first statement and the pool's check of each connection it hands out (pool_pre_ping).
+first statement. (The pool checks a connection only after a second unused, which a connection
+booking after booking never is: madoguchi.db.IDLE_CHECK_SECONDS.)
 --summarize reads py-spy's raw samples and splits them by the package each sample was in
 (self time) and by the booking step it was under (inclusive time).
 """
@@ -77,12 +78,6 @@ class RoundTrips:
             # is a statement of its own and already counted above.
             @event.listens_for(engine, "begin")
             def _begin(_conn) -> None:
-                self.count += 1
-
-        if postgres and engine.pool._pre_ping:
-            # The application's pool checks each connection it hands out with a round trip.
-            @event.listens_for(engine, "checkout")
-            def _ping(*_args) -> None:
                 self.count += 1
 
 
