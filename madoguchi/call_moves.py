@@ -21,9 +21,11 @@ from typing import Any, NamedTuple
 
 from flask import current_app, has_app_context
 from redis import Redis
+from redis.connection import Connection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
-from madoguchi.redis_conn import get_redis
+from madoguchi.redis_conn import drop_held_connection, get_redis, held_connection
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +67,37 @@ def buffer(call_sid: str, entry: dict[str, Any]) -> bool:
     if client is None:
         return False
     text = json.dumps(entry, separators=(",", ":"))
-    try:
+    key = _key(call_sid)
+    for last_try in (False, True):
         try:
-            client.execute_command("EVALSHA", _BUFFER_SHA, 1, _key(call_sid), text,
-                                   EXPIRE_SECONDS)
-        except NoScriptError:
-            # A Redis new or restarted knows no script yet: EVAL runs it and keeps it.
-            client.execute_command("EVAL", _BUFFER_SCRIPT, 1, _key(call_sid), text,
-                                   EXPIRE_SECONDS)
-    except RedisError as error:
-        _failed("buffer", call_sid, error)
-        return False
-    return True
+            _push(held_connection(client), key, text)
+            return True
+        except RedisConnectionError as error:
+            drop_held_connection()
+            # Closed since its last command (Redis restarted, or dropped an idle client), which
+            # the pool would have noticed at checkout: once more on a new connection. Should
+            # the first try have reached Redis after all, the entry's id keeps it once.
+            if last_try:
+                _failed("buffer", call_sid, error)
+        except RedisError as error:
+            drop_held_connection()
+            _failed("buffer", call_sid, error)
+            return False
+        except BaseException:
+            drop_held_connection()  # cut off mid-command: what is left on it is unknown
+            raise
+    return False
+
+
+def _push(connection: Connection, key: str, text: str) -> None:
+    """RPUSH and EXPIRE in one round trip on the thread's own connection (held_connection)."""
+    try:
+        connection.send_command("EVALSHA", _BUFFER_SHA, 1, key, text, EXPIRE_SECONDS)
+        connection.read_response()
+    except NoScriptError:
+        # A Redis new or restarted knows no script yet: EVAL runs it and keeps it.
+        connection.send_command("EVAL", _BUFFER_SCRIPT, 1, key, text, EXPIRE_SECONDS)
+        connection.read_response()
 
 
 class Buffered(NamedTuple):

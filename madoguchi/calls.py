@@ -272,9 +272,16 @@ def _write_path(session: Session, call: Call, entries: list[dict[str, Any]]) -> 
         return
     session.execute(_HOLD_CALL_ROW, {"call_id": call.id})
     session.refresh(call, attribute_names=["path"])
-    written = {entry["id"] for entry in call.path or [] if "id" in entry}
-    new = [entry for entry in [*(move.entry for move in buffered), *entries]
-           if "id" not in entry or entry["id"] not in written]
+    kept = {entry["id"] for entry in call.path or [] if "id" in entry}
+    new = []
+    # Each id once: already in the row, or buffered twice (a push retried after its first try
+    # reached Redis unanswered).
+    for entry in [*(move.entry for move in buffered), *entries]:
+        if "id" in entry:
+            if entry["id"] in kept:
+                continue
+            kept.add(entry["id"])
+        new.append(entry)
     # Stable by time: a move written through while Redis was away keeps its place.
     merged = sorted([*(call.path or []), *new], key=lambda e: e.get("at", ""))
     call.path = merged[-MAX_PATH_ENTRIES:]  # a new list so the JSON column is seen as changed

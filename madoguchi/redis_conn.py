@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 from flask import Flask, current_app
 from redis import Redis
+from redis.connection import Connection
 
 # Short timeouts: a stalled Redis must never hold a caller's webhook for long.
 SOCKET_TIMEOUT = 1.0
 CONNECT_TIMEOUT = 1.0
+# A web thread may hold a connection of its own (held_connection) and have one more in use from
+# the pool: with serve's 48 threads and the live views' subscriptions, redis-py's default of 100
+# per process would be close.
+MAX_CONNECTIONS = 256
 
 
 def connect(url: str) -> Redis:
     """A Redis client with short timeouts for the given URL (redis://, unix://)."""
     return Redis.from_url(
-        url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT
+        url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT,
+        max_connections=MAX_CONNECTIONS,
     )
 
 
@@ -33,3 +42,42 @@ def get_redis() -> Redis:
         client = connect(url)
         current_app.extensions["madoguchi_redis"] = client
     return client
+
+
+class _Held(threading.local):
+    """The connection this thread keeps, with the pool and the process it came from."""
+
+    pool: object | None = None
+    pid: int = 0
+    connection: Connection | None = None
+
+
+_held = _Held()
+
+
+def held_connection(client: Redis) -> Connection:
+    """This thread's own connection from the client's pool, kept across its requests.
+
+    For the one command a menu answer sends: handing a connection out of the pool and back
+    (its lock, its check for stray data, a system call) cost about as much as the command.
+    Taken from the pool, it counts against the pool's limit like any other; after a fork the
+    child takes its own. Call drop_held_connection() after any error on it.
+    """
+    pool = client.connection_pool
+    pid = os.getpid()
+    if _held.connection is None or _held.pool is not pool or _held.pid != pid:
+        _held.connection = None
+        connection = pool.get_connection()
+        _held.pool, _held.pid, _held.connection = pool, pid, connection
+    return _held.connection
+
+
+def drop_held_connection() -> None:
+    """Close this thread's own connection and give it back (its state after an error is unknown)."""
+    connection, pool = _held.connection, _held.pool
+    _held.connection = _held.pool = None
+    if connection is None:
+        return
+    connection.disconnect()
+    if _held.pid == os.getpid():
+        pool.release(connection)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from redis import Redis
 from sqlalchemy import event, select
 
-from madoguchi import call_moves, calls
+from madoguchi import call_moves, calls, redis_conn
 from madoguchi.models import Call
 from tests.ivr.conftest import BASE, Caller, statements_during
 
@@ -240,3 +241,51 @@ def test_a_move_reaches_a_redis_that_knows_no_script_yet_and_expires_with_the_ca
     ttl = moves_redis.ttl(call_moves.KEY_PREFIX + "CA-fresh")
     assert call_moves.EXPIRE_SECONDS - 60 < ttl <= call_moves.EXPIRE_SECONDS
 
+
+
+def test_each_thread_buffers_on_a_connection_of_its_own_kept_across_requests(
+        app, moves_redis, monkeypatch):
+    seen: dict[str, object] = {}
+
+    def buffer_twice(name: str) -> None:
+        with app.app_context():
+            assert call_moves.buffer("CA-" + name, {"node": "menu", "id": 1})
+            first = redis_conn._held.connection
+        with app.app_context():  # the thread's next request
+            assert call_moves.buffer("CA-" + name, {"node": "book", "id": 2})
+            assert redis_conn._held.connection is first is not None
+        seen[name] = first
+
+    buffer_twice("main")
+    other = threading.Thread(target=buffer_twice, args=("other",))
+    other.start()
+    other.join()
+    assert set(seen) == {"main", "other"} and seen["main"] is not seen["other"]
+    # A process forked from this one must not share the parent's socket: it takes its own.
+    monkeypatch.setattr(redis_conn.os, "getpid", lambda: -1)
+    with app.app_context():
+        assert call_moves.buffer("CA-main", {"node": "faq", "id": 3})
+        assert redis_conn._held.connection is not seen["main"]
+
+
+def test_a_connection_redis_closed_is_replaced_and_the_move_kept_in_redis(app, moves_redis):
+    with app.app_context():
+        assert call_moves.buffer("CA-kept", {"node": "menu", "id": 1})
+        held = redis_conn._held.connection
+        held.send_command("CLIENT", "ID")
+        moves_redis.client_kill_filter(_id=held.read_response())  # as a restart would
+        assert call_moves.buffer("CA-kept", {"node": "book", "id": 2})
+        assert [move.entry["node"] for move in call_moves.pending("CA-kept")] == [
+            "menu", "book"]
+    assert call_moves._paused_until == 0.0  # no write-through: nothing had failed
+
+
+def test_a_move_buffered_twice_is_written_to_the_row_once(caller, moves_redis, db_session):
+    caller.dial()
+    caller.press("1")  # 日本語: the language question's move, buffered
+    key = call_moves.KEY_PREFIX + caller.call_sid
+    (raw,) = moves_redis.lrange(key, 0, -1)
+    moves_redis.rpush(key, raw)  # a push retried after its first try reached Redis
+    caller.post(f"{BASE}/voice/status", CallStatus="completed", SequenceNumber="5")
+    assert _nodes(_row(db_session, caller)) == ["incoming", "language"]
+    assert moves_redis.exists(key) == 0
