@@ -43,7 +43,10 @@ class Reply:
 
 def printable(raw: str | None, limit: int) -> str:
     """A form value without control characters (which no database column should hold)."""
-    return "".join(ch for ch in (raw or "") if ch.isprintable()).strip()[:limit]
+    text = raw or ""
+    if not text.isprintable():  # rare: most values are checked in one call, not per character
+        text = "".join(ch for ch in text if ch.isprintable())
+    return text.strip()[:limit]
 
 
 def clean_digits(raw: str | None) -> tuple[str, bool]:

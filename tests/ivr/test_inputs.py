@@ -7,7 +7,13 @@ from datetime import date
 import pytest
 
 from ivr.birthdate import parse_birth_date
-from madoguchi.voice.inputs import clean_digits, intent_of, names_language, read_reply
+from madoguchi.voice.inputs import (
+    clean_digits,
+    intent_of,
+    names_language,
+    printable,
+    read_reply,
+)
 from prompts import catalog
 
 TODAY = date(2026, 11, 23)
@@ -21,6 +27,18 @@ def test_star_and_hash_are_stripped_so_every_form_of_one_means_one(raw):
 @pytest.mark.parametrize("raw", ["*", "**", "*#", "***"])
 def test_stars_alone_are_a_bare_star_not_an_answer(raw):
     assert clean_digits(raw) == ("", True)
+
+
+@pytest.mark.parametrize(("raw", "kept"), [
+    ("CA0123", "CA0123"), (" inbound ", "inbound"), ("CA\x00\x1b[2J01\n", "CA[2J01"),
+    ("\u202e+8190", "+8190"), (None, ""), ("", ""), ("みどり市", "みどり市"),
+])
+def test_a_form_value_keeps_only_printable_characters(raw, kept):
+    assert printable(raw, 64) == kept
+
+
+def test_a_form_value_is_cut_to_its_limit_after_cleaning():
+    assert printable("\x00" * 10 + "A" * 100, 64) == "A" * 64
 
 
 def test_no_input_is_silence():
