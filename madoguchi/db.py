@@ -13,7 +13,7 @@ from typing import TypeVar
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -155,8 +155,11 @@ def check_idle_connections(engine: Engine) -> None:
         try:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as error:
-            # The pool drops this connection and hands out a new one.
-            raise DisconnectionError(f"an idle database connection was cut: {error}") from error
+            if not engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            # As pool_pre_ping: a new connection for this checkout, and every other connection
+            # made before now is replaced too (a restart cut them all).
+            raise InvalidatePoolError(f"an idle database connection was cut: {error}") from error
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -224,7 +227,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     engine = create_engine(url, **kwargs)
-    if not kwargs.get("pool_pre_ping") and not isinstance(engine.pool, NullPool):
+    if not kwargs.get("pool_pre_ping"):
         check_idle_connections(engine)
     return engine
 

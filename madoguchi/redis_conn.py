@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
+import weakref
+from os import getpid
 
 from flask import Flask, current_app
 from redis import Redis
-from redis.connection import Connection
+from redis.connection import Connection, ConnectionPool
 
 # Short timeouts: a stalled Redis must never hold a caller's webhook for long.
 SOCKET_TIMEOUT = 1.0
@@ -16,13 +17,16 @@ CONNECT_TIMEOUT = 1.0
 # the pool: with serve's 48 threads and the live views' subscriptions, redis-py's default of 100
 # per process would be close.
 MAX_CONNECTIONS = 256
+# A connection unused this long is checked (PING) before its next command: a kept connection
+# may sit idle as long as its thread, and a firewall may have dropped it without a word.
+HEALTH_CHECK_SECONDS = 30
 
 
 def connect(url: str) -> Redis:
     """A Redis client with short timeouts for the given URL (redis://, unix://)."""
     return Redis.from_url(
         url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT,
-        max_connections=MAX_CONNECTIONS,
+        max_connections=MAX_CONNECTIONS, health_check_interval=HEALTH_CHECK_SECONDS,
     )
 
 
@@ -47,12 +51,19 @@ def get_redis() -> Redis:
 class _Held(threading.local):
     """The connection this thread keeps, with the pool and the process it came from."""
 
-    pool: object | None = None
+    pool: ConnectionPool | None = None
     pid: int = 0
     connection: Connection | None = None
+    give_back: weakref.finalize | None = None
 
 
 _held = _Held()
+
+
+def _give_back(pool: ConnectionPool, pid: int, connection: Connection) -> None:
+    connection.disconnect()
+    if pid == getpid():  # never into a pool of the parent, after a fork
+        pool.release(connection)
 
 
 def held_connection(client: Redis) -> Connection:
@@ -60,24 +71,24 @@ def held_connection(client: Redis) -> Connection:
 
     For the one command a menu answer sends: handing a connection out of the pool and back
     (its lock, its check for stray data, a system call) cost about as much as the command.
-    Taken from the pool, it counts against the pool's limit like any other; after a fork the
-    child takes its own. Call drop_held_connection() after any error on it.
+    Taken from the pool, it counts against the pool's limit like any other, and goes back to
+    it when its thread ends; after a fork the child takes its own. Call drop_held_connection()
+    after any error on it.
     """
     pool = client.connection_pool
-    pid = os.getpid()
+    pid = getpid()
     if _held.connection is None or _held.pool is not pool or _held.pid != pid:
-        _held.connection = None
+        drop_held_connection()
         connection = pool.get_connection()
         _held.pool, _held.pid, _held.connection = pool, pid, connection
+        _held.give_back = weakref.finalize(threading.current_thread(), _give_back, pool, pid,
+                                           connection)
     return _held.connection
 
 
 def drop_held_connection() -> None:
     """Close this thread's own connection and give it back (its state after an error is unknown)."""
-    connection, pool = _held.connection, _held.pool
-    _held.connection = _held.pool = None
-    if connection is None:
-        return
-    connection.disconnect()
-    if _held.pid == os.getpid():
-        pool.release(connection)
+    give_back = _held.give_back
+    _held.connection = _held.pool = _held.give_back = None
+    if give_back is not None:
+        give_back()  # at most once: also what runs when the thread ends

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 
@@ -261,8 +262,15 @@ def test_each_thread_buffers_on_a_connection_of_its_own_kept_across_requests(
     other.start()
     other.join()
     assert set(seen) == {"main", "other"} and seen["main"] is not seen["other"]
-    # A process forked from this one must not share the parent's socket: it takes its own.
-    monkeypatch.setattr(redis_conn.os, "getpid", lambda: -1)
+    # The other thread has ended: its connection went back to the pool.
+    other = None
+    gc.collect()
+    with app.app_context():
+        pool = redis_conn.get_redis().connection_pool
+    assert seen["other"] in pool._available_connections
+    # A process forked from this one must not share the parent's socket: it takes its own,
+    # and leaves the parent's out of its copy of the pool.
+    monkeypatch.setattr(redis_conn, "getpid", lambda: -1)
     with app.app_context():
         assert call_moves.buffer("CA-main", {"node": "faq", "id": 3})
         assert redis_conn._held.connection is not seen["main"]

@@ -57,7 +57,14 @@ def _cut(engine: Engine, pid: int) -> None:
         killer.dispose()
 
 
-def test_a_connection_in_steady_use_is_not_checked_before_each_statement(pg_engine, pings):
+@pytest.fixture
+def steady(monkeypatch) -> None:
+    """However slow this machine is between two statements, the connection counts as in use."""
+    monkeypatch.setattr(db, "IDLE_CHECK_SECONDS", 3600.0)
+
+
+def test_a_connection_in_steady_use_is_not_checked_before_each_statement(
+        pg_engine, pings, steady):
     pid = _backend_pid(pg_engine)
     for _ in range(5):
         assert _backend_pid(pg_engine) == pid
@@ -81,7 +88,30 @@ def test_an_idle_connection_the_server_cut_is_replaced_without_an_error(
     assert pings == [1]
 
 
-def test_a_connection_cut_in_steady_use_fails_once_then_the_pool_is_renewed(pg_engine, pings):
+def test_after_a_cut_idle_connection_the_other_pooled_ones_are_replaced_too(monkeypatch, engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: set DATABASE_URL to a PostgreSQL database")
+    two = db.make_engine(engine.url.render_as_string(hide_password=False), pool_size=2,
+                         max_overflow=0)
+    try:
+        with two.connect() as first, two.connect() as second:
+            pids = [connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                    for connection in (first, second)]
+        for pid in pids:
+            _cut(two, pid)  # as a restart cuts them all
+        monkeypatch.setattr(db, "IDLE_CHECK_SECONDS", 0.0)
+        assert _backend_pid(two) not in pids  # the check found the cut and renewed the pool
+        monkeypatch.setattr(db, "IDLE_CHECK_SECONDS", 3600.0)  # no check: a renewed pool's
+        with two.connect() as first, two.connect() as second:
+            again = [connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                     for connection in (first, second)]
+        assert not set(again) & set(pids)
+    finally:
+        two.dispose()
+
+
+def test_a_connection_cut_in_steady_use_fails_once_then_the_pool_is_renewed(
+        pg_engine, pings, steady):
     pid = _backend_pid(pg_engine)
     _cut(pg_engine, pid)
     with pytest.raises(OperationalError):
