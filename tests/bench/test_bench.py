@@ -115,6 +115,25 @@ def test_the_webhooks_bench_measures_both_webhooks_beside_the_ceiling_in_process
     assert set(http["ratio_to_ceiling"]) == {"incoming", "menu"}
 
 
+@pytest.mark.slow
+def test_the_parts_bench_times_each_part_of_both_webhooks_and_counts_their_sleeps(tmp_path):
+    output = tmp_path / "parts.json"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "webhooks" / "parts.py"), "--backend", "sqlite",
+         "--calls", "20", "--output", str(output)],
+        capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    points = {point["webhook"]: point for point in json.loads(output.read_text())["points"]}
+    greeting, answer = points["incoming"]["madoguchi"], points["menu"]["madoguchi"]
+    assert "greeting: the call's insert" in greeting["parts_us_per_request"]
+    assert "menu answer: the move to Redis" in answer["parts_us_per_request"]
+    assert "greeting: the call's insert" not in answer["parts_us_per_request"]  # not measured
+    for point in points.values():
+        whole = point["madoguchi"]["cpu_us_per_request"]
+        assert 0 < point["madoguchi"]["parts_us_per_request"]["the view"] < whole
+        assert point["ceiling"]["cpu_us_per_request"] > 0
+
+
 _CALLGRIND_HEADER = Path("/usr/include/valgrind/callgrind.h")
 
 
