@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
+import time
 
 import pytest
 from redis import Redis
@@ -297,3 +298,19 @@ def test_a_move_buffered_twice_is_written_to_the_row_once(caller, moves_redis, d
     caller.post(f"{BASE}/voice/status", CallStatus="completed", SequenceNumber="5")
     assert _nodes(_row(db_session, caller)) == ["incoming", "language"]
     assert moves_redis.exists(key) == 0
+
+
+def test_a_kept_connection_unused_for_a_while_is_checked_before_its_next_move(
+        app, moves_redis, monkeypatch):
+    # A firewall may drop a connection that sat idle without a word: after the health check's
+    # interval, a PING goes first (and a dead connection is found there, not by the move).
+    monkeypatch.setattr(redis_conn, "HEALTH_CHECK_SECONDS", 1)
+    with app.app_context():
+        client = redis_conn.connect(app.extensions["madoguchi_redis_url"])
+        monkeypatch.setitem(app.extensions, "madoguchi_redis", client)
+        assert call_moves.buffer("CA-idle", {"node": "menu", "id": 1})
+        moves_redis.config_resetstat()
+        time.sleep(1.2)
+        assert call_moves.buffer("CA-idle", {"node": "book", "id": 2})
+        assert moves_redis.info("commandstats")["cmdstat_ping"]["calls"] == 1
+        assert [move.entry["node"] for move in call_moves.pending("CA-idle")] == ["menu", "book"]
