@@ -312,5 +312,6 @@ def test_a_kept_connection_unused_for_a_while_is_checked_before_its_next_move(
         moves_redis.config_resetstat()
         time.sleep(1.2)
         assert call_moves.buffer("CA-idle", {"node": "book", "id": 2})
-        assert moves_redis.info("commandstats")["cmdstat_ping"]["calls"] == 1
+        # At least: on a shared Redis (REDIS_URL) another client may ping too.
+        assert moves_redis.info("commandstats").get("cmdstat_ping", {}).get("calls", 0) >= 1
         assert [move.entry["node"] for move in call_moves.pending("CA-idle")] == ["menu", "book"]
