@@ -8,12 +8,13 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from madoguchi.settings import Settings, load_settings
+from madoguchi.web_app import MadoguchiFlask
 
 
 def create_app(settings: Settings | None = None, overrides: dict[str, Any] | None = None) -> Flask:
     """Build the web app: settings, database, Redis, and every blueprint."""
     settings = settings or load_settings()
-    app = Flask(__name__)
+    app = MadoguchiFlask(__name__)
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secrets.secret_key,
