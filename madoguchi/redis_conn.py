@@ -20,13 +20,18 @@ MAX_CONNECTIONS = 256
 # A connection unused this long is checked (PING) before its next command: a kept connection
 # may sit idle as long as its thread, and a firewall may have dropped it without a word.
 HEALTH_CHECK_SECONDS = 30
+RESP_VERSION = 2
 
 
 def connect(url: str) -> Redis:
     """A Redis client with short timeouts for the given URL (redis://, unix://)."""
+    # RESP2: a new connection needs no HELLO round trip. With RESP3, a HELLO whose answer
+    # came late (the machine busy with a burst of password checks) surfaced from redis-py as
+    # an AttributeError on a closed connection, not as the TimeoutError it was.
     return Redis.from_url(
         url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT,
         max_connections=MAX_CONNECTIONS, health_check_interval=HEALTH_CHECK_SECONDS,
+        protocol=RESP_VERSION,
     )
 
 
