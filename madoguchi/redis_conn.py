@@ -8,7 +8,14 @@ from os import getpid
 
 from flask import Flask, current_app
 from redis import Redis
-from redis.connection import Connection, ConnectionPool
+from redis.connection import (
+    Connection,
+    ConnectionPool,
+    SSLConnection,
+    UnixDomainSocketConnection,
+    parse_url,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 # Short timeouts: a stalled Redis must never hold a caller's webhook for long.
 SOCKET_TIMEOUT = 1.0
@@ -23,15 +30,53 @@ HEALTH_CHECK_SECONDS = 30
 RESP_VERSION = 2
 
 
+class ClosedReadFails:
+    """A read on a connection redis-py has already closed raises ConnectionError.
+
+    When a reply in a new connection's handshake comes late (the machine busy, say with a burst
+    of password checks), redis-py 8 closes the connection and can then read from it once more,
+    failing with an AttributeError: callers that handle Redis errors (a webhook writes through
+    to the database, the login limiter tries again) would answer 500 instead.
+    """
+
+    def read_response(self, *args, **kwargs):
+        """The reply, or ConnectionError when the connection was closed under the read."""
+        try:
+            return super().read_response(*args, **kwargs)  # type: ignore[misc]
+        except AttributeError as error:
+            parser = self._parser  # type: ignore[attr-defined]
+            # Open, a pure-Python parser has its buffer and hiredis its reader.
+            if getattr(parser, "_buffer", None) is None and getattr(parser, "_reader",
+                                                                    None) is None:
+                raise RedisConnectionError(
+                    "the Redis connection was closed during a read") from error
+            raise
+
+
+class TcpConnection(ClosedReadFails, Connection):
+    """redis:// connections."""
+
+
+class TlsConnection(ClosedReadFails, SSLConnection):
+    """rediss:// connections."""
+
+
+class UnixSocketConnection(ClosedReadFails, UnixDomainSocketConnection):
+    """unix:// connections (the embedded Redis)."""
+
+
+_CONNECTION_CLASSES = {Connection: TcpConnection, SSLConnection: TlsConnection,
+                       UnixDomainSocketConnection: UnixSocketConnection}
+
+
 def connect(url: str) -> Redis:
-    """A Redis client with short timeouts for the given URL (redis://, unix://)."""
-    # RESP2: a new connection needs no HELLO round trip. With RESP3, a HELLO whose answer
-    # came late (the machine busy with a burst of password checks) surfaced from redis-py as
-    # an AttributeError on a closed connection, not as the TimeoutError it was.
+    """A Redis client with short timeouts for the given URL (redis://, rediss://, unix://)."""
+    # RESP2: a new connection needs no HELLO round trip, one late reply fewer to fail on.
+    kind = parse_url(url).get("connection_class", Connection)
     return Redis.from_url(
         url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT,
         max_connections=MAX_CONNECTIONS, health_check_interval=HEALTH_CHECK_SECONDS,
-        protocol=RESP_VERSION,
+        protocol=RESP_VERSION, connection_class=_CONNECTION_CLASSES[kind],
     )
 
 

@@ -1,0 +1,43 @@
+"""The app's Redis connections: a read on a connection already closed fails as a Redis error."""
+
+from __future__ import annotations
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from madoguchi import redis_conn
+
+
+@pytest.mark.parametrize("url, kind", [
+    ("redis://127.0.0.1:6379/15", redis_conn.TcpConnection),
+    ("rediss://127.0.0.1:6380/15", redis_conn.TlsConnection),
+    ("unix:///run/redis.sock?db=15", redis_conn.UnixSocketConnection),
+])
+def test_every_kind_of_address_gets_a_connection_whose_closed_reads_fail_cleanly(url, kind):
+    pool = redis_conn.connect(url).connection_pool
+    assert pool.connection_class is kind
+    assert issubclass(kind, redis_conn.ClosedReadFails)
+
+
+def test_a_read_after_redis_py_closed_the_connection_is_a_connection_error(redis_url):
+    client = redis_conn.connect(redis_url)
+    connection = client.connection_pool.get_connection()
+    try:
+        connection.send_command("PING")
+        # What redis-py does when a handshake reply comes late: the connection is closed (its
+        # parser's buffer dropped), and then read from once more.
+        connection.disconnect()
+        with pytest.raises(RedisConnectionError, match="closed during a read"):
+            connection.read_response()
+    finally:
+        client.connection_pool.release(connection)
+        client.close()
+
+
+def test_an_open_connection_still_reads_its_replies(redis_url):
+    client = redis_conn.connect(redis_url)
+    try:
+        assert client.ping() is True
+        assert client.connection_pool.connection_kwargs["protocol"] == redis_conn.RESP_VERSION
+    finally:
+        client.close()
