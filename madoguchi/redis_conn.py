@@ -35,22 +35,22 @@ class ClosedReadFails:
 
     When a reply in a new connection's handshake comes late (the machine busy, say with a burst
     of password checks), redis-py 8 closes the connection and can then read from it once more,
-    failing with an AttributeError: callers that handle Redis errors (a webhook writes through
-    to the database, the login limiter tries again) would answer 500 instead.
+    failing with an AttributeError on the closed parser: callers that handle Redis errors (a
+    webhook writes through to the database, the login limiter tries again) would answer 500.
     """
 
     def read_response(self, *args, **kwargs):
-        """The reply, or ConnectionError when the connection was closed under the read."""
+        """The reply, or ConnectionError when the connection was closed before or under the read."""
+        if self._sock is None:  # type: ignore[attr-defined]
+            raise RedisConnectionError("the Redis connection was closed before a read")
         try:
             return super().read_response(*args, **kwargs)  # type: ignore[misc]
         except AttributeError as error:
-            parser = self._parser  # type: ignore[attr-defined]
-            # Open, a pure-Python parser has its buffer and hiredis its reader.
-            if getattr(parser, "_buffer", None) is None and getattr(parser, "_reader",
-                                                                    None) is None:
-                raise RedisConnectionError(
-                    "the Redis connection was closed during a read") from error
-            raise
+            # Only an attribute looked up on None (the parser's dropped buffer) means closed;
+            # any other AttributeError is a bug and stays one.
+            if error.obj is not None:
+                raise
+            raise RedisConnectionError("the Redis connection was closed during a read") from error
 
 
 class TcpConnection(ClosedReadFails, Connection):
@@ -69,14 +69,19 @@ _CONNECTION_CLASSES = {Connection: TcpConnection, SSLConnection: TlsConnection,
                        UnixDomainSocketConnection: UnixSocketConnection}
 
 
+def sturdy_options(url: str) -> dict:
+    """The protocol and connection class every client of the app's Redis uses, for this URL."""
+    # RESP2: a new connection sends no HELLO, one late handshake reply fewer to fail on.
+    kind = parse_url(url).get("connection_class", Connection)
+    return {"protocol": RESP_VERSION, "connection_class": _CONNECTION_CLASSES[kind]}
+
+
 def connect(url: str) -> Redis:
     """A Redis client with short timeouts for the given URL (redis://, rediss://, unix://)."""
-    # RESP2: a new connection needs no HELLO round trip, one late reply fewer to fail on.
-    kind = parse_url(url).get("connection_class", Connection)
     return Redis.from_url(
         url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT,
         max_connections=MAX_CONNECTIONS, health_check_interval=HEALTH_CHECK_SECONDS,
-        protocol=RESP_VERSION, connection_class=_CONNECTION_CLASSES[kind],
+        **sturdy_options(url),
     )
 
 

@@ -10,6 +10,7 @@ answer is: a missing field is still None, a coroutine view is still run to compl
 from __future__ import annotations
 
 import contextlib
+import types
 import weakref
 from collections.abc import Callable
 from inspect import iscoroutinefunction
@@ -54,7 +55,8 @@ class MadoguchiFlask(Flask):
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """Flask's ensure_sync, with whether a function is a coroutine function remembered."""
-        target = getattr(func, "__func__", func)  # a bound method is of its function's kind
+        # A bound method is of its function's kind (and a new object each time Flask gets it).
+        target = func.__func__ if isinstance(func, types.MethodType) else func
         try:
             plain = self._plain_functions[target]
         except (KeyError, TypeError):

@@ -16,6 +16,7 @@ from agent_console.services import line_watch
 from call_queue import callback_jobs
 from ivr import recordings_sweep
 from madoguchi import job_queues, maintenance, periodic
+from madoguchi.redis_conn import sturdy_options
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class AppWorker(Worker):
 
 def connect_worker_redis(url: str) -> Redis:
     """A Redis connection for the worker (RQ sets its own blocking timeouts)."""
-    return Redis.from_url(url)
+    return Redis.from_url(url, **sturdy_options(url))
 
 
 def run_worker(

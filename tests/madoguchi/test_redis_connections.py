@@ -27,10 +27,54 @@ def test_a_read_after_redis_py_closed_the_connection_is_a_connection_error(redis
         # What redis-py does when a handshake reply comes late: the connection is closed (its
         # parser's buffer dropped), and then read from once more.
         connection.disconnect()
-        with pytest.raises(RedisConnectionError, match="closed during a read"):
+        with pytest.raises(RedisConnectionError, match="closed before a read"):
             connection.read_response()
     finally:
         client.connection_pool.release(connection)
+        client.close()
+
+
+def test_a_read_whose_parser_was_dropped_under_it_is_a_connection_error(redis_url):
+    client = redis_conn.connect(redis_url)
+    connection = client.connection_pool.get_connection()
+    try:
+        connection.send_command("PING")
+        connection._parser._buffer = None  # closed by another path while the socket stays
+        with pytest.raises(RedisConnectionError, match="closed during a read"):
+            connection.read_response()
+    finally:
+        connection.disconnect()
+        client.connection_pool.release(connection)
+        client.close()
+
+
+def test_any_other_attribute_error_in_a_read_stays_a_bug(redis_url, monkeypatch):
+    client = redis_conn.connect(redis_url)
+    connection = client.connection_pool.get_connection()
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'Parser' object has no attribute 'missing'", obj=object())
+
+    try:
+        connection.send_command("PING")
+        monkeypatch.setattr(connection._parser, "read_response", broken)
+        with pytest.raises(AttributeError, match="missing"):
+            connection.read_response()
+    finally:
+        connection.disconnect()
+        client.connection_pool.release(connection)
+        client.close()
+
+
+def test_the_worker_connects_the_same_way(redis_url):
+    from madoguchi.worker import connect_worker_redis
+
+    client = connect_worker_redis(redis_url)
+    try:
+        assert issubclass(client.connection_pool.connection_class, redis_conn.ClosedReadFails)
+        assert client.connection_pool.connection_kwargs["protocol"] == redis_conn.RESP_VERSION
+        assert client.ping() is True
+    finally:
         client.close()
 
 

@@ -6,6 +6,8 @@ import gc
 import weakref
 
 import pytest
+from flask import Flask
+from werkzeug.exceptions import BadRequestKeyError
 
 from madoguchi import web_app
 from madoguchi.web_app import FormValues, MadoguchiFlask
@@ -37,6 +39,20 @@ class TestFormValues:
         assert values.get("CallDuration", -1, type=int) == -1
         assert values.get("Missing", -1, type=int) == -1
 
+    def test_an_absent_field_builds_no_http_exception(self, monkeypatch):
+        built = []
+        real = BadRequestKeyError.__init__
+
+        def counting(self, *args, **kwargs):
+            built.append(args)
+            real(self, *args, **kwargs)
+
+        monkeypatch.setattr(BadRequestKeyError, "__init__", counting)
+        values = form(("CallSid", "CA1"))
+        for name in ("Digits", "SpeechResult", "FinishedOnKey"):
+            assert values.get(name) is None
+        assert built == []
+
     def test_subscripting_an_absent_field_still_raises_as_before(self):
         with pytest.raises(KeyError):
             form()["Digits"]
@@ -63,6 +79,17 @@ class TestRequests:
 
 
 class TestEnsureSync:
+    def test_a_static_method_and_its_function_are_told_apart(self, monkeypatch):
+        app = MadoguchiFlask(__name__)
+        monkeypatch.setattr(app, "async_to_sync", lambda func: "synced")
+
+        async def view():
+            return "ok"
+
+        wrapped = staticmethod(view)
+        assert app.ensure_sync(wrapped) == Flask.ensure_sync(app, wrapped)  # as Flask decides
+        assert app.ensure_sync(view) == "synced"  # not taken for the static method's answer
+
     def test_a_plain_function_is_returned_as_it_is(self):
         app = MadoguchiFlask(__name__)
 
