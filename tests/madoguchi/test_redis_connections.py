@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from madoguchi import redis_conn
@@ -19,51 +22,39 @@ def test_every_kind_of_address_gets_a_connection_whose_closed_reads_fail_cleanly
     assert issubclass(kind, redis_conn.ClosedReadFails)
 
 
-def test_a_read_after_redis_py_closed_the_connection_is_a_connection_error(redis_url):
+@pytest.fixture
+def pinged(redis_url) -> Iterator[Connection]:
+    """A connection of the app's client that has sent a PING and not yet read the reply."""
     client = redis_conn.connect(redis_url)
     connection = client.connection_pool.get_connection()
-    try:
-        connection.send_command("PING")
-        # What redis-py does when a handshake reply comes late: the connection is closed (its
-        # parser's buffer dropped), and then read from once more.
-        connection.disconnect()
-        with pytest.raises(RedisConnectionError, match="closed before a read"):
-            connection.read_response()
-    finally:
-        client.connection_pool.release(connection)
-        client.close()
+    connection.send_command("PING")
+    yield connection
+    connection.disconnect()
+    client.connection_pool.release(connection)
+    client.close()
 
 
-def test_a_read_whose_parser_was_dropped_under_it_is_a_connection_error(redis_url):
-    client = redis_conn.connect(redis_url)
-    connection = client.connection_pool.get_connection()
-    try:
-        connection.send_command("PING")
-        connection._parser._buffer = None  # closed by another path while the socket stays
-        with pytest.raises(RedisConnectionError, match="closed during a read"):
-            connection.read_response()
-    finally:
-        connection.disconnect()
-        client.connection_pool.release(connection)
-        client.close()
+def test_a_read_after_redis_py_closed_the_connection_is_a_connection_error(pinged):
+    # What redis-py does when a handshake reply comes late: the connection is closed (its
+    # parser's buffer dropped), and then read from once more.
+    pinged.disconnect()
+    with pytest.raises(RedisConnectionError, match="closed before a read"):
+        pinged.read_response()
 
 
-def test_any_other_attribute_error_in_a_read_stays_a_bug(redis_url, monkeypatch):
-    client = redis_conn.connect(redis_url)
-    connection = client.connection_pool.get_connection()
+def test_a_read_whose_parser_was_dropped_under_it_is_a_connection_error(pinged):
+    pinged._parser._buffer = None  # closed by another path while the socket stays
+    with pytest.raises(RedisConnectionError, match="closed during a read"):
+        pinged.read_response()
 
+
+def test_any_other_attribute_error_in_a_read_stays_a_bug(pinged, monkeypatch):
     def broken(*args, **kwargs):
         raise AttributeError("'Parser' object has no attribute 'missing'", obj=object())
 
-    try:
-        connection.send_command("PING")
-        monkeypatch.setattr(connection._parser, "read_response", broken)
-        with pytest.raises(AttributeError, match="missing"):
-            connection.read_response()
-    finally:
-        connection.disconnect()
-        client.connection_pool.release(connection)
-        client.close()
+    monkeypatch.setattr(pinged._parser, "read_response", broken)
+    with pytest.raises(AttributeError, match="missing"):
+        pinged.read_response()
 
 
 def test_the_worker_connects_the_same_way(redis_url):
