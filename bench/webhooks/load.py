@@ -13,6 +13,7 @@ import aiohttp
 from twilio.request_validator import RequestValidator
 
 from bench._results import percentile
+from bench.cpu_use import CpuMeter, Finder, named, this_process, tree_of
 from bench.stack import VENV_BIN, Stack, free_port, wait_until_serving
 from bench.webhooks import inprocess
 
@@ -72,16 +73,48 @@ async def _drive(base_url: str, public_base: str, auth_token: str, concurrency: 
             "errors": sum(errors.values()), "error_causes": errors}
 
 
-def measure_app(base_url: str, public_base: str, auth_token: str, args) -> dict:
+def cpu_groups(server: subprocess.Popen) -> dict[str, Finder]:
+    """Where a webhook's CPU time goes: the server's processes (web, and serve's worker),
+    the database server, Redis (serve's own or the machine's), and this load generator."""
+    return {"web": tree_of(server.pid, without=("redis-server", "postgres")),
+            "postgresql": named("postgres"), "redis": named("redis-server"),
+            "load generator": this_process()}
+
+
+def _metered(drive, groups: dict[str, Finder]) -> dict:
+    """Run one phase of load; its result with the CPU milliseconds per answered request."""
+    meter = CpuMeter(groups)
+    meter.start()
+    result = asyncio.run(drive)
+    used = meter.stop()
+    requests = max(result["requests"], 1)
+    result["cpu_ms_per_request"] = {name: round(seconds * 1000 / requests, 3)
+                                    for name, seconds in used.items()}
+    return result
+
+
+def measure_app(base_url: str, public_base: str, auth_token: str, args,
+                groups: dict[str, Finder]) -> dict:
     """/voice/incoming, then menu answers (Digits=1) of the calls the first run made."""
     made: list[str] = []
     menu_paths: dict[str, str] = {}
-    incoming = asyncio.run(_drive(base_url, public_base, auth_token, args.concurrency,
-                                  args.seconds, lambda sid: ("/voice/incoming", {}), [], made,
-                                  menu_paths))
-    menu = asyncio.run(_drive(
-        base_url, public_base, auth_token, args.concurrency, args.seconds,
-        lambda sid: (menu_paths.get(sid) or inprocess.menu_path(), {"Digits": "1"}), made, []))
+    incoming = _metered(_drive(base_url, public_base, auth_token, args.concurrency,
+                               args.seconds, lambda sid: ("/voice/incoming", {}), [], made,
+                               menu_paths), groups)
+    ungreeted = 0
+
+    def menu_answer(sid: str) -> tuple[str, dict[str, str]]:
+        # Once the greeted calls run out, new ones answer with the state a greeting hands out.
+        nonlocal ungreeted
+        path = menu_paths.get(sid)
+        if path is None:
+            ungreeted += 1
+            path = inprocess.menu_path()
+        return path, {"Digits": "1"}
+
+    menu = _metered(_drive(base_url, public_base, auth_token, args.concurrency, args.seconds,
+                           menu_answer, made, []), groups)
+    menu["answers_without_their_own_greeting"] = ungreeted
     return {"incoming": incoming, "menu": menu,
             "errors": incoming["errors"] + menu["errors"]}
 
@@ -100,39 +133,45 @@ def side_by_side(stack: Stack, args, label: str, processes: int | None = None) -
     try:
         if label == "postgresql":
             server = f"gunicorn -w {args.workers} --threads {args.threads} gthread"
-            stack.gunicorn("madoguchi:create_app()", app_port, workers=args.workers,
-                           threads=args.threads, name="madoguchi")
-            stack.gunicorn("bench.callers.ceiling_app:create_app()", ceiling_port,
-                           workers=args.workers, threads=args.threads, name="ceiling")
+            app_server = stack.gunicorn("madoguchi:create_app()", app_port,
+                                        workers=args.workers, threads=args.threads,
+                                        name="madoguchi")
+            ceiling_server = stack.gunicorn("bench.callers.ceiling_app:create_app()",
+                                            ceiling_port, workers=args.workers,
+                                            threads=args.threads, name="ceiling")
         else:
             from madoguchi.serve import WEB_THREADS
 
             env = {k: v for k, v in stack.env(app_port).items()
                    if k not in ("DATABASE_URL", "REDIS_URL")}
-            _start(stack, "madoguchi", [str(VENV_BIN / "madoguchi"), "serve", "--port",
-                                        str(app_port), "--web-processes", str(processes)],
-                   env, app_port)
+            app_server = _start(stack, "madoguchi", [str(VENV_BIN / "madoguchi"), "serve",
+                                                     "--port", str(app_port),
+                                                     "--web-processes", str(processes)],
+                                env, app_port)
             if processes > 1:
                 # The ceiling under what serve runs: gunicorn gthread, as many processes and
                 # threads, so the ratio compares the apps and not the servers.
                 server = (f"madoguchi serve --web-processes {processes} (gunicorn -w "
                           f"{processes} gthread, {WEB_THREADS} threads each)")
-                stack.gunicorn("bench.callers.ceiling_app:create_app()", ceiling_port,
-                               workers=processes, threads=WEB_THREADS, name="ceiling")
+                ceiling_server = stack.gunicorn("bench.callers.ceiling_app:create_app()",
+                                                ceiling_port, workers=processes,
+                                                threads=WEB_THREADS, name="ceiling")
             else:
                 server = f"madoguchi serve --web-processes 1 (waitress, {WEB_THREADS} threads)"
-                _start(stack, "ceiling", [str(VENV_BIN / "waitress-serve"), "--listen",
-                                          f"127.0.0.1:{ceiling_port}", "--threads",
-                                          str(WEB_THREADS), "--call",
-                                          "bench.callers.ceiling_app:create_app"],
-                       {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-                       ceiling_port)
+                ceiling_server = _start(
+                    stack, "ceiling",
+                    [str(VENV_BIN / "waitress-serve"), "--listen", f"127.0.0.1:{ceiling_port}",
+                     "--threads", str(WEB_THREADS), "--call",
+                     "bench.callers.ceiling_app:create_app"],
+                    {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+                    ceiling_port)
         public_app = stack.env(app_port)["PUBLIC_BASE_URL"]
         apps = {
             "madoguchi": measure_app(f"http://127.0.0.1:{app_port}", public_app,
-                                     stack.auth_token, args),
+                                     stack.auth_token, args, cpu_groups(app_server)),
             "ceiling": measure_app(f"http://127.0.0.1:{ceiling_port}",
-                                   f"http://127.0.0.1:{ceiling_port}", stack.auth_token, args),
+                                   f"http://127.0.0.1:{ceiling_port}", stack.auth_token, args,
+                                   cpu_groups(ceiling_server)),
         }
     finally:
         stack.stop()
@@ -158,6 +197,9 @@ def print_http(point: dict) -> None:
             print(f"  {app:9} {name:8} {side['requests_per_second']:8.1f} req/s  p50 "
                   f"{side['p50_ms']:.1f} p99 {side['p99_ms']:.1f} max {side['max_ms']:.1f} ms  "
                   f"errors {side['errors']} {side['error_causes'] or ''}")
+            cpu = side["cpu_ms_per_request"]
+            shares = ", ".join(f"{group} {ms:.3f}" for group, ms in cpu.items())
+            print(f"  {'':9} {'':8} CPU ms per request: {shares}; all {sum(cpu.values()):.3f}")
     print(f"  ratio to ceiling: {point['ratio_to_ceiling']}")
 
 

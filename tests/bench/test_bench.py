@@ -110,8 +110,14 @@ def test_the_webhooks_bench_measures_both_webhooks_beside_the_ceiling_in_process
     (http,) = results["http"]
     for app in ("madoguchi", "ceiling"):
         assert http["apps"][app]["errors"] == 0
-        assert http["apps"][app]["incoming"]["requests"] > 0
-        assert http["apps"][app]["menu"]["requests"] > 0
+        for name in ("incoming", "menu"):
+            side = http["apps"][app][name]
+            assert side["requests"] > 0
+            # Where each answer's CPU time went: the web processes did the work.
+            assert set(side["cpu_ms_per_request"]) == {"web", "postgresql", "redis",
+                                                       "load generator"}
+            assert side["cpu_ms_per_request"]["web"] > 0
+        assert http["apps"][app]["menu"]["answers_without_their_own_greeting"] >= 0
     assert set(http["ratio_to_ceiling"]) == {"incoming", "menu"}
 
 
