@@ -34,14 +34,6 @@ def _cpu_seconds(process: psutil.Process) -> float | None:
     return times.user + times.system
 
 
-def _key(process: psutil.Process) -> tuple[int, float] | None:
-    # The start time with the pid: a pid reused during the phase is another process.
-    try:
-        return process.pid, process.create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return None
-
-
 def tree_of(pid: int, *, without: Iterable[str] = ()) -> Finder:
     """The process pid and all its descendants, except those whose name is in `without`."""
     left_out = set(without)
@@ -75,12 +67,15 @@ def _name(process: psutil.Process) -> str | None:
         return None
 
 
-def _snapshot(finder: Finder) -> dict[tuple[int, float], float]:
+def _snapshot(finder: Finder) -> dict[psutil.Process, float]:
+    # Keyed by the process itself: psutil tells two processes apart by pid and start time
+    # (a pid reused during the phase is another process), and a step of the wall clock
+    # does not change that identity, as it would a key built on create_time().
     taken = {}
     for process in finder():
-        key, seconds = _key(process), _cpu_seconds(process)
-        if key is not None and seconds is not None:
-            taken[key] = seconds
+        seconds = _cpu_seconds(process)
+        if seconds is not None:
+            taken[process] = seconds
     return taken
 
 
@@ -89,7 +84,7 @@ class CpuMeter:
 
     def __init__(self, groups: dict[str, Finder]) -> None:
         self.groups = groups
-        self._before: dict[str, dict[tuple[int, float], float]] = {}
+        self._before: dict[str, dict[psutil.Process, float]] = {}
 
     def start(self) -> None:
         """Note every group's CPU time now."""
@@ -101,6 +96,6 @@ class CpuMeter:
         for name, finder in self.groups.items():
             before = self._before.get(name, {})
             now = _snapshot(finder)
-            used[name] = round(sum(seconds - before.get(key, 0.0)
-                                   for key, seconds in now.items()), 3)
+            used[name] = round(sum(seconds - before.get(process, 0.0)
+                                   for process, seconds in now.items()), 3)
         return used

@@ -29,13 +29,16 @@ def signed_post(client, validator: RequestValidator, base: str, path: str, form:
 
 
 def menu_path(lang: str = "ja") -> str:
-    """A main-menu action URL with a fresh nonce, for an answer whose greeting was not sent.
+    """A main-menu action URL with a fresh nonce, for an answer that follows no greeting."""
+    query = {"a": "0", "k": secrets.token_hex(4), "l": lang, "q": "1"}
+    return "/voice/step/menu?" + urlencode(sorted(query.items()))
 
-    It carries the state Madoguchi's greeting hands a caller whose number is not registered
-    (silent so far, `r=0`), as every caller's menu answer follows a greeting: without `r`
-    the answer would look the number up in the database, which no menu answer after a
-    greeting does.
-    """
+
+def menu_path_as_greeted(lang: str = "ja") -> str:
+    """A main-menu action URL with the state Madoguchi's greeting hands a caller whose number
+    is not registered (silent so far, `r=0`), for an answer whose greeting was not sent."""
+    # Every caller's menu answer follows a greeting, which says whether the number is
+    # registered: without `r` the answer would look the number up, which none does.
     query = {"a": "0", "k": secrets.token_hex(4), "l": lang, "q": "1", "r": "0"}
     return "/voice/step/menu?" + urlencode(sorted(query.items()))
 

@@ -74,8 +74,8 @@ async def _drive(base_url: str, public_base: str, auth_token: str, concurrency: 
 
 
 def cpu_groups(server: subprocess.Popen) -> dict[str, Finder]:
-    """Where a webhook's CPU time goes: the server's processes (web, and serve's worker),
-    the database server, Redis (serve's own or the machine's), and this load generator."""
+    """The server's processes, the database's, Redis's and this load generator's."""
+    # The server's tree holds serve's worker too, and serve's own Redis, counted as Redis.
     return {"web": tree_of(server.pid, without=("redis-server", "postgres")),
             "postgresql": named("postgres"), "redis": named("redis-server"),
             "load generator": this_process()}
@@ -104,12 +104,13 @@ def measure_app(base_url: str, public_base: str, auth_token: str, args,
     ungreeted = 0
 
     def menu_answer(sid: str) -> tuple[str, dict[str, str]]:
-        # Once the greeted calls run out, new ones answer with the state a greeting hands out.
+        # The menu answers outrun the calls the greetings made: counted, as they do not
+        # answer the state a greeting of this run handed out.
         nonlocal ungreeted
         path = menu_paths.get(sid)
         if path is None:
             ungreeted += 1
-            path = inprocess.menu_path()
+            path = inprocess.menu_path_as_greeted()
         return path, {"Digits": "1"}
 
     menu = _metered(_drive(base_url, public_base, auth_token, args.concurrency, args.seconds,

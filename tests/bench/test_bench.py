@@ -117,7 +117,7 @@ def test_the_webhooks_bench_measures_both_webhooks_beside_the_ceiling_in_process
             assert set(side["cpu_ms_per_request"]) == {"web", "postgresql", "redis",
                                                        "load generator"}
             assert side["cpu_ms_per_request"]["web"] > 0
-        assert http["apps"][app]["menu"]["answers_without_their_own_greeting"] >= 0
+        assert isinstance(http["apps"][app]["menu"]["answers_without_their_own_greeting"], int)
     assert set(http["ratio_to_ceiling"]) == {"incoming", "menu"}
 
 

@@ -2,65 +2,105 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
 
+import psutil
+
 from bench.cpu_use import CpuMeter, named, this_process, tree_of
 
-BUSY = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
+# Burns 0.4 s of its own CPU, then stays (so the meter can read it) until killed.
+BUSY = ("import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
+        "time.sleep(60)\n")
+
+
+def _spawn(code: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, text=True)
+
+
+def _chain(busy_after_go: bool) -> str:
+    """A process that starts a child, which starts the busy grandchild: at once, or on "go"."""
+    grandchild = f"subprocess.run([sys.executable, '-c', {BUSY!r}])"
+    child = ("import subprocess, sys\n"
+             + ("sys.stdin.readline()\n" if busy_after_go else "")
+             + grandchild + "\n")
+    return (f"import subprocess, sys, time\n"
+            f"subprocess.Popen([sys.executable, '-c', {child!r}], stdin=sys.stdin)\n"
+            f"time.sleep(60)\n")
+
+
+def _kill_tree(root: subprocess.Popen) -> None:
+    for process in tree_of(root.pid)():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    root.wait()
+    root.stdin.close()
+
+
+def _busy_grandchild_found(root: subprocess.Popen) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if len(list(tree_of(root.pid)())) == 3:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_a_busy_grandchild_counts_in_its_grandparents_tree_and_not_in_another_group():
-    parent = subprocess.Popen([sys.executable, "-c",
-                               f"import subprocess, sys\n"
-                               f"sys.stdin.readline()\n"
-                               f"subprocess.run([sys.executable, '-c', {BUSY!r}])\n"
-                               f"import time; time.sleep(30)\n"],
-                              stdin=subprocess.PIPE, text=True)
+    root = _spawn(_chain(busy_after_go=True))
     try:
-        meter = CpuMeter({"tree": tree_of(parent.pid), "nobody": named("no-such-process-name")})
+        meter = CpuMeter({"tree": tree_of(root.pid), "nobody": named("no-such-process-name")})
         meter.start()
-        parent.stdin.write("go\n")  # the work starts only once the meter has its snapshot
-        parent.stdin.flush()
-        deadline = time.monotonic() + 20
+        root.stdin.write("go\n")  # the work starts only once the meter has its snapshot
+        root.stdin.flush()
+        assert _busy_grandchild_found(root)
+        deadline = time.monotonic() + 30
         used = meter.stop()
-        # The grandchild burns 0.4 s of CPU and exits; the meter reads it while it lives.
-        while used["tree"] < 0.2 and time.monotonic() < deadline:
+        while used["tree"] < 0.4 and time.monotonic() < deadline:
             time.sleep(0.05)
             used = meter.stop()
-        assert used["tree"] >= 0.2
+        assert 0.4 <= used["tree"] < 1.0  # the burn, and the small start-up of two processes
         assert used["nobody"] == 0
     finally:
-        parent.kill()
-        parent.wait()
-        parent.stdin.close()
+        _kill_tree(root)
 
 
-def test_a_tree_holds_the_process_and_its_children_but_not_those_left_out_by_name():
-    parent = subprocess.Popen([sys.executable, "-c",
-                               "import subprocess, sys, time\n"
-                               "subprocess.Popen([sys.executable, '-c', 'import time; "
-                               "time.sleep(30)'])\n"
-                               "time.sleep(30)\n"])
+def test_cpu_used_before_the_phase_is_not_counted():
+    root = _spawn(_chain(busy_after_go=False))
     try:
-        deadline = time.monotonic() + 20
-        while len(list(tree_of(parent.pid)())) < 2 and time.monotonic() < deadline:
+        assert _busy_grandchild_found(root)
+        (child,) = psutil.Process(root.pid).children()
+        (busy,) = child.children()
+        deadline = time.monotonic() + 30
+        while sum(busy.cpu_times()[:2]) < 0.4 and time.monotonic() < deadline:
             time.sleep(0.05)
-        everyone = list(tree_of(parent.pid)())
-        assert parent.pid in {process.pid for process in everyone} and len(everyone) == 2
-        name = everyone[0].name()
-        assert list(tree_of(parent.pid, without=(name,))()) == []
+        assert sum(busy.cpu_times()[:2]) >= 0.4  # the burn is over: the tree only sleeps now
+        meter = CpuMeter({"tree": tree_of(root.pid)})
+        meter.start()
+        time.sleep(0.2)
+        assert meter.stop()["tree"] < 0.1
     finally:
-        for process in tree_of(parent.pid)():
-            process.kill()
-        parent.wait()
+        _kill_tree(root)
 
 
-def test_this_process_counts_its_own_work():
+def test_a_tree_leaves_out_the_processes_named_and_keeps_the_others():
+    root = _spawn(_chain(busy_after_go=False))
+    try:
+        assert _busy_grandchild_found(root)
+        name = psutil.Process(root.pid).name()
+        assert list(tree_of(root.pid, without=(name,))()) == []
+        assert len(list(tree_of(root.pid, without=("no-such-process-name",))())) == 3
+    finally:
+        _kill_tree(root)
+
+
+def test_this_process_counts_its_own_work_and_not_what_it_did_before():
     meter = CpuMeter({"me": this_process()})
     meter.start()
     end = time.process_time() + 0.2
     while time.process_time() < end:
         pass
-    assert meter.stop()["me"] >= 0.15
+    # This test process has used far more than a second before the phase.
+    assert 0.2 <= meter.stop()["me"] < 0.6
