@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from madoguchi.db import ONE_STATEMENT, make_engine
-from madoguchi.sqlite_turn import LOCK_SUFFIX
+from madoguchi.sqlite_turn import LOCK_SUFFIX, WriterTurn
 
 try:
     import fcntl
@@ -287,3 +287,66 @@ def test_a_one_statement_insert_whose_returned_rows_were_not_read_frees_the_lock
         del unread
     with sqlite_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM counters")).scalar_one() == 2
+
+
+def test_a_writer_that_lets_the_turn_go_and_asks_again_queues_behind_the_one_waiting():
+    # A plain lock goes back to the thread that let it go, which is still running: under a
+    # surge, a greeting could wait through many turns. Writers are served in order.
+    turn = WriterTurn(None)
+    order: list[str] = []
+    assert turn.acquire(timeout=5)
+
+    def other_writer() -> None:
+        assert turn.acquire(timeout=5)
+        order.append("the one waiting")
+        time.sleep(0.05)
+        turn.release()
+
+    waiting = threading.Thread(target=other_writer)
+    waiting.start()
+    time.sleep(0.3)  # it is waiting now
+    turn.release()
+    assert turn.acquire(timeout=5)
+    order.append("the one that let go")
+    turn.release()
+    waiting.join()
+    assert order == ["the one waiting", "the one that let go"]
+
+
+def test_a_writer_that_gave_up_waiting_is_never_handed_the_turn_later():
+    turn = WriterTurn(None)
+    assert turn.acquire(timeout=5)
+    gave_up: list[bool] = []
+    waiter = threading.Thread(target=lambda: gave_up.append(not turn.acquire(timeout=0.1)))
+    waiter.start()
+    waiter.join()
+    assert gave_up == [True]
+    turn.release()
+    started = time.monotonic()
+    assert turn.acquire(timeout=5)  # free at once: nobody left in the queue holds it
+    assert time.monotonic() - started < 1.0
+    turn.release()
+    with pytest.raises(RuntimeError):
+        turn.release()  # let go twice: a bug, said at once
+
+
+def test_writers_of_one_process_are_served_in_the_order_they_came():
+    turn = WriterTurn(None)
+    order: list[int] = []
+    assert turn.acquire(timeout=5)
+
+    def writer(number: int) -> None:
+        assert turn.acquire(timeout=10)
+        order.append(number)
+        turn.release()
+
+    threads = []
+    for number in range(8):
+        thread = threading.Thread(target=writer, args=(number,))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.05)  # each asks after the one before
+    turn.release()
+    for thread in threads:
+        thread.join()
+    assert order == list(range(8))
