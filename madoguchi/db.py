@@ -94,8 +94,8 @@ def _wait_for_turn(connection, turn: WriterTurn) -> None:
     if turn.acquire(timeout=_TURN_SECONDS):
         connection.info[_SQLITE_TURN] = turn
     else:
-        # A writer of this thread holds the turn (nested sessions): SQLite's own busy
-        # timeout orders the two.
+        # A writer of this thread holds the turn (nested sessions), or a long queue formed:
+        # SQLite's own busy timeout orders this writer and the one holding the turn.
         log.warning("waited %d s for this process's SQLite writer; going on", _TURN_SECONDS)
 
 

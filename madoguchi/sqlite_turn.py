@@ -39,8 +39,14 @@ class FairMutex:
         self._held = False
         self._waiting: deque[threading.Lock] = deque()
 
+    @property
+    def waiting(self) -> int:
+        """How many threads wait for the mutex now."""
+        return len(self._waiting)
+
     def acquire(self, timeout: float) -> bool:
-        """Wait up to timeout seconds for the mutex, behind those already waiting."""
+        """Wait behind those already waiting; True once held (also if handed over as the
+        timeout ran out), False after timeout seconds without it."""
         with self._guard:
             if not self._held and not self._waiting:
                 self._held = True
@@ -49,14 +55,26 @@ class FairMutex:
             baton = threading.Lock()
             baton.acquire()
             self._waiting.append(baton)
-        if baton.acquire(timeout=timeout):
-            return True
+        try:
+            if baton.acquire(timeout=timeout):
+                return True
+        except BaseException:
+            self._leave(baton, keep=False)  # interrupted (Ctrl-C): nobody is left holding it
+            raise
+        return self._leave(baton, keep=True)
+
+    def _leave(self, baton: threading.Lock, *, keep: bool) -> bool:
+        """Stop waiting; True when the mutex was handed over meanwhile and is kept."""
         with self._guard:
             try:
                 self._waiting.remove(baton)
             except ValueError:
-                return True  # handed over between the timeout and the guard: it is ours
-            return False
+                pass  # handed over between the wait's end and the guard: it is ours
+            else:
+                return False
+        if not keep:
+            self.release()
+        return keep
 
     def release(self) -> None:
         """Hand the mutex to the longest waiter, or free it when nobody waits."""
@@ -73,7 +91,9 @@ class WriterTurn:
     """The turn to write to one SQLite file: a mutex, and a file lock between processes."""
 
     def __init__(self, database_file: Path | None) -> None:
+        # One mutex per process: a fork copies the parent's, with whatever its threads held.
         self._mutex = FairMutex()
+        self._mutex_pid = os.getpid()
         self._path = (database_file.with_name(database_file.name + LOCK_SUFFIX)
                       if database_file is not None and fcntl is not None else None)
         # One descriptor per process: flock belongs to the open file, which a fork shares.
@@ -85,8 +105,15 @@ class WriterTurn:
         """True when writers of other processes take turns with this one's."""
         return self._path is not None
 
+    @property
+    def waiting(self) -> int:
+        """How many of this process's threads wait for the turn now."""
+        return self._mutex.waiting
+
     def acquire(self, timeout: float) -> bool:
         """Wait for the turn (up to timeout for this process's mutex); False if not had."""
+        if self._mutex_pid != os.getpid():
+            self._mutex, self._mutex_pid = FairMutex(), os.getpid()
         if not self._mutex.acquire(timeout=timeout):
             return False
         try:

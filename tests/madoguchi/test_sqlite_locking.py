@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -289,6 +290,13 @@ def test_a_one_statement_insert_whose_returned_rows_were_not_read_frees_the_lock
         assert conn.execute(text("SELECT count(*) FROM counters")).scalar_one() == 2
 
 
+def _until_waiting(turn: WriterTurn, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while turn.waiting < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert turn.waiting == count
+
+
 def test_a_writer_that_lets_the_turn_go_and_asks_again_queues_behind_the_one_waiting():
     # A plain lock goes back to the thread that let it go, which is still running: under a
     # surge, a greeting could wait through many turns. Writers are served in order.
@@ -297,56 +305,77 @@ def test_a_writer_that_lets_the_turn_go_and_asks_again_queues_behind_the_one_wai
     assert turn.acquire(timeout=5)
 
     def other_writer() -> None:
-        assert turn.acquire(timeout=5)
+        assert turn.acquire(timeout=30)
         order.append("the one waiting")
-        time.sleep(0.05)
         turn.release()
 
     waiting = threading.Thread(target=other_writer)
     waiting.start()
-    time.sleep(0.3)  # it is waiting now
+    _until_waiting(turn, 1)
     turn.release()
-    assert turn.acquire(timeout=5)
+    assert turn.acquire(timeout=30)
     order.append("the one that let go")
     turn.release()
     waiting.join()
     assert order == ["the one waiting", "the one that let go"]
 
 
-def test_a_writer_that_gave_up_waiting_is_never_handed_the_turn_later():
+def test_writers_who_ask_again_at_once_go_to_the_back_of_the_queue():
+    turn = WriterTurn(None)
+    order: list[int] = []
+    assert turn.acquire(timeout=5)
+
+    def writer(number: int) -> None:
+        for _ in range(3):
+            assert turn.acquire(timeout=30)
+            order.append(number)
+            turn.release()  # and at once asks again, behind everyone waiting
+
+    threads = [threading.Thread(target=writer, args=(number,)) for number in range(4)]
+    for number, thread in enumerate(threads):
+        thread.start()
+        _until_waiting(turn, number + 1)  # each asks after the one before
+    turn.release()
+    for thread in threads:
+        thread.join()
+    assert order == [0, 1, 2, 3] * 3
+
+
+def test_a_writer_that_gave_up_waiting_leaves_the_queue_and_the_turn_comes_free():
     turn = WriterTurn(None)
     assert turn.acquire(timeout=5)
     gave_up: list[bool] = []
     waiter = threading.Thread(target=lambda: gave_up.append(not turn.acquire(timeout=0.1)))
     waiter.start()
     waiter.join()
-    assert gave_up == [True]
+    assert gave_up == [True] and turn.waiting == 0
     turn.release()
     started = time.monotonic()
-    assert turn.acquire(timeout=5)  # free at once: nobody left in the queue holds it
+    assert turn.acquire(timeout=5)  # free at once: not handed to the one who left
     assert time.monotonic() - started < 1.0
     turn.release()
     with pytest.raises(RuntimeError):
         turn.release()  # let go twice: a bug, said at once
 
 
-def test_writers_of_one_process_are_served_in_the_order_they_came():
+def test_a_writer_interrupted_while_waiting_leaves_the_turn_to_the_others():
     turn = WriterTurn(None)
-    order: list[int] = []
-    assert turn.acquire(timeout=5)
+    holder_has_it, holder_may_go = threading.Event(), threading.Event()
 
-    def writer(number: int) -> None:
-        assert turn.acquire(timeout=10)
-        order.append(number)
-        turn.release()
+    def holder() -> None:
+        assert turn.acquire(timeout=5)
+        holder_has_it.set()
+        holder_may_go.wait(60)
+        turn.release()  # hands the turn to the waiter, unless it left the queue
 
-    threads = []
-    for number in range(8):
-        thread = threading.Thread(target=writer, args=(number,))
-        thread.start()
-        threads.append(thread)
-        time.sleep(0.05)  # each asks after the one before
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert holder_has_it.wait(30)
+    with pytest.raises(KeyboardInterrupt):
+        # Ctrl-C arrives while this (main) thread waits for the turn.
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        turn.acquire(timeout=60)
+    holder_may_go.set()
+    thread.join()
+    assert turn.acquire(timeout=1)  # free: the one interrupted took nothing with it
     turn.release()
-    for thread in threads:
-        thread.join()
-    assert order == list(range(8))
