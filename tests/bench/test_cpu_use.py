@@ -6,8 +6,10 @@ import contextlib
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import psutil
+import pytest
 
 from bench.cpu_use import CpuMeter, named, this_process, tree_of
 
@@ -67,33 +69,35 @@ def test_a_busy_grandchild_counts_in_its_grandparents_tree_and_not_in_another_gr
         _kill_tree(root)
 
 
-def test_cpu_used_before_the_phase_is_not_counted():
+@pytest.fixture
+def three_generations() -> Iterator[subprocess.Popen]:
+    """A process, its child and its busy grandchild, all running; killed afterwards."""
     root = _spawn(_chain(busy_after_go=False))
     try:
         assert _busy_grandchild_found(root)
-        (child,) = psutil.Process(root.pid).children()
-        (busy,) = child.children()
-        deadline = time.monotonic() + 30
-        while sum(busy.cpu_times()[:2]) < 0.4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert sum(busy.cpu_times()[:2]) >= 0.4  # the burn is over: the tree only sleeps now
-        meter = CpuMeter({"tree": tree_of(root.pid)})
-        meter.start()
-        time.sleep(0.2)
-        assert meter.stop()["tree"] < 0.1
+        yield root
     finally:
         _kill_tree(root)
 
 
-def test_a_tree_leaves_out_the_processes_named_and_keeps_the_others():
-    root = _spawn(_chain(busy_after_go=False))
-    try:
-        assert _busy_grandchild_found(root)
-        name = psutil.Process(root.pid).name()
-        assert list(tree_of(root.pid, without=(name,))()) == []
-        assert len(list(tree_of(root.pid, without=("no-such-process-name",))())) == 3
-    finally:
-        _kill_tree(root)
+def test_cpu_used_before_the_phase_is_not_counted(three_generations):
+    (child,) = psutil.Process(three_generations.pid).children()
+    (busy,) = child.children()
+    deadline = time.monotonic() + 30
+    while sum(busy.cpu_times()[:2]) < 0.4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sum(busy.cpu_times()[:2]) >= 0.4  # the burn is over: the tree only sleeps now
+    meter = CpuMeter({"tree": tree_of(three_generations.pid)})
+    meter.start()
+    time.sleep(0.2)
+    assert meter.stop()["tree"] < 0.1
+
+
+def test_a_tree_leaves_out_the_processes_named_and_keeps_the_others(three_generations):
+    root = three_generations.pid
+    name = psutil.Process(root).name()
+    assert list(tree_of(root, without=(name,))()) == []
+    assert len(list(tree_of(root, without=("no-such-process-name",))())) == 3
 
 
 def test_this_process_counts_its_own_work_and_not_what_it_did_before():
