@@ -29,7 +29,7 @@ def _cpu_seconds(process: psutil.Process) -> float | None:
     """User plus system seconds of one process (None once it has gone or cannot be read)."""
     try:
         times = process.cpu_times()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    except psutil.Error:  # gone, a zombie, or not ours to read
         return None
     return times.user + times.system
 
@@ -42,7 +42,7 @@ def tree_of(pid: int, *, without: Iterable[str] = ()) -> Finder:
         try:
             root = psutil.Process(pid)
             everyone = [root, *root.children(recursive=True)]
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        except psutil.Error:  # gone, a zombie, or not ours to read
             return []
         return [process for process in everyone if _name(process) not in left_out]
 
@@ -63,7 +63,7 @@ def this_process() -> Finder:
 def _name(process: psutil.Process) -> str | None:
     try:
         return process.name()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    except psutil.Error:  # gone, a zombie, or not ours to read
         return None
 
 

@@ -59,22 +59,18 @@ class FairMutex:
             if baton.acquire(timeout=timeout):
                 return True
         except BaseException:
-            self._leave(baton, keep=False)  # interrupted (Ctrl-C): nobody is left holding it
+            if self._withdraw(baton):
+                self.release()  # interrupted (Ctrl-C) once it was ours: pass it on
             raise
-        return self._leave(baton, keep=True)
+        return self._withdraw(baton)
 
-    def _leave(self, baton: threading.Lock, *, keep: bool) -> bool:
-        """Stop waiting; True when the mutex was handed over meanwhile and is kept."""
+    def _withdraw(self, baton: threading.Lock) -> bool:
+        """Leave the queue; True when the mutex was handed over first (it is then held)."""
         with self._guard:
-            try:
+            if baton in self._waiting:
                 self._waiting.remove(baton)
-            except ValueError:
-                pass  # handed over between the wait's end and the guard: it is ours
-            else:
                 return False
-        if not keep:
-            self.release()
-        return keep
+            return True
 
     def release(self) -> None:
         """Hand the mutex to the longest waiter, or free it when nobody waits."""

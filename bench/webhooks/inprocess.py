@@ -28,18 +28,16 @@ def signed_post(client, validator: RequestValidator, base: str, path: str, form:
     return client.post(path, data=form, headers={"X-Twilio-Signature": signature})
 
 
-def menu_path(lang: str = "ja") -> str:
-    """A main-menu action URL with a fresh nonce, for an answer that follows no greeting."""
+def menu_path(lang: str = "ja", *, as_greeted: bool = False) -> str:
+    """A main-menu action URL with a fresh nonce, for an answer whose greeting was not sent.
+
+    as_greeted: with the state Madoguchi's greeting hands a caller whose number is not
+    registered (`r=0`). Every caller's menu answer follows a greeting, which says whether the
+    number is registered; without `r` the answer would look the number up, which none does.
+    """
     query = {"a": "0", "k": secrets.token_hex(4), "l": lang, "q": "1"}
-    return "/voice/step/menu?" + urlencode(sorted(query.items()))
-
-
-def menu_path_as_greeted(lang: str = "ja") -> str:
-    """A main-menu action URL with the state Madoguchi's greeting hands a caller whose number
-    is not registered (silent so far, `r=0`), for an answer whose greeting was not sent."""
-    # Every caller's menu answer follows a greeting, which says whether the number is
-    # registered: without `r` the answer would look the number up, which none does.
-    query = {"a": "0", "k": secrets.token_hex(4), "l": lang, "q": "1", "r": "0"}
+    if as_greeted:
+        query["r"] = "0"
     return "/voice/step/menu?" + urlencode(sorted(query.items()))
 
 

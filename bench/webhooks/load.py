@@ -110,7 +110,7 @@ def measure_app(base_url: str, public_base: str, auth_token: str, args,
         path = menu_paths.get(sid)
         if path is None:
             ungreeted += 1
-            path = inprocess.menu_path_as_greeted()
+            path = inprocess.menu_path(as_greeted=True)
         return path, {"Digits": "1"}
 
     menu = _metered(_drive(base_url, public_base, auth_token, args.concurrency, args.seconds,

@@ -14,7 +14,7 @@ def test_a_menu_answer_whose_greeting_the_bench_did_not_send_asks_the_database_n
     # Over HTTP the menu answers can outrun the greeted calls; the rest carry the state a
     # greeting hands out, so they cost what a caller's menu answer costs (no lookup).
     form = inprocess.call_form("CA" + "7" * 32, Digits="1")
-    path = inprocess.menu_path_as_greeted()
+    path = inprocess.menu_path(as_greeted=True)
     sent = []
     statements = statements_during(engine, lambda: sent.append(inprocess.signed_post(
         client, RequestValidator(TEST_AUTH_TOKEN), BASE, path, form)))
