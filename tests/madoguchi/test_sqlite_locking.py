@@ -392,3 +392,22 @@ def test_a_writer_interrupted_while_waiting_leaves_the_turn_to_the_others():
         thread.join()
     assert turn.acquire(timeout=1)  # free: the one interrupted took nothing with it
     turn.release()
+
+
+def test_a_writer_interrupted_just_as_the_turn_reached_it_passes_the_turn_on():
+    turn = WriterTurn(None)
+    assert turn.acquire(timeout=5)
+
+    def hand_over_then_interrupt(_signum, _frame):
+        turn.release()  # the turn reaches the one waiting (this thread) …
+        raise _Interrupted  # … which is interrupted before it can use it
+
+    previous = signal.signal(signal.SIGUSR1, hand_over_then_interrupt)
+    try:
+        with pytest.raises(_Interrupted):
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+            turn.acquire(timeout=60)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert turn.acquire(timeout=1)  # passed on, not kept by the one interrupted
+    turn.release()
