@@ -18,7 +18,7 @@ from ivr.flow import CallFlow, open_flow
 from ivr.state import State
 from ivr.steps import STEPS
 from ivr.voicemail import keep_fallback_message
-from madoguchi import calls
+from madoguchi import call_moves, calls
 from madoguchi.db import get_session
 from madoguchi.query_values import parse_whole
 from madoguchi.settings import Settings
@@ -59,7 +59,10 @@ def _flow(step: str) -> CallFlow:
 
 def _run(step: str, work) -> Response:
     try:
-        return _xml(work(_flow(step)))
+        # Redis takes the caller's moves while the answer is built; they are in before it leaves.
+        with call_moves.replies_later():
+            response = _xml(work(_flow(step)))
+        return response
     except Exception:
         log.exception("voice webhook %s failed", step)
         try:

@@ -315,3 +315,66 @@ def test_a_kept_connection_unused_for_a_while_is_checked_before_its_next_move(
         # At least: on a shared Redis (REDIS_URL) another client may ping too.
         assert moves_redis.info("commandstats").get("cmdstat_ping", {}).get("calls", 0) >= 1
         assert [move.entry["node"] for move in call_moves.pending("CA-idle")] == ["menu", "book"]
+
+
+def _refuse_moves_of(moves_redis: Redis, call_sid: str) -> None:
+    """Make Redis refuse the call's next push (its key holds a string, not a list)."""
+    moves_redis.set(call_moves.KEY_PREFIX + call_sid, "not a list")
+
+
+def test_within_a_webhook_a_move_is_sent_without_waiting_and_is_in_redis_when_it_ends(
+        app, moves_redis):
+    key = call_moves.KEY_PREFIX + "CA-later"
+    refused: list[dict] = []
+    with app.app_context():
+        moves_redis.client_pause(3000, all=False)  # Redis holds every write until unpaused
+        try:
+            with call_moves.replies_later():
+                call_moves.send("CA-later", {"node": "menu", "id": 1}, refused.append)
+                # Back before Redis ran the push: the answer is built meanwhile.
+                assert moves_redis.llen(key) == 0
+                moves_redis.client_unpause()
+        finally:
+            moves_redis.client_unpause()
+        # The block's end waited for Redis's reply.
+        assert [move.entry["node"] for move in call_moves.pending("CA-later")] == ["menu"]
+    assert refused == []
+
+
+def test_a_move_redis_refuses_at_the_end_of_the_webhook_is_written_to_the_call_first(
+        caller, moves_redis, db_session):
+    caller.dial()
+    _refuse_moves_of(moves_redis, caller.call_sid)
+    caller.press("1")  # 日本語: the language question's move
+    assert "Gather" in caller.doc.verbs  # the menu, not an apology
+    assert _nodes(_row(db_session, caller)) == ["incoming", "language"]
+
+
+def test_a_refused_move_is_still_written_through_when_the_webhook_fails_after_it(
+        app, moves_redis):
+    _refuse_moves_of(moves_redis, "CA-failed")
+    refused: list[dict] = []
+    with (app.app_context(), pytest.raises(RuntimeError, match="a bug after the move"),
+          call_moves.replies_later()):
+        call_moves.send("CA-failed", {"node": "menu", "id": 1}, refused.append)
+        raise RuntimeError("a bug after the move")
+    assert refused == [{"node": "menu", "id": 1}]
+
+
+def test_reading_a_calls_moves_waits_for_this_threads_own_move_still_in_flight(
+        app, moves_redis):
+    refused: list[dict] = []
+    with app.app_context():
+        moves_redis.client_pause(3000, all=False)
+        unpause = threading.Timer(0.5, moves_redis.client_unpause)
+        unpause.start()
+        try:
+            with call_moves.replies_later():
+                call_moves.send("CA-fold", {"node": "menu", "id": 1}, refused.append)
+                # Writes held: the read would come back without the move, had it not waited.
+                assert [move.entry["node"] for move in call_moves.pending("CA-fold")] == [
+                    "menu"]
+        finally:
+            unpause.join()
+            moves_redis.client_unpause()
+    assert refused == []
