@@ -18,7 +18,7 @@ from ivr.flow import CallFlow, open_flow
 from ivr.state import State
 from ivr.steps import STEPS
 from ivr.voicemail import keep_fallback_message
-from madoguchi import call_moves, calls
+from madoguchi import calls
 from madoguchi.db import get_session
 from madoguchi.query_values import parse_whole
 from madoguchi.settings import Settings
@@ -59,10 +59,7 @@ def _flow(step: str) -> CallFlow:
 
 def _run(step: str, work) -> Response:
     try:
-        # Redis takes the caller's moves while the answer is built; they are in before it leaves.
-        with call_moves.replies_later():
-            response = _xml(work(_flow(step)))
-        return response
+        return _xml(work(_flow(step)))
     except Exception:
         log.exception("voice webhook %s failed", step)
         try:

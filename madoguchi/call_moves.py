@@ -8,11 +8,6 @@ whose status never came. When Redis cannot take an entry it is written through t
 before. Entries hold only step names and what kind of answer came (a key, "10 digits",
 "speech", "silence"): never a phone number, never what the caller said or keyed in as digits.
 Each list expires, so an entry that is never folded does not stay in Redis.
-
-Within `replies_later()` (a voice webhook) a move's push does not wait for Redis: its reply is
-read when the webhook's answer is ready, so Redis works while the answer is built instead of
-the thread sleeping on the round trip. The answer leaves only after Redis has taken the move,
-and a move it refused is written to the row first, as one refused at once would be.
 """
 
 from __future__ import annotations
@@ -20,10 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -71,11 +63,10 @@ def _failed(action: str, call_sid: str, error: RedisError) -> None:
 
 def buffer(call_sid: str, entry: dict[str, Any]) -> bool:
     """Keep a path entry in Redis; False when it must be written to the row instead."""
-    read_reply()  # a reply still unread on the connection would be taken for this one's
     client = _client()
     if client is None:
         return False
-    text = _text(entry)
+    text = json.dumps(entry, separators=(",", ":"))
     key = _key(call_sid)
     for last_try in (False, True):
         try:
@@ -98,115 +89,15 @@ def buffer(call_sid: str, entry: dict[str, Any]) -> bool:
     return False
 
 
-def _text(entry: dict[str, Any]) -> str:
-    return json.dumps(entry, separators=(",", ":"))
-
-
 def _push(connection: Connection, key: str, text: str) -> None:
     """RPUSH and EXPIRE in one round trip on the thread's own connection (held_connection)."""
-    _send(connection, key, text)
-    _receive(connection, key, text)
-
-
-def _send(connection: Connection, key: str, text: str) -> None:
-    connection.send_command("EVALSHA", _BUFFER_SHA, 1, key, text, EXPIRE_SECONDS)
-
-
-def _receive(connection: Connection, key: str, text: str) -> None:
     try:
+        connection.send_command("EVALSHA", _BUFFER_SHA, 1, key, text, EXPIRE_SECONDS)
         connection.read_response()
     except NoScriptError:
         # A Redis new or restarted knows no script yet: EVAL runs it and keeps it.
         connection.send_command("EVAL", _BUFFER_SCRIPT, 1, key, text, EXPIRE_SECONDS)
         connection.read_response()
-
-
-class _Sent(NamedTuple):
-    """A push sent on this thread's own connection whose reply is not read yet."""
-
-    connection: Connection
-    call_sid: str
-    entry: dict[str, Any]
-    text: str
-    refused: Callable[[dict[str, Any]], None]
-
-
-class _Later(threading.local):
-    """Whether this thread's pushes read their replies later, and the one not read yet."""
-
-    deferring: bool = False
-    sent: _Sent | None = None
-
-
-_later = _Later()
-
-
-@contextmanager
-def replies_later() -> Iterator[None]:
-    """Within it, send() does not wait for Redis's reply; every reply is read when it ends."""
-    if _later.deferring:
-        yield  # the outer block reads them
-        return
-    _later.deferring = True
-    try:
-        yield
-    finally:
-        _later.deferring = False
-        read_reply()  # after a failure too: a refused move is still written through
-
-
-def send(call_sid: str, entry: dict[str, Any],
-         refused: Callable[[dict[str, Any]], None]) -> None:
-    """Keep a path entry in Redis; refused(entry) writes it to the row when Redis cannot.
-
-    Within replies_later() the reply is read later (read_reply), and refused is called then.
-    """
-    if not _later.deferring:
-        if not buffer(call_sid, entry):
-            refused(entry)
-        return
-    read_reply()  # one push at a time on the connection: a failure then concerns one move
-    client = _client()
-    if client is None:
-        refused(entry)
-        return
-    text = _text(entry)
-    try:
-        connection = held_connection(client)
-        _send(connection, _key(call_sid), text)
-    except RedisError:
-        # Not sent, or not all of it: buffer() drops the connection and tries a new one.
-        drop_held_connection()
-        if not buffer(call_sid, entry):
-            refused(entry)
-        return
-    except BaseException:
-        drop_held_connection()
-        raise
-    _later.sent = _Sent(connection, call_sid, entry, text, refused)
-
-
-def read_reply() -> None:
-    """Read the reply to this thread's push sent by send(); a refused move is written through."""
-    sent, _later.sent = _later.sent, None
-    if sent is None:
-        return
-    try:
-        _receive(sent.connection, _key(sent.call_sid), sent.text)
-        return
-    except RedisConnectionError:
-        # Closed before or while it was sent: buffer() sends it again on a new connection
-        # (should the first have reached Redis after all, the entry's id keeps it once).
-        drop_held_connection()
-        if buffer(sent.call_sid, sent.entry):
-            return
-    except RedisError as error:
-        drop_held_connection()
-        _failed("buffer", sent.call_sid, error)
-    except BaseException:
-        drop_held_connection()
-        raise
-    sent.refused(sent.entry)
 
 
 class Buffered(NamedTuple):
@@ -218,7 +109,6 @@ class Buffered(NamedTuple):
 
 def pending(call_sid: str) -> list[Buffered]:
     """The buffered moves of a call, oldest first ([] when none or Redis cannot answer)."""
-    read_reply()  # this thread's own latest move is among them, or written through
     client = _client()
     if client is None:
         return []

@@ -238,17 +238,15 @@ def add_move(call_sid: str, node: str, value: str | None = None, *,
     """A step that only moves the caller through the menu: buffered, no database write.
 
     When Redis cannot take it, it is written to the call's row (`call` gives the row, read
-    only then): at once, or within call_moves.replies_later() when Redis's reply is read.
+    only then) at once.
     """
-
-    def write_through(entry: dict[str, Any]) -> None:
+    entry = path_entry(node, value)
+    if not call_moves.buffer(call_sid, entry):
         row = call()
         session = object_session(row)
         if session is None:
             raise RuntimeError(f"call {call_sid}: its row belongs to no session to write with")
         _write_path(session, row, [entry])
-
-    call_moves.send(call_sid, path_entry(node, value), write_through)
 
 
 def add_path(session: Session, call: Call, node: str, value: str | None = None) -> None:

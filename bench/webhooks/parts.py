@@ -44,8 +44,7 @@ PARTS = (
     ("greeting: caller's number", "madoguchi.phone", "try_normalize"),
     ("greeting: the call's insert", "madoguchi.calls", "_run_alone"),
     ("menu answer: the answer", "ivr.flow", "CallFlow.answer"),
-    ("menu answer: the move sent to Redis", "madoguchi.call_moves", "send"),
-    ("menu answer: Redis's reply to it", "madoguchi.call_moves", "read_reply"),
+    ("menu answer: the move to Redis", "madoguchi.call_moves", "buffer"),
     ("the next question", "ivr.flow", "CallFlow.ask"),
     ("TwiML to text", "ivr.views", "_xml"),
 )
