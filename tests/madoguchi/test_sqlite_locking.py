@@ -366,9 +366,21 @@ def _interrupt(_signum, _frame):
     raise _Interrupted
 
 
+def _wait_until_a_signal(turn: WriterTurn, handler) -> None:
+    """Wait for the turn until SIGUSR1 comes 0.2 s later and `handler` raises _Interrupted."""
+    # A handler of the test's own: others (RQ's for SIGINT) may be installed by earlier tests.
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        with pytest.raises(_Interrupted):
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+            turn.acquire(timeout=60)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
 def test_a_writer_interrupted_while_waiting_leaves_the_turn_to_the_others():
     # As Ctrl-C or a worker's stop signal would, a signal's handler raises in the main thread
-    # while it waits for the turn (a handler of the test's own: others may be installed).
+    # while it waits for the turn.
     turn = WriterTurn(None)
     holder_has_it, holder_may_go = threading.Event(), threading.Event()
 
@@ -381,13 +393,9 @@ def test_a_writer_interrupted_while_waiting_leaves_the_turn_to_the_others():
     thread = threading.Thread(target=holder)
     thread.start()
     assert holder_has_it.wait(30)
-    previous = signal.signal(signal.SIGUSR1, _interrupt)
     try:
-        with pytest.raises(_Interrupted):
-            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
-            turn.acquire(timeout=60)
+        _wait_until_a_signal(turn, _interrupt)
     finally:
-        signal.signal(signal.SIGUSR1, previous)
         holder_may_go.set()
         thread.join()
     assert turn.acquire(timeout=1)  # free: the one interrupted took nothing with it
@@ -402,12 +410,6 @@ def test_a_writer_interrupted_just_as_the_turn_reached_it_passes_the_turn_on():
         turn.release()  # the turn reaches the one waiting (this thread) …
         raise _Interrupted  # … which is interrupted before it can use it
 
-    previous = signal.signal(signal.SIGUSR1, hand_over_then_interrupt)
-    try:
-        with pytest.raises(_Interrupted):
-            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
-            turn.acquire(timeout=60)
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
+    _wait_until_a_signal(turn, hand_over_then_interrupt)
     assert turn.acquire(timeout=1)  # passed on, not kept by the one interrupted
     turn.release()
