@@ -10,6 +10,8 @@ from urllib.parse import quote
 from flask import Request, abort, current_app, request
 from twilio.request_validator import RequestValidator, compare
 
+from madoguchi.voice.webhook_turns import webhook_turn
+
 log = logging.getLogger(__name__)
 
 # Characters a URL path keeps unencoded (the set Werkzeug leaves alone when building URLs).
@@ -41,16 +43,18 @@ def is_signed(req: Request, base_url: str, auth_token: str) -> bool:
 
 
 def twilio_signed(view: Callable) -> Callable:
-    """Refuse (403) a request without a valid Twilio signature, before anything is recorded."""
+    """Refuse (403) a request without a valid Twilio signature, before anything is recorded;
+    a signed one is worked on in its turn (madoguchi.voice.webhook_turns)."""
 
     @functools.wraps(view)
     def checked(*args, **kwargs):
         settings = current_app.config["SETTINGS"]
-        if not is_signed(request, settings.secrets.public_base_url,
-                         settings.secrets.twilio_auth_token):
-            log.warning("refused a voice webhook with a missing or wrong signature: %s",
-                        request.path)
-            abort(403)
-        return view(*args, **kwargs)
+        with webhook_turn():
+            if not is_signed(request, settings.secrets.public_base_url,
+                             settings.secrets.twilio_auth_token):
+                log.warning("refused a voice webhook with a missing or wrong signature: %s",
+                            request.path)
+                abort(403)
+            return view(*args, **kwargs)
 
     return checked
