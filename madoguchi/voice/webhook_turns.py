@@ -5,7 +5,7 @@ holds one while it is open. In a surge every one of them may be working on a web
 they share one interpreter: each answer then takes as long as its share of it allows, and the
 slowest answers grow long while the machine does no more work. A few webhooks at a time, let in
 in the order they came, are each answered sooner: on the embedded default at 50 webhooks at
-once, the slowest 1 % of greetings and menu answers came about a third sooner (bench/README).
+once, the slowest 1 % of greetings came 10-21 % sooner (bench/README.md, ninth round).
 A webhook that waited its turn longer than WAIT_SECONDS goes on without one: a caller is never
 refused for being in line.
 """
