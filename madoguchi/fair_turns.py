@@ -28,8 +28,11 @@ class FairTurns:
         return len(self._waiting)
 
     def acquire(self, timeout: float) -> bool:
-        """Wait behind those already waiting; True once a turn is held (also if handed over as
-        the timeout ran out), False after timeout seconds without one."""
+        """Wait behind those already waiting; True once a turn is held, False after timeout.
+
+        A turn handed over just as the timeout ran out is kept (True): it was let go to this
+        waiter, and nobody else will take it.
+        """
         with self._guard:
             if self._free and not self._waiting:
                 self._free -= 1

@@ -50,7 +50,11 @@ class WriterTurn:
         return self._mutex.waiting
 
     def acquire(self, timeout: float) -> bool:
-        """Wait for the turn (up to timeout for this process's mutex); False if not had."""
+        """Wait for the turn (up to timeout for this process's mutex); False if not had.
+
+        A timeout of 0 takes the turn only if it is free this moment, in this process and
+        between processes, without waiting for either.
+        """
         if self._mutex_pid != os.getpid():
             self._mutex, self._mutex_pid = FairTurns(), os.getpid()
         if not self._mutex.acquire(timeout=timeout):
@@ -58,7 +62,11 @@ class WriterTurn:
         try:
             fd = self._descriptor()
             if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # waits without the GIL; woken when it is free
+                # Waits without the GIL; woken when it is free.
+                fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if timeout == 0 else 0))
+        except BlockingIOError:
+            self._mutex.release()
+            return False
         except BaseException:
             self._mutex.release()
             raise

@@ -49,6 +49,25 @@ def test_those_waiting_are_let_in_in_the_order_they_came():
     assert turns.acquire(timeout=1) and turns.acquire(timeout=1)  # both free again
 
 
+def test_a_holder_who_lets_go_and_asks_again_at_once_goes_behind_the_one_waiting():
+    # A plain semaphore lets the thread that let go take its turn straight back.
+    turns = FairTurns(at_once=2)
+    assert turns.acquire(timeout=1) and turns.acquire(timeout=1)
+    let_in = threading.Event()
+
+    def waiter() -> None:
+        assert turns.acquire(timeout=30)
+        let_in.set()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    _until_waiting(turns, 1)
+    turns.release()
+    assert not turns.acquire(timeout=0)  # the turn went to the one waiting
+    thread.join(30)
+    assert let_in.is_set()
+
+
 def test_a_waiter_who_gave_up_is_never_handed_a_turn():
     turns = FairTurns(at_once=1)
     assert turns.acquire(timeout=1)
