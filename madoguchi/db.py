@@ -21,7 +21,6 @@ from madoguchi import audit_guard, private_files, resident_terms
 from madoguchi.sealing import orm as sealing_orm
 from madoguchi.sealing import startup
 from madoguchi.sqlite_turn import WriterTurn
-from madoguchi.voice.webhook_turns import let_others_on
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -92,14 +91,7 @@ def _take_sqlite_lock(connection, dbapi_connection, statement: str,
 
 def _wait_for_turn(connection, turn: WriterTurn) -> None:
     """This process's, then this file's, writers' turn; kept on the connection till the end."""
-    had = turn.acquire(timeout=0)
-    if not had:
-        # Another writer has it, perhaps a long one of another process: a webhook waiting
-        # here lets the next webhook work meanwhile, and comes back without taking a
-        # webhook's turn again while it holds the writers' turn others wait for.
-        with let_others_on(take_again=False):
-            had = turn.acquire(timeout=_TURN_SECONDS)
-    if had:
+    if turn.acquire(timeout=_TURN_SECONDS):
         connection.info[_SQLITE_TURN] = turn
     else:
         # A writer of this thread holds the turn (nested sessions), or a long queue formed:

@@ -20,7 +20,6 @@ from madoguchi.telephony.base import (
     RecordingNotFound,
     TelephonyError,
 )
-from madoguchi.voice.webhook_turns import let_others_on
 
 log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"\+?\d[\d\s()-]{6,}\d")
@@ -36,15 +35,6 @@ RECORDING_TIMEOUT_SECONDS = 15
 RECORDINGS_LISTED = 1000
 
 
-class _Client(Client):
-    """Twilio's client: a webhook waiting on Twilio's API lets the next webhook work meanwhile."""
-
-    def request(self, *args, **kwargs):
-        """Twilio's request, made outside the webhook's turn (madoguchi.voice.webhook_turns)."""
-        with let_others_on():
-            return super().request(*args, **kwargs)
-
-
 class TwilioTelephony:
     """Calls and texts through a Twilio account; the HTTP client is injectable for tests."""
 
@@ -57,7 +47,7 @@ class TwilioTelephony:
         media_http: requests.Session | None = None,
     ) -> None:
         self.from_number = from_number
-        self.client = _Client(account_sid, auth_token, http_client=http_client)
+        self.client = Client(account_sid, auth_token, http_client=http_client)
         self._account_sid = account_sid
         self._auth_token = auth_token
         # Recordings are binary; Twilio's own client reads bodies as text, so media goes
@@ -171,9 +161,8 @@ class TwilioTelephony:
             raise RecordingNotFound("not a recording of this Twilio account")
         url = f"{API}/Accounts/{self._account_sid}/Recordings/{match.group(2)}.mp3"
         try:
-            with let_others_on():
-                answer = self._media_http.get(url, auth=(self._account_sid, self._auth_token),
-                                              timeout=RECORDING_TIMEOUT_SECONDS)
+            answer = self._media_http.get(url, auth=(self._account_sid, self._auth_token),
+                                          timeout=RECORDING_TIMEOUT_SECONDS)
         except requests.RequestException as exc:
             raise TelephonyError(f"recording {match.group(2)}: {type(exc).__name__}") from None
         if answer.status_code == 404:

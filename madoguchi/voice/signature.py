@@ -10,8 +10,6 @@ from urllib.parse import quote
 from flask import Request, abort, current_app, request
 from twilio.request_validator import RequestValidator, compare
 
-from madoguchi.voice.webhook_turns import webhook_turn
-
 log = logging.getLogger(__name__)
 
 # Characters a URL path keeps unencoded (the set Werkzeug leaves alone when building URLs).
@@ -43,19 +41,16 @@ def is_signed(req: Request, base_url: str, auth_token: str) -> bool:
 
 
 def twilio_signed(view: Callable) -> Callable:
-    """Refuse (403) an unsigned request before anything is recorded; answer a signed one in turn."""
+    """Refuse (403) a request without a valid Twilio signature, before anything is recorded."""
 
     @functools.wraps(view)
     def checked(*args, **kwargs):
         settings = current_app.config["SETTINGS"]
-        # Checked before the turn: a forged request, or one whose body comes slowly, must not
-        # hold a turn real webhooks wait for (madoguchi.voice.webhook_turns).
         if not is_signed(request, settings.secrets.public_base_url,
                          settings.secrets.twilio_auth_token):
             log.warning("refused a voice webhook with a missing or wrong signature: %s",
                         request.path)
             abort(403)
-        with webhook_turn():
-            return view(*args, **kwargs)
+        return view(*args, **kwargs)
 
     return checked
