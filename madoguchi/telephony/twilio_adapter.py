@@ -9,6 +9,7 @@ from datetime import datetime
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from madoguchi import phone
@@ -29,6 +30,12 @@ API = "https://api.twilio.com/2010-04-01"
 _RECORDING_URL = re.compile(
     r"https://api\.twilio\.com/2010-04-01/Accounts/(AC[0-9a-f]{32})/Recordings/(RE[0-9a-f]{32})"
     r"(?:\.(?:mp3|wav|json))?")
+# Twilio's own client waits for ever by default. A webhook that asks Twilio's API something
+# (a confirmation SMS, putting a caller through) must still answer within Twilio's 15 s.
+API_TIMEOUT_SECONDS = 5
+# What a call to Twilio's API may raise: Twilio's errors, and the HTTP library's own when
+# Twilio cannot be reached or does not answer in time (the library passes those on as they are).
+_API_ERRORS = (TwilioRestException, TwilioException, requests.RequestException)
 # A recording is a few hundred kilobytes; a slow answer should not hold an operator's page long.
 RECORDING_TIMEOUT_SECONDS = 15
 # More recordings than this within the look-back means something else is wrong; take the newest.
@@ -47,7 +54,8 @@ class TwilioTelephony:
         media_http: requests.Session | None = None,
     ) -> None:
         self.from_number = from_number
-        self.client = Client(account_sid, auth_token, http_client=http_client)
+        self.client = Client(account_sid, auth_token, http_client=http_client or TwilioHttpClient(
+            timeout=API_TIMEOUT_SECONDS))
         self._account_sid = account_sid
         self._auth_token = auth_token
         # Recordings are binary; Twilio's own client reads bodies as text, so media goes
@@ -79,7 +87,7 @@ class TwilioTelephony:
         """Send an SMS through Twilio; return the message sid."""
         try:
             message = self.client.messages.create(to=to_e164, from_=self.from_number, body=body)
-        except (TwilioRestException, TwilioException) as exc:
+        except _API_ERRORS as exc:
             raise TelephonyError(f"SMS to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
         log.info("SMS %s sent to %s", message.sid, phone.mask(to_e164))
         return str(message.sid)
@@ -108,7 +116,7 @@ class TwilioTelephony:
             options["machine_detection"] = "Enable"
         try:
             call = self.client.calls.create(**options)
-        except (TwilioRestException, TwilioException) as exc:
+        except _API_ERRORS as exc:
             raise TelephonyError(f"call to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
         log.info("call %s placed to %s", call.sid, phone.mask(to_e164))
         return str(call.sid)
@@ -118,7 +126,7 @@ class TwilioTelephony:
         try:
             found = self.client.calls.list(to=to_e164, from_=self.from_number,
                                            limit=RECENT_CALLS_LOOKED_AT)
-        except (TwilioRestException, TwilioException) as exc:
+        except _API_ERRORS as exc:
             raise TelephonyError(
                 f"listing calls to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
         return [str(call.sid) for call in found
@@ -132,7 +140,7 @@ class TwilioTelephony:
             if exc.status == 404:
                 return None
             raise TelephonyError(f"status of call {call_sid} failed: {_reason(exc)}") from None
-        except TwilioException as exc:
+        except _API_ERRORS as exc:
             raise TelephonyError(f"status of call {call_sid} failed: {_reason(exc)}") from None
         return str(call.status) if call.status else None
 
@@ -140,14 +148,14 @@ class TwilioTelephony:
         """Point a live call at new TwiML."""
         try:
             self.client.calls(call_sid).update(url=url, method="POST")
-        except (TwilioRestException, TwilioException) as exc:
+        except _API_ERRORS as exc:
             raise TelephonyError(f"redirect of call {call_sid} failed: {_reason(exc)}") from None
 
     def hangup(self, call_sid: str) -> None:
         """End a live call."""
         try:
             self.client.calls(call_sid).update(status="completed")
-        except (TwilioRestException, TwilioException) as exc:
+        except _API_ERRORS as exc:
             raise TelephonyError(f"hang-up of call {call_sid} failed: {_reason(exc)}") from None
 
     def fetch_recording(self, recording_url: str) -> RecordingAudio:
@@ -176,7 +184,7 @@ class TwilioTelephony:
         try:
             found = self.client.recordings.list(date_created_after=since,
                                                 limit=RECORDINGS_LISTED)
-        except (TwilioRestException, TwilioException) as exc:
+        except _API_ERRORS as exc:
             raise TelephonyError(f"listing recordings failed: {_reason(exc)}") from None
         return [
             NetworkRecording(
@@ -190,7 +198,7 @@ class TwilioTelephony:
         """The From and To numbers of a call, as Twilio keeps them."""
         try:
             call = self.client.calls(call_sid).fetch()
-        except (TwilioRestException, TwilioException) as exc:
+        except _API_ERRORS as exc:
             raise TelephonyError(f"call {call_sid} could not be read: {_reason(exc)}") from None
         # The library keeps "from" under a private name (a keyword in Python).
         caller, called = getattr(call, "_from", None), getattr(call, "to", None)
@@ -199,8 +207,12 @@ class TwilioTelephony:
 
 def _reason(exc: Exception) -> str:
     """Twilio's error as one line, without the request URL (which names the account)."""
-    text = f"Twilio error {exc.code} (HTTP {exc.status}): {exc.msg}" if isinstance(
-        exc, TwilioRestException
-    ) else (str(exc) or type(exc).__name__)
+    if isinstance(exc, TwilioRestException):
+        text = f"Twilio error {exc.code} (HTTP {exc.status}): {exc.msg}"
+    elif isinstance(exc, requests.RequestException):
+        # Its text names the host, the account's URL and the library's internals.
+        text = f"Twilio could not be reached ({type(exc).__name__})"
+    else:
+        text = str(exc) or type(exc).__name__
     # Twilio's messages may quote the number; logs and exceptions must not carry it.
     return _NUMBER.sub("[number]", text)
