@@ -116,7 +116,10 @@ class TwilioTelephony:
             options["machine_detection"] = "Enable"
         try:
             call = self.client.calls.create(**options)
-        except _API_ERRORS as exc:
+        except (TwilioRestException, TwilioException) as exc:
+            # Twilio answered: no call was placed. The HTTP library's own errors go on as
+            # they are: an answer lost or late may follow a call Twilio did place, and a
+            # callback must not be dialled twice (its sweep asks Twilio what it placed).
             raise TelephonyError(f"call to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
         log.info("call %s placed to %s", call.sid, phone.mask(to_e164))
         return str(call.sid)
