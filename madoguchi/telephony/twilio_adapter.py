@@ -9,7 +9,6 @@ from datetime import datetime
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from madoguchi import phone
@@ -23,6 +22,9 @@ from madoguchi.telephony.base import (
 )
 
 log = logging.getLogger(__name__)
+# Twilio's client logs every request's URL and query string at INFO, the numbers in them
+# unmasked (a list of calls to a resident's number); its warnings and errors still show.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 _NUMBER = re.compile(r"\+?\d[\d\s()-]{6,}\d")
 # Calls to one resident within a callback's lifetime are few; Twilio lists newest first.
 RECENT_CALLS_LOOKED_AT = 20
@@ -30,12 +32,6 @@ API = "https://api.twilio.com/2010-04-01"
 _RECORDING_URL = re.compile(
     r"https://api\.twilio\.com/2010-04-01/Accounts/(AC[0-9a-f]{32})/Recordings/(RE[0-9a-f]{32})"
     r"(?:\.(?:mp3|wav|json))?")
-# Twilio's own client waits for ever by default. A webhook that asks Twilio's API something
-# (a confirmation SMS, putting a caller through) must still answer within Twilio's 15 s.
-API_TIMEOUT_SECONDS = 5
-# What a call to Twilio's API may raise: Twilio's errors, and the HTTP library's own when
-# Twilio cannot be reached or does not answer in time (the library passes those on as they are).
-_API_ERRORS = (TwilioRestException, TwilioException, requests.RequestException)
 # A recording is a few hundred kilobytes; a slow answer should not hold an operator's page long.
 RECORDING_TIMEOUT_SECONDS = 15
 # More recordings than this within the look-back means something else is wrong; take the newest.
@@ -54,8 +50,7 @@ class TwilioTelephony:
         media_http: requests.Session | None = None,
     ) -> None:
         self.from_number = from_number
-        self.client = Client(account_sid, auth_token, http_client=http_client or TwilioHttpClient(
-            timeout=API_TIMEOUT_SECONDS))
+        self.client = Client(account_sid, auth_token, http_client=http_client)
         self._account_sid = account_sid
         self._auth_token = auth_token
         # Recordings are binary; Twilio's own client reads bodies as text, so media goes
@@ -87,7 +82,7 @@ class TwilioTelephony:
         """Send an SMS through Twilio; return the message sid."""
         try:
             message = self.client.messages.create(to=to_e164, from_=self.from_number, body=body)
-        except _API_ERRORS as exc:
+        except (TwilioRestException, TwilioException) as exc:
             raise TelephonyError(f"SMS to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
         log.info("SMS %s sent to %s", message.sid, phone.mask(to_e164))
         return str(message.sid)
@@ -117,9 +112,6 @@ class TwilioTelephony:
         try:
             call = self.client.calls.create(**options)
         except (TwilioRestException, TwilioException) as exc:
-            # Twilio answered: no call was placed. The HTTP library's own errors go on as
-            # they are: an answer lost or late may follow a call Twilio did place, and a
-            # callback must not be dialled twice (its sweep asks Twilio what it placed).
             raise TelephonyError(f"call to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
         log.info("call %s placed to %s", call.sid, phone.mask(to_e164))
         return str(call.sid)
@@ -129,7 +121,7 @@ class TwilioTelephony:
         try:
             found = self.client.calls.list(to=to_e164, from_=self.from_number,
                                            limit=RECENT_CALLS_LOOKED_AT)
-        except _API_ERRORS as exc:
+        except (TwilioRestException, TwilioException) as exc:
             raise TelephonyError(
                 f"listing calls to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
         return [str(call.sid) for call in found
@@ -143,7 +135,7 @@ class TwilioTelephony:
             if exc.status == 404:
                 return None
             raise TelephonyError(f"status of call {call_sid} failed: {_reason(exc)}") from None
-        except _API_ERRORS as exc:
+        except TwilioException as exc:
             raise TelephonyError(f"status of call {call_sid} failed: {_reason(exc)}") from None
         return str(call.status) if call.status else None
 
@@ -151,14 +143,14 @@ class TwilioTelephony:
         """Point a live call at new TwiML."""
         try:
             self.client.calls(call_sid).update(url=url, method="POST")
-        except _API_ERRORS as exc:
+        except (TwilioRestException, TwilioException) as exc:
             raise TelephonyError(f"redirect of call {call_sid} failed: {_reason(exc)}") from None
 
     def hangup(self, call_sid: str) -> None:
         """End a live call."""
         try:
             self.client.calls(call_sid).update(status="completed")
-        except _API_ERRORS as exc:
+        except (TwilioRestException, TwilioException) as exc:
             raise TelephonyError(f"hang-up of call {call_sid} failed: {_reason(exc)}") from None
 
     def fetch_recording(self, recording_url: str) -> RecordingAudio:
@@ -187,7 +179,7 @@ class TwilioTelephony:
         try:
             found = self.client.recordings.list(date_created_after=since,
                                                 limit=RECORDINGS_LISTED)
-        except _API_ERRORS as exc:
+        except (TwilioRestException, TwilioException) as exc:
             raise TelephonyError(f"listing recordings failed: {_reason(exc)}") from None
         return [
             NetworkRecording(
@@ -201,7 +193,7 @@ class TwilioTelephony:
         """The From and To numbers of a call, as Twilio keeps them."""
         try:
             call = self.client.calls(call_sid).fetch()
-        except _API_ERRORS as exc:
+        except (TwilioRestException, TwilioException) as exc:
             raise TelephonyError(f"call {call_sid} could not be read: {_reason(exc)}") from None
         # The library keeps "from" under a private name (a keyword in Python).
         caller, called = getattr(call, "_from", None), getattr(call, "to", None)
@@ -210,12 +202,8 @@ class TwilioTelephony:
 
 def _reason(exc: Exception) -> str:
     """Twilio's error as one line, without the request URL (which names the account)."""
-    if isinstance(exc, TwilioRestException):
-        text = f"Twilio error {exc.code} (HTTP {exc.status}): {exc.msg}"
-    elif isinstance(exc, requests.RequestException):
-        # Its text names the host, the account's URL and the library's internals.
-        text = f"Twilio could not be reached ({type(exc).__name__})"
-    else:
-        text = str(exc) or type(exc).__name__
+    text = f"Twilio error {exc.code} (HTTP {exc.status}): {exc.msg}" if isinstance(
+        exc, TwilioRestException
+    ) else (str(exc) or type(exc).__name__)
     # Twilio's messages may quote the number; logs and exceptions must not carry it.
     return _NUMBER.sub("[number]", text)
