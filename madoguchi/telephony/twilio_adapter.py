@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -28,6 +28,10 @@ logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 _NUMBER = re.compile(r"\+?\d[\d\s()-]{6,}\d")
 # Calls to one resident within a callback's lifetime are few; Twilio lists newest first.
 RECENT_CALLS_LOOKED_AT = 20
+# Twilio keeps a call's creation time to the second, on its own clock: a call created in the
+# same second as the moment asked about, or a little before it by our clock, is still one we
+# placed then. Attempts to one number are minutes apart, so the slack finds no older one.
+PLACED_SLACK = timedelta(seconds=5)
 API = "https://api.twilio.com/2010-04-01"
 _RECORDING_URL = re.compile(
     r"https://api\.twilio\.com/2010-04-01/Accounts/(AC[0-9a-f]{32})/Recordings/(RE[0-9a-f]{32})"
@@ -124,8 +128,9 @@ class TwilioTelephony:
         except (TwilioRestException, TwilioException) as exc:
             raise TelephonyError(
                 f"listing calls to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
+        earliest = since.replace(microsecond=0) - PLACED_SLACK
         return [str(call.sid) for call in found
-                if call.date_created is not None and call.date_created >= since]
+                if call.date_created is not None and call.date_created >= earliest]
 
     def call_status(self, call_sid: str) -> str | None:
         """The call's status as Twilio reports it; None when Twilio does not know the call."""

@@ -134,6 +134,19 @@ def test_calls_placed_to_a_number_since_a_moment_are_listed_from_twilio():
     assert sent["uri"] == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Calls.json"
 
 
+def test_a_call_twilio_created_in_the_same_second_as_the_moment_asked_about_is_found():
+    # Twilio's creation times are whole seconds; the moment a callback attempt began has
+    # microseconds. Missed, the sweep would take a call Twilio placed for one never dialled,
+    # and the resident would be called twice.
+    placed, earlier = "CA" + "3" * 32, "CA" + "4" * 32
+    http = RecordingHttpClient(200, {
+        "calls": [{"sid": placed, "date_created": "Mon, 23 Nov 2026 13:00:00 +0000"},
+                  {"sid": earlier, "date_created": "Mon, 23 Nov 2026 12:59:50 +0000"}],
+        "meta": {"key": "calls", "next_page_url": None}})
+    began = datetime(2026, 11, 23, 13, 0, 0, 700_000, tzinfo=UTC)
+    assert adapter(http).calls_placed_to("+819012345678", began) == [placed]
+
+
 def test_a_calls_status_is_fetched_from_its_resource_and_an_unknown_call_has_none():
     http = RecordingHttpClient(status=200, body={"sid": CALL_SID, "status": "completed"})
     assert adapter(http).call_status(CALL_SID) == "completed"
