@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -31,8 +32,9 @@ from madoguchi.inquiries import InquiryError
 from madoguchi.inquiry_categories import UnknownCategory
 from madoguchi.models import Resident, utcnow
 from madoguchi.redis_conn import get_redis
-from madoguchi.telephony import get_telephony
+from madoguchi.telephony import TelephonyError, get_telephony
 
+log = logging.getLogger(__name__)
 STREAM_INTERVAL_SECONDS = 3.0
 
 
@@ -190,7 +192,13 @@ def work_end_call():
     if not ActionForm().validate_on_submit():
         flash(translate("form_invalid"), "error")
         return _back_to_work()
-    if not work_desk.end_call(get_session(), _line(), current_actor()):
+    try:
+        ended = work_desk.end_call(get_session(), _line(), current_actor())
+    except TelephonyError as exc:
+        log.warning("operator %s could not end call: %s", current_actor().operator_id, exc)
+        flash(translate("work_end_call_failed"), "error")
+        return _back_to_work(parse_int(request.form.get("resident")))
+    if not ended:
         flash(translate("work_no_call"), "error")
         return _back_to_work()
     flash(translate("work_call_ended"), "info")

@@ -140,6 +140,23 @@ def test_the_connected_panel_shows_what_the_caller_said_and_ends_the_call(
     assert control is not None and control.action == "end-dial"
 
 
+def test_a_call_the_phone_network_will_not_end_is_said_so_and_stays_on_the_screen(
+        as_operator, staff, db_session, redis_client, monkeypatch):
+    # Twilio out of reach or refusing: the operator learns the call goes on, no error page.
+    from agent_console.services.operator_line import SimulatedOperatorLine
+    from madoguchi.telephony.base import TelephonyError
+
+    def refused(_line, call_sid: str) -> None:
+        raise TelephonyError(f"hang-up of call {call_sid} failed: Twilio error 20500 (HTTP 500)")
+
+    monkeypatch.setattr(SimulatedOperatorLine, "end", refused)
+    _bridged(db_session, redis_client, staff.operator.id, "+819055550016", [])
+    response = post(as_operator, f"{WORK}/end-call", form_page=WORK)
+    assert response.status_code == 302
+    page = as_operator.get(WORK).get_data(as_text=True)
+    assert "通話を終えられませんでした" in page and 'id="connected-call"' in page
+
+
 def test_ending_a_call_when_none_is_connected_says_so(as_operator):
     response = post(as_operator, f"{WORK}/end-call", form_page=WORK)
     assert response.status_code == 302
