@@ -118,14 +118,17 @@ def test_twilio_credentials_choose_the_twilio_adapter(settings):
     assert chosen.from_number == "+815012345678"
 
 
-def test_calls_placed_to_a_number_since_a_moment_are_listed_from_twilio():
-    from datetime import UTC, datetime
-
-    older, newer = "CA" + "1" * 32, "CA" + "2" * 32
-    http = RecordingHttpClient(200, {
-        "calls": [{"sid": newer, "date_created": "Mon, 23 Nov 2026 13:05:00 +0000"},
-                  {"sid": older, "date_created": "Mon, 23 Nov 2026 12:00:00 +0000"}],
+def listing(*calls: tuple[str, str]) -> RecordingHttpClient:
+    """Twilio's answer to a list of calls: (CallSid, creation time as Twilio writes it)."""
+    return RecordingHttpClient(200, {
+        "calls": [{"sid": sid, "date_created": created} for sid, created in calls],
         "meta": {"key": "calls", "next_page_url": None}})
+
+
+def test_calls_placed_to_a_number_since_a_moment_are_listed_from_twilio():
+    older, newer = "CA" + "1" * 32, "CA" + "2" * 32
+    http = listing((newer, "Mon, 23 Nov 2026 13:05:00 +0000"),
+                   (older, "Mon, 23 Nov 2026 12:00:00 +0000"))
     found = adapter(http).calls_placed_to("+819012345678", datetime(2026, 11, 23, 13, 0,
                                                                      tzinfo=UTC))
     assert found == [newer]
@@ -139,10 +142,8 @@ def test_a_call_twilio_created_in_the_same_second_as_the_moment_asked_about_is_f
     # microseconds. Missed, the sweep would take a call Twilio placed for one never dialled,
     # and the resident would be called twice.
     placed, earlier = "CA" + "3" * 32, "CA" + "4" * 32
-    http = RecordingHttpClient(200, {
-        "calls": [{"sid": placed, "date_created": "Mon, 23 Nov 2026 13:00:00 +0000"},
-                  {"sid": earlier, "date_created": "Mon, 23 Nov 2026 12:59:50 +0000"}],
-        "meta": {"key": "calls", "next_page_url": None}})
+    http = listing((placed, "Mon, 23 Nov 2026 13:00:00 +0000"),
+                   (earlier, "Mon, 23 Nov 2026 12:59:50 +0000"))
     began = datetime(2026, 11, 23, 13, 0, 0, 700_000, tzinfo=UTC)
     assert adapter(http).calls_placed_to("+819012345678", began) == [placed]
 
