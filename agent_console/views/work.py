@@ -27,6 +27,7 @@ from agent_console.services import (
 from agent_console.views.appointment_posts import post_appointment
 from agent_console.views.common import current_actor, parse_date, parse_int, settings
 from call_queue import line_services, taking
+from madoguchi import phone
 from madoguchi.db import get_session
 from madoguchi.inquiries import InquiryError
 from madoguchi.inquiry_categories import UnknownCategory
@@ -195,7 +196,8 @@ def work_end_call():
     try:
         ended = work_desk.end_call(get_session(), _line(), current_actor())
     except TelephonyError as exc:
-        log.warning("operator %s could not end call: %s", current_actor().operator_id, exc)
+        log.warning("operator %s could not end call: %s", current_actor().operator_id,
+                    phone.redact(str(exc)))
         flash(translate("work_end_call_failed"), "error")
         return _back_to_work(parse_int(request.form.get("resident")))
     if not ended:

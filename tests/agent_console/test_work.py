@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -141,20 +142,22 @@ def test_the_connected_panel_shows_what_the_caller_said_and_ends_the_call(
 
 
 def test_a_call_the_phone_network_will_not_end_is_said_so_and_stays_on_the_screen(
-        as_operator, staff, db_session, redis_client, monkeypatch):
+        as_operator, staff, db_session, redis_client, monkeypatch, caplog):
     # Twilio out of reach or refusing: the operator learns the call goes on, no error page.
     from agent_console.services.operator_line import SimulatedOperatorLine
     from madoguchi.telephony.base import TelephonyError
 
     def refused(_line, call_sid: str) -> None:
-        raise TelephonyError(f"hang-up of call {call_sid} failed: Twilio error 20500 (HTTP 500)")
+        raise TelephonyError(f"hang-up of call {call_sid} failed: +819055550016 is busy")
 
     monkeypatch.setattr(SimulatedOperatorLine, "end", refused)
     _bridged(db_session, redis_client, staff.operator.id, "+819055550016", [])
-    response = post(as_operator, f"{WORK}/end-call", form_page=WORK)
+    with caplog.at_level(logging.WARNING):
+        response = post(as_operator, f"{WORK}/end-call", form_page=WORK)
     assert response.status_code == 302
     page = as_operator.get(WORK).get_data(as_text=True)
     assert "通話を終えられませんでした" in page and 'id="connected-call"' in page
+    assert "could not end call" in caplog.text and "9055550016" not in caplog.text
 
 
 def test_ending_a_call_when_none_is_connected_says_so(as_operator):
