@@ -21,7 +21,7 @@ from call_queue.pacing import OutboundPacer
 from madoguchi import inquiries, phone
 from madoguchi.models import CallbackAttempt, CallbackRequest
 from madoguchi.settings import QueueSettings
-from madoguchi.telephony.base import Telephony, TelephonyError
+from madoguchi.telephony.base import OutcomeUnknown, Telephony, TelephonyError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,13 @@ def place_attempt(session: Session, *, request_id: int, attempt_no: int, telepho
             timeout_seconds=ring_seconds(queue, attempt_no),
             machine_detection=True,
         )
+    except OutcomeUnknown as exc:
+        # Twilio may have placed the call: reported failed, it would be dialled again. Left
+        # open, it is the sweep's, which asks the network what it placed (as for a worker that
+        # died while dialling), and an answer before that finds it open.
+        log.warning("callback %d attempt %d to %s: no answer from the network, left for the "
+                    "sweep: %s", request_id, attempt_no, phone.mask(request.phone_e164), exc)
+        return None
     except TelephonyError as exc:
         log.warning("callback %d attempt %d to %s failed: %s", request_id, attempt_no,
                     phone.mask(request.phone_e164), exc)
@@ -85,11 +92,17 @@ def place_attempt(session: Session, *, request_id: int, attempt_no: int, telepho
 
 
 def mark_answered(session: Session, attempt_id: int, answered_by: str | None,
-                  now: datetime) -> CallbackAttempt | None:
-    """Note who answered (a person or a machine); None when the attempt is not open."""
+                  now: datetime, call_sid: str | None = None) -> CallbackAttempt | None:
+    """Note who answered (a person or a machine); None when the attempt is not open.
+
+    call_sid, the answered call's, is kept when the attempt has none yet: the network's
+    answer to the dial was lost, and the call record and the call's end need it.
+    """
     attempt = session.get(CallbackAttempt, attempt_id)
     if attempt is None or attempt.status not in OPEN_ATTEMPT_STATUSES:
         return None
+    if attempt.call_sid is None and call_sid:
+        attempt.call_sid = call_sid
     attempt.status = "machine" if is_machine(answered_by) else "answered"
     request = session.get(CallbackRequest, attempt.request_id)
     if attempt.status == "answered" and request is not None and request.status == "dialing":

@@ -3,29 +3,55 @@
 The board says who is free (Redis, atomic across processes); the line says who is next (the
 database, conditional claims). A holder is redirected to the bridge TwiML that dials the
 operator; a callback gets an RQ job for its next attempt. A holder who hung up a moment ago is
-marked gone and the operator takes the next party instead.
+marked gone and the operator takes the next party instead. When the network fails to take a
+holder off hold for any other reason (an overload, no answer in time), the holder keeps their
+place, the operator is free again, and dispatching pauses a few seconds before it asks again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from call_queue import line, operator_states
 from call_queue.operators import OperatorBoard
+from madoguchi import phone
 from madoguchi.events import notify_line_changed
 from madoguchi.models import Call, CallbackRequest
-from madoguchi.telephony.base import Telephony, TelephonyError
+from madoguchi.telephony.base import CallNotLive, Telephony, TelephonyError
 
 log = logging.getLogger(__name__)
 
 # Enough for any realistic burst of free operators; stops a bug from looping forever.
 MAX_ASSIGNMENTS_PER_RUN = 100
+# A run inside a webhook must leave it time to answer within Twilio's 15 s: no hand-over starts
+# after this long; the next dispatch (the sweep's, at the latest) gives out the rest.
+RUN_SECONDS = 3.0
+# After the network failed to take a holder off hold, nobody asks it again for this long: in a
+# spell of refusals every webhook that dispatches would otherwise send one more request.
+PAUSE_SECONDS = 5
+PAUSED_KEY = "line:dispatch:paused"
+
+
+class ClaimSettled(Exception):
+    """The holder's claim was settled elsewhere while the network's answer was awaited.
+
+    They hung up, or went back to the line: that path freed the operator, so the operator's
+    state is left as it is.
+    """
+
+
+def is_paused(redis: Redis) -> bool:
+    """True while dispatching waits after the phone network failed to take a holder off hold."""
+    return bool(redis.exists(PAUSED_KEY))
 
 
 @dataclass(frozen=True)
@@ -52,10 +78,15 @@ class Dispatcher:
         return f"{self.public_base_url}/voice/queue/bridge?call={call_id}"
 
     def run(self, now: datetime) -> list[Assignment]:
-        """Match free operators with waiting parties until one side runs out."""
+        """Match free operators with waiting parties until one side runs out (or time does)."""
+        if is_paused(self.board.redis):
+            return []
         operator_states.ensure_board(self.session, self.board)
         done: list[Assignment] = []
-        for _ in range(MAX_ASSIGNMENTS_PER_RUN):
+        deadline = time.monotonic() + RUN_SECONDS
+        for turn in range(MAX_ASSIGNMENTS_PER_RUN):
+            if turn and time.monotonic() > deadline:
+                break
             free = self.board.available_ids(now)
             if not free or not line.waiting_parties(self.session, now):
                 break
@@ -69,7 +100,14 @@ class Dispatcher:
                 self.board.set_state(operator_id, "available", idle_since)
                 break
             operator_states.persist_state(self.session, operator_id, "on_call", now)
-            assignment = self._hand_over(operator_id, party, now)
+            try:
+                assignment = self._hand_over(operator_id, party, now)
+            except ClaimSettled:
+                continue
+            except TelephonyError:
+                operator_states.set_state(self.session, self.board, operator_id, "available",
+                                          idle_since)
+                break
             if assignment is None:
                 operator_states.set_state(self.session, self.board, operator_id, "available",
                                    idle_since)
@@ -81,7 +119,11 @@ class Dispatcher:
         return done
 
     def hand_over(self, operator_id: int, party: line.Party, now: datetime) -> Assignment | None:
-        """Put a claimed party through to the operator; None when a holder has already gone."""
+        """Put a claimed party through to the operator; None when a holder has already gone.
+
+        Raises TelephonyError when the network failed otherwise (the holder is given back to
+        the line at their place), and ClaimSettled when the holder left the claim meanwhile.
+        """
         return self._hand_over(operator_id, party, now)
 
     def _hand_over(self, operator_id: int, party: line.Party, now: datetime) -> Assignment | None:
@@ -95,7 +137,7 @@ class Dispatcher:
         assert call is not None
         try:
             self.telephony.redirect_call(call.call_sid, self.bridge_url(call.id))
-        except TelephonyError as exc:
+        except CallNotLive as exc:
             # The caller hung up between the claim and the redirect: they have left the line.
             log.info("holder %s could not be taken off hold: %s", call.call_sid, exc)
             self.session.execute(
@@ -106,8 +148,43 @@ class Dispatcher:
             )
             self.session.commit()
             return None
+        except TelephonyError as exc:
+            if not self.give_back(call.id, operator_id):
+                return self._settled_meanwhile(operator_id, party)
+            log.warning("dispatch paused for %d s, holders keep their places: %s",
+                        PAUSE_SECONDS, phone.redact(str(exc)))
+            try:
+                self.board.redis.set(PAUSED_KEY, "1", ex=PAUSE_SECONDS)
+            except RedisError:
+                log.warning("the pause could not be noted: Redis unreachable")
+            raise
         log.info("operator %d takes holder call %d", operator_id, call.id)
         return Assignment(operator_id, party)
+
+    def _settled_meanwhile(self, operator_id: int, party: line.Party) -> Assignment:
+        """The claim the network's failure could not give back: put through, or settled."""
+        call = self.session.get(Call, party.id, populate_existing=True)
+        self.session.commit()
+        if call is not None and call.operator_id == operator_id and call.answered_at is not None:
+            # The redirect did reach the caller, whose bridge answered before the error came.
+            log.info("operator %d takes holder call %d", operator_id, call.id)
+            return Assignment(operator_id, party)
+        raise ClaimSettled(f"holder call {party.id} left the line's claim meanwhile")
+
+    def give_back(self, call_id: int, operator_id: int) -> bool:
+        """Return a claimed holder to the line at their place; False once the bridge has them.
+
+        Conditional, like the bridge's answer: a redirect that did happen and this cannot both
+        win, so an operator is never left on a call the line thinks is waiting, or the reverse.
+        """
+        given = self.session.execute(
+            update(Call).where(Call.id == call_id, Call.operator_id == operator_id,
+                               Call.answered_at.is_(None))
+            .values(operator_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.commit()
+        return given.rowcount == 1
 
     def _start_callback(self, operator_id: int, party: line.Party,
                         now: datetime) -> Assignment:

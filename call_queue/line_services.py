@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import prompts
 from call_queue import callback_calls, holding, job_scheduling, operator_states
 from call_queue.callback_calls import AttemptResult
-from call_queue.dispatch import Assignment, Dispatcher
+from call_queue.dispatch import Assignment, Dispatcher, is_paused
 from call_queue.operators import OperatorBoard
 from madoguchi import calls
 from madoguchi.models import CallbackRequest, utcnow
@@ -63,6 +63,14 @@ def dispatch(session: Session, now: datetime | None = None) -> list[Assignment]:
         session.rollback()
         log.exception("dispatch skipped: Redis unreachable; the sweep will catch up")
         return []
+
+
+def dispatch_paused() -> bool:
+    """True while the line waits a few seconds after the phone network failed to put through."""
+    try:
+        return is_paused(get_redis())
+    except RedisError:
+        return False
 
 
 def operators_on_duty(session: Session, now: datetime | None = None) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from call_queue import callback_calls, holding, line_services, operator_states
@@ -53,12 +53,27 @@ def put_holder_through(session: Session, call_id: int,
                        now: datetime | None = None) -> tuple[Call | None, Operator | None]:
     """The holder's call and its operator; the first time both are there, the call is answered."""
     call = session.get(Call, call_id)
-    operator = session.get(Operator, call.operator_id) if call and call.operator_id else None
-    if call is not None and operator is not None and call.answered_at is None:
-        # A retried redirect is answered the same; the answer time is recorded once.
-        call.answered_at = now or utcnow()
+    if call is None or call.operator_id is None:
+        return call, None
+    if call.answered_at is None:
+        # Conditional, like a dispatcher giving the holder back to the line when the network's
+        # answer to its redirect never came: one of the two wins. A retried redirect is
+        # answered the same; the answer time is recorded once.
+        answered = session.execute(
+            update(Call).where(Call.id == call.id, Call.operator_id == call.operator_id,
+                               Call.answered_at.is_(None))
+            .values(answered_at=now or utcnow())
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
-        calls.add_path(session, call, "operator_bridge")
+        session.refresh(call)
+        if answered.rowcount != 1 and call.answered_at is None:
+            # Given back to the line meanwhile (perhaps taken by another operator since, whose
+            # own redirect brings the caller here again): they wait on hold at their place.
+            return call, None
+        if answered.rowcount == 1:
+            calls.add_path(session, call, "operator_bridge")
+    operator = session.get(Operator, call.operator_id) if call.operator_id else None
     return call, operator
 
 
@@ -168,10 +183,10 @@ def after_holder_dial(session: Session, call_id: int, *, completed: bool, dial_s
 
 
 def callback_answered(session: Session, attempt_id: int, answered_by: str,
-                      now: datetime | None = None) -> CallbackPickUp:
+                      now: datetime | None = None, call_sid: str | None = None) -> CallbackPickUp:
     """Note who answered our callback; a person gets a call record with the waiting operator."""
     now = now or utcnow()
-    attempt = callback_calls.mark_answered(session, attempt_id, answered_by, now)
+    attempt = callback_calls.mark_answered(session, attempt_id, answered_by, now, call_sid)
     request = session.get(CallbackRequest, attempt.request_id) if attempt else None
     language = line_services.spoken_language(request.language if request else None)
     if attempt is None or request is None:

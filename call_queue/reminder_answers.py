@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from call_queue.reminders import UNKNOWN_OUTCOME
 from madoguchi import booking, calls
 from madoguchi.models import ACTIVE_BOOKING_STATUSES, Booking, ReminderSent
 
@@ -113,9 +114,16 @@ def cancel(session: Session, reminder_id: int) -> str:
     return CANCELLED
 
 
-def call_ended(session: Session, reminder_id: int, call_status: str) -> None:
-    """A reminder call that was still ringing notes its final status (answered, busy, …)."""
+def call_ended(session: Session, reminder_id: int, call_status: str,
+               call_sid: str | None = None) -> None:
+    """A reminder call that was still ringing notes its final status (answered, busy, …).
+
+    call_sid, the ended call's, is kept when the ledger has none (the network never said
+    it had placed the call).
+    """
     entry = session.get(ReminderSent, reminder_id)
-    if entry is not None and entry.status == "calling" and call_status in calls.FINAL_STATUSES:
+    if entry is not None and entry.status in ("calling", UNKNOWN_OUTCOME) \
+            and call_status in calls.FINAL_STATUSES:
         entry.status = "answered" if call_status == "completed" else call_status
+        entry.call_sid = entry.call_sid or call_sid
         session.commit()

@@ -19,7 +19,7 @@ from call_queue.pacing import OutboundPacer
 from madoguchi import phone
 from madoguchi.models import Booking, ReminderSent, Resident, ResidentPhone, Slot
 from madoguchi.settings import Settings
-from madoguchi.telephony.base import Telephony, TelephonyError
+from madoguchi.telephony.base import OutcomeUnknown, Telephony, TelephonyError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ KIND_DAY_BEFORE = "day_before"
 SEND_FROM = time(10, 0)
 SEND_UNTIL = time(19, 0)
 RING_SECONDS = 40
+# A reminder the network took but never said it had (it may have gone out).
+UNKNOWN_OUTCOME = "unknown"
 
 
 def in_sending_hours(settings: Settings, now: datetime) -> bool:
@@ -111,6 +113,10 @@ def send_reminder(session: Session, booking_id: int, *, settings: Settings,
 def _try(send, success: str) -> str:
     try:
         send()
+    except OutcomeUnknown as exc:
+        # It may have gone out: not "failed" (a call that did ring still notes how it ended).
+        log.warning("reminder sent or not, the network did not say: %s", exc)
+        return UNKNOWN_OUTCOME
     except TelephonyError as exc:
         log.warning("reminder could not be sent: %s", exc)
         return "failed"

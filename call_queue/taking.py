@@ -15,11 +15,12 @@ from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from call_queue import line, line_services, operator_states
-from call_queue.dispatch import Assignment
+from call_queue.dispatch import Assignment, ClaimSettled
 from call_queue.operators import OperatorBoard, OperatorState
 from madoguchi.events import notify_line_changed
 from madoguchi.models import Call, CallbackRequest, utcnow
 from madoguchi.redis_conn import get_redis
+from madoguchi.telephony.base import TelephonyError
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ def take_this_one(session: Session, operator_id: int, kind: str, party_id: int,
                   now: datetime | None = None) -> Assignment:
     """Give one chosen waiting party to this operator, out of order.
 
-    Raises NotWaiting when the party is gone and StillOnCall when the operator is on a call.
+    Raises NotWaiting when the party is gone, StillOnCall when the operator is on a call, and
+    TelephonyError when the network did not put the holder through (they keep their place).
     """
     now = now or utcnow()
     party = _waiting_party(session, kind, party_id)
@@ -97,7 +99,14 @@ def take_this_one(session: Session, operator_id: int, kind: str, party_id: int,
         _restore(session, board, before)
         raise NotWaiting(f"{kind} {party_id} is no longer waiting")
     operator_states.persist_state(session, operator_id, "on_call", now)
-    assignment = line_services.dispatcher(session).hand_over(operator_id, party, now)
+    try:
+        assignment = line_services.dispatcher(session).hand_over(operator_id, party, now)
+    except ClaimSettled:
+        # They hung up meanwhile; that path already freed this operator.
+        raise NotWaiting(f"{kind} {party_id} hung up before being put through") from None
+    except TelephonyError:
+        _restore(session, board, before)  # the party is back in the line at its place
+        raise
     if assignment is None:
         _restore(session, board, before)
         raise NotWaiting(f"{kind} {party_id} hung up before being put through")

@@ -245,7 +245,8 @@ def operator_leg_status() -> Response:
 def callback_answer() -> Response:
     """Our callback was answered: a person hears who calls and meets the operator."""
     pick_up = operator_bridge.callback_answered(
-        get_session(), _int_arg("attempt") or 0, printable(request.form.get("AnsweredBy"), 30))
+        get_session(), _int_arg("attempt") or 0, printable(request.form.get("AnsweredBy"), 30),
+        call_sid=printable(request.form.get("CallSid"), 64) or None)
     lang = pick_up.language
     speaker, voicing = _voice(lang)
     if pick_up.attempt_id is None:
@@ -421,5 +422,6 @@ def reminder_choice() -> Response:
 def reminder_status() -> Response:
     """A reminder call that was not answered is noted in the ledger (it is not sent again)."""
     reminder_answers.call_ended(get_session(), _int_arg("reminder") or 0,
-                                printable(request.form.get("CallStatus"), 20))
+                                printable(request.form.get("CallStatus"), 20),
+                                call_sid=printable(request.form.get("CallSid"), 64) or None)
     return Response("", status=204)

@@ -18,7 +18,7 @@ from madoguchi.models import (
     TextMessage,
 )
 from madoguchi.settings import Settings
-from madoguchi.telephony.base import Telephony, TelephonyError
+from madoguchi.telephony.base import OutcomeUnknown, Telephony, TelephonyError
 from madoguchi.voice.speech import Speaker
 
 # A few SMS segments at most (Japanese text goes 70 characters a segment).
@@ -141,6 +141,14 @@ def send(session: Session, actor: Actor, settings: Settings, telephony: Telephon
               "booking": booking.reference if booking else None}
     try:
         sid = telephony.send_sms(to, body)
+    except OutcomeUnknown as exc:
+        # It may have reached the resident: kept as unknown, and the operator told not to
+        # send it again at once (an elderly resident confused by two texts calls back).
+        kept.status, kept.error = "unknown", str(exc)
+        session.commit()
+        actor.audit(session, "sms_unknown", "resident", resident.id, resident_id=resident.id,
+                    detail=detail)
+        raise SmsRefused("sms_unknown") from None
     except TelephonyError as exc:
         kept.status, kept.error = "failed", str(exc)
         session.commit()

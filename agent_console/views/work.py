@@ -142,6 +142,8 @@ def work_state():
     if taken:
         flash(translate("work_taken_next"), "success")
         return _to_taken_caller()
+    if chosen == "available" and line_services.dispatch_paused():
+        flash(translate("work_line_paused"), "error")
     return _back_to_work()
 
 
@@ -160,6 +162,9 @@ def work_take_next():
     if taken:
         flash(translate("work_taken_next"), "success")
         return _to_taken_caller()
+    if line_services.dispatch_paused():
+        flash(translate("work_line_paused"), "error")
+        return _back_to_work()
     flash(translate("work_nobody_waiting"), "info")
     return _back_to_work()
 
@@ -181,6 +186,11 @@ def work_take_this_one():
         return _back_to_work()
     except taking.StillOnCall:
         flash(translate("work_still_on_call"), "error")
+        return _back_to_work()
+    except TelephonyError as exc:
+        log.warning("operator %s could not take a party: %s", current_actor().operator_id,
+                    phone.redact(str(exc)))
+        flash(translate("work_take_failed"), "error")
         return _back_to_work()
     flash(translate("work_taken_this_one"), "success")
     return _to_taken_caller()

@@ -11,6 +11,18 @@ class TelephonyError(Exception):
     """The phone network refused or failed a request; the message says what and why."""
 
 
+class CallNotLive(TelephonyError):
+    """The call has ended or was never ours: it can no longer be redirected or hung up."""
+
+
+class OutcomeUnknown(TelephonyError):
+    """The network's answer never came (out of reach, too slow): the request may have been done.
+
+    A caller that would act differently had it been done (dial again, send again) must find
+    out first, or leave the decision to a later look; the others treat it as a failure.
+    """
+
+
 class RecordingNotFound(TelephonyError):
     """The network has no such recording (never made, deleted, or not one of ours)."""
 

@@ -12,6 +12,7 @@ from madoguchi import phone
 from madoguchi.redis_conn import connect
 from madoguchi.settings import Settings
 from madoguchi.telephony.base import (
+    CallNotLive,
     CallParties,
     NetworkRecording,
     RecordingAudio,
@@ -147,7 +148,7 @@ class SimulatedTelephony:
     def _live(self, call_sid: str) -> SimulatedCall:
         call = self.network.get_call(call_sid)
         if call is None:
-            raise TelephonyError(f"call {call_sid} is unknown to the simulated network")
+            raise CallNotLive(f"call {call_sid} is unknown to the simulated network")
         if call.status in ("completed", "busy", "no-answer", "failed", "canceled"):
-            raise TelephonyError(f"call {call_sid} has already ended ({call.status})")
+            raise CallNotLive(f"call {call_sid} has already ended ({call.status})")
         return call

@@ -9,13 +9,16 @@ from datetime import datetime, timedelta
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from madoguchi import phone
 from madoguchi.settings import Settings
 from madoguchi.telephony.base import (
+    CallNotLive,
     CallParties,
     NetworkRecording,
+    OutcomeUnknown,
     RecordingAudio,
     RecordingNotFound,
     TelephonyError,
@@ -33,9 +36,19 @@ RECENT_CALLS_LOOKED_AT = 20
 # placed then. Attempts to one number are minutes apart, so the slack finds no older one.
 PLACED_SLACK = timedelta(seconds=5)
 API = "https://api.twilio.com/2010-04-01"
+# Twilio's own client waits for ever by default. A webhook that asks Twilio's API something
+# (a confirmation SMS, taking a caller off hold) must still answer within Twilio's 15 s.
+# It bounds the connection and each read apart, so a request takes at most about twice this.
+API_TIMEOUT_SECONDS = 4
+# Twilio's answers to a request on a call that is over: 20404 (no such call) or 21220 (the
+# call is not in progress, so it cannot be redirected).
+CALL_OVER_CODES = frozenset({20404, 21220})
 _RECORDING_URL = re.compile(
     r"https://api\.twilio\.com/2010-04-01/Accounts/(AC[0-9a-f]{32})/Recordings/(RE[0-9a-f]{32})"
     r"(?:\.(?:mp3|wav|json))?")
+# What a request to Twilio's API may raise: Twilio's errors, and the HTTP library's own when
+# Twilio cannot be reached or does not answer in time (its client passes those on as they are).
+_API_ERRORS = (TwilioRestException, TwilioException, requests.RequestException)
 # A recording is a few hundred kilobytes; a slow answer should not hold an operator's page long.
 RECORDING_TIMEOUT_SECONDS = 15
 # More recordings than this within the look-back means something else is wrong; take the newest.
@@ -54,7 +67,8 @@ class TwilioTelephony:
         media_http: requests.Session | None = None,
     ) -> None:
         self.from_number = from_number
-        self.client = Client(account_sid, auth_token, http_client=http_client)
+        self.client = Client(account_sid, auth_token, http_client=http_client or TwilioHttpClient(
+            timeout=API_TIMEOUT_SECONDS))
         self._account_sid = account_sid
         self._auth_token = auth_token
         # Recordings are binary; Twilio's own client reads bodies as text, so media goes
@@ -86,8 +100,8 @@ class TwilioTelephony:
         """Send an SMS through Twilio; return the message sid."""
         try:
             message = self.client.messages.create(to=to_e164, from_=self.from_number, body=body)
-        except (TwilioRestException, TwilioException) as exc:
-            raise TelephonyError(f"SMS to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
+        except _API_ERRORS as exc:
+            raise _failure(exc, f"SMS to {phone.mask(to_e164)}") from None
         log.info("SMS %s sent to %s", message.sid, phone.mask(to_e164))
         return str(message.sid)
 
@@ -115,8 +129,8 @@ class TwilioTelephony:
             options["machine_detection"] = "Enable"
         try:
             call = self.client.calls.create(**options)
-        except (TwilioRestException, TwilioException) as exc:
-            raise TelephonyError(f"call to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
+        except _API_ERRORS as exc:
+            raise _failure(exc, f"call to {phone.mask(to_e164)}") from None
         log.info("call %s placed to %s", call.sid, phone.mask(to_e164))
         return str(call.sid)
 
@@ -125,9 +139,8 @@ class TwilioTelephony:
         try:
             found = self.client.calls.list(to=to_e164, from_=self.from_number,
                                            limit=RECENT_CALLS_LOOKED_AT)
-        except (TwilioRestException, TwilioException) as exc:
-            raise TelephonyError(
-                f"listing calls to {phone.mask(to_e164)} failed: {_reason(exc)}") from None
+        except _API_ERRORS as exc:
+            raise _failure(exc, f"listing calls to {phone.mask(to_e164)}") from None
         earliest = since.replace(microsecond=0) - PLACED_SLACK
         return [str(call.sid) for call in found
                 if call.date_created is not None and call.date_created >= earliest]
@@ -139,24 +152,24 @@ class TwilioTelephony:
         except TwilioRestException as exc:
             if exc.status == 404:
                 return None
-            raise TelephonyError(f"status of call {call_sid} failed: {_reason(exc)}") from None
-        except TwilioException as exc:
-            raise TelephonyError(f"status of call {call_sid} failed: {_reason(exc)}") from None
+            raise _failure(exc, f"status of call {call_sid}") from None
+        except _API_ERRORS as exc:
+            raise _failure(exc, f"status of call {call_sid}") from None
         return str(call.status) if call.status else None
 
     def redirect_call(self, call_sid: str, url: str) -> None:
         """Point a live call at new TwiML."""
         try:
             self.client.calls(call_sid).update(url=url, method="POST")
-        except (TwilioRestException, TwilioException) as exc:
-            raise TelephonyError(f"redirect of call {call_sid} failed: {_reason(exc)}") from None
+        except _API_ERRORS as exc:
+            raise _failure(exc, f"redirect of call {call_sid}", on_call=True) from None
 
     def hangup(self, call_sid: str) -> None:
         """End a live call."""
         try:
             self.client.calls(call_sid).update(status="completed")
-        except (TwilioRestException, TwilioException) as exc:
-            raise TelephonyError(f"hang-up of call {call_sid} failed: {_reason(exc)}") from None
+        except _API_ERRORS as exc:
+            raise _failure(exc, f"hang-up of call {call_sid}", on_call=True) from None
 
     def fetch_recording(self, recording_url: str) -> RecordingAudio:
         """The MP3 of one of this account's recordings, fetched with the account's credentials.
@@ -184,8 +197,8 @@ class TwilioTelephony:
         try:
             found = self.client.recordings.list(date_created_after=since,
                                                 limit=RECORDINGS_LISTED)
-        except (TwilioRestException, TwilioException) as exc:
-            raise TelephonyError(f"listing recordings failed: {_reason(exc)}") from None
+        except _API_ERRORS as exc:
+            raise _failure(exc, "listing recordings") from None
         return [
             NetworkRecording(
                 url=f"{API}/Accounts/{self._account_sid}/Recordings/{item.sid}",
@@ -198,17 +211,35 @@ class TwilioTelephony:
         """The From and To numbers of a call, as Twilio keeps them."""
         try:
             call = self.client.calls(call_sid).fetch()
-        except (TwilioRestException, TwilioException) as exc:
-            raise TelephonyError(f"call {call_sid} could not be read: {_reason(exc)}") from None
+        except _API_ERRORS as exc:
+            raise _failure(exc, f"reading call {call_sid}") from None
         # The library keeps "from" under a private name (a keyword in Python).
         caller, called = getattr(call, "_from", None), getattr(call, "to", None)
         return CallParties(str(caller) if caller else None, str(called) if called else None)
 
 
+def _failure(exc: Exception, what: str, *, on_call: bool = False) -> TelephonyError:
+    """The TelephonyError for a failed request: unknown outcome, call over, or refused."""
+    said = f"{what} failed: {_reason(exc)}"
+    if isinstance(exc, requests.RequestException) and not isinstance(
+            exc, requests.ConnectTimeout):  # never connected: nothing was asked
+        return OutcomeUnknown(said)
+    if on_call and isinstance(exc, TwilioRestException) and (
+            exc.status == 404 or exc.code in CALL_OVER_CODES):
+        return CallNotLive(said)
+    return TelephonyError(said)
+
+
 def _reason(exc: Exception) -> str:
     """Twilio's error as one line, without the request URL (which names the account)."""
-    text = f"Twilio error {exc.code} (HTTP {exc.status}): {exc.msg}" if isinstance(
-        exc, TwilioRestException
-    ) else (str(exc) or type(exc).__name__)
+    if isinstance(exc, TwilioRestException):
+        text = f"Twilio error {exc.code} (HTTP {exc.status}): {exc.msg}"
+    elif isinstance(exc, requests.ConnectTimeout):
+        text = "Twilio could not be reached (ConnectTimeout)"
+    elif isinstance(exc, requests.RequestException):
+        # Its text names the host, the account's URL and the library's internals.
+        text = f"Twilio did not answer ({type(exc).__name__})"
+    else:
+        text = str(exc) or type(exc).__name__
     # Twilio's messages may quote the number; logs and exceptions must not carry it.
     return _NUMBER.sub("[number]", text)

@@ -46,3 +46,13 @@ def test_on_twilio_ending_the_call_completes_it_through_the_rest_api():
     (sent,) = http.requests
     assert sent["uri"].endswith(f"/Calls/{CALL_SID}.json")
     assert sent["data"] == {"Status": "completed"}
+
+
+def test_on_twilio_ending_a_call_that_is_already_over_is_done_not_an_error():
+    # The caller hung up a moment before the operator pressed the button.
+    http = RecordingHttpClient(status=404, body={"code": 20404, "status": 404,
+                                                 "message": "The requested resource was not found"})
+    line = TwilioOperatorLine(TwilioTelephony(ACCOUNT, "secret-token", "+81312345678",
+                                              http_client=http))
+    line.end(CALL_SID)
+    assert len(http.requests) == 1

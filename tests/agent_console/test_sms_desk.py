@@ -79,6 +79,27 @@ def test_a_sent_text_is_audited_by_id_with_the_masked_number_and_kept_sealed(
     assert sms.body.endswith("保険証をお持ちください。")
 
 
+def test_a_text_twilio_never_confirmed_is_kept_as_unknown_and_not_to_be_sent_again_at_once(
+        as_operator, db_session, resident, monkeypatch):
+    # It may have reached the resident: "failed" would invite a second, identical text.
+    from madoguchi.telephony.base import OutcomeUnknown
+    from madoguchi.telephony.simulated import SimulatedTelephony
+
+    def answer_lost(self, to_e164, body):
+        raise OutcomeUnknown("SMS to [number] failed: Twilio did not answer (ReadTimeout)")
+
+    monkeypatch.setattr(SimulatedTelephony, "send_sms", answer_lost)
+    response = _send(as_operator, resident, phone_id=_phone_id(db_session, MOBILE),
+                     kind="text", text="保険証をお持ちください。")
+    page = as_operator.get(response.headers["Location"]).get_data(as_text=True)
+    assert "届いたか分かりません" in page and "すぐには送り直さないでください" in page
+    [row] = _audit(db_session, "sms_unknown")
+    assert row.detail["to"] == "+81******5678" and MOBILE not in str(row.detail)
+    kept = db_session.get(TextMessage, row.detail["message_id"])
+    assert (kept.status, kept.sid) == ("unknown", None)
+    assert _audit(db_session, "sms_failed") == []
+
+
 def test_a_landline_is_refused_plainly_and_nothing_is_sent(as_operator, db_session, resident,
                                                            network):
     response = _send(as_operator, resident, phone_id=_phone_id(db_session, LANDLINE),

@@ -118,6 +118,42 @@ def test_a_supervisor_who_takes_a_caller_lands_on_their_record_or_the_plain_scre
     assert response.headers["Location"] == f"{WORK}?resident={resident.id}"
 
 
+def test_a_take_the_phone_network_refuses_is_said_so_and_the_caller_keeps_waiting(
+        as_supervisor, staff, db_session, redis_client, monkeypatch):
+    from madoguchi.telephony.base import OutcomeUnknown
+    from madoguchi.telephony.simulated import SimulatedTelephony
+
+    def no_answer(self, call_sid, url):
+        raise OutcomeUnknown(f"redirect of call {call_sid} failed: Twilio did not answer")
+
+    monkeypatch.setattr(SimulatedTelephony, "redirect_call", no_answer)
+    holder = _holder(db_session, minutes=2, number="+819055550017")
+    SimulatedNetwork(redis_client).save_call(SimulatedCall(
+        sid=holder.call_sid, direction="inbound", from_number=holder.from_e164,
+        to_number="+81312345678", status="in-progress"))
+    response = post(as_supervisor, f"{WORK}/take", {"kind": "holding", "party": holder.id},
+                    form_page=WORK)
+    assert response.status_code == 302 and response.headers["Location"] == WORK
+    page = as_supervisor.get(WORK).get_data(as_text=True)
+    assert "おつなぎできませんでした" in page and "順番はそのまま" in page
+    db_session.refresh(holder)
+    assert holder.operator_id is None and holder.ended_at is None
+
+
+def test_take_next_while_the_phone_network_fails_says_so_instead_of_nobody_waiting(
+        as_operator, staff, db_session, redis_client):
+    from call_queue.dispatch import PAUSED_KEY
+
+    _holder(db_session, minutes=2, number="+819055550018")
+    redis_client.set(PAUSED_KEY, "1", ex=5)  # a moment ago Twilio refused to put one through
+    for path, form in (("take-next", {}), ("state", {"state": "available"})):
+        response = post(as_operator, f"{WORK}/{path}", form, form_page=WORK)
+        assert response.status_code == 302
+        page = as_operator.get(WORK).get_data(as_text=True)
+        assert "今はおつなぎできません" in page and "お待ちの方はいません" not in page
+        assert OperatorBoard(redis_client).get(staff.operator.id).state == "available"
+
+
 def test_supervisors_see_take_this_one_and_operators_do_not(as_operator, client, staff,
                                                             db_session):
     _holder(db_session, minutes=2, number="+819055550005")

@@ -294,3 +294,37 @@ def test_a_network_error_quoting_the_number_reaches_the_log_only_masked(
     logged = caplog.text
     assert "cannot ask the phone network" in logged and "5678" in logged
     assert "12345678" not in logged and "1234-5678" not in logged
+
+
+def test_a_callback_placed_without_twilio_s_answer_is_not_dialled_again_and_meets_its_operator(
+        line_ctx, network, webhooks, monkeypatch):
+    # Twilio placed the call but its answer never came (a read timeout): reported as failed,
+    # the resident would be rung twice and hung up on when they pick up the first.
+    from madoguchi.telephony.base import OutcomeUnknown
+    from madoguchi.telephony.simulated import SimulatedTelephony
+
+    placed: list[str] = []
+    place = SimulatedTelephony.place_call
+
+    def answer_lost(self, to_e164, **options):
+        placed.append(place(self, to_e164, **options))
+        raise OutcomeUnknown("call to [number] failed: Twilio did not answer (ReadTimeout)")
+
+    monkeypatch.setattr(SimulatedTelephony, "place_call", answer_lost)
+    session = line_ctx
+    request, operator_id = _dispatched_request(session)
+    assert callback_jobs.place_callback(request.id, 1) is None
+    (attempt,) = _attempts(session, request.id)
+    assert (attempt.status, attempt.call_sid) == ("dialing", None)  # open, not failed
+    assert [call.sid for call in network.ringing_calls()] == placed
+    body = _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
+                 CallSid=placed[0], AnsweredBy="human").get_data(as_text=True)
+    assert f"<Client>operator-{operator_id}</Client>" in body
+    assert fetch(session, CallbackAttempt, attempt.id).call_sid == placed[0]
+    record = session.scalar(select(Call).where(Call.call_sid == placed[0]))
+    session.commit()
+    assert record is not None and record.operator_id == operator_id
+    _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=placed[0],
+          CallStatus="completed")
+    assert fetch(session, CallbackRequest, request.id).status == "reached"
+    assert len(placed) == 1

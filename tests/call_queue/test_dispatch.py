@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from dataclasses import replace
+
+import requests
 from rq import Queue
 from rq.job import Job
+from twilio.http import HttpClient
+from twilio.http.response import Response
 
-from call_queue import line_services
+from call_queue import dispatch as dispatching
+from call_queue import holding, line_services, operator_bridge
+from call_queue.dispatch import PAUSE_SECONDS, PAUSED_KEY, Dispatcher
 from call_queue.job_scheduling import callback_job_id
-from madoguchi.models import CallbackRequest, Operator
+from madoguchi.models import Call, CallbackRequest, Operator
+from madoguchi.telephony.twilio_adapter import TwilioTelephony
 from tests import factories
-from tests.call_queue.conftest import callback_request, free_operator, live_holder
+from tests.call_queue.conftest import callback_request, fetch, free_operator, live_holder
 
 
 def test_a_released_operator_takes_the_earliest_holder_off_hold_to_the_bridge(
@@ -92,3 +102,196 @@ def test_a_caller_joining_while_an_operator_is_free_is_put_through_at_once(
     assert holder.operator_id == operator_id
     assert network.take_control(holder.call_sid) is not None
     assert session.query(CallbackRequest).count() == 0
+
+
+class TwilioAnswering(HttpClient):
+    """Twilio's REST API as the dispatcher meets it: `answer` runs for each request."""
+
+    def __init__(self, answer) -> None:
+        super().__init__(logging.getLogger("test"), is_async=False)
+        self.answer = answer
+        self.asked: list[str] = []
+
+    def request(self, method, uri, params=None, data=None, headers=None, auth=None,
+                timeout=None, allow_redirects=False):
+        self.asked.append(uri)
+        return self.answer()
+
+
+def on_twilio(session, answer) -> tuple[Dispatcher, TwilioAnswering]:
+    """The app's dispatcher, asking Twilio's API (through Twilio's own client) instead."""
+    http = TwilioAnswering(answer)
+    twilio = TwilioTelephony("AC" + "a" * 32, "secret-token", "+81312345678", http_client=http)
+    return replace(line_services.dispatcher(session), telephony=twilio), http
+
+
+def busy() -> Response:
+    return Response(429, json.dumps({"code": 20429, "message": "Too Many Requests",
+                                     "status": 429}))
+
+
+def test_a_twilio_refusal_keeps_the_holder_s_place_and_the_operator_s(
+        line_ctx, network, redis_client):
+    # Launch day: Twilio's API answers 429. Nobody who waits may lose their place for it.
+    session = line_ctx
+    operator_id = free_operator(session)
+    first = live_holder(session, network, minutes=5, number="+819011110011")
+    second = live_holder(session, network, minutes=2, number="+819011110012")
+    idle_since = line_services.board().get(operator_id).since
+    dispatcher, twilio = on_twilio(session, busy)
+    assert dispatcher.run(line_services.utcnow()) == []
+    assert len(twilio.asked) == 1  # the second holder is not tried against the same trouble
+    for holder in (first, second):
+        row = fetch(session, Call, holder.id)
+        assert (row.operator_id, row.ended_at, row.outcome) == (None, None, "queued")
+    state = line_services.board().get(operator_id)
+    assert (state.state, state.since) == ("available", idle_since)
+    assert fetch(session, Operator, operator_id).state == "available"
+    # For a few seconds nobody asks Twilio again (every webhook would, in a spell of 429s).
+    again, asked_again = on_twilio(session, busy)
+    assert again.run(line_services.utcnow()) == [] and asked_again.asked == []
+    assert 0 < redis_client.ttl(PAUSED_KEY) <= PAUSE_SECONDS
+    redis_client.delete(PAUSED_KEY)  # the pause is over and Twilio answers again
+    assigned = line_services.dispatch(session)
+    assert [(a.operator_id, a.party.id) for a in assigned] == [(operator_id, first.id)]
+
+
+def test_a_holder_whose_redirect_had_no_answer_waits_at_their_place(line_ctx, network):
+    session = line_ctx
+    operator_id = free_operator(session)
+    holder = live_holder(session, network, minutes=3, number="+819011110013")
+
+    def no_answer() -> Response:
+        raise requests.ReadTimeout("Read timed out. (read timeout=5)")
+
+    dispatcher, _ = on_twilio(session, no_answer)
+    assert dispatcher.run(line_services.utcnow()) == []
+    row = fetch(session, Call, holder.id)
+    assert (row.operator_id, row.ended_at, row.outcome) == (None, None, "queued")
+    assert line_services.board().get(operator_id).state == "available"
+    assert fetch(session, Operator, operator_id).state == "available"
+    # The redirect had reached Twilio after all: the late bridge puts them back on hold.
+    call, operator = operator_bridge.put_holder_through(session, holder.id)
+    assert operator is None and call.answered_at is None and call.queued_at == row.queued_at
+
+
+def test_a_redirect_whose_answer_came_too_late_but_reached_the_bridge_stays_put_through(
+        line_ctx, network, committed_db):
+    # Twilio redirected the call and the bridge dialled the operator before the read timed
+    # out: the operator is on that call, not free for another.
+    session = line_ctx
+    operator_id = free_operator(session)
+    holder = live_holder(session, network, minutes=3, number="+819011110014")
+
+    def bridged_then_no_answer() -> Response:
+        webhook = committed_db()
+        try:
+            _, operator = operator_bridge.put_holder_through(webhook, holder.id)
+        finally:
+            webhook.close()
+        assert operator is not None and operator.id == operator_id
+        raise requests.ReadTimeout("Read timed out. (read timeout=5)")
+
+    dispatcher, _ = on_twilio(session, bridged_then_no_answer)
+    assigned = dispatcher.run(line_services.utcnow())
+    assert [(a.operator_id, a.party.id) for a in assigned] == [(operator_id, holder.id)]
+    row = fetch(session, Call, holder.id)
+    assert row.operator_id == operator_id and row.answered_at is not None
+    assert line_services.board().get(operator_id).state == "on_call"
+
+
+def test_a_holder_twilio_says_has_hung_up_leaves_the_line(line_ctx, network):
+    session = line_ctx
+    free_operator(session)
+    gone = live_holder(session, network, minutes=3, number="+819011110015")
+
+    def call_over() -> Response:
+        return Response(400, json.dumps({"code": 21220, "message": "Call is not in-progress. "
+                                         "Cannot redirect.", "status": 400}))
+
+    dispatcher, _ = on_twilio(session, call_over)
+    assert dispatcher.run(line_services.utcnow()) == []
+    row = fetch(session, Call, gone.id)
+    assert row.outcome == "abandoned" and row.ended_at is not None and row.operator_id is None
+
+
+def test_a_bridge_that_read_the_claim_just_before_it_was_given_back_does_not_put_through(
+        line_ctx, network, committed_db):
+    # The bridge read the holder as claimed; the dispatcher then gave them back (Twilio's
+    # answer never came). One of the two wins: here the line, so nobody is dialled.
+    session = line_ctx
+    holder = live_holder(session, network, minutes=3, number="+819011110016")
+    operator_id = free_operator(session)  # takes the holder at once
+    bridge = committed_db()
+    try:
+        seen = bridge.get(Call, holder.id)  # the bridge's read, before the claim is given back
+        assert seen.operator_id == operator_id
+        bridge.commit()
+        dispatcher, _ = on_twilio(session, busy)
+        assert dispatcher.give_back(holder.id, operator_id)
+        call, operator = operator_bridge.put_holder_through(bridge, holder.id)
+    finally:
+        bridge.close()
+    assert operator is None and call.operator_id is None
+    row = fetch(session, Call, holder.id)
+    assert row.answered_at is None and row.operator_id is None
+
+
+def test_a_late_bridge_for_a_holder_given_back_and_taken_by_another_operator_waits_for_theirs(
+        line_ctx, network, committed_db):
+    session = line_ctx
+    holder = live_holder(session, network, minutes=3, number="+819011110017")
+    first_id = free_operator(session)  # takes the holder at once
+    bridge = committed_db()
+    try:
+        seen = bridge.get(Call, holder.id)  # the first redirect's bridge reads the claim...
+        assert seen.operator_id == first_id
+        bridge.commit()
+        dispatcher, _ = on_twilio(session, busy)
+        assert dispatcher.give_back(holder.id, first_id)  # ...Twilio's answer never came
+        second_id = free_operator(session)  # the next operator takes the holder
+        assert fetch(session, Call, holder.id).operator_id == second_id
+        call, operator = operator_bridge.put_holder_through(bridge, holder.id)
+        assert operator is None  # not dialled: the second operator's own redirect comes
+        assert fetch(session, Call, holder.id).answered_at is None
+        call, operator = operator_bridge.put_holder_through(bridge, holder.id)
+    finally:
+        bridge.close()
+    assert operator.id == second_id and call.answered_at is not None
+
+
+def test_a_holder_who_hung_up_while_twilio_s_answer_was_awaited_is_nobody_s_call(
+        line_ctx, network, committed_db):
+    session = line_ctx
+    operator_id = free_operator(session)
+    holder = live_holder(session, network, minutes=3, number="+819011110018")
+
+    def hung_up_then_no_answer() -> Response:
+        webhook = committed_db()  # the Enqueue action of the hang-up, as queue_done runs it
+        try:
+            call = webhook.get(Call, holder.id)
+            stranded = holding.leave_hung_up(webhook, call, 30, line_services.utcnow())
+            assert stranded == operator_id
+            line_services.operator_available(webhook, stranded)
+        finally:
+            webhook.close()
+        raise requests.ReadTimeout("Read timed out. (read timeout=4)")
+
+    dispatcher, _ = on_twilio(session, hung_up_then_no_answer)
+    assert dispatcher.run(line_services.utcnow()) == []
+    assert fetch(session, Call, holder.id).outcome == "abandoned"
+    assert line_services.board().get(operator_id).state == "available"
+
+
+def test_a_run_inside_a_webhook_stops_giving_out_parties_when_its_time_is_up(
+        line_ctx, network, monkeypatch):
+    # Twilio waits 15 s for a webhook; what a run does not give out, the next run does.
+    monkeypatch.setattr(dispatching, "RUN_SECONDS", 0.0)
+    session = line_ctx
+    operators = [free_operator(session) for _ in range(2)]
+    holders = [live_holder(session, network, minutes=m, number=f"+81901111002{m}")
+               for m in (4, 2)]
+    first = line_services.dispatch(session)
+    assert [(a.operator_id, a.party.id) for a in first] == [(operators[0], holders[0].id)]
+    second = line_services.dispatch(session)
+    assert [(a.operator_id, a.party.id) for a in second] == [(operators[1], holders[1].id)]

@@ -217,3 +217,22 @@ def test_a_reminder_call_nobody_answered_notes_its_final_status_and_keeps_it(
     assert fetch(line_ctx, ReminderSent, entry.id).status == "busy"
     reminder_answers.call_ended(line_ctx, entry.id, "completed")
     assert fetch(line_ctx, ReminderSent, entry.id).status == "busy"
+
+
+def test_a_reminder_call_twilio_never_confirmed_is_unknown_then_notes_how_it_ended(
+        line_ctx, tomorrow, network, monkeypatch):
+    # Not "failed": the call may be ringing; its status callback still tells how it ended.
+    from madoguchi.telephony.base import OutcomeUnknown
+    from madoguchi.telephony.simulated import SimulatedTelephony
+
+    def answer_lost(self, to_e164, **options):
+        raise OutcomeUnknown("call to [number] failed: Twilio did not answer (ReadTimeout)")
+
+    monkeypatch.setattr(SimulatedTelephony, "place_call", answer_lost)
+    now, ids = tomorrow
+    entry = _send(line_ctx, ids["landline"], now)
+    assert fetch(line_ctx, ReminderSent, entry.id).status == "unknown"
+    reminder_answers.call_ended(line_ctx, entry.id, "no-answer", call_sid="CA" + "9" * 32)
+    ended = fetch(line_ctx, ReminderSent, entry.id)
+    assert (ended.status, ended.call_sid) == ("no-answer", "CA" + "9" * 32)
+    assert _send(line_ctx, ids["landline"], now) is None  # never sent twice

@@ -157,3 +157,24 @@ def test_a_supervisor_on_a_call_cannot_take_another_caller(line_ctx, network):
     with pytest.raises(taking.StillOnCall):
         taking.take_this_one(session, supervisor_id, "holding", later.id)
     assert fetch(session, Call, later.id).operator_id is None
+
+
+def test_a_supervisor_s_take_the_network_refuses_leaves_the_caller_waiting_at_their_place(
+        line_ctx, network, monkeypatch):
+    from madoguchi.telephony.base import TelephonyError
+    from madoguchi.telephony.simulated import SimulatedTelephony
+
+    def busy(self, call_sid, url):
+        raise TelephonyError(f"redirect of call {call_sid} failed: Twilio error 20429 (HTTP 429)")
+
+    monkeypatch.setattr(SimulatedTelephony, "redirect_call", busy)
+    session = line_ctx
+    holder = live_holder(session, network, minutes=2, number="+819011120011")
+    supervisor_id = _operator(session, role="supervisor")
+    taking.set_own_state(session, supervisor_id, "away")
+    with pytest.raises(TelephonyError, match="20429"):
+        taking.take_this_one(session, supervisor_id, "holding", holder.id)
+    row = fetch(session, Call, holder.id)
+    assert (row.operator_id, row.ended_at, row.outcome) == (None, None, "queued")
+    assert line_services.board().get(supervisor_id).state == "away"
+    assert fetch(session, Operator, supervisor_id).state == "away"

@@ -12,8 +12,8 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from madoguchi.telephony import build_telephony
-from madoguchi.telephony.base import Telephony, TelephonyError
-from madoguchi.telephony.twilio_adapter import TwilioTelephony
+from madoguchi.telephony.base import CallNotLive, OutcomeUnknown, Telephony, TelephonyError
+from madoguchi.telephony.twilio_adapter import API_TIMEOUT_SECONDS, TwilioTelephony
 
 ACCOUNT = "AC" + "a" * 32
 CALL_SID = "CA" + "b" * 32
@@ -96,6 +96,92 @@ def test_a_twilio_error_becomes_a_telephony_error_without_the_number():
                                  timeout_seconds=30, machine_detection=False)
     assert "21211" in str(caught.value)
     assert "12345678" not in str(caught.value).replace("21211", "")
+
+
+class UnreachableTwilio(HttpClient):
+    """Twilio out of reach or too slow: the HTTP library's own error, as Twilio's client passes
+    it on."""
+
+    def __init__(self, error: requests.RequestException) -> None:
+        super().__init__(logging.getLogger("test"), is_async=False)
+        self.error = error
+
+    def request(self, *args, **kwargs):
+        raise self.error
+
+
+EVERY_API_CALL = {
+    "send_sms": lambda t: t.send_sms("+819012345678", "予約番号 1234567"),
+    "place_call": lambda t: t.place_call("+819012345678", url="https://x.example/a",
+                                         status_callback="", timeout_seconds=30,
+                                         machine_detection=False),
+    "calls_placed_to": lambda t: t.calls_placed_to("+819012345678",
+                                                   datetime(2026, 11, 23, tzinfo=UTC)),
+    "call_status": lambda t: t.call_status(CALL_SID),
+    "redirect_call": lambda t: t.redirect_call(CALL_SID, "https://x.example/b"),
+    "hangup": lambda t: t.hangup(CALL_SID),
+    "recordings_since": lambda t: t.recordings_since(datetime(2026, 11, 23, tzinfo=UTC)),
+    "parties_of": lambda t: t.parties_of(CALL_SID),
+}
+
+
+@pytest.mark.parametrize("error", [requests.ConnectionError("Connection aborted."),
+                                   requests.ReadTimeout("Read timed out. (read timeout=5)")])
+@pytest.mark.parametrize("call", EVERY_API_CALL.values(), ids=EVERY_API_CALL.keys())
+def test_no_answer_from_twilio_is_an_unknown_outcome_from_every_api_call(error, call):
+    # Twilio may have done it (placed the call, sent the text): the callers that would act
+    # differently tell this apart from a refusal; the others handle it as a TelephonyError.
+    with pytest.raises(OutcomeUnknown) as caught:
+        call(adapter(UnreachableTwilio(error)))
+    said = str(caught.value)
+    assert f"Twilio did not answer ({type(error).__name__})" in said
+    assert "12345678" not in said
+
+
+@pytest.mark.parametrize("call", EVERY_API_CALL.values(), ids=EVERY_API_CALL.keys())
+def test_twilio_never_reached_is_a_plain_failure_nothing_having_been_asked(call):
+    with pytest.raises(TelephonyError, match="could not be reached") as caught:
+        call(adapter(UnreachableTwilio(requests.ConnectTimeout("Connection timed out"))))
+    assert not isinstance(caught.value, OutcomeUnknown)
+
+
+def test_twilio_is_asked_with_a_timeout_so_a_webhook_still_answers_in_time(monkeypatch):
+    asked_with: list[object] = []
+
+    def send(_session, _request, **settings):
+        asked_with.append(settings.get("timeout"))
+        raise requests.ReadTimeout("Read timed out.")
+
+    monkeypatch.setattr(requests.Session, "send", send)
+    telephony = TwilioTelephony(ACCOUNT, "secret-token", "+81312345678")  # Twilio's own client
+    with pytest.raises(OutcomeUnknown, match="did not answer"):
+        telephony.send_sms("+819012345678", "予約番号 1234567")
+    assert asked_with == [API_TIMEOUT_SECONDS]
+
+
+CALL_OVER = {
+    "not in progress": (400, {"code": 21220, "message": "Call is not in-progress. Cannot "
+                                                         "redirect.", "status": 400}),
+    "unknown call": (404, {"code": 20404, "message": "The requested resource was not found",
+                           "status": 404}),
+}
+
+
+@pytest.mark.parametrize("answer", CALL_OVER.values(), ids=CALL_OVER.keys())
+@pytest.mark.parametrize("action", ["redirect_call", "hangup"])
+def test_a_call_twilio_says_is_over_cannot_be_redirected_or_hung_up(answer, action):
+    # The dispatcher takes such a holder out of the line; any other failure keeps their place.
+    with pytest.raises(CallNotLive, match=str(answer[1]["code"])):
+        EVERY_API_CALL[action](adapter(RecordingHttpClient(*answer)))
+
+
+@pytest.mark.parametrize("action", ["redirect_call", "hangup"])
+def test_a_busy_twilio_is_a_failure_that_says_nothing_about_the_call(action):
+    http = RecordingHttpClient(429, {"code": 20429, "message": "Too Many Requests",
+                                     "status": 429})
+    with pytest.raises(TelephonyError, match="20429") as caught:
+        EVERY_API_CALL[action](adapter(http))
+    assert not isinstance(caught.value, (CallNotLive, OutcomeUnknown))
 
 
 def test_a_failed_listing_of_calls_to_a_number_names_it_only_masked():
