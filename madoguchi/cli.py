@@ -403,12 +403,14 @@ def import_residents(csv_file: Path) -> None:
 def purge(dry_run: bool, batch_size: int) -> None:
     """Anonymise call records, closed inquiries and finished callbacks past the retention period."""
     from madoguchi import retention
+    from madoguchi.telephony import get_telephony
 
     settings = load_settings()
     days = settings.privacy.retention_days
     before = retention.cutoff(days)
     with app_session(settings) as session:
-        counts = retention.purge(session, before=before, dry_run=dry_run, batch_size=batch_size)
+        counts = retention.purge(session, before=before, telephony=get_telephony(),
+                                 dry_run=dry_run, batch_size=batch_size)
     since = f"older than {before:%Y-%m-%d %H:%M} UTC ([privacy] retention_days = {days})"
     if dry_run:
         click.echo(f"Would anonymise {counts.total} record(s) {since}: {counts}. "

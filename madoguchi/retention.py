@@ -4,8 +4,11 @@ What goes: the caller's number, the digits and words a caller gave (step results
 heard), the operator's wrap-up notes, the number of an outbound call; a closed inquiry's contact
 number, subject and timeline texts; a finished callback request's number; a text message's
 number, words and any error; and on all of them the link to the resident (and the digests that
-would find the number). What stays: every row, with its times, status, outcome, disposition,
-category, route through the menu and counts, so the reports add up as before.
+would find the number). A closed voicemail case's recording is deleted from the phone network
+first; a case whose recording the network could not delete keeps its address and waits, whole,
+for the next run, so no recording is left there that nothing points to. What stays: every row,
+with its times, status, outcome, disposition, category, route through the menu and counts, so
+the reports add up as before.
 
 Idempotent (rows carry anonymised_at and are never done twice) and batched (one commit per batch,
 so a long first run holds no locks for long and can be stopped and resumed).
@@ -34,12 +37,15 @@ from madoguchi.models import (
     TextMessage,
     utcnow,
 )
+from madoguchi.telephony import Telephony, TelephonyError, get_telephony
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
 # Written where a column may not be empty (a callback request's number).
 REMOVED = ""
+# The timeline entry that holds a voicemail's recording address.
+RECORDING_EVENT = "recording"
 
 
 @dataclass
@@ -50,15 +56,50 @@ class PurgeCounts:
     inquiries: int = 0
     callback_requests: int = 0
     text_messages: int = 0
+    recordings: int = 0  # voicemail recordings deleted from the phone network
 
     @property
     def total(self) -> int:
-        """All records together."""
+        """All records together (recordings are not records)."""
         return self.calls + self.inquiries + self.callback_requests + self.text_messages
 
     def __str__(self) -> str:
         return ", ".join(f"{f.name.replace('_', ' ')}: {getattr(self, f.name)}"
                          for f in fields(self))
+
+
+@dataclass
+class RecordingEraser:
+    """Deletes closed cases' recordings from the network before their addresses go."""
+
+    telephony: Telephony
+    deleted: int = 0
+    unreachable: bool = False  # after one failure, the rest wait for the next run
+
+    def erase(self, session: Session, inquiry_ids: list[int]) -> set[int]:
+        """Delete these cases' recordings; the ids of cases whose recording is still there."""
+        held: set[int] = set()
+        for inquiry_id, address in _recordings_of(session, inquiry_ids):
+            if inquiry_id in held or not address:
+                continue
+            if self.unreachable:
+                held.add(inquiry_id)
+                continue
+            try:
+                self.telephony.delete_recording(address)
+            except TelephonyError as exc:
+                log.warning("recordings stay on the phone network until the next run: %s", exc)
+                self.unreachable = True
+                held.add(inquiry_id)
+                continue
+            self.deleted += 1
+        return held
+
+
+def _recordings_of(session: Session, inquiry_ids: list[int]) -> list[tuple[int, str | None]]:
+    rows = session.execute(select(InquiryEvent.inquiry_id, InquiryEvent.text).where(
+        InquiryEvent.inquiry_id.in_(inquiry_ids), InquiryEvent.kind == RECORDING_EVENT))
+    return [(inquiry_id, address) for inquiry_id, address in rows]
 
 
 def cutoff(retention_days: int, now: datetime | None = None) -> datetime:
@@ -139,27 +180,38 @@ _KINDS: list[tuple[str, Any, Callable[[datetime], ColumnElement[bool]],
 ]
 
 
-def purge(session: Session, *, before: datetime, dry_run: bool = False,
+def purge(session: Session, *, before: datetime, telephony: Telephony, dry_run: bool = False,
           batch_size: int = DEFAULT_BATCH_SIZE) -> PurgeCounts:
-    """Anonymise every record due before `before`, a batch per commit; a dry run only counts."""
+    """Anonymise every record due before `before`, a batch per commit; a dry run only counts.
+
+    Closed cases' recordings are deleted from the network through `telephony` first.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     counts = PurgeCounts()
+    eraser = RecordingEraser(telephony)
     for name, model, due, anonymise in _KINDS:
         if dry_run:
             found = session.scalar(select(func.count()).select_from(model).where(due(before)))
             setattr(counts, name, found or 0)
             continue
         done = 0
+        held: set[int] = set()
         while True:
-            ids = list(session.scalars(
-                select(model.id).where(due(before)).order_by(model.id).limit(batch_size)))
+            query = select(model.id).where(due(before), model.id.not_in(held))
+            ids = list(session.scalars(query.order_by(model.id).limit(batch_size)))
             if not ids:
                 break
-            anonymise(session, ids, utcnow())
+            if model is Inquiry:
+                kept = eraser.erase(session, ids)
+                held |= kept
+                ids = [ident for ident in ids if ident not in kept]
+            if ids:
+                anonymise(session, ids, utcnow())
             session.commit()
             done += len(ids)
         setattr(counts, name, done)
+    counts.recordings = eraser.deleted
     if dry_run:
         session.rollback()
     return counts
@@ -169,7 +221,7 @@ def purge_due_records() -> int:
     """RQ job (daily): anonymise what is past [privacy] retention_days; returns how many."""
     days = current_app.config["SETTINGS"].privacy.retention_days
     with session_scope(database()) as session:
-        counts = purge(session, before=cutoff(days))
+        counts = purge(session, before=cutoff(days), telephony=get_telephony())
     if counts.total:
         log.info("retention anonymised %s", counts)
     return counts.total

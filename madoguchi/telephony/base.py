@@ -107,6 +107,10 @@ class Telephony(Protocol):
         """The sound of one of our recordings, given its RecordingUrl; RecordingNotFound if none."""
         ...
 
+    def delete_recording(self, recording_url: str) -> None:
+        """Delete one of our recordings from the network; done already when it is gone."""
+        ...
+
     def recordings_since(self, since: datetime) -> list[NetworkRecording]:
         """Recordings made on our line since a moment (any order)."""
         ...

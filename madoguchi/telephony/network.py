@@ -274,6 +274,13 @@ class SimulatedNetwork:
         raw = self.redis.get(f"{PREFIX}recording:{sid}")
         return SimulatedRecording(**json.loads(raw)) if raw else None
 
+    def forget_recording(self, sid: str) -> None:
+        """Delete a kept recording, as a carrier does when asked."""
+        pipe = self.redis.pipeline()
+        pipe.delete(f"{PREFIX}recording:{sid}")
+        pipe.zrem(f"{PREFIX}recordings", sid)
+        pipe.execute()
+
     def recordings_since(self, since: float) -> list[SimulatedRecording]:
         """Recordings made since a moment (epoch seconds), oldest first."""
         sids = self.redis.zrangebyscore(f"{PREFIX}recordings", since, "+inf")

@@ -127,6 +127,12 @@ class SimulatedTelephony:
             raise RecordingNotFound("the simulated network has no such recording")
         return RecordingAudio(murmur_wav(recording.seconds), "audio/wav")
 
+    def delete_recording(self, recording_url: str) -> None:
+        """Forget a simulated recording (listed and fetched no more)."""
+        match = _RECORDING_URL.fullmatch(recording_url)
+        if match:
+            self.network.forget_recording(match.group(1))
+
     def recordings_since(self, since: datetime) -> list[NetworkRecording]:
         """Recordings the simulated network still keeps, made since the moment."""
         return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,9 @@ from madoguchi.models import (
     InquiryEvent,
     utcnow,
 )
+from madoguchi.telephony.base import TelephonyError
+from madoguchi.telephony.network import SimulatedNetwork, SimulatedRecording, new_sid
+from madoguchi.telephony.simulated import SimulatedTelephony
 from tests import factories
 
 OLD = timedelta(days=400)
@@ -81,15 +85,29 @@ def records(committed_db):
         return {name: item.id for name, item in made.items()}
 
 
-def run_purge(committed_db, **options) -> retention.PurgeCounts:
-    with committed_db() as session:
-        return retention.purge(session, before=retention.cutoff(365), **options)
+@pytest.fixture
+def network(redis_client) -> SimulatedNetwork:
+    """The simulated phone network, keeping the voicemail recordings."""
+    return SimulatedNetwork(redis_client)
+
+
+@pytest.fixture
+def run_purge(committed_db, network):
+    """Purge what is a year old, with the simulated network deleting recordings."""
+    telephony = SimulatedTelephony(network, "+81312345678")
+
+    def run(**options) -> retention.PurgeCounts:
+        with committed_db() as session:
+            return retention.purge(session, before=retention.cutoff(365), telephony=telephony,
+                                   **options)
+
+    return run
 
 
 def test_an_old_call_loses_the_number_notes_and_keyed_digits_but_keeps_its_statistics(
-    committed_db, records
+    committed_db, records, run_purge
 ):
-    counts = run_purge(committed_db)
+    counts = run_purge()
     assert counts.calls == 2
     with committed_db() as session:
         call = session.get(Call, records["old_call"])
@@ -105,8 +123,8 @@ def test_an_old_call_loses_the_number_notes_and_keyed_digits_but_keeps_its_stati
         assert session.get(Call, records["old_outbound"]).to_number is None
 
 
-def test_recent_records_and_open_cases_are_left_alone(committed_db, records):
-    run_purge(committed_db)
+def test_recent_records_and_open_cases_are_left_alone(committed_db, records, run_purge):
+    run_purge()
     with committed_db() as session:
         assert session.get(Call, records["recent_call"]).from_e164 == "+819012345678"
         assert session.get(Inquiry, records["old_open"]).contact_e164 == "+819011112222"
@@ -115,8 +133,9 @@ def test_recent_records_and_open_cases_are_left_alone(committed_db, records):
         assert (waiting.phone_e164, waiting.anonymised_at) == ("+819055556666", None)
 
 
-def test_a_closed_inquiry_loses_contact_subject_and_timeline_text(committed_db, records):
-    counts = run_purge(committed_db)
+def test_a_closed_inquiry_loses_contact_subject_and_timeline_text(committed_db, records,
+                                                                  run_purge):
+    counts = run_purge()
     assert counts.inquiries == 1
     with committed_db() as session:
         inquiry = session.get(Inquiry, records["old_closed"])
@@ -126,8 +145,8 @@ def test_a_closed_inquiry_loses_contact_subject_and_timeline_text(committed_db, 
         assert inquiry.anonymised_at is not None
 
 
-def test_a_finished_callback_request_loses_its_number(committed_db, records):
-    counts = run_purge(committed_db)
+def test_a_finished_callback_request_loses_its_number(committed_db, records, run_purge):
+    counts = run_purge()
     assert counts.callback_requests == 1
     with committed_db() as session:
         request = session.get(CallbackRequest, records["old_reached"])
@@ -136,7 +155,7 @@ def test_a_finished_callback_request_loses_its_number(committed_db, records):
         assert request.updated_at < request.anonymised_at - timedelta(days=300)
 
 
-def test_the_statistics_add_up_the_same_before_and_after(committed_db, records):
+def test_the_statistics_add_up_the_same_before_and_after(committed_db, records, run_purge):
     def tallies():
         with committed_db() as session:
             return (
@@ -149,31 +168,31 @@ def test_the_statistics_add_up_the_same_before_and_after(committed_db, records):
             )
 
     before = tallies()
-    run_purge(committed_db)
+    run_purge()
     assert tallies() == before
 
 
-def test_a_second_run_changes_nothing(committed_db, records):
-    run_purge(committed_db)
+def test_a_second_run_changes_nothing(committed_db, records, run_purge):
+    run_purge()
     with committed_db() as session:
         first_mark = session.get(Call, records["old_call"]).anonymised_at
-    assert run_purge(committed_db).total == 0
+    assert run_purge().total == 0
     with committed_db() as session:
         assert session.get(Call, records["old_call"]).anonymised_at == first_mark
 
 
-def test_small_batches_reach_every_record(committed_db):
+def test_small_batches_reach_every_record(committed_db, run_purge):
     with committed_db() as session:
         for n in range(5):
             add_call(session, OLD, sid=f"CA-batch-{n}")
         session.commit()
-    assert run_purge(committed_db, batch_size=2).calls == 5
+    assert run_purge(batch_size=2).calls == 5
     with committed_db() as session:
         assert session.scalar(select(func.count()).where(Call.anonymised_at.is_(None))) == 0
 
 
-def test_a_dry_run_counts_and_changes_nothing(committed_db, records):
-    counts = run_purge(committed_db, dry_run=True)
+def test_a_dry_run_counts_and_changes_nothing(committed_db, records, run_purge):
+    counts = run_purge(dry_run=True)
     assert (counts.calls, counts.inquiries, counts.callback_requests) == (2, 1, 1)
     with committed_db() as session:
         assert session.get(Call, records["old_call"]).from_e164 == "+819012345678"
@@ -203,3 +222,67 @@ def test_the_daily_job_uses_the_configured_period(app, committed_db, records):
     with app.app_context():
         assert retention.purge_due_records() == 4
         assert retention.purge_due_records() == 0
+
+
+def add_voicemail(session, network: SimulatedNetwork, age: timedelta, *, reference: str
+                  ) -> tuple[Inquiry, SimulatedRecording]:
+    """A voicemail case closed `age` ago, its recording still kept by the network."""
+    recording = SimulatedRecording(sid=new_sid("RE"), call_sid=new_sid("CA"),
+                                   from_number="+819077778888", seconds=12,
+                                   created_at=time.time())
+    network.keep_recording(recording)
+    inquiry = add_inquiry(session, age, reference=reference)
+    inquiry.events.append(InquiryEvent(kind="recording", text=recording.url, public=False,
+                                       at=utcnow() - age))
+    session.commit()
+    return inquiry, recording
+
+
+def test_a_closed_voicemail_case_s_recording_is_deleted_from_the_network_first(
+        committed_db, network, run_purge):
+    with committed_db() as session:
+        case, recording = add_voicemail(session, network, OLD, reference="Q-VM")
+        _, recent = add_voicemail(session, network, RECENT, reference="Q-VM-NEW")
+    counts = run_purge()
+    assert (counts.inquiries, counts.recordings) == (1, 1)
+    assert [kept.sid for kept in network.recordings_since(0)] == [recent.sid]
+    assert network.recording(recording.sid) is None
+    with committed_db() as session:
+        assert {event.text for event in session.get(Inquiry, case.id).events} == {""}
+
+
+def test_a_case_whose_recording_the_network_cannot_delete_waits_whole_for_the_next_run(
+        committed_db, network, run_purge, records, monkeypatch):
+    # Its address is the only way to find the recording again: it goes only once the
+    # recording has gone. The other records are anonymised as usual.
+    with committed_db() as session:
+        case, recording = add_voicemail(session, network, OLD, reference="Q-VM")
+        second, _ = add_voicemail(session, network, OLD, reference="Q-VM-2")
+    deleting = SimulatedTelephony.delete_recording
+    asked: list[str] = []
+
+    def refused(self, recording_url: str) -> None:
+        asked.append(recording_url)
+        raise TelephonyError("deleting recording failed: Twilio error 20500 (HTTP 500)")
+
+    monkeypatch.setattr(SimulatedTelephony, "delete_recording", refused)
+    counts = run_purge(batch_size=1)
+    assert (counts.inquiries, counts.recordings, counts.calls) == (1, 0, 2)
+    assert len(asked) == 1  # after one failure the network is not asked again this run
+    with committed_db() as session:
+        for held in (case.id, second.id):
+            kept = session.get(Inquiry, held)
+            assert kept.anonymised_at is None and kept.contact_e164 == "+819011112222"
+        assert recording.url in {event.text for event in session.get(Inquiry, case.id).events}
+    monkeypatch.setattr(SimulatedTelephony, "delete_recording", deleting)
+    again = run_purge()
+    assert (again.inquiries, again.recordings) == (2, 2)
+    assert network.recordings_since(0) == []
+
+
+def test_a_dry_run_deletes_no_recording(committed_db, network, run_purge):
+    with committed_db() as session:
+        add_voicemail(session, network, OLD, reference="Q-VM")
+    counts = run_purge(dry_run=True)
+    assert (counts.inquiries, counts.recordings) == (1, 0)
+    assert len(network.recordings_since(0)) == 1

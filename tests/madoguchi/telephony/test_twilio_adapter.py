@@ -121,6 +121,8 @@ EVERY_API_CALL = {
     "redirect_call": lambda t: t.redirect_call(CALL_SID, "https://x.example/b"),
     "hangup": lambda t: t.hangup(CALL_SID),
     "recordings_since": lambda t: t.recordings_since(datetime(2026, 11, 23, tzinfo=UTC)),
+    "delete_recording": lambda t: t.delete_recording(
+        f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE{'d' * 32}"),
     "parties_of": lambda t: t.parties_of(CALL_SID),
 }
 
@@ -262,3 +264,37 @@ def test_twilio_s_own_request_log_never_carries_the_number(monkeypatch, caplog):
     with caplog.at_level(logging.DEBUG):
         assert telephony.calls_placed_to("+819012345678", datetime(2026, 11, 23, tzinfo=UTC)) == []
     assert "9012345678" not in caplog.text
+
+
+RECORDING_SID = "RE" + "d" * 32
+RECORDING = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/{RECORDING_SID}"
+
+
+def test_a_recording_is_deleted_from_its_twilio_resource():
+    http = RecordingHttpClient(status=204, body={})
+    adapter(http).delete_recording(RECORDING)
+    (sent,) = http.requests
+    assert sent["method"] == "DELETE"
+    assert sent["uri"] == (f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/"
+                           f"{RECORDING_SID}.json")
+
+
+def test_a_recording_twilio_no_longer_keeps_is_already_deleted():
+    adapter(RecordingHttpClient(status=404, body={"code": 20404, "status": 404,
+                                                  "message": "not found"})
+            ).delete_recording(RECORDING)
+
+
+def test_a_recording_twilio_would_not_delete_is_a_failure():
+    http = RecordingHttpClient(status=500, body={"code": 20500, "status": 500,
+                                                 "message": "Internal Server Error"})
+    with pytest.raises(TelephonyError, match="20500"):
+        adapter(http).delete_recording(RECORDING)
+
+
+def test_another_account_s_recording_is_not_asked_for(caplog):
+    http = RecordingHttpClient(status=204, body={})
+    elsewhere = RECORDING.replace(ACCOUNT, "AC" + "e" * 32)
+    with caplog.at_level(logging.WARNING):
+        adapter(http).delete_recording(elsewhere)
+    assert http.requests == [] and "not of this Twilio account" in caplog.text
