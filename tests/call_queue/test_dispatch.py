@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 import requests
 from rq import Queue
 from rq.job import Job
+from sqlalchemy.orm import Session
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
@@ -125,6 +127,21 @@ def on_twilio(session, answer) -> tuple[Dispatcher, TwilioAnswering]:
     return replace(line_services.dispatcher(session), telephony=twilio), http
 
 
+def meanwhile_then_no_answer(committed_db, webhook: Callable[[Session], None]
+                             ) -> Callable[[], Response]:
+    """Twilio's answer that never comes, while one of our webhooks runs (on its own session)."""
+
+    def answer() -> Response:
+        session = committed_db()
+        try:
+            webhook(session)
+        finally:
+            session.close()
+        raise requests.ReadTimeout("Read timed out. (read timeout=4)")
+
+    return answer
+
+
 def busy() -> Response:
     return Response(429, json.dumps({"code": 20429, "message": "Too Many Requests",
                                      "status": 429}))
@@ -183,16 +200,11 @@ def test_a_redirect_whose_answer_came_too_late_but_reached_the_bridge_stays_put_
     operator_id = free_operator(session)
     holder = live_holder(session, network, minutes=3, number="+819011110014")
 
-    def bridged_then_no_answer() -> Response:
-        webhook = committed_db()
-        try:
-            _, operator = operator_bridge.put_holder_through(webhook, holder.id)
-        finally:
-            webhook.close()
+    def bridged(webhook) -> None:
+        _, operator = operator_bridge.put_holder_through(webhook, holder.id)
         assert operator is not None and operator.id == operator_id
-        raise requests.ReadTimeout("Read timed out. (read timeout=5)")
 
-    dispatcher, _ = on_twilio(session, bridged_then_no_answer)
+    dispatcher, _ = on_twilio(session, meanwhile_then_no_answer(committed_db, bridged))
     assigned = dispatcher.run(line_services.utcnow())
     assert [(a.operator_id, a.party.id) for a in assigned] == [(operator_id, holder.id)]
     row = fetch(session, Call, holder.id)
@@ -215,30 +227,11 @@ def test_a_holder_twilio_says_has_hung_up_leaves_the_line(line_ctx, network):
     assert row.outcome == "abandoned" and row.ended_at is not None and row.operator_id is None
 
 
-def test_a_bridge_that_read_the_claim_just_before_it_was_given_back_does_not_put_through(
-        line_ctx, network, committed_db):
-    # The bridge read the holder as claimed; the dispatcher then gave them back (Twilio's
-    # answer never came). One of the two wins: here the line, so nobody is dialled.
-    session = line_ctx
-    holder = live_holder(session, network, minutes=3, number="+819011110016")
-    operator_id = free_operator(session)  # takes the holder at once
-    bridge = committed_db()
-    try:
-        seen = bridge.get(Call, holder.id)  # the bridge's read, before the claim is given back
-        assert seen.operator_id == operator_id
-        bridge.commit()
-        dispatcher, _ = on_twilio(session, busy)
-        assert dispatcher.give_back(holder.id, operator_id)
-        call, operator = operator_bridge.put_holder_through(bridge, holder.id)
-    finally:
-        bridge.close()
-    assert operator is None and call.operator_id is None
-    row = fetch(session, Call, holder.id)
-    assert row.answered_at is None and row.operator_id is None
-
-
 def test_a_late_bridge_for_a_holder_given_back_and_taken_by_another_operator_waits_for_theirs(
         line_ctx, network, committed_db):
+    # The bridge read the holder as claimed; the dispatcher then gave them back (Twilio's
+    # answer never came). One of the two wins, here the line: nobody is dialled until the
+    # operator who took the holder next has them redirected.
     session = line_ctx
     holder = live_holder(session, network, minutes=3, number="+819011110017")
     first_id = free_operator(session)  # takes the holder at once
@@ -266,18 +259,13 @@ def test_a_holder_who_hung_up_while_twilio_s_answer_was_awaited_is_nobody_s_call
     operator_id = free_operator(session)
     holder = live_holder(session, network, minutes=3, number="+819011110018")
 
-    def hung_up_then_no_answer() -> Response:
-        webhook = committed_db()  # the Enqueue action of the hang-up, as queue_done runs it
-        try:
-            call = webhook.get(Call, holder.id)
-            stranded = holding.leave_hung_up(webhook, call, 30, line_services.utcnow())
-            assert stranded == operator_id
-            line_services.operator_available(webhook, stranded)
-        finally:
-            webhook.close()
-        raise requests.ReadTimeout("Read timed out. (read timeout=4)")
+    def hung_up(webhook) -> None:  # the Enqueue action of the hang-up, as queue_done runs it
+        call = webhook.get(Call, holder.id)
+        stranded = holding.leave_hung_up(webhook, call, 30, line_services.utcnow())
+        assert stranded == operator_id
+        line_services.operator_available(webhook, stranded)
 
-    dispatcher, _ = on_twilio(session, hung_up_then_no_answer)
+    dispatcher, _ = on_twilio(session, meanwhile_then_no_answer(committed_db, hung_up))
     assert dispatcher.run(line_services.utcnow()) == []
     assert fetch(session, Call, holder.id).outcome == "abandoned"
     assert line_services.board().get(operator_id).state == "available"
