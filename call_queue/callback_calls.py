@@ -32,6 +32,18 @@ EXTRA_RING_PER_RETRY = 15
 MAX_RING_SECONDS = 120
 
 
+class DialRefused(Exception):
+    """The network refused to place an attempt's call: nothing rang; the attempt is still open.
+
+    Its placer closes it (finish_attempt) and frees the reserved operator; if the placer dies
+    first, the sweep closes it as an attempt never dialled.
+    """
+
+    def __init__(self, attempt_id: int, reason: str) -> None:
+        super().__init__(reason)
+        self.attempt_id = attempt_id
+
+
 def ring_seconds(queue: QueueSettings, attempt_no: int) -> int:
     """How long an attempt rings: the configured time, longer on each retry."""
     return min(queue.callback_ring_seconds + EXTRA_RING_PER_RETRY * (attempt_no - 1),
@@ -46,7 +58,10 @@ def is_machine(answered_by: str | None) -> bool:
 def place_attempt(session: Session, *, request_id: int, attempt_no: int, telephony: Telephony,
                   pacer: OutboundPacer, queue: QueueSettings, public_base_url: str,
                   now: datetime) -> str | None:
-    """Dial one attempt of a callback; None when it was already dialled or is no longer due."""
+    """Dial one attempt of a callback; None when it was already dialled or is no longer due.
+
+    Raises DialRefused when the network refused the call.
+    """
     request = session.get(CallbackRequest, request_id)
     if request is None or request.status != "dialing" or attempt_no > request.attempts:
         log.info("callback %s attempt %s is not due; nothing dialled", request_id, attempt_no)
@@ -80,10 +95,7 @@ def place_attempt(session: Session, *, request_id: int, attempt_no: int, telepho
     except TelephonyError as exc:
         log.warning("callback %d attempt %d to %s failed: %s", request_id, attempt_no,
                     phone.mask(request.phone_e164), exc)
-        session.execute(update(CallbackAttempt).where(CallbackAttempt.id == attempt.id)
-                        .values(status="failed", ended_at=now))
-        session.commit()
-        return None
+        raise DialRefused(attempt.id, str(exc)) from None
     attempt.call_sid = call_sid
     session.commit()
     log.info("callback %d attempt %d dialled %s as %s", request_id, attempt_no,

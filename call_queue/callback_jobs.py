@@ -36,15 +36,27 @@ STALE_ATTEMPT_SECONDS = 60
 
 
 def place_callback(request_id: int, attempt_no: int) -> str | None:
-    """RQ job: dial one callback attempt (at most once); returns the CallSid or None."""
+    """RQ job: dial one callback attempt (at most once); returns the CallSid or None.
+
+    A dial the network refused is a failed attempt: the operator reserved for it is freed and
+    the request waits its retry pause at its place (or is reported unreached after the last).
+    """
     settings = current_app.config["SETTINGS"]
     pacer = OutboundPacer(get_redis(), settings.queue.outbound_calls_per_second)
     with session_scope(database()) as session:
-        return callback_calls.place_attempt(
-            session, request_id=request_id, attempt_no=attempt_no, telephony=get_telephony(),
-            pacer=pacer, queue=settings.queue, public_base_url=settings.secrets.public_base_url,
-            now=utcnow(),
-        )
+        try:
+            return callback_calls.place_attempt(
+                session, request_id=request_id, attempt_no=attempt_no,
+                telephony=get_telephony(), pacer=pacer, queue=settings.queue,
+                public_base_url=settings.secrets.public_base_url, now=utcnow(),
+            )
+        except callback_calls.DialRefused as refused:
+            now = utcnow()
+            result = callback_calls.finish_attempt(session, refused.attempt_id, "failed",
+                                                   queue=settings.queue, now=now)
+            if result is not None:
+                line_services.after_attempt(session, result, now)
+            return None
 
 
 def callback_due(request_id: int) -> int:

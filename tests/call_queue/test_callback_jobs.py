@@ -328,3 +328,27 @@ def test_a_callback_placed_without_twilio_s_answer_is_not_dialled_again_and_meet
           CallStatus="completed")
     assert fetch(session, CallbackRequest, request.id).status == "reached"
     assert len(placed) == 1
+
+
+def test_a_dial_twilio_refuses_frees_the_operator_and_waits_its_retry_pause(
+        line_ctx, network, redis_client, monkeypatch):
+    # Nothing rang (Twilio said no: an overload, a number it will not call): the operator
+    # reserved for it takes the next party, and the request keeps its place for a retry.
+    from madoguchi.telephony.simulated import SimulatedTelephony
+
+    def refused(self, to_e164, **options):
+        raise TelephonyError("call to [number] failed: Twilio error 20429 (HTTP 429)")
+
+    monkeypatch.setattr(SimulatedTelephony, "place_call", refused)
+    session = line_ctx
+    request, operator_id = _dispatched_request(session)
+    assert callback_jobs.place_callback(request.id, 1) is None
+    (attempt,) = _attempts(session, request.id)
+    assert attempt.status == "failed"
+    again = fetch(session, CallbackRequest, request.id)
+    assert (again.status, again.operator_id, again.arrival_at) == (
+        "waiting", None, request.arrival_at)
+    assert again.next_attempt_at > utcnow()
+    assert line_services.board().get(operator_id).state == "available"
+    assert ScheduledJobRegistry(DEFAULT_QUEUE, connection=redis_client).get_job_ids() == [
+        job_scheduling.callback_due_job_id(request.id, 1)]
