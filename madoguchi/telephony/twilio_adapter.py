@@ -51,8 +51,10 @@ _RECORDING_URL = re.compile(
 _API_ERRORS = (TwilioRestException, TwilioException, requests.RequestException)
 # A recording is a few hundred kilobytes; a slow answer should not hold an operator's page long.
 RECORDING_TIMEOUT_SECONDS = 15
-# More recordings than this within the look-back means something else is wrong; take the newest.
-RECORDINGS_LISTED = 1000
+# Every message left on the fallback during a database outage is a resident's request: the list
+# is read page by page (Twilio's largest page, 1,000) up to a surge day's worth, newest first.
+RECORDINGS_PAGE = 1000
+RECORDINGS_LISTED = 20_000
 
 
 class TwilioTelephony:
@@ -212,9 +214,13 @@ class TwilioTelephony:
         """This account's recordings created since the moment, from Twilio's recordings list."""
         try:
             found = self.client.recordings.list(date_created_after=since,
-                                                limit=RECORDINGS_LISTED)
+                                                limit=RECORDINGS_LISTED,
+                                                page_size=RECORDINGS_PAGE)
         except _API_ERRORS as exc:
             raise _failure(exc, "listing recordings") from None
+        if len(found) >= RECORDINGS_LISTED:
+            log.warning("more than %d recordings since %s: the oldest are not looked at",
+                        RECORDINGS_LISTED, since.isoformat())
         return [
             NetworkRecording(
                 url=f"{API}/Accounts/{self._account_sid}/Recordings/{item.sid}",

@@ -7,10 +7,12 @@ import io
 import json
 import wave
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from requests.adapters import BaseAdapter
+from twilio.http.response import Response
 
 from madoguchi.telephony.base import RecordingNotFound, TelephonyError
 from madoguchi.telephony.engine import CallSetup
@@ -139,3 +141,35 @@ def test_a_simulated_recordings_key_names_no_number(network, redis_client):
     assert not [key for key in redis_client.keys("*") if b"12345678" in key]
     assert redis_client.ttl("madoguchi:sim:recording:RE" + "1" * 32) > 0
     assert json.loads(redis_client.get("madoguchi:sim:recording:RE" + "1" * 32))["seconds"] == 5
+
+
+class PagedRecordings(RecordingHttpClient):
+    """Twilio's recordings list in pages, as its next_page_uri links them."""
+
+    def __init__(self, pages: list[list[str]]) -> None:
+        super().__init__(status=200)
+        self.pages = pages
+
+    def request(self, method, uri, params=None, data=None, headers=None, auth=None,
+                timeout=None, allow_redirects=False):
+        self.requests.append({"method": method, "uri": uri, "params": params})
+        asked = {**parse_qs(urlsplit(uri).query), **(params or {})}
+        number = int(asked.get("Page", ["0"])[0])
+        later = number + 1 < len(self.pages)
+        listed = f"/2010-04-01/Accounts/{ACCOUNT}/Recordings.json"
+        body = {"recordings": [{"sid": sid, "call_sid": CALL_SID, "duration": "9",
+                                "date_created": "Sun, 06 Dec 2026 08:00:00 +0000"}
+                               for sid in self.pages[number]],
+                "next_page_uri": f"{listed}?Page={number + 1}&PageSize=1000" if later else None,
+                "page": number, "page_size": 1000}
+        return Response(200, json.dumps(body))
+
+
+def test_every_page_of_twilio_s_recordings_list_is_read():
+    # A database outage on launch day leaves more messages than one page holds: each is a
+    # resident's request and must become a case.
+    sids = [f"RE{n:032x}" for n in range(2500)]
+    http = PagedRecordings([sids[0:1000], sids[1000:2000], sids[2000:]])
+    found = twilio_with(MediaAdapter(), http).recordings_since(datetime(2026, 12, 5, tzinfo=UTC))
+    assert [item.url.rsplit("/", 1)[1] for item in found] == sids
+    assert len(http.requests) == 3
