@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from call_queue.pacing import OutboundPacer
 from madoguchi import inquiries, phone
 from madoguchi.models import CallbackAttempt, CallbackRequest
 from madoguchi.settings import QueueSettings
-from madoguchi.telephony.base import OutcomeUnknown, Telephony, TelephonyError
+from madoguchi.telephony.base import NetworkBusy, OutcomeUnknown, Telephony, TelephonyError
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,15 @@ MAX_RING_SECONDS = 120
 class DialRefused(Exception):
     """The network refused to place an attempt's call: nothing rang; the attempt is still open.
 
-    Its placer closes it (finish_attempt) and frees the reserved operator; if the placer dies
-    first, the sweep closes it as an attempt never dialled.
+    Its placer closes it (finish_attempt), or gives it back when the network was only busy
+    (give_back_attempt), and frees the reserved operator; if the placer dies first, the sweep
+    closes it as an attempt never dialled.
     """
 
-    def __init__(self, attempt_id: int, reason: str) -> None:
+    def __init__(self, attempt_id: int, reason: str, *, busy: bool = False) -> None:
         super().__init__(reason)
         self.attempt_id = attempt_id
+        self.busy = busy
 
 
 def ring_seconds(queue: QueueSettings, attempt_no: int) -> int:
@@ -92,6 +94,10 @@ def place_attempt(session: Session, *, request_id: int, attempt_no: int, telepho
         log.warning("callback %d attempt %d to %s: no answer from the network, left for the "
                     "sweep: %s", request_id, attempt_no, phone.mask(request.phone_e164), exc)
         return None
+    except NetworkBusy as exc:
+        log.warning("callback %d attempt %d to %s: the network is busy, tried again shortly: "
+                    "%s", request_id, attempt_no, phone.mask(request.phone_e164), exc)
+        raise DialRefused(attempt.id, str(exc), busy=True) from None
     except TelephonyError as exc:
         log.warning("callback %d attempt %d to %s failed: %s", request_id, attempt_no,
                     phone.mask(request.phone_e164), exc)
@@ -101,6 +107,37 @@ def place_attempt(session: Session, *, request_id: int, attempt_no: int, telepho
     log.info("callback %d attempt %d dialled %s as %s", request_id, attempt_no,
              phone.mask(request.phone_e164), call_sid)
     return call_sid
+
+
+def give_back_attempt(session: Session, attempt_id: int, now: datetime) -> int | None:
+    """Undo an attempt the network was too busy to dial: it rang nowhere, so it does not count.
+
+    The request waits at its place again. Returns the operator who was reserved for it; None
+    when the attempt was settled otherwise meanwhile (the sweep closed it).
+    """
+    attempt = session.get(CallbackAttempt, attempt_id)
+    request = session.get(CallbackRequest, attempt.request_id) if attempt else None
+    if attempt is None or request is None:
+        return None
+    session.refresh(request)
+    operator_id = request.operator_id
+    undone = session.execute(
+        delete(CallbackAttempt).where(CallbackAttempt.id == attempt_id,
+                                      CallbackAttempt.status == "dialing",
+                                      CallbackAttempt.call_sid.is_(None))
+        .execution_options(synchronize_session=False))
+    if undone.rowcount != 1:
+        session.rollback()
+        return None
+    session.execute(
+        update(CallbackRequest)
+        .where(CallbackRequest.id == request.id, CallbackRequest.status == "dialing",
+               CallbackRequest.attempts == attempt.attempt_no)
+        .values(status="waiting", operator_id=None, attempts=attempt.attempt_no - 1,
+                updated_at=now)
+        .execution_options(synchronize_session=False))
+    session.commit()
+    return operator_id
 
 
 def mark_answered(session: Session, attempt_id: int, answered_by: str | None,

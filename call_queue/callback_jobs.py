@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from call_queue import callback_calls, ended_calls, line_services, reminder_texts, reminders
+from call_queue import dispatch as dispatching
 from call_queue.job_scheduling import enqueue_callback_attempt
 from call_queue.pacing import OutboundPacer
 from madoguchi import phone
@@ -25,6 +26,7 @@ from madoguchi.db import database, session_scope
 from madoguchi.models import CallbackAttempt, CallbackRequest, utcnow
 from madoguchi.periodic import PeriodicJob
 from madoguchi.redis_conn import get_redis
+from madoguchi.settings import QueueSettings
 from madoguchi.telephony import TelephonyError, get_telephony
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ def place_callback(request_id: int, attempt_no: int) -> str | None:
 
     A dial the network refused is a failed attempt: the operator reserved for it is freed and
     the request waits its retry pause at its place (or is reported unreached after the last).
+    One the network was too busy for does not count: the request is due again at its place
+    once the line's dispatch pause is over.
     """
     settings = current_app.config["SETTINGS"]
     pacer = OutboundPacer(get_redis(), settings.queue.outbound_calls_per_second)
@@ -51,12 +55,24 @@ def place_callback(request_id: int, attempt_no: int) -> str | None:
                 public_base_url=settings.secrets.public_base_url, now=utcnow(),
             )
         except callback_calls.DialRefused as refused:
-            now = utcnow()
-            result = callback_calls.finish_attempt(session, refused.attempt_id, "failed",
-                                                   queue=settings.queue, now=now)
-            if result is not None:
-                line_services.after_attempt(session, result, now)
+            _after_refusal(session, refused, settings.queue)
             return None
+
+
+def _after_refusal(session: Session, refused: callback_calls.DialRefused,
+                   queue: QueueSettings) -> None:
+    """A dial the network refused: busy, it is given back and the line waits; else it failed."""
+    now = utcnow()
+    if refused.busy:
+        operator_id = callback_calls.give_back_attempt(session, refused.attempt_id, now)
+        dispatching.pause(get_redis(), str(refused))
+        if operator_id is not None:
+            line_services.operator_available(session, operator_id, now)
+        return
+    result = callback_calls.finish_attempt(session, refused.attempt_id, "failed",
+                                           queue=queue, now=now)
+    if result is not None:
+        line_services.after_attempt(session, result, now)
 
 
 def callback_due(request_id: int) -> int:

@@ -54,6 +54,16 @@ def is_paused(redis: Redis) -> bool:
     return bool(redis.exists(PAUSED_KEY))
 
 
+def pause(redis: Redis, reason: str) -> None:
+    """Hold every dispatch for PAUSE_SECONDS: the phone network failed to put someone through."""
+    log.warning("dispatch paused for %d s, the line keeps its order: %s", PAUSE_SECONDS,
+                phone.redact(reason))
+    try:
+        redis.set(PAUSED_KEY, "1", ex=PAUSE_SECONDS)
+    except RedisError:
+        log.warning("the pause could not be noted: Redis unreachable")
+
+
 @dataclass(frozen=True)
 class Assignment:
     """An operator given a party: a holder put through or a callback attempt started."""
@@ -151,12 +161,7 @@ class Dispatcher:
         except TelephonyError as exc:
             if not self.give_back(call.id, operator_id):
                 return self._settled_meanwhile(operator_id, party)
-            log.warning("dispatch paused for %d s, holders keep their places: %s",
-                        PAUSE_SECONDS, phone.redact(str(exc)))
-            try:
-                self.board.redis.set(PAUSED_KEY, "1", ex=PAUSE_SECONDS)
-            except RedisError:
-                log.warning("the pause could not be noted: Redis unreachable")
+            pause(self.board.redis, str(exc))
             raise
         log.info("operator %d takes holder call %d", operator_id, call.id)
         return Assignment(operator_id, party)

@@ -396,6 +396,17 @@ def import_residents(csv_file: Path) -> None:
 
 
 
+def _phone_network():
+    """The app's telephony, or ServiceUnavailable saying what it lacks (inside app_session)."""
+    from madoguchi.telephony import TelephonyError, get_telephony
+
+    try:
+        return get_telephony()
+    except (RuntimeError, TelephonyError) as exc:
+        raise ServiceUnavailable(f"the phone network is needed to delete recordings: {exc}"
+                                 ) from None
+
+
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Only count what is due; change nothing.")
 @click.option("--batch-size", type=click.IntRange(min=1, max=10_000), default=500,
@@ -403,13 +414,13 @@ def import_residents(csv_file: Path) -> None:
 def purge(dry_run: bool, batch_size: int) -> None:
     """Anonymise call records, closed inquiries and finished callbacks past the retention period."""
     from madoguchi import retention
-    from madoguchi.telephony import get_telephony
 
     settings = load_settings()
     days = settings.privacy.retention_days
     before = retention.cutoff(days)
     with app_session(settings) as session:
-        counts = retention.purge(session, before=before, telephony=get_telephony(),
+        telephony = None if dry_run else _phone_network()
+        counts = retention.purge(session, before=before, telephony=telephony,
                                  dry_run=dry_run, batch_size=batch_size)
     since = f"older than {before:%Y-%m-%d %H:%M} UTC ([privacy] retention_days = {days})"
     if dry_run:

@@ -38,6 +38,7 @@ from madoguchi.models import (
     utcnow,
 )
 from madoguchi.telephony import Telephony, TelephonyError, get_telephony
+from madoguchi.telephony.base import NetworkBusy, OutcomeUnknown
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class PurgeCounts:
     callback_requests: int = 0
     text_messages: int = 0
     recordings: int = 0  # voicemail recordings deleted from the phone network
+    cases_held: int = 0  # closed cases kept whole: their recording is still on the network
 
     @property
     def total(self) -> int:
@@ -74,26 +76,35 @@ class RecordingEraser:
 
     telephony: Telephony
     deleted: int = 0
-    unreachable: bool = False  # after one failure, the rest wait for the next run
+    held: int = 0
+    network_down: bool = False  # busy or silent once: the rest wait for the next run
 
     def erase(self, session: Session, inquiry_ids: list[int]) -> set[int]:
         """Delete these cases' recordings; the ids of cases whose recording is still there."""
-        held: set[int] = set()
-        for inquiry_id, address in _recordings_of(session, inquiry_ids):
-            if inquiry_id in held or not address:
+        found = _recordings_of(session, inquiry_ids)
+        session.commit()  # no transaction stays open while the network is asked
+        kept: set[int] = set()
+        for inquiry_id, address in found:
+            if inquiry_id in kept or not address:
                 continue
-            if self.unreachable:
-                held.add(inquiry_id)
+            if self.network_down:
+                kept.add(inquiry_id)
                 continue
             try:
-                self.telephony.delete_recording(address)
-            except TelephonyError as exc:
+                gone = self.telephony.delete_recording(address)
+            except (NetworkBusy, OutcomeUnknown) as exc:
                 log.warning("recordings stay on the phone network until the next run: %s", exc)
-                self.unreachable = True
-                held.add(inquiry_id)
+                self.network_down = True
+                kept.add(inquiry_id)
                 continue
-            self.deleted += 1
-        return held
+            except TelephonyError as exc:
+                # This recording only: the others are deleted, this case waits for the next run.
+                log.warning("case %d waits for the next run: %s", inquiry_id, exc)
+                kept.add(inquiry_id)
+                continue
+            self.deleted += gone
+        self.held += len(kept)
+        return kept
 
 
 def _recordings_of(session: Session, inquiry_ids: list[int]) -> list[tuple[int, str | None]]:
@@ -180,40 +191,45 @@ _KINDS: list[tuple[str, Any, Callable[[datetime], ColumnElement[bool]],
 ]
 
 
-def purge(session: Session, *, before: datetime, telephony: Telephony, dry_run: bool = False,
-          batch_size: int = DEFAULT_BATCH_SIZE) -> PurgeCounts:
+def purge(session: Session, *, before: datetime, telephony: Telephony | None,
+          dry_run: bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> PurgeCounts:
     """Anonymise every record due before `before`, a batch per commit; a dry run only counts.
 
-    Closed cases' recordings are deleted from the network through `telephony` first.
+    Closed cases' recordings are deleted from the network through `telephony` first (a dry
+    run, which changes nothing, needs none).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     counts = PurgeCounts()
-    eraser = RecordingEraser(telephony)
-    for name, model, due, anonymise in _KINDS:
-        if dry_run:
+    if dry_run:
+        for name, model, due, _ in _KINDS:
             found = session.scalar(select(func.count()).select_from(model).where(due(before)))
             setattr(counts, name, found or 0)
-            continue
-        done = 0
-        held: set[int] = set()
+        counts.recordings = session.scalar(select(func.count()).where(
+            InquiryEvent.kind == RECORDING_EVENT,
+            InquiryEvent.inquiry_id.in_(select(Inquiry.id).where(_inquiries_due(before))))) or 0
+        session.rollback()
+        return counts
+    if telephony is None:
+        raise ValueError("purging deletes recordings from the phone network: give a telephony")
+    eraser = RecordingEraser(telephony)
+    for name, model, due, anonymise in _KINDS:
+        done, after = 0, 0
         while True:
-            query = select(model.id).where(due(before), model.id.not_in(held))
-            ids = list(session.scalars(query.order_by(model.id).limit(batch_size)))
+            ids = list(session.scalars(select(model.id).where(due(before), model.id > after)
+                                       .order_by(model.id).limit(batch_size)))
             if not ids:
                 break
+            after = ids[-1]  # held cases stay due: the next batch starts past them
             if model is Inquiry:
                 kept = eraser.erase(session, ids)
-                held |= kept
                 ids = [ident for ident in ids if ident not in kept]
             if ids:
                 anonymise(session, ids, utcnow())
             session.commit()
             done += len(ids)
         setattr(counts, name, done)
-    counts.recordings = eraser.deleted
-    if dry_run:
-        session.rollback()
+    counts.recordings, counts.cases_held = eraser.deleted, eraser.held
     return counts
 
 

@@ -15,6 +15,11 @@ class CallNotLive(TelephonyError):
     """The call has ended or was never ours: it can no longer be redirected or hung up."""
 
 
+class NetworkBusy(TelephonyError):
+    """The network is overloaded or failing (Twilio's 429 and 5xx, or out of reach): nothing was
+    done, and the same request may well succeed in a moment."""
+
+
 class OutcomeUnknown(TelephonyError):
     """The network's answer never came (out of reach, too slow): the request may have been done.
 
@@ -107,8 +112,11 @@ class Telephony(Protocol):
         """The sound of one of our recordings, given its RecordingUrl; RecordingNotFound if none."""
         ...
 
-    def delete_recording(self, recording_url: str) -> None:
-        """Delete one of our recordings from the network; done already when it is gone."""
+    def delete_recording(self, recording_url: str) -> bool:
+        """Delete one of our recordings from the network; True once it no longer keeps it.
+
+        False for an address that is not one of ours (another account's): it is left there.
+        """
         ...
 
     def recordings_since(self, since: datetime) -> list[NetworkRecording]:

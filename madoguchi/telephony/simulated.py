@@ -127,11 +127,13 @@ class SimulatedTelephony:
             raise RecordingNotFound("the simulated network has no such recording")
         return RecordingAudio(murmur_wav(recording.seconds), "audio/wav")
 
-    def delete_recording(self, recording_url: str) -> None:
-        """Forget a simulated recording (listed and fetched no more)."""
+    def delete_recording(self, recording_url: str) -> bool:
+        """Forget a simulated recording (listed and fetched no more); False for any other."""
         match = _RECORDING_URL.fullmatch(recording_url)
-        if match:
-            self.network.forget_recording(match.group(1))
+        if match is None:
+            return False
+        self.network.forget_recording(match.group(1))
+        return True
 
     def recordings_since(self, since: datetime) -> list[NetworkRecording]:
         """Recordings the simulated network still keeps, made since the moment."""

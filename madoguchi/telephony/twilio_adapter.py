@@ -17,6 +17,7 @@ from madoguchi.settings import Settings
 from madoguchi.telephony.base import (
     CallNotLive,
     CallParties,
+    NetworkBusy,
     NetworkRecording,
     OutcomeUnknown,
     RecordingAudio,
@@ -103,7 +104,7 @@ class TwilioTelephony:
         try:
             message = self.client.messages.create(to=to_e164, from_=self.from_number, body=body)
         except _API_ERRORS as exc:
-            raise _failure(exc, f"SMS to {phone.mask(to_e164)}") from None
+            raise _failure(exc, f"SMS to {phone.mask(to_e164)}", creates=True) from None
         log.info("SMS %s sent to %s", message.sid, phone.mask(to_e164))
         return str(message.sid)
 
@@ -132,7 +133,7 @@ class TwilioTelephony:
         try:
             call = self.client.calls.create(**options)
         except _API_ERRORS as exc:
-            raise _failure(exc, f"call to {phone.mask(to_e164)}") from None
+            raise _failure(exc, f"call to {phone.mask(to_e164)}", creates=True) from None
         log.info("call %s placed to %s", call.sid, phone.mask(to_e164))
         return str(call.sid)
 
@@ -194,13 +195,18 @@ class TwilioTelephony:
             raise TelephonyError(f"recording {match.group(2)}: HTTP {answer.status_code}")
         return RecordingAudio(answer.content, "audio/mpeg")
 
-    def delete_recording(self, recording_url: str) -> None:
-        """Delete one of this account's recordings from Twilio; nothing to do once it is gone."""
+    def delete_recording(self, recording_url: str) -> bool:
+        """Delete one of this account's recordings from Twilio; True once Twilio has none.
+
+        False for another account's (the city moved accounts), which these credentials cannot
+        delete: its id is logged for deleting it in that account.
+        """
         match = _RECORDING_URL.fullmatch(recording_url)
         if match is None or match.group(1) != self._account_sid:
-            # Another account's (the city moved accounts): these credentials cannot delete it.
-            log.warning("a recording not of this Twilio account was left where it is")
-            return
+            found = re.search(r"RE[0-9a-f]{32}", recording_url)
+            log.warning("recording %s is not of this Twilio account: delete it in its own",
+                        found.group(0) if found else "(not a Twilio recording address)")
+            return False
         what = f"deleting recording {match.group(2)}"
         try:
             self.client.recordings(match.group(2)).delete()
@@ -209,6 +215,7 @@ class TwilioTelephony:
                 raise _failure(exc, what) from None
         except _API_ERRORS as exc:
             raise _failure(exc, what) from None
+        return True
 
     def recordings_since(self, since: datetime) -> list[NetworkRecording]:
         """This account's recordings created since the moment, from Twilio's recordings list."""
@@ -240,16 +247,35 @@ class TwilioTelephony:
         return CallParties(str(caller) if caller else None, str(called) if called else None)
 
 
-def _failure(exc: Exception, what: str, *, on_call: bool = False) -> TelephonyError:
-    """The TelephonyError for a failed request: unknown outcome, call over, or refused."""
+def _failure(exc: Exception, what: str, *, on_call: bool = False,
+             creates: bool = False) -> TelephonyError:
+    """The TelephonyError for a failed request: unknown outcome, busy, call over, or refused.
+
+    A request that creates something (a call, a text) may have created it before a 5xx came
+    back: its outcome is unknown. Only a 429 says for certain that nothing was done.
+    """
     said = f"{what} failed: {_reason(exc)}"
-    if isinstance(exc, requests.RequestException) and not isinstance(
-            exc, requests.ConnectTimeout):  # never connected: nothing was asked
+    if isinstance(exc, requests.ConnectTimeout):  # never connected: nothing was asked
+        return NetworkBusy(said)
+    if isinstance(exc, requests.RequestException):
         return OutcomeUnknown(said)
     if on_call and isinstance(exc, TwilioRestException) and (
             exc.status == 404 or exc.code in CALL_OVER_CODES):
         return CallNotLive(said)
+    status = _http_status(exc)
+    if status >= 500 and creates:
+        return OutcomeUnknown(said)
+    if status == 429 or status >= 500:
+        return NetworkBusy(said)
     return TelephonyError(said)
+
+
+def _http_status(exc: Exception) -> int:
+    """Twilio's HTTP status in its error; 0 when none came (a listing's page carries its own)."""
+    if isinstance(exc, TwilioRestException):
+        return exc.status or 0
+    answer = exc.args[1] if len(exc.args) > 1 else None
+    return getattr(answer, "status_code", 0) or 0
 
 
 def _reason(exc: Exception) -> str:

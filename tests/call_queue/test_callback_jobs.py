@@ -332,12 +332,12 @@ def test_a_callback_placed_without_twilio_s_answer_is_not_dialled_again_and_meet
 
 def test_a_dial_twilio_refuses_frees_the_operator_and_waits_its_retry_pause(
         line_ctx, network, redis_client, monkeypatch):
-    # Nothing rang (Twilio said no: an overload, a number it will not call): the operator
-    # reserved for it takes the next party, and the request keeps its place for a retry.
+    # Nothing rang (a number Twilio will not call): the operator reserved for it takes the
+    # next party, and the request keeps its place for a retry.
     from madoguchi.telephony.simulated import SimulatedTelephony
 
     def refused(self, to_e164, **options):
-        raise TelephonyError("call to [number] failed: Twilio error 20429 (HTTP 429)")
+        raise TelephonyError("call to [number] failed: Twilio error 21215 (HTTP 400)")
 
     monkeypatch.setattr(SimulatedTelephony, "place_call", refused)
     session = line_ctx
@@ -352,3 +352,38 @@ def test_a_dial_twilio_refuses_frees_the_operator_and_waits_its_retry_pause(
     assert line_services.board().get(operator_id).state == "available"
     assert ScheduledJobRegistry(DEFAULT_QUEUE, connection=redis_client).get_job_ids() == [
         job_scheduling.callback_due_job_id(request.id, 1)]
+
+
+def test_a_dial_twilio_is_too_busy_for_does_not_count_and_the_line_waits_a_moment(
+        line_ctx, network, redis_client, monkeypatch):
+    # Launch day: Twilio answers 429. Nobody loses an attempt (three refusals would have made
+    # a resident "unreached" without their phone ever ringing), and the freed operator is not
+    # handed the next callback to meet the same refusal at once.
+    from call_queue.dispatch import PAUSED_KEY
+    from madoguchi.telephony.base import NetworkBusy
+    from madoguchi.telephony.simulated import SimulatedTelephony
+
+    dials: list[str] = []
+    place = SimulatedTelephony.place_call
+
+    def busy(self, to_e164, **options):
+        dials.append(to_e164)
+        raise NetworkBusy("call to [number] failed: Twilio error 20429 (HTTP 429)")
+
+    monkeypatch.setattr(SimulatedTelephony, "place_call", busy)
+    session = line_ctx
+    request, operator_id = _dispatched_request(session)
+    later = callback_request(session, minutes=1, number=LANDLINE)
+    assert callback_jobs.place_callback(request.id, 1) is None
+    assert _attempts(session, request.id) == []  # given back: it rang nowhere
+    again = fetch(session, CallbackRequest, request.id)
+    assert (again.status, again.attempts, again.operator_id, again.arrival_at) == (
+        "waiting", 0, None, request.arrival_at)
+    assert fetch(session, CallbackRequest, later.id).status == "waiting"
+    assert line_services.board().get(operator_id).state == "available"
+    assert redis_client.ttl(PAUSED_KEY) > 0 and dials == [MOBILE]
+    redis_client.delete(PAUSED_KEY)  # the pause is over and Twilio takes calls again
+    monkeypatch.setattr(SimulatedTelephony, "place_call", place)
+    assert [a.party.id for a in line_services.dispatch(session)] == [request.id]
+    assert callback_jobs.place_callback(request.id, 1) is not None
+    assert [call.to_number for call in network.ringing_calls()] == [MOBILE]

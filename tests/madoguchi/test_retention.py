@@ -19,7 +19,7 @@ from madoguchi.models import (
     InquiryEvent,
     utcnow,
 )
-from madoguchi.telephony.base import TelephonyError
+from madoguchi.telephony.base import NetworkBusy, TelephonyError
 from madoguchi.telephony.network import SimulatedNetwork, SimulatedRecording, new_sid
 from madoguchi.telephony.simulated import SimulatedTelephony
 from tests import factories
@@ -251,7 +251,7 @@ def test_a_closed_voicemail_case_s_recording_is_deleted_from_the_network_first(
         assert {event.text for event in session.get(Inquiry, case.id).events} == {""}
 
 
-def test_a_case_whose_recording_the_network_cannot_delete_waits_whole_for_the_next_run(
+def test_while_the_network_is_busy_cases_with_recordings_wait_whole_for_the_next_run(
         committed_db, network, run_purge, records, monkeypatch):
     # Its address is the only way to find the recording again: it goes only once the
     # recording has gone. The other records are anonymised as usual.
@@ -261,14 +261,14 @@ def test_a_case_whose_recording_the_network_cannot_delete_waits_whole_for_the_ne
     deleting = SimulatedTelephony.delete_recording
     asked: list[str] = []
 
-    def refused(self, recording_url: str) -> None:
+    def busy(self, recording_url: str) -> bool:
         asked.append(recording_url)
-        raise TelephonyError("deleting recording failed: Twilio error 20500 (HTTP 500)")
+        raise NetworkBusy("deleting recording failed: Twilio error 20429 (HTTP 429)")
 
-    monkeypatch.setattr(SimulatedTelephony, "delete_recording", refused)
+    monkeypatch.setattr(SimulatedTelephony, "delete_recording", busy)
     counts = run_purge(batch_size=1)
-    assert (counts.inquiries, counts.recordings, counts.calls) == (1, 0, 2)
-    assert len(asked) == 1  # after one failure the network is not asked again this run
+    assert (counts.inquiries, counts.recordings, counts.cases_held, counts.calls) == (1, 0, 2, 2)
+    assert len(asked) == 1  # a busy network is not asked again this run
     with committed_db() as session:
         for held in (case.id, second.id):
             kept = session.get(Inquiry, held)
@@ -276,13 +276,58 @@ def test_a_case_whose_recording_the_network_cannot_delete_waits_whole_for_the_ne
         assert recording.url in {event.text for event in session.get(Inquiry, case.id).events}
     monkeypatch.setattr(SimulatedTelephony, "delete_recording", deleting)
     again = run_purge()
-    assert (again.inquiries, again.recordings) == (2, 2)
+    assert (again.inquiries, again.recordings, again.cases_held) == (2, 2, 0)
     assert network.recordings_since(0) == []
 
 
-def test_a_dry_run_deletes_no_recording(committed_db, network, run_purge):
+def test_a_recording_the_network_refuses_to_delete_holds_back_its_case_only(
+        committed_db, network, run_purge, monkeypatch):
+    with committed_db() as session:
+        stuck, refused_recording = add_voicemail(session, network, OLD, reference="Q-VM")
+        other, _ = add_voicemail(session, network, OLD, reference="Q-VM-2")
+    deleting = SimulatedTelephony.delete_recording
+
+    def refuses_one(self, recording_url: str) -> bool:
+        if recording_url == refused_recording.url:
+            raise TelephonyError("deleting recording failed: Twilio error 20403 (HTTP 403)")
+        return deleting(self, recording_url)
+
+    monkeypatch.setattr(SimulatedTelephony, "delete_recording", refuses_one)
+    for _ in range(2):  # run after run, the one case never stops the others
+        counts = run_purge(batch_size=1)
+        assert counts.cases_held == 1
+    with committed_db() as session:
+        assert session.get(Inquiry, stuck.id).anonymised_at is None
+        assert session.get(Inquiry, other.id).anonymised_at is not None
+    assert [kept.sid for kept in network.recordings_since(0)] == [refused_recording.sid]
+
+
+def test_an_address_the_network_does_not_know_as_ours_is_not_counted_as_deleted(
+        committed_db, run_purge):
+    with committed_db() as session:
+        case = add_inquiry(session, OLD, reference="Q-ELSEWHERE")
+        case.events.append(InquiryEvent(kind="recording", public=False, at=utcnow() - OLD,
+                                        text="https://elsewhere.example/Recordings/RE1"))
+        session.commit()
+    counts = run_purge()
+    assert (counts.inquiries, counts.recordings, counts.cases_held) == (1, 0, 0)
+
+
+def test_a_dry_run_counts_the_recordings_it_would_delete_and_deletes_none(
+        committed_db, network, run_purge):
     with committed_db() as session:
         add_voicemail(session, network, OLD, reference="Q-VM")
+        add_voicemail(session, network, RECENT, reference="Q-VM-NEW")
     counts = run_purge(dry_run=True)
-    assert (counts.inquiries, counts.recordings) == (1, 0)
-    assert len(network.recordings_since(0)) == 1
+    assert (counts.inquiries, counts.recordings) == (1, 1)
+    assert len(network.recordings_since(0)) == 2
+
+
+def test_a_dry_run_of_the_command_needs_no_phone_network(base_env, records):
+    env = {**base_env, "REDIS_URL": ""}  # the simulator's network lives in Redis
+    dry = CliRunner().invoke(main, ["purge", "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    done = CliRunner().invoke(main, ["purge"], env=env)
+    assert done.exit_code == 2
+    assert "the phone network is needed to delete recordings" in done.output
+    assert "Traceback" not in done.output

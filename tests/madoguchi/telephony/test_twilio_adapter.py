@@ -12,7 +12,13 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from madoguchi.telephony import build_telephony
-from madoguchi.telephony.base import CallNotLive, OutcomeUnknown, Telephony, TelephonyError
+from madoguchi.telephony.base import (
+    CallNotLive,
+    NetworkBusy,
+    OutcomeUnknown,
+    Telephony,
+    TelephonyError,
+)
 from madoguchi.telephony.twilio_adapter import API_TIMEOUT_SECONDS, TwilioTelephony
 
 ACCOUNT = "AC" + "a" * 32
@@ -141,10 +147,9 @@ def test_no_answer_from_twilio_is_an_unknown_outcome_from_every_api_call(error, 
 
 
 @pytest.mark.parametrize("call", EVERY_API_CALL.values(), ids=EVERY_API_CALL.keys())
-def test_twilio_never_reached_is_a_plain_failure_nothing_having_been_asked(call):
-    with pytest.raises(TelephonyError, match="could not be reached") as caught:
+def test_twilio_never_reached_is_network_busy_nothing_having_been_asked(call):
+    with pytest.raises(NetworkBusy, match="could not be reached"):
         call(adapter(UnreachableTwilio(requests.ConnectTimeout("Connection timed out"))))
-    assert not isinstance(caught.value, OutcomeUnknown)
 
 
 def test_twilio_is_asked_with_a_timeout_so_a_webhook_still_answers_in_time(monkeypatch):
@@ -177,13 +182,41 @@ def test_a_call_twilio_says_is_over_cannot_be_redirected_or_hung_up(answer, acti
         EVERY_API_CALL[action](adapter(RecordingHttpClient(*answer)))
 
 
-@pytest.mark.parametrize("action", ["redirect_call", "hangup"])
-def test_a_busy_twilio_is_a_failure_that_says_nothing_about_the_call(action):
-    http = RecordingHttpClient(429, {"code": 20429, "message": "Too Many Requests",
-                                     "status": 429})
-    with pytest.raises(TelephonyError, match="20429") as caught:
+CREATING = ("send_sms", "place_call")
+
+
+BUSY = [(name, status) for name in EVERY_API_CALL for status in (429, 500, 503)
+        # A text or a call may have been made before a 5xx came back: see the next test.
+        if status == 429 or name not in CREATING]
+
+
+@pytest.mark.parametrize("action,status", BUSY, ids=[f"{n}-{s}" for n, s in BUSY])
+def test_a_busy_or_failing_twilio_is_network_busy_and_says_nothing_about_the_call(
+        action, status):
+    # Nothing was done and the same request may work in a moment: a callback dial is not
+    # counted as an attempt, a holder is not taken out of the line.
+    code = 20000 + status
+    http = RecordingHttpClient(status, {"code": code, "message": "Busy", "status": status})
+    with pytest.raises(NetworkBusy, match=str(code)) as caught:
         EVERY_API_CALL[action](adapter(http))
     assert not isinstance(caught.value, (CallNotLive, OutcomeUnknown))
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+@pytest.mark.parametrize("action", CREATING)
+def test_a_call_or_text_answered_with_a_5xx_may_have_been_made(action, status):
+    # Only a 429 says nothing was made: a retried text or dial after a 5xx could come twice.
+    http = RecordingHttpClient(status, {"code": 20500, "message": "Error", "status": status})
+    with pytest.raises(OutcomeUnknown):
+        EVERY_API_CALL[action](adapter(http))
+
+
+def test_a_request_twilio_refuses_for_itself_is_a_plain_failure():
+    http = RecordingHttpClient(400, {"code": 21215, "status": 400,
+                                     "message": "Account not authorized to call this number"})
+    with pytest.raises(TelephonyError, match="21215") as caught:
+        EVERY_API_CALL["place_call"](adapter(http))
+    assert not isinstance(caught.value, (NetworkBusy, CallNotLive, OutcomeUnknown))
 
 
 def test_a_failed_listing_of_calls_to_a_number_names_it_only_masked():
@@ -272,7 +305,7 @@ RECORDING = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/{R
 
 def test_a_recording_is_deleted_from_its_twilio_resource():
     http = RecordingHttpClient(status=204, body={})
-    adapter(http).delete_recording(RECORDING)
+    assert adapter(http).delete_recording(RECORDING) is True
     (sent,) = http.requests
     assert sent["method"] == "DELETE"
     assert sent["uri"] == (f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/"
@@ -280,15 +313,15 @@ def test_a_recording_is_deleted_from_its_twilio_resource():
 
 
 def test_a_recording_twilio_no_longer_keeps_is_already_deleted():
-    adapter(RecordingHttpClient(status=404, body={"code": 20404, "status": 404,
-                                                  "message": "not found"})
-            ).delete_recording(RECORDING)
+    assert adapter(RecordingHttpClient(status=404, body={"code": 20404, "status": 404,
+                                                         "message": "not found"})
+                   ).delete_recording(RECORDING) is True
 
 
 def test_a_recording_twilio_would_not_delete_is_a_failure():
-    http = RecordingHttpClient(status=500, body={"code": 20500, "status": 500,
-                                                 "message": "Internal Server Error"})
-    with pytest.raises(TelephonyError, match="20500"):
+    http = RecordingHttpClient(status=403, body={"code": 20403, "status": 403,
+                                                 "message": "Forbidden"})
+    with pytest.raises(TelephonyError, match="20403"):
         adapter(http).delete_recording(RECORDING)
 
 
@@ -296,5 +329,5 @@ def test_another_account_s_recording_is_not_asked_for(caplog):
     http = RecordingHttpClient(status=204, body={})
     elsewhere = RECORDING.replace(ACCOUNT, "AC" + "e" * 32)
     with caplog.at_level(logging.WARNING):
-        adapter(http).delete_recording(elsewhere)
-    assert http.requests == [] and "not of this Twilio account" in caplog.text
+        assert adapter(http).delete_recording(elsewhere) is False
+    assert http.requests == [] and f"{RECORDING_SID} is not of this Twilio account" in caplog.text
