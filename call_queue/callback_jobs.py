@@ -28,6 +28,7 @@ from madoguchi.periodic import PeriodicJob
 from madoguchi.redis_conn import get_redis
 from madoguchi.settings import QueueSettings
 from madoguchi.telephony import TelephonyError, get_telephony
+from madoguchi.telephony.base import NetworkBusy
 
 log = logging.getLogger(__name__)
 
@@ -199,10 +200,16 @@ def send_reminders() -> int:
     sent = 0
     with session_scope(database()) as session:
         for booking_id in reminders.due_booking_ids(session, settings, now):
-            entry = reminders.send_reminder(
-                session, booking_id, settings=settings, telephony=get_telephony(),
-                pacer=pacer, sms_text=lambda booking: reminder_texts.sms_text(settings, booking),
-                now=now)
+            try:
+                entry = reminders.send_reminder(
+                    session, booking_id, settings=settings, telephony=get_telephony(),
+                    pacer=pacer,
+                    sms_text=lambda booking: reminder_texts.sms_text(settings, booking), now=now)
+            except NetworkBusy as exc:
+                # The rest would meet the same answer; the next run, ten minutes on, sends them.
+                log.warning("reminders wait for the next run, the phone network is busy: %s",
+                            exc)
+                break
             sent += entry is not None
     return sent
 

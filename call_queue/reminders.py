@@ -19,7 +19,7 @@ from call_queue.pacing import OutboundPacer
 from madoguchi import phone
 from madoguchi.models import Booking, ReminderSent, Resident, ResidentPhone, Slot
 from madoguchi.settings import Settings
-from madoguchi.telephony.base import OutcomeUnknown, Telephony, TelephonyError
+from madoguchi.telephony.base import NetworkBusy, OutcomeUnknown, Telephony, TelephonyError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,11 @@ def contact_for(resident: Resident) -> Contact | None:
 def send_reminder(session: Session, booking_id: int, *, settings: Settings,
                   telephony: Telephony, pacer: OutboundPacer, sms_text, now: datetime,
                   kind: str = KIND_DAY_BEFORE) -> ReminderSent | None:
-    """Send one booking's reminder once; None when it was already sent (or is not due)."""
+    """Send one booking's reminder once; None when it was already sent (or is not due).
+
+    Raises NetworkBusy when the network was too busy to take it: nothing went out, and the
+    ledger forgets it, so a later run sends it.
+    """
     booking = session.get(Booking, booking_id)
     if booking is None or booking.status != "confirmed":
         return None
@@ -88,31 +92,44 @@ def send_reminder(session: Session, booking_id: int, *, settings: Settings,
     except IntegrityError:
         session.rollback()
         return None
-    if contact is None:
-        entry.status = "no_phone"
-    elif contact.mobile:
-        entry.status = _try(lambda: telephony.send_sms(contact.e164, sms_text(booking)), "sent")
-    else:
-        base = f"{settings.secrets.public_base_url}/voice/reminder"
-        pacer.wait_turn()
-
-        def dial() -> str:
-            entry.call_sid = telephony.place_call(
-                contact.e164, url=f"{base}/answer?reminder={entry.id}",
-                status_callback=f"{base}/status?reminder={entry.id}",
-                timeout_seconds=RING_SECONDS, machine_detection=True)
-            return entry.call_sid
-
-        entry.status = _try(dial, "calling")
+    try:
+        entry.status = _reach(booking, entry, contact, settings=settings, telephony=telephony,
+                              pacer=pacer, sms_text=sms_text)
+    except NetworkBusy:
+        session.delete(entry)
+        session.commit()
+        raise
     session.commit()
     log.info("reminder %s for booking %d: %s to %s", kind, booking_id, entry.status,
              phone.mask(contact.e164 if contact else None))
     return entry
 
 
+def _reach(booking: Booking, entry: ReminderSent, contact: Contact | None, *,
+           settings: Settings, telephony: Telephony, pacer: OutboundPacer, sms_text) -> str:
+    """Text or ring the contact; the reminder's status (NetworkBusy passes through)."""
+    if contact is None:
+        return "no_phone"
+    if contact.mobile:
+        return _try(lambda: telephony.send_sms(contact.e164, sms_text(booking)), "sent")
+    base = f"{settings.secrets.public_base_url}/voice/reminder"
+    pacer.wait_turn()
+
+    def dial() -> str:
+        entry.call_sid = telephony.place_call(
+            contact.e164, url=f"{base}/answer?reminder={entry.id}",
+            status_callback=f"{base}/status?reminder={entry.id}",
+            timeout_seconds=RING_SECONDS, machine_detection=True)
+        return entry.call_sid
+
+    return _try(dial, "calling")
+
+
 def _try(send, success: str) -> str:
     try:
         send()
+    except NetworkBusy:
+        raise
     except OutcomeUnknown as exc:
         # It may have gone out: not "failed" (a call that did ring still notes how it ended).
         log.warning("reminder sent or not, the network did not say: %s", exc)

@@ -236,3 +236,31 @@ def test_a_reminder_call_twilio_never_confirmed_is_unknown_then_notes_how_it_end
     ended = fetch(line_ctx, ReminderSent, entry.id)
     assert (ended.status, ended.call_sid) == ("no-answer", "CA" + "9" * 32)
     assert _send(line_ctx, ids["landline"], now) is None  # never sent twice
+
+
+def test_a_reminder_twilio_is_too_busy_for_is_not_recorded_and_the_run_stops(
+        line_ctx, tomorrow, network, monkeypatch):
+    # Launch day's eve: Twilio answers 429. Marked "failed", the reminder would never go; the
+    # ledger forgets it and the next run (ten minutes on) sends it, and this run asks no more.
+    from call_queue import callback_jobs
+    from madoguchi.telephony.base import NetworkBusy
+    from madoguchi.telephony.simulated import SimulatedTelephony
+
+    asked: list[str] = []
+
+    def busy(self, to_e164, *args, **options):
+        asked.append(to_e164)
+        raise NetworkBusy("Twilio error 20429 (HTTP 429): Too Many Requests")
+
+    monkeypatch.setattr(SimulatedTelephony, "send_sms", busy)
+    monkeypatch.setattr(SimulatedTelephony, "place_call", busy)
+    monkeypatch.setattr(reminders, "in_sending_hours", lambda settings, now: True)
+    now, ids = tomorrow
+    assert callback_jobs.send_reminders() == 0
+    assert len(asked) == 1
+    assert line_ctx.scalars(select(ReminderSent)).all() == []
+    line_ctx.commit()
+    due = reminders.due_booking_ids(line_ctx, line_services.settings(), now)
+    assert sorted(due) == sorted([ids["mobile"], ids["landline"]])
+    monkeypatch.undo()
+    assert _send(line_ctx, ids["mobile"], now).status == "sent"
