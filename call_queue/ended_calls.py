@@ -1,9 +1,7 @@
 """The sweep's safety net for operators on a call: ask the network whether the call still lasts.
 
 Webhooks can be lost (the app restarting, a network fault); an operator whose bridged call the
-phone network reports ended is freed the same way as when the call's own webhooks arrive. One
-left "on a call" with nobody at all (a job or webhook that died between settling a party and
-freeing its operator) is made available again.
+phone network reports ended is freed the same way as when the call's own webhooks arrive.
 """
 
 from __future__ import annotations
@@ -59,22 +57,7 @@ def _ended_status(telephony: Telephony, call_sid: str) -> str | None:
     return status if status in calls.FINAL_STATUSES else None
 
 
-def _has_nobody(session: Session, operator_id: int) -> bool:
-    """True when no live call and no callback in progress is the operator's."""
-    live_call = session.scalar(select(Call.id).where(
-        Call.operator_id == operator_id, Call.ended_at.is_(None)).limit(1))
-    callback = session.scalar(select(CallbackRequest.id).where(
-        CallbackRequest.operator_id == operator_id,
-        CallbackRequest.status.in_(("dialing", "connected"))).limit(1))
-    session.commit()
-    return live_call is None and callback is None
-
-
 def _free(session: Session, telephony: Telephony, operator_id: int, now: datetime) -> bool:
-    if _has_nobody(session, operator_id):
-        line_services.operator_available(session, operator_id, now)
-        log.warning("operator %d freed: on a call with nobody", operator_id)
-        return True
     call = _holder_call(session, operator_id)
     if call is not None:
         if call.ended_at is None:

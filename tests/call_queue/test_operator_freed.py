@@ -156,22 +156,3 @@ def test_a_network_error_quoting_the_callers_number_reaches_the_log_masked(caplo
     logged = caplog.text
     assert "cannot ask the phone network" in logged
     assert "9012345678" not in logged and "5678" in logged
-
-
-def test_the_sweep_frees_an_operator_left_on_a_call_with_nobody(line_ctx, network):
-    # A job or webhook that died between settling a party and freeing its operator (Redis
-    # failing at that moment, say) left them "on a call" that nothing would ever end.
-    from call_queue import operator_states
-
-    session = line_ctx
-    holder = live_holder(session, network, minutes=2, number="+819022220008")
-    busy_id = free_operator(session)  # takes the holder
-    operator_id = free_operator(session)
-    operator_states.set_state(session, line_services.board(), operator_id, "on_call",
-                              utcnow())
-    later = utcnow() + timedelta(seconds=ended_calls.GRACE_SECONDS + 1)
-    assert ended_calls.free_operators_of_ended_calls(session, get_telephony(), later) == 1
-    assert line_services.board().get(operator_id).state == "available"
-    assert fetch(session, Operator, operator_id).state == "available"
-    assert line_services.board().get(busy_id).state == "on_call"  # their caller is live
-    assert fetch(session, Call, holder.id).operator_id == busy_id
