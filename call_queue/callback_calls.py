@@ -129,13 +129,16 @@ def give_back_attempt(session: Session, attempt_id: int, now: datetime) -> int |
     if undone.rowcount != 1:
         session.rollback()
         return None
-    session.execute(
+    back = session.execute(
         update(CallbackRequest)
         .where(CallbackRequest.id == request.id, CallbackRequest.status == "dialing",
                CallbackRequest.attempts == attempt.attempt_no)
         .values(status="waiting", operator_id=None, attempts=attempt.attempt_no - 1,
                 updated_at=now)
         .execution_options(synchronize_session=False))
+    if back.rowcount != 1:
+        session.rollback()  # the request moved on meanwhile: its attempt stays as it was
+        return None
     session.commit()
     return operator_id
 

@@ -65,8 +65,9 @@ def _after_refusal(session: Session, refused: callback_calls.DialRefused,
     """A dial the network refused: busy, it is given back and the line waits; else it failed."""
     now = utcnow()
     if refused.busy:
-        operator_id = callback_calls.give_back_attempt(session, refused.attempt_id, now)
+        # Paused first: no other process's dispatch takes the request back meanwhile.
         dispatching.pause(get_redis(), str(refused))
+        operator_id = callback_calls.give_back_attempt(session, refused.attempt_id, now)
         if operator_id is not None:
             line_services.operator_available(session, operator_id, now)
         return
@@ -208,7 +209,7 @@ def send_reminders() -> int:
             except NetworkBusy as exc:
                 # The rest would meet the same answer; the next run, ten minutes on, sends them.
                 log.warning("reminders wait for the next run, the phone network is busy: %s",
-                            exc)
+                            phone.redact(str(exc)))
                 break
             sent += entry is not None
     return sent

@@ -387,3 +387,18 @@ def test_a_dial_twilio_is_too_busy_for_does_not_count_and_the_line_waits_a_momen
     assert [a.party.id for a in line_services.dispatch(session)] == [request.id]
     assert callback_jobs.place_callback(request.id, 1) is not None
     assert [call.to_number for call in network.ringing_calls()] == [MOBILE]
+
+
+def test_a_busy_attempt_is_not_given_back_once_its_request_has_moved_on(line_ctx, network):
+    from call_queue import callback_calls
+
+    session = line_ctx
+    request, _ = _dispatched_request(session)
+    old = CallbackAttempt(request_id=request.id, attempt_no=1, status="dialing",
+                          started_at=utcnow())
+    session.add(old)
+    request.attempts = 2  # a later attempt began meanwhile
+    session.commit()
+    assert callback_calls.give_back_attempt(session, old.id, utcnow()) is None
+    assert [a.attempt_no for a in _attempts(session, request.id)] == [1]
+    assert fetch(session, CallbackRequest, request.id).attempts == 2

@@ -331,3 +331,20 @@ def test_a_dry_run_of_the_command_needs_no_phone_network(base_env, records):
     assert done.exit_code == 2
     assert "the phone network is needed to delete recordings" in done.output
     assert "Traceback" not in done.output
+
+
+def test_no_transaction_is_open_while_the_network_is_asked(committed_db, network):
+    # A slow network must not hold the database (SQLite's lock, a PostgreSQL snapshot).
+    with committed_db() as session:
+        add_voicemail(session, network, OLD, reference="Q-VM")
+    open_while_asked: list[bool] = []
+
+    class Watching(SimulatedTelephony):
+        def delete_recording(self, recording_url: str) -> bool:
+            open_while_asked.append(purging.in_transaction())
+            return super().delete_recording(recording_url)
+
+    with committed_db() as purging:
+        retention.purge(purging, before=retention.cutoff(365),
+                        telephony=Watching(network, "+81312345678"))
+    assert open_while_asked == [False]
