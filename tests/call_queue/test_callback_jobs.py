@@ -38,6 +38,22 @@ def _dispatched_request(session, number: str = MOBILE) -> tuple[CallbackRequest,
     return request, operator_id
 
 
+def _dial_fails(monkeypatch, error: Exception, *, placed_first: bool = False) -> list[str]:
+    """Every dial fails with error (after the call was placed, if placed_first); the CallSids
+    placed, or the numbers asked for when nothing was placed."""
+    from madoguchi.telephony.simulated import SimulatedTelephony
+
+    asked: list[str] = []
+    place = SimulatedTelephony.place_call
+
+    def failing(self, to_e164, **options):
+        asked.append(place(self, to_e164, **options) if placed_first else to_e164)
+        raise error
+
+    monkeypatch.setattr(SimulatedTelephony, "place_call", failing)
+    return asked
+
+
 def test_a_job_run_twice_dials_its_attempt_once(line_ctx, network):
     session = line_ctx
     request, _ = _dispatched_request(session)
@@ -301,16 +317,9 @@ def test_a_callback_placed_without_twilio_s_answer_is_not_dialled_again_and_meet
     # Twilio placed the call but its answer never came (a read timeout): reported as failed,
     # the resident would be rung twice and hung up on when they pick up the first.
     from madoguchi.telephony.base import OutcomeUnknown
-    from madoguchi.telephony.simulated import SimulatedTelephony
 
-    placed: list[str] = []
-    place = SimulatedTelephony.place_call
-
-    def answer_lost(self, to_e164, **options):
-        placed.append(place(self, to_e164, **options))
-        raise OutcomeUnknown("call to [number] failed: Twilio did not answer (ReadTimeout)")
-
-    monkeypatch.setattr(SimulatedTelephony, "place_call", answer_lost)
+    placed = _dial_fails(monkeypatch, OutcomeUnknown(
+        "call to [number] failed: Twilio did not answer (ReadTimeout)"), placed_first=True)
     session = line_ctx
     request, operator_id = _dispatched_request(session)
     assert callback_jobs.place_callback(request.id, 1) is None
@@ -334,12 +343,8 @@ def test_a_dial_twilio_refuses_frees_the_operator_and_waits_its_retry_pause(
         line_ctx, network, redis_client, monkeypatch):
     # Nothing rang (a number Twilio will not call): the operator reserved for it takes the
     # next party, and the request keeps its place for a retry.
-    from madoguchi.telephony.simulated import SimulatedTelephony
-
-    def refused(self, to_e164, **options):
-        raise TelephonyError("call to [number] failed: Twilio error 21215 (HTTP 400)")
-
-    monkeypatch.setattr(SimulatedTelephony, "place_call", refused)
+    _dial_fails(monkeypatch, TelephonyError(
+        "call to [number] failed: Twilio error 21215 (HTTP 400)"))
     session = line_ctx
     request, operator_id = _dispatched_request(session)
     assert callback_jobs.place_callback(request.id, 1) is None
@@ -361,16 +366,9 @@ def test_a_dial_twilio_is_too_busy_for_does_not_count_and_the_line_waits_a_momen
     # handed the next callback to meet the same refusal at once.
     from call_queue.dispatch import PAUSED_KEY
     from madoguchi.telephony.base import NetworkBusy
-    from madoguchi.telephony.simulated import SimulatedTelephony
 
-    dials: list[str] = []
-    place = SimulatedTelephony.place_call
-
-    def busy(self, to_e164, **options):
-        dials.append(to_e164)
-        raise NetworkBusy("call to [number] failed: Twilio error 20429 (HTTP 429)")
-
-    monkeypatch.setattr(SimulatedTelephony, "place_call", busy)
+    dials = _dial_fails(monkeypatch, NetworkBusy(
+        "call to [number] failed: Twilio error 20429 (HTTP 429)"))
     session = line_ctx
     request, operator_id = _dispatched_request(session)
     later = callback_request(session, minutes=1, number=LANDLINE)
@@ -383,7 +381,7 @@ def test_a_dial_twilio_is_too_busy_for_does_not_count_and_the_line_waits_a_momen
     assert line_services.board().get(operator_id).state == "available"
     assert redis_client.ttl(PAUSED_KEY) > 0 and dials == [MOBILE]
     redis_client.delete(PAUSED_KEY)  # the pause is over and Twilio takes calls again
-    monkeypatch.setattr(SimulatedTelephony, "place_call", place)
+    monkeypatch.undo()
     assert [a.party.id for a in line_services.dispatch(session)] == [request.id]
     assert callback_jobs.place_callback(request.id, 1) is not None
     assert [call.to_number for call in network.ringing_calls()] == [MOBILE]
