@@ -9,10 +9,8 @@ import prompts
 from call_queue.callbacks import active_for as active_callback_for
 from call_queue.callbacks import request_callback
 from madoguchi import inquiries, phone
-from madoguchi.models import Inquiry, InquiryEvent, utcnow
+from madoguchi.models import RECORDING_EVENT, Inquiry, InquiryEvent, utcnow
 from madoguchi.sealing import blind
-
-RECORDING_EVENT = "recording"
 
 
 def keep_voicemail(

@@ -76,9 +76,13 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+# The kind of timeline entry that holds a voicemail's recording address.
+RECORDING_EVENT = "recording"
+
+
 def _recording_address(kind: str | None, text: str | None) -> str | None:
     """What a timeline entry's recording digest is made of: the address, for recordings only."""
-    return text if kind == "recording" and text else None
+    return text if kind == RECORDING_EVENT and text else None
 
 
 class Base(DeclarativeBase):

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from madoguchi.db import database, session_scope
 from madoguchi.models import (
     ACTIVE_CALLBACK_STATUSES,
+    RECORDING_EVENT,
     Call,
     CallbackRequest,
     CallStep,
@@ -45,8 +46,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 500
 # Written where a column may not be empty (a callback request's number).
 REMOVED = ""
-# The timeline entry that holds a voicemail's recording address.
-RECORDING_EVENT = "recording"
 
 
 @dataclass

@@ -10,10 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent_console.services.actor import Actor
-from ivr.voicemail import RECORDING_EVENT
 from madoguchi import inquiries, inquiry_categories, phone
 from madoguchi.inquiries import InquiryError
-from madoguchi.models import INQUIRY_STATUSES, Inquiry, InquiryEvent, Operator, utcnow
+from madoguchi.models import (
+    INQUIRY_STATUSES,
+    RECORDING_EVENT,
+    Inquiry,
+    InquiryEvent,
+    Operator,
+    utcnow,
+)
 from madoguchi.settings import InquirySettings
 from madoguchi.telephony import Telephony
 from madoguchi.telephony.base import RecordingAudio, RecordingNotFound

@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 
 from call_queue import line
 from ivr.flow import SAID_MEMO
-from ivr.voicemail import RECORDING_EVENT
 from madoguchi import calls, phone, residents
-from madoguchi.models import Call, CallbackRequest, Inquiry, Resident
+from madoguchi.models import RECORDING_EVENT, Call, CallbackRequest, Inquiry, Resident
 
 # Open voicemail cases looked at to find the message behind a callback (newest first).
 VOICEMAILS_LOOKED_AT = 200

@@ -152,11 +152,9 @@ class TwilioTelephony:
         """The call's status as Twilio reports it; None when Twilio does not know the call."""
         try:
             call = self.client.calls(call_sid).fetch()
-        except TwilioRestException as exc:
-            if exc.status == 404:
-                return None
-            raise _failure(exc, f"status of call {call_sid}") from None
         except _API_ERRORS as exc:
+            if _not_found(exc):
+                return None
             raise _failure(exc, f"status of call {call_sid}") from None
         return str(call.status) if call.status else None
 
@@ -180,19 +178,19 @@ class TwilioTelephony:
         Only an address of this account's recordings is fetched: the address comes from a
         webhook, and the credentials must never be sent anywhere else.
         """
-        match = _RECORDING_URL.fullmatch(recording_url)
-        if match is None or match.group(1) != self._account_sid:
+        sid = self._own_recording(recording_url)
+        if sid is None:
             raise RecordingNotFound("not a recording of this Twilio account")
-        url = f"{API}/Accounts/{self._account_sid}/Recordings/{match.group(2)}.mp3"
+        url = f"{API}/Accounts/{self._account_sid}/Recordings/{sid}.mp3"
         try:
             answer = self._media_http.get(url, auth=(self._account_sid, self._auth_token),
                                           timeout=RECORDING_TIMEOUT_SECONDS)
         except requests.RequestException as exc:
-            raise TelephonyError(f"recording {match.group(2)}: {type(exc).__name__}") from None
+            raise TelephonyError(f"recording {sid}: {type(exc).__name__}") from None
         if answer.status_code == 404:
-            raise RecordingNotFound(f"recording {match.group(2)} is no longer kept by Twilio")
+            raise RecordingNotFound(f"recording {sid} is no longer kept by Twilio")
         if answer.status_code != 200:
-            raise TelephonyError(f"recording {match.group(2)}: HTTP {answer.status_code}")
+            raise TelephonyError(f"recording {sid}: HTTP {answer.status_code}")
         return RecordingAudio(answer.content, "audio/mpeg")
 
     def delete_recording(self, recording_url: str) -> bool:
@@ -201,21 +199,23 @@ class TwilioTelephony:
         False for another account's (the city moved accounts), which these credentials cannot
         delete: its id is logged for deleting it in that account.
         """
-        match = _RECORDING_URL.fullmatch(recording_url)
-        if match is None or match.group(1) != self._account_sid:
+        sid = self._own_recording(recording_url)
+        if sid is None:
             found = re.search(r"RE[0-9a-f]{32}", recording_url)
             log.warning("recording %s is not of this Twilio account: delete it in its own",
                         found.group(0) if found else "(not a Twilio recording address)")
             return False
-        what = f"deleting recording {match.group(2)}"
         try:
-            self.client.recordings(match.group(2)).delete()
-        except TwilioRestException as exc:
-            if exc.status != 404:
-                raise _failure(exc, what) from None
+            self.client.recordings(sid).delete()
         except _API_ERRORS as exc:
-            raise _failure(exc, what) from None
+            if not _not_found(exc):
+                raise _failure(exc, f"deleting recording {sid}") from None
         return True
+
+    def _own_recording(self, recording_url: str) -> str | None:
+        """The RE… id of a recording address of this account; None for any other address."""
+        match = _RECORDING_URL.fullmatch(recording_url)
+        return match.group(2) if match and match.group(1) == self._account_sid else None
 
     def recordings_since(self, since: datetime) -> list[NetworkRecording]:
         """This account's recordings created since the moment, from Twilio's recordings list."""
@@ -268,6 +268,11 @@ def _failure(exc: Exception, what: str, *, on_call: bool = False,
     if status == 429 or status >= 500:
         return NetworkBusy(said)
     return TelephonyError(said)
+
+
+def _not_found(exc: Exception) -> bool:
+    """True when Twilio answered that it has no such resource (HTTP 404)."""
+    return isinstance(exc, TwilioRestException) and exc.status == 404
 
 
 def _http_status(exc: Exception) -> int:
