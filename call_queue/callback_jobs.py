@@ -77,20 +77,27 @@ def _after_refusal(session: Session, refused: callback_calls.DialRefused,
         line_services.after_attempt(session, result, now)
 
 
-def callback_due(request_id: int) -> int:
-    """RQ job: a callback is due again; give the free operators their next parties. A count."""
+def _dispatch_now(occasion: str) -> int:
+    """Give the free operators their next parties; how many were given one."""
     with session_scope(database()) as session:
         assigned = line_services.dispatch(session, utcnow())
-    log.info("callback %d due again: %d dispatched", request_id, len(assigned))
+    log.info("%s: %d dispatched", occasion, len(assigned))
     return len(assigned)
+
+
+def callback_due(request_id: int) -> int:
+    """RQ job: a callback is due again; give the free operators their next parties. A count."""
+    return _dispatch_now(f"callback {request_id} due again")
 
 
 def end_wrap_up(operator_id: int) -> int:
     """RQ job: a wrap-up is over; give the free operators their next parties. A count."""
-    with session_scope(database()) as session:
-        assigned = line_services.dispatch(session, utcnow())
-    log.info("wrap-up of operator %d over: %d dispatched", operator_id, len(assigned))
-    return len(assigned)
+    return _dispatch_now(f"wrap-up of operator {operator_id} over")
+
+
+def after_pause(ended_at: int) -> int:
+    """RQ job: the line's pause after a network failure is over; dispatch again. A count."""
+    return _dispatch_now(f"line's pause over at {ended_at}")
 
 
 def close_stale_attempts(session: Session, now: datetime) -> int:

@@ -14,18 +14,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from call_queue import line, operator_states
+from call_queue import job_scheduling, line, operator_states
 from call_queue.operators import OperatorBoard
 from madoguchi import phone
 from madoguchi.events import notify_line_changed
-from madoguchi.models import Call, CallbackRequest
+from madoguchi.models import Call, CallbackRequest, utcnow
 from madoguchi.telephony.base import CallNotLive, Telephony, TelephonyError
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,17 @@ def is_paused(redis: Redis) -> bool:
 
 
 def pause(redis: Redis, reason: str) -> None:
-    """Hold every dispatch for PAUSE_SECONDS: the phone network failed to put someone through."""
+    """Hold every dispatch for PAUSE_SECONDS: the phone network failed to put someone through.
+
+    The worker dispatches again the moment it ends: the operator freed by the failure would
+    otherwise wait for the next event, or the sweep, in a quiet spell.
+    """
     log.warning("dispatch paused for %d s, the line keeps its order: %s", PAUSE_SECONDS,
                 phone.redact(reason))
     try:
         redis.set(PAUSED_KEY, "1", ex=PAUSE_SECONDS)
+        job_scheduling.schedule_dispatch_after_pause(
+            redis, utcnow() + timedelta(seconds=PAUSE_SECONDS))
     except RedisError:
         log.warning("the pause could not be noted: Redis unreachable")
 

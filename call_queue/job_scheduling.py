@@ -4,7 +4,9 @@ Jobs take ids only (never phone numbers). A callback attempt's job id is
 `callback-{request_id}-{attempt_no}`, so enqueueing it twice makes one job; the attempt row in
 the database makes sure that even a job that runs twice dials once. When an operator's wrap-up
 ends, a one-off job scheduled for that moment (`wrap-up-end-{operator_id}-{start}`) dispatches at
-once, and so does one when a callback's retry pause ends (`callback-due-{request_id}-{attempt_no}`).
+once, and so does one when a callback's retry pause ends (`callback-due-{request_id}-{attempt_no}`)
+and one when the line's pause after a phone network failure ends
+(`dispatch-after-pause-{epoch second}`).
 The jobs themselves live in `call_queue.callback_jobs` and are named here by their import path,
 so the line's services can schedule them without importing the jobs that call those services.
 """
@@ -24,6 +26,7 @@ from madoguchi.job_queues import DEFAULT_QUEUE, is_live
 PLACE_CALLBACK = "call_queue.callback_jobs.place_callback"
 END_WRAP_UP = "call_queue.callback_jobs.end_wrap_up"
 CALLBACK_DUE = "call_queue.callback_jobs.callback_due"
+AFTER_PAUSE = "call_queue.callback_jobs.after_pause"
 # A callback job is stopped by RQ after this long (a dial is one API request; the pacer's wait
 # is seconds); an attempt not dialled within STALE_ATTEMPT_SECONDS belongs to a dead worker.
 CALLBACK_JOB_TIMEOUT_SECONDS = 45
@@ -99,3 +102,15 @@ def schedule_callback_due(connection: Redis, request_id: int, attempt_no: int,
     return _schedule_once(connection, due_at, CALLBACK_DUE, request_id,
                           job_id=callback_due_job_id(request_id, attempt_no),
                           description=f"callback {request_id} due again")
+
+
+def after_pause_job_id(ends_at: datetime) -> str:
+    """The RQ job id that dispatches when a pause of the line ends (one per second)."""
+    return f"dispatch-after-pause-{math.ceil(ends_at.timestamp())}"
+
+
+def schedule_dispatch_after_pause(connection: Redis, ends_at: datetime) -> bool:
+    """Dispatch again the moment the line's pause ends; True if newly scheduled."""
+    return _schedule_once(connection, ends_at, AFTER_PAUSE, math.ceil(ends_at.timestamp()),
+                          job_id=after_pause_job_id(ends_at),
+                          description="dispatch after the line's pause")

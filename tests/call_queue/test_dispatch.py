@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC
 
 import requests
 from rq import Queue
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy.orm import Session
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from call_queue import dispatch as dispatching
-from call_queue import holding, line_services, operator_bridge
+from call_queue import holding, job_scheduling, line_services, operator_bridge
 from call_queue.dispatch import PAUSE_SECONDS, PAUSED_KEY, Dispatcher
 from call_queue.job_scheduling import callback_job_id
+from madoguchi.job_queues import DEFAULT_QUEUE
 from madoguchi.models import Call, CallbackRequest, Operator
 from madoguchi.telephony.twilio_adapter import TwilioTelephony
 from tests import factories
 from tests.call_queue.conftest import callback_request, fetch, free_operator, live_holder
+from tests.madoguchi.test_cli import run_worker_burst
 
 
 def test_a_released_operator_takes_the_earliest_holder_off_hold_to_the_bridge(
@@ -171,6 +176,34 @@ def test_a_twilio_refusal_keeps_the_holder_s_place_and_the_operator_s(
     redis_client.delete(PAUSED_KEY)  # the pause is over and Twilio answers again
     assigned = line_services.dispatch(session)
     assert [(a.operator_id, a.party.id) for a in assigned] == [(operator_id, first.id)]
+
+
+def test_the_worker_puts_the_holder_through_the_moment_the_pause_ends(
+        base_env, line_ctx, network, redis_client, monkeypatch):
+    # In a quiet spell no caller joins and no operator comes free: without its own job the
+    # operator freed by the refusal would sit idle beside a waiting caller until the sweep.
+    monkeypatch.setattr(dispatching, "PAUSE_SECONDS", 1)
+    session = line_ctx
+    operator_id = free_operator(session)
+    holder = live_holder(session, network, minutes=3, number="+819011110015")
+    dispatcher, _ = on_twilio(session, busy)
+    assert dispatcher.run(line_services.utcnow()) == []
+    registry = ScheduledJobRegistry(DEFAULT_QUEUE, connection=redis_client)
+    (job_id,) = registry.get_job_ids()
+    assert job_id.startswith("dispatch-after-pause-")
+    job = Job.fetch(job_id, connection=redis_client)
+    assert job.func_name == job_scheduling.AFTER_PAUSE
+    due = registry.get_scheduled_time(job).replace(tzinfo=UTC)
+    assert due.timestamp() >= time.time() + redis_client.pttl(PAUSED_KEY) / 1000 - 0.05
+    time.sleep(max(0.0, due.timestamp() - time.time()) + 1.0)  # whole seconds in RQ
+
+    completed = run_worker_burst(base_env)  # no sweep in a burst: only the scheduled job runs
+    assert completed.returncode == 0, completed.stderr
+    job = Job.fetch(job_id, connection=redis_client)
+    assert job.get_status() == JobStatus.FINISHED and job.return_value() == 1
+    assert fetch(session, Call, holder.id).operator_id == operator_id
+    control = network.take_control(holder.call_sid)
+    assert control is not None and control.url.endswith(f"/voice/queue/bridge?call={holder.id}")
 
 
 def test_a_holder_whose_redirect_had_no_answer_waits_at_their_place(line_ctx, network):
