@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 OPEN_ATTEMPT_STATUSES = ("dialing", "answered", "machine")
 NOT_REACHED = ("busy", "no-answer", "failed", "canceled", "machine")
+# How an attempt ends when the resident's line was reached: it rang, was busy, or was answered.
+LINE_REACHED = ("busy", "no-answer", "machine", "completed")
 # Each retry rings this much longer: slow-to-answer residents get more time to reach the phone.
 EXTRA_RING_PER_RETRY = 15
 MAX_RING_SECONDS = 120
@@ -245,8 +247,18 @@ def close_missed_windows(session: Session, now: datetime) -> list[int]:
     return closed
 
 
+def line_was_reached(session: Session, request_id: int) -> bool:
+    """True when a dial of the request reached the resident's line (not refused, not failed)."""
+    reached = session.scalar(select(exists().where(
+        CallbackAttempt.request_id == request_id, CallbackAttempt.call_sid.is_not(None),
+        CallbackAttempt.status.in_(LINE_REACHED))))
+    session.commit()
+    return bool(reached)
+
+
 def report_unreached(session: Session, request_id: int, *, send_sms: Callable[[str, str], str],
-                     sms_text: str, subject: str, due_hours: int, now: datetime) -> int:
+                     sms_text: str, subject: str, due_hours: int, now: datetime,
+                     line_reached: bool) -> int:
     """Tell a mobile by SMS and open a follow-up case for the operators; returns the case id."""
     request = session.get(CallbackRequest, request_id)
     assert request is not None
@@ -258,7 +270,8 @@ def report_unreached(session: Session, request_id: int, *, send_sms: Callable[[s
     inquiry = inquiries.create(
         session, category="callback", subject=subject, channel="ivr",
         resident_id=request.resident_id, contact_e164=request.phone_e164,
-        note=f"callback request {request.id}: {request.attempts} attempts, not reached",
+        note=f"callback request {request.id}: {request.attempts} attempts, not reached"
+             + ("" if line_reached else "; the phone never rang"),
         due_at=inquiries.due_after(due_hours, now), now=now,
     )
     return inquiry.id

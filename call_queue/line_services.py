@@ -166,9 +166,13 @@ def report_unreached(session: Session, request_id: int, now: datetime) -> int:
     catalog = prompts.catalog(request.language)
     city = settings().city
     name = city.name if request.language == "ja" else city.name_en
+    # "We called but could not reach you" only when their phone did ring (or was busy): not
+    # for a window that passed before any dial, nor for dials the network refused.
+    reached = callback_calls.line_was_reached(session, request_id)
     return callback_calls.report_unreached(
-        session, request_id, send_sms=get_telephony().send_sms,
-        sms_text=catalog.text("callback_sms_unreached", city=name),
+        session, request_id, send_sms=get_telephony().send_sms, line_reached=reached,
+        sms_text=catalog.text(
+            "callback_sms_unreached" if reached else "callback_sms_not_returned", city=name),
         subject=catalog.text("callback_unreached_subject"),
         due_hours=settings().inquiries.callback_due_hours, now=now,
     )

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import g
+from sqlalchemy import select
 from sqlalchemy.orm import close_all_sessions
 
 from call_queue import line_services
-from madoguchi.models import Call, CallbackRequest
+from madoguchi.models import Call, CallbackRequest, InquiryEvent
 from madoguchi.telephony.network import SimulatedCall, SimulatedNetwork, new_sid
 from tests import factories
 from tests.ivr.conftest import BASE, sign
@@ -90,3 +91,11 @@ def fetch(session, model, ident):
     row = session.get(model, ident, populate_existing=True)
     session.commit()
     return row
+
+
+def case_note(session, inquiry_id: int) -> str:
+    """The note a case was opened with."""
+    note = session.scalar(select(InquiryEvent.text).where(
+        InquiryEvent.inquiry_id == inquiry_id, InquiryEvent.kind == "created"))
+    session.commit()
+    return note

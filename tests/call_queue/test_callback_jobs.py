@@ -13,7 +13,7 @@ from call_queue.callback_calls import ring_seconds
 from madoguchi.job_queues import DEFAULT_QUEUE
 from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Inquiry, utcnow
 from madoguchi.telephony import TelephonyError
-from tests.call_queue.conftest import callback_request, fetch, free_operator, post_signed
+from tests.call_queue.conftest import callback_request, case_note, fetch, free_operator, post_signed
 
 MOBILE = "+819011112222"
 LANDLINE = "+81312349876"
@@ -147,10 +147,12 @@ def test_after_the_last_attempt_the_request_is_unreached_with_sms_and_a_case(
               CallStatus="completed")
     assert fetch(session, CallbackRequest, request.id).status == "unreached"
     assert [a.status for a in _attempts(session, request.id)] == ["machine"] * max_attempts
-    assert len(network.messages(MOBILE)) == 1
+    (sms,) = network.messages(MOBILE)
+    assert "つながりませんでした" in sms.body  # it rang: "we called but could not reach you"
     case = next(i for i in session.scalars(select(Inquiry)) if i.contact_e164 == MOBILE)
     session.commit()
     assert case is not None and case.category == "callback"
+    assert "never rang" not in case_note(session, case.id)
     due_hours = line_services.settings().inquiries.callback_due_hours
     assert case.due_at - case.created_at == timedelta(hours=due_hours), "the follow-up is due"
 
@@ -357,6 +359,24 @@ def test_a_dial_twilio_refuses_frees_the_operator_and_waits_its_retry_pause(
     assert line_services.board().get(operator_id).state == "available"
     assert ScheduledJobRegistry(DEFAULT_QUEUE, connection=redis_client).get_job_ids() == [
         job_scheduling.callback_due_job_id(request.id, 1)]
+
+
+def test_a_last_dial_twilio_refuses_is_not_told_to_the_resident_as_a_call(
+        line_ctx, network, monkeypatch):
+    # Their phone never rang: the text must not say "we called but could not reach you".
+    configure_attempts(1)
+    _dial_fails(monkeypatch, TelephonyError(
+        "call to [number] failed: Twilio error 21215 (HTTP 400)"))
+    session = line_ctx
+    request, operator_id = _dispatched_request(session)
+    assert callback_jobs.place_callback(request.id, 1) is None
+    assert fetch(session, CallbackRequest, request.id).status == "unreached"
+    (sms,) = network.messages(MOBILE)
+    assert "おかけできませんでした" in sms.body and "つながりませんでした" not in sms.body
+    case = next(i for i in session.scalars(select(Inquiry)) if i.contact_e164 == MOBILE)
+    session.commit()
+    assert "1 attempts, not reached; the phone never rang" in case_note(session, case.id)
+    assert line_services.board().get(operator_id).state == "available"
 
 
 def test_a_dial_twilio_is_too_busy_for_does_not_count_and_the_line_waits_a_moment(

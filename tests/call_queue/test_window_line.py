@@ -9,7 +9,7 @@ from sqlalchemy import select
 from call_queue import callback_jobs, line_services, operator_states
 from madoguchi.models import Call, CallbackRequest, Inquiry, utcnow
 from tests import factories
-from tests.call_queue.conftest import callback_request, fetch, free_operator, live_holder
+from tests.call_queue.conftest import callback_request, case_note, fetch, free_operator, live_holder
 
 MOBILE = "+819055556666"
 
@@ -63,4 +63,8 @@ def test_a_window_that_passes_unreached_is_reported_and_never_dialled_late(
     session.commit()
     assert case is not None and case.contact_e164 == MOBILE
     assert [sms.to_number for sms in network.messages()] == [MOBILE]
+    # Their phone never rang: the text does not say it was called.
+    (sms,) = network.messages()
+    assert "おかけできませんでした" in sms.body and "つながりませんでした" not in sms.body
+    assert "the phone never rang" in case_note(session, case.id)
     assert callback_jobs.sweep_line()["missed"] == 0  # reported once
