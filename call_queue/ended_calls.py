@@ -1,7 +1,10 @@
 """The sweep's safety net for operators on a call: ask the network whether the call still lasts.
 
 Webhooks can be lost (the app restarting, a network fault); an operator whose bridged call the
-phone network reports ended is freed the same way as when the call's own webhooks arrive.
+phone network reports ended is freed the same way as when the call's own webhooks arrive. An
+operator the board still shows on a call with no party at all (a job or webhook died between
+settling their party and freeing them) is freed too, once their state has stood unchanged long
+enough that no hand-over can still be on its way.
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from call_queue import line_services, operator_bridge, operator_states
+from call_queue.operators import OperatorState
 from madoguchi import calls, phone
 from madoguchi.models import Call, CallbackAttempt, CallbackRequest
 from madoguchi.telephony.base import Telephony, TelephonyError
@@ -21,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # An operator just put through has webhooks on their way: the sweep leaves them alone this long.
 GRACE_SECONDS = 60
+# On a call with no party for this long: whatever gave them one died before writing it down.
+# A hand-over writes its party within moments of the claim; this is far beyond any of them.
+LEFT_ON_A_CALL_SECONDS = 120
 
 
 def _holder_call(session: Session, operator_id: int) -> Call | None:
@@ -85,14 +92,58 @@ def _free_from_callback(session: Session, telephony: Telephony, operator_id: int
     return True
 
 
+def _has_a_party(session: Session, operator_id: int, since: datetime) -> bool:
+    """True when a holder's call or a callback given to the operator is still going on."""
+    # A holder's call answered before they went on this call was an earlier party's, left
+    # without its end (a lost status callback): it does not keep them on this one.
+    holder = exists().where(Call.operator_id == operator_id, Call.queued_at.is_not(None),
+                            Call.ended_at.is_(None),
+                            Call.answered_at.is_(None) | (Call.answered_at >= since))
+    callback = exists().where(CallbackRequest.operator_id == operator_id,
+                              CallbackRequest.status.in_(("dialing", "connected")))
+    found = session.scalar(select(holder | callback))
+    session.commit()
+    return bool(found)
+
+
+def _talked_since(session: Session, operator_id: int, since: datetime) -> bool:
+    """True when a party given to the operator since then was answered (wrap-up is due)."""
+    holder = exists().where(Call.operator_id == operator_id, Call.queued_at.is_not(None),
+                            Call.answered_at >= since)
+    callback = exists().where(CallbackRequest.operator_id == operator_id,
+                              CallbackRequest.status == "reached",
+                              CallbackRequest.updated_at >= since)
+    found = session.scalar(select(holder | callback))
+    session.commit()
+    return bool(found)
+
+
+def _free_left_on_a_call(session: Session, state: OperatorState, now: datetime) -> bool:
+    if (now - state.since).total_seconds() < LEFT_ON_A_CALL_SECONDS:
+        return False
+    if _has_a_party(session, state.operator_id, state.since):
+        return False
+    talked = _talked_since(session, state.operator_id, state.since)
+    if not line_services.free_left_on_a_call(session, state, talked, now):
+        return False  # their state moved on meanwhile: they were not left
+    log.warning("operator %d was left on a call with nobody since %s: now %s",
+                state.operator_id, state.since.isoformat(timespec="seconds"),
+                "in wrap-up" if talked else "available")
+    return True
+
+
 def free_operators_of_ended_calls(session: Session, telephony: Telephony,
                                   now: datetime) -> int:
-    """Free every operator on a call the network reports ended; returns how many were freed."""
+    """Free every operator on a call the network reports ended, or on a call with nobody.
+
+    Returns how many were freed.
+    """
     board = line_services.board()
     operator_states.ensure_board(session, board)
     freed = 0
     for state in board.all(now):
         if state.state != "on_call" or (now - state.since).total_seconds() < GRACE_SECONDS:
             continue
-        freed += _free(session, telephony, state.operator_id, now)
+        freed += (_free(session, telephony, state.operator_id, now)
+                  or _free_left_on_a_call(session, state, now))
     return freed

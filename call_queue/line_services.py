@@ -8,7 +8,7 @@ sends the caller to the callback offer instead of a hang-up.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -18,7 +18,7 @@ import prompts
 from call_queue import callback_calls, holding, job_scheduling, operator_states
 from call_queue.callback_calls import AttemptResult
 from call_queue.dispatch import Assignment, Dispatcher, is_paused
-from call_queue.operators import OperatorBoard
+from call_queue.operators import OperatorBoard, OperatorState
 from madoguchi import calls
 from madoguchi.models import CallbackRequest, utcnow
 from madoguchi.redis_conn import get_redis
@@ -111,11 +111,37 @@ def operator_finished(session: Session, operator_id: int, now: datetime | None =
     if state.until is None:
         dispatch(session, now)  # no wrap-up configured: free right away
         return
+    _schedule_wrap_up_end(operator_id, state.since, state.until)
+
+
+def _schedule_wrap_up_end(operator_id: int, since: datetime, until: datetime) -> None:
     try:
-        job_scheduling.schedule_wrap_up_end(get_redis(), operator_id, state.since, state.until)
+        job_scheduling.schedule_wrap_up_end(get_redis(), operator_id, since, until)
     except RedisError:
         log.exception("wrap-up end of operator %d not scheduled; the sweep will catch up",
                       operator_id)
+
+
+def free_left_on_a_call(session: Session, left: OperatorState, talked: bool,
+                        now: datetime | None = None) -> bool:
+    """Free an operator the board shows on a call with nobody, if still so; True if freed.
+
+    Wrap-up when they had talked to their last party, else available and the next party at
+    once. Nothing changes when their state moved on since `left` was read.
+    """
+    now = now or utcnow()
+    wrap_up_seconds = settings().queue.wrap_up_seconds if talked else 0
+    if wrap_up_seconds > 0:
+        until = now + timedelta(seconds=wrap_up_seconds)
+        if not operator_states.set_state_if_unchanged(session, board(), left, "wrap_up", now,
+                                                      until):
+            return False
+        _schedule_wrap_up_end(left.operator_id, now, until)
+        return True
+    if not operator_states.set_state_if_unchanged(session, board(), left, "available", now):
+        return False
+    dispatch(session, now)
+    return True
 
 
 def after_attempt(session: Session, result: AttemptResult, now: datetime | None = None) -> None:

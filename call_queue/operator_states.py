@@ -40,6 +40,16 @@ def set_state(session: Session, board: OperatorBoard, operator_id: int, state: s
     return saved
 
 
+def set_state_if_unchanged(session: Session, board: OperatorBoard, expected: OperatorState,
+                           state: str, now: datetime, until: datetime | None = None) -> bool:
+    """set_state, only while the board still shows the operator as `expected`; True if set."""
+    if not board.set_state_if_unchanged(expected, state, now, until):
+        return False
+    persist_state(session, expected.operator_id, state, now, until)
+    notify_line_changed(board.redis)
+    return True
+
+
 def start_wrap_up(session: Session, board: OperatorBoard, operator_id: int, now: datetime,
                   wrap_up_seconds: int) -> OperatorState:
     """After a call: wrap-up for the configured time, then available by itself."""

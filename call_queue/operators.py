@@ -38,6 +38,25 @@ end
 return #due
 """
 
+# set_state, only while the operator is still in the state read before (same state, same since:
+# every claim and every change writes a new since). KEYS: available, wrap-up, members, state.
+# ARGV: expected state, expected since, new state, now, until ('' unless wrap-up), operator id.
+_SET_IF_UNCHANGED = """
+local state = redis.call('HGET', KEYS[4], 'state')
+local since = tonumber(redis.call('HGET', KEYS[4], 'since') or '')
+if state ~= ARGV[1] or since == nil or math.abs(since - tonumber(ARGV[2])) > 0.000002 then
+  return 0
+end
+local id = ARGV[6]
+redis.call('ZREM', KEYS[1], id)
+redis.call('ZREM', KEYS[2], id)
+redis.call('HSET', KEYS[4], 'state', ARGV[3], 'since', ARGV[4], 'until', ARGV[5])
+redis.call('SADD', KEYS[3], id)
+if ARGV[3] == 'available' then redis.call('ZADD', KEYS[1], ARGV[4], id) end
+if ARGV[3] == 'wrap_up' then redis.call('ZADD', KEYS[2], ARGV[5], id) end
+return 1
+"""
+
 
 @dataclass(frozen=True)
 class OperatorState:
@@ -70,6 +89,7 @@ class OperatorBoard:
         self.state_prefix = f"{prefix}:state:"
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE_WRAP_UPS)
+        self._set_if_unchanged = redis.register_script(_SET_IF_UNCHANGED)
 
     def set_state(self, operator_id: int, state: str, now: datetime,
                   until: datetime | None = None) -> OperatorState:
@@ -91,6 +111,20 @@ class OperatorBoard:
             pipe.zadd(self.wrap_up_key, {operator_id: _ts(until)})
         pipe.execute()
         return OperatorState(operator_id, state, now, until if state == "wrap_up" else None)
+
+    def set_state_if_unchanged(self, expected: OperatorState, state: str, now: datetime,
+                               until: datetime | None = None) -> bool:
+        """set_state, only while the operator is as `expected` was read; True if changed."""
+        if state not in STATES:
+            raise ValueError(f"unknown operator state {state!r}; expected one of {STATES}")
+        if state == "wrap_up" and until is None:
+            raise ValueError("wrap-up needs the time it ends")
+        changed = self._set_if_unchanged(
+            keys=[self.available_key, self.wrap_up_key, self.members_key,
+                  f"{self.state_prefix}{expected.operator_id}"],
+            args=[expected.state, _ts(expected.since), state, _ts(now),
+                  _ts(until) if until and state == "wrap_up" else "", expected.operator_id])
+        return bool(changed)
 
     def release_wrap_ups(self, now: datetime) -> int:
         """Make operators whose wrap-up has ended available; returns how many."""

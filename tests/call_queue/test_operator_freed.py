@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from call_queue import callback_jobs, ended_calls, line_services
-from madoguchi.models import Call, CallbackAttempt, Operator, utcnow
+from call_queue import callback_jobs, ended_calls, line_services, operator_states
+from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Operator, utcnow
 from madoguchi.telephony import get_telephony
+from tests import factories
 from tests.call_queue.conftest import (
     callback_request,
     fetch,
@@ -156,3 +157,103 @@ def test_a_network_error_quoting_the_callers_number_reaches_the_log_masked(caplo
     logged = caplog.text
     assert "cannot ask the phone network" in logged
     assert "9012345678" not in logged and "5678" in logged
+
+
+def _left_on_a_call(session, minutes_ago: float) -> int:
+    """An operator the board shows on a call that nobody was written down for (the job or
+    webhook that claimed them died before writing the party)."""
+    operator = factories.operator(session)
+    session.commit()
+    operator_states.set_state(session, line_services.board(), operator.id, "on_call",
+                              utcnow() - timedelta(minutes=minutes_ago))
+    return operator.id
+
+
+def test_the_sweep_frees_an_operator_left_on_a_call_with_nobody_for_the_next_caller(
+        line_ctx, network):
+    session = line_ctx
+    operator_id = _left_on_a_call(session, minutes_ago=3)
+    holder = live_holder(session, network, minutes=2, number="+819022220008")
+    assert fetch(session, Call, holder.id).operator_id is None  # nobody free to take them
+    assert ended_calls.free_operators_of_ended_calls(session, get_telephony(), utcnow()) == 1
+    # Available again, and at once given the caller who waited.
+    assert fetch(session, Call, holder.id).operator_id == operator_id
+    assert line_services.board().get(operator_id).state == "on_call"
+    control = network.take_control(holder.call_sid)
+    assert control is not None and control.url.endswith(f"/voice/queue/bridge?call={holder.id}")
+
+
+def test_an_operator_just_claimed_or_on_a_call_is_not_taken_for_left(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    just_claimed = _left_on_a_call(session, minutes_ago=1.5)  # a hand-over may be on its way
+    holder, talking = _put_through(session, network, webhooks, "+819022220009")
+    now = utcnow()
+    for moment in (now, now + timedelta(seconds=ended_calls.LEFT_ON_A_CALL_SECONDS - 91)):
+        assert ended_calls.free_operators_of_ended_calls(session, get_telephony(), moment) == 0
+    assert line_services.board().get(just_claimed).state == "on_call"
+    # A call that lasts keeps its operator however long it lasts; the one with nobody is freed.
+    assert ended_calls.free_operators_of_ended_calls(
+        session, get_telephony(), now + timedelta(minutes=30)) == 1
+    assert line_services.board().get(just_claimed).state == "available"
+    assert line_services.board().get(talking).state == "on_call"
+    assert fetch(session, Call, holder.id).operator_id == talking
+
+
+def test_an_operator_left_after_a_callback_they_talked_on_gets_their_wrap_up(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    request = callback_request(session, minutes=4, number="+819022220010")
+    operator_id = free_operator(session)
+    callback_jobs.place_callback(request.id, 1)
+    attempt = session.scalars(select(CallbackAttempt)).one()
+    session.commit()
+    post_signed(webhooks, f"/voice/callback/answer?attempt={attempt.id}",
+                CallSid=attempt.call_sid, AnsweredBy="human")
+    # The callback was settled as reached, but whatever was to free the operator died.
+    session.execute(update(CallbackRequest).where(CallbackRequest.id == request.id)
+                    .values(status="reached", updated_at=utcnow()))
+    session.commit()
+    later = utcnow() + timedelta(seconds=ended_calls.LEFT_ON_A_CALL_SECONDS + 1)
+    network.set_status(attempt.call_sid, "completed")
+    assert ended_calls.free_operators_of_ended_calls(session, get_telephony(), later) == 1
+    state = line_services.board().get(operator_id)
+    assert state.state == "wrap_up" and state.until is not None
+    assert fetch(session, Operator, operator_id).state == "wrap_up"
+
+
+def test_an_operator_whose_state_moved_on_after_it_was_read_is_not_freed(line_ctx, network):
+    # The sweep read them on a call with nobody; meanwhile they went offline and were claimed
+    # anew (a new since): the stale reading changes nothing.
+    session = line_ctx
+    operator_id = _left_on_a_call(session, minutes_ago=3)
+    read = line_services.board().get(operator_id)
+    operator_states.set_state(session, line_services.board(), operator_id, "on_call", utcnow())
+    assert not line_services.free_left_on_a_call(session, read, talked=False)
+    assert line_services.board().get(operator_id).state == "on_call"
+    assert fetch(session, Operator, operator_id).state == "on_call"
+    assert line_services.free_left_on_a_call(
+        session, line_services.board().get(operator_id), talked=False)
+    assert line_services.board().get(operator_id).state == "available"
+    assert line_services.board().available_ids(utcnow()) == [operator_id]
+
+
+def test_an_earlier_call_whose_end_was_never_heard_does_not_keep_an_operator_left(
+        line_ctx, network, webhooks):
+    from madoguchi.telephony.base import TelephonyError
+
+    class Unreachable:
+        def call_status(self, call_sid):
+            raise TelephonyError("no answer from the phone network")
+
+    session = line_ctx
+    holder, operator_id = _put_through(session, network, webhooks, "+819022220011")
+    # Their talk with that caller ended long ago, but its end never reached us; since then
+    # they were claimed for someone nobody wrote down.
+    session.execute(update(Call).where(Call.id == holder.id)
+                    .values(answered_at=utcnow() - timedelta(minutes=20)))
+    session.commit()
+    operator_states.set_state(session, line_services.board(), operator_id, "on_call",
+                              utcnow() - timedelta(minutes=3))
+    assert ended_calls.free_operators_of_ended_calls(session, Unreachable(), utcnow()) == 1
+    assert line_services.board().get(operator_id).state == "available"
