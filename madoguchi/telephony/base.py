@@ -20,6 +20,15 @@ class NetworkBusy(TelephonyError):
     done, and the same request may well succeed in a moment."""
 
 
+class AccountRefused(NetworkBusy):
+    """Twilio refused this account's credentials or rights (HTTP 401 or 403): nothing was done.
+
+    Nothing will be until TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are put right, for every
+    request alike; so it is kept to be asked again, as in a busy spell, never counted as a
+    refusal of that one call or text (a resident's callback attempts are not used up by it).
+    """
+
+
 class OutcomeUnknown(TelephonyError):
     """The network's answer never came (out of reach, too slow): the request may have been done.
 

@@ -15,6 +15,7 @@ from twilio.rest import Client
 from madoguchi import phone
 from madoguchi.settings import Settings
 from madoguchi.telephony.base import (
+    AccountRefused,
     CallNotLive,
     CallParties,
     NetworkBusy,
@@ -252,17 +253,22 @@ def _failure(exc: Exception, what: str, *, on_call: bool = False,
     """The TelephonyError for a failed request: unknown outcome, busy, call over, or refused.
 
     A request that creates something (a call, a text) may have created it before a 5xx came
-    back: its outcome is unknown. Only a 429 says for certain that nothing was done.
+    back: its outcome is unknown. A 429, or the account refused (401, 403), says for certain
+    that nothing was done.
     """
     said = f"{what} failed: {_reason(exc)}"
     if isinstance(exc, requests.ConnectTimeout):  # never connected: nothing was asked
         return NetworkBusy(said)
     if isinstance(exc, requests.RequestException):
         return OutcomeUnknown(said)
+    status = _http_status(exc)
+    if status in (401, 403):
+        log.error("Twilio refused this account (HTTP %d): calls and texts wait until "
+                  "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are put right", status)
+        return AccountRefused(said)
     if on_call and isinstance(exc, TwilioRestException) and (
             exc.status == 404 or exc.code in CALL_OVER_CODES):
         return CallNotLive(said)
-    status = _http_status(exc)
     if status >= 500 and creates:
         return OutcomeUnknown(said)
     if status == 429 or status >= 500:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 
+import pytest
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from call_queue.callback_calls import ring_seconds
 from madoguchi.job_queues import DEFAULT_QUEUE
 from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Inquiry, utcnow
 from madoguchi.telephony import TelephonyError
+from madoguchi.telephony.base import AccountRefused, NetworkBusy
 from tests.call_queue.conftest import callback_request, case_note, fetch, free_operator, post_signed
 
 MOBILE = "+819011112222"
@@ -379,16 +381,20 @@ def test_a_last_dial_twilio_refuses_is_not_told_to_the_resident_as_a_call(
     assert line_services.board().get(operator_id).state == "available"
 
 
-def test_a_dial_twilio_is_too_busy_for_does_not_count_and_the_line_waits_a_moment(
-        line_ctx, network, redis_client, monkeypatch):
-    # Launch day: Twilio answers 429. Nobody loses an attempt (three refusals would have made
-    # a resident "unreached" without their phone ever ringing), and the freed operator is not
-    # handed the next callback to meet the same refusal at once.
-    from call_queue.dispatch import PAUSED_KEY
-    from madoguchi.telephony.base import NetworkBusy
+NOT_DIALLED = [NetworkBusy("call to [number] failed: Twilio error 20429 (HTTP 429)"),
+               AccountRefused("call to [number] failed: Twilio error 20003 (HTTP 401)")]
 
-    dials = _dial_fails(monkeypatch, NetworkBusy(
-        "call to [number] failed: Twilio error 20429 (HTTP 429)"))
+
+@pytest.mark.parametrize("error", NOT_DIALLED, ids=["busy", "account-refused"])
+def test_a_dial_twilio_is_too_busy_for_does_not_count_and_the_line_waits_a_moment(
+        line_ctx, network, redis_client, monkeypatch, error):
+    # Launch day: Twilio answers 429 (or refuses a rotated token). Nobody loses an attempt
+    # (three refusals would have made a resident "unreached" without their phone ever
+    # ringing), and the freed operator is not handed the next callback to meet the same
+    # refusal at once.
+    from call_queue.dispatch import PAUSED_KEY
+
+    dials = _dial_fails(monkeypatch, error)
     session = line_ctx
     request, operator_id = _dispatched_request(session)
     later = callback_request(session, minutes=1, number=LANDLINE)

@@ -19,7 +19,7 @@ from madoguchi.models import (
     InquiryEvent,
     utcnow,
 )
-from madoguchi.telephony.base import NetworkBusy, TelephonyError
+from madoguchi.telephony.base import AccountRefused, NetworkBusy, TelephonyError
 from madoguchi.telephony.network import SimulatedNetwork, SimulatedRecording, new_sid
 from madoguchi.telephony.simulated import SimulatedTelephony
 from tests import factories
@@ -251,8 +251,13 @@ def test_a_closed_voicemail_case_s_recording_is_deleted_from_the_network_first(
         assert {event.text for event in session.get(Inquiry, case.id).events} == {""}
 
 
+@pytest.mark.parametrize("error", [
+    NetworkBusy("deleting recording failed: Twilio error 20429 (HTTP 429)"),
+    # Credentials refused are the account's, not this recording's: no use asking per case.
+    AccountRefused("deleting recording failed: Twilio error 20003 (HTTP 401)"),
+], ids=["busy", "account-refused"])
 def test_while_the_network_is_busy_cases_with_recordings_wait_whole_for_the_next_run(
-        committed_db, network, run_purge, records, monkeypatch):
+        committed_db, network, run_purge, records, monkeypatch, error):
     # Its address is the only way to find the recording again: it goes only once the
     # recording has gone. The other records are anonymised as usual.
     with committed_db() as session:
@@ -263,7 +268,7 @@ def test_while_the_network_is_busy_cases_with_recordings_wait_whole_for_the_next
 
     def busy(self, recording_url: str) -> bool:
         asked.append(recording_url)
-        raise NetworkBusy("deleting recording failed: Twilio error 20429 (HTTP 429)")
+        raise error
 
     monkeypatch.setattr(SimulatedTelephony, "delete_recording", busy)
     counts = run_purge(batch_size=1)

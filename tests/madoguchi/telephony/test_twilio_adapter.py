@@ -13,6 +13,7 @@ from twilio.http.response import Response
 
 from madoguchi.telephony import build_telephony
 from madoguchi.telephony.base import (
+    AccountRefused,
     CallNotLive,
     NetworkBusy,
     OutcomeUnknown,
@@ -209,6 +210,26 @@ def test_a_call_or_text_answered_with_a_5xx_may_have_been_made(action, status):
     http = RecordingHttpClient(status, {"code": 20500, "message": "Error", "status": status})
     with pytest.raises(OutcomeUnknown):
         EVERY_API_CALL[action](adapter(http))
+
+
+REFUSED_ACCOUNT = [(name, status, code) for name in EVERY_API_CALL
+                   for status, code in ((401, 20003), (403, 20005))]
+
+
+@pytest.mark.parametrize("action,status,code", REFUSED_ACCOUNT,
+                         ids=[f"{n}-{s}" for n, s, _ in REFUSED_ACCOUNT])
+def test_credentials_twilio_refuses_hold_every_request_like_a_busy_network(
+        action, status, code, caplog):
+    # A rotated auth token on launch day: no resident's callback attempt may be used up, and
+    # no reminder given up, for what only the city's settings can mend; the log says which.
+    http = RecordingHttpClient(status, {"code": code, "message": "Authenticate",
+                                        "status": status})
+    with caplog.at_level("ERROR", logger="madoguchi.telephony.twilio_adapter"), \
+            pytest.raises(AccountRefused, match=str(code)) as caught:
+        EVERY_API_CALL[action](adapter(http))
+    assert isinstance(caught.value, NetworkBusy)
+    assert not isinstance(caught.value, (CallNotLive, OutcomeUnknown))
+    assert "TWILIO_AUTH_TOKEN" in caplog.text
 
 
 def test_a_request_twilio_refuses_for_itself_is_a_plain_failure():
