@@ -178,17 +178,24 @@ class AttemptResult:
 
 
 def finish_attempt(session: Session, attempt_id: int, call_status: str, *, queue: QueueSettings,
-                   now: datetime) -> AttemptResult | None:
-    """Close an attempt from its final status; None for a duplicate or unknown callback."""
+                   now: datetime, call_sid: str | None = None) -> AttemptResult | None:
+    """Close an attempt from its final status; None for a duplicate or unknown callback.
+
+    call_sid, the ended call's, is kept when the attempt has none yet (the network's answer to
+    the dial was lost), as when it is answered.
+    """
     attempt = session.get(CallbackAttempt, attempt_id)
     if attempt is None:
         return None
     previous = attempt.status
+    values: dict = {"status": _final_status(previous, call_status), "ended_at": now}
+    if call_sid and attempt.call_sid is None:
+        values["call_sid"] = call_sid
     closed = session.execute(
         update(CallbackAttempt)
         .where(CallbackAttempt.id == attempt_id,
                CallbackAttempt.status.in_(OPEN_ATTEMPT_STATUSES))
-        .values(status=_final_status(previous, call_status), ended_at=now)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if closed.rowcount != 1:
@@ -249,9 +256,9 @@ def close_missed_windows(session: Session, now: datetime) -> list[int]:
 
 def line_was_reached(session: Session, request_id: int) -> bool:
     """True when a dial of the request reached the resident's line (not refused, not failed)."""
+    # By how the attempt ended only: a dial whose answer was lost may have no CallSid yet.
     reached = session.scalar(select(exists().where(
-        CallbackAttempt.request_id == request_id, CallbackAttempt.call_sid.is_not(None),
-        CallbackAttempt.status.in_(LINE_REACHED))))
+        CallbackAttempt.request_id == request_id, CallbackAttempt.status.in_(LINE_REACHED))))
     session.commit()
     return bool(reached)
 

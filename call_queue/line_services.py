@@ -159,7 +159,7 @@ def after_attempt(session: Session, result: AttemptResult, now: datetime | None 
 
 
 def callback_call_ended(session: Session, attempt_id: int, call_status: str,
-                        now: datetime | None = None) -> None:
+                        now: datetime | None = None, call_sid: str | None = None) -> None:
     """A callback call's final status closes its attempt (once): operator freed, retry or report.
 
     Statuses that are not final (ringing, in-progress) change nothing.
@@ -168,7 +168,7 @@ def callback_call_ended(session: Session, attempt_id: int, call_status: str,
         return
     now = now or utcnow()
     result = callback_calls.finish_attempt(session, attempt_id, call_status,
-                                           queue=settings().queue, now=now)
+                                           queue=settings().queue, now=now, call_sid=call_sid)
     if result is not None:
         after_attempt(session, result, now)
 

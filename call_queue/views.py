@@ -281,7 +281,9 @@ def callback_status() -> Response:
     status = printable(request.form.get("CallStatus"), 20)
     session = get_session()
     try:
-        line_services.callback_call_ended(session, _int_arg("attempt") or 0, status)
+        line_services.callback_call_ended(
+            session, _int_arg("attempt") or 0, status,
+            call_sid=printable(request.form.get("CallSid"), 64) or None)
     except Exception:
         session.rollback()
         log.exception("callback status for attempt %s failed", request.args.get("attempt"))

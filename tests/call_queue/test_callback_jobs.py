@@ -14,7 +14,7 @@ from call_queue.callback_calls import ring_seconds
 from madoguchi.job_queues import DEFAULT_QUEUE
 from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Inquiry, utcnow
 from madoguchi.telephony import TelephonyError
-from madoguchi.telephony.base import AccountRefused, NetworkBusy
+from madoguchi.telephony.base import AccountRefused, NetworkBusy, OutcomeUnknown
 from tests.call_queue.conftest import callback_request, case_note, fetch, free_operator, post_signed
 
 MOBILE = "+819011112222"
@@ -379,6 +379,27 @@ def test_a_last_dial_twilio_refuses_is_not_told_to_the_resident_as_a_call(
     session.commit()
     assert "1 attempts, not reached; the phone never rang" in case_note(session, case.id)
     assert line_services.board().get(operator_id).state == "available"
+
+
+def test_a_dial_whose_answer_was_lost_but_rang_is_told_as_a_call_that_rang(
+        line_ctx, network, webhooks, monkeypatch):
+    # Twilio placed the call but its answer never came: the attempt has no CallSid when the
+    # call's end arrives. Their phone did ring: "we called but could not reach you".
+    configure_attempts(1)
+    placed = _dial_fails(monkeypatch, OutcomeUnknown("call to [number] failed: timed out"),
+                         placed_first=True)
+    session = line_ctx
+    request, _ = _dispatched_request(session)
+    assert callback_jobs.place_callback(request.id, 1) is None
+    (attempt,) = _attempts(session, request.id)
+    assert attempt.call_sid is None
+    _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=placed[0],
+          CallStatus="no-answer")
+    assert fetch(session, CallbackRequest, request.id).status == "unreached"
+    (attempt,) = _attempts(session, request.id)
+    assert (attempt.status, attempt.call_sid) == ("no-answer", placed[0])
+    (sms,) = network.messages(MOBILE)
+    assert "つながりませんでした" in sms.body
 
 
 NOT_DIALLED = [NetworkBusy("call to [number] failed: Twilio error 20429 (HTTP 429)"),
