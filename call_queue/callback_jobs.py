@@ -17,7 +17,14 @@ from redis import Redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from call_queue import callback_calls, ended_calls, line_services, reminder_texts, reminders
+from call_queue import (
+    callback_calls,
+    ended_calls,
+    job_scheduling,
+    line_services,
+    reminder_texts,
+    reminders,
+)
 from call_queue import dispatch as dispatching
 from call_queue.job_scheduling import enqueue_callback_attempt
 from call_queue.pacing import OutboundPacer
@@ -97,6 +104,15 @@ def end_wrap_up(operator_id: int) -> int:
 
 def after_pause(ended_at: int) -> int:
     """RQ job: the line's pause after a network failure is over; dispatch again. A count."""
+    redis = get_redis()
+    left_ms = redis.pttl(dispatching.PAUSED_KEY)
+    if left_ms > 0:
+        # This worker's clock runs ahead of the one that paused (or the pause was extended
+        # and has its own job): come back when it is over, a second later at least.
+        ends = max(utcnow() + timedelta(milliseconds=left_ms),
+                   datetime.fromtimestamp(ended_at + 1, UTC))
+        job_scheduling.schedule_dispatch_after_pause(redis, ends)
+        return 0
     return _dispatch_now(f"line's pause over at {ended_at}")
 
 

@@ -64,10 +64,15 @@ def pause(redis: Redis, reason: str) -> None:
                 phone.redact(reason))
     try:
         redis.set(PAUSED_KEY, "1", ex=PAUSE_SECONDS)
+    except RedisError:
+        log.warning("the pause could not be noted: Redis unreachable")
+        return
+    try:
         job_scheduling.schedule_dispatch_after_pause(
             redis, utcnow() + timedelta(seconds=PAUSE_SECONDS))
     except RedisError:
-        log.warning("the pause could not be noted: Redis unreachable")
+        log.warning("no dispatch scheduled for the pause's end: Redis unreachable; the next "
+                    "event or the sweep dispatches")
 
 
 @dataclass(frozen=True)
@@ -110,12 +115,19 @@ class Dispatcher:
             operator_id = self.board.claim_next_available(now)
             if operator_id is None:
                 break
+            try:
+                # Before a party is claimed for them: a disabled account must get none.
+                operator_states.persist_state(self.session, operator_id, "on_call", now)
+            except operator_states.UnknownOperator:
+                log.warning("operator %d is disabled: taken off the board", operator_id)
+                self.board.set_state(operator_id, "offline", now)
+                continue
             party = line.claim_next(self.session, operator_id, now)
             if party is None:
                 # Someone else took the last party: the operator keeps their place as idle.
-                self.board.set_state(operator_id, "available", idle_since)
+                operator_states.set_state(self.session, self.board, operator_id, "available",
+                                          idle_since)
                 break
-            operator_states.persist_state(self.session, operator_id, "on_call", now)
             try:
                 assignment = self._hand_over(operator_id, party, now)
             except ClaimSettled:

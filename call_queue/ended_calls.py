@@ -10,7 +10,7 @@ enough that no hand-over can still be on its way.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from call_queue import line_services, operator_bridge, operator_states
 from call_queue.operators import OperatorState
 from madoguchi import calls, phone
-from madoguchi.models import Call, CallbackAttempt, CallbackRequest
+from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Operator
 from madoguchi.telephony.base import Telephony, TelephonyError
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,9 @@ GRACE_SECONDS = 60
 # On a call with no party for this long: whatever gave them one died before writing it down.
 # A hand-over writes its party within moments of the claim; this is far beyond any of them.
 LEFT_ON_A_CALL_SECONDS = 120
+# A call is answered on a web host and an operator claimed on another (often the worker),
+# each by its own clock: times compared across them are allowed this much apart.
+CLOCKS_APART = timedelta(minutes=1)
 
 
 def _holder_call(session: Session, operator_id: int) -> Call | None:
@@ -93,12 +96,16 @@ def _free_from_callback(session: Session, telephony: Telephony, operator_id: int
 
 
 def _has_a_party(session: Session, operator_id: int, since: datetime) -> bool:
-    """True when a holder's call or a callback given to the operator is still going on."""
-    # A holder's call answered before they went on this call was an earlier party's, left
-    # without its end (a lost status callback): it does not keep them on this one.
+    """True when a holder's call or a callback given to the operator may still be going on."""
+    latest = _holder_call(session, operator_id)
+    if latest is not None and latest.ended_at is None:
+        return True  # the network, just asked, did not say it ended (it lasts, or is silent)
+    # An older holder's call answered well before they went on this call was an earlier
+    # party's, left without its end (a lost status callback): it does not keep them on it.
     holder = exists().where(Call.operator_id == operator_id, Call.queued_at.is_not(None),
                             Call.ended_at.is_(None),
-                            Call.answered_at.is_(None) | (Call.answered_at >= since))
+                            Call.answered_at.is_(None)
+                            | (Call.answered_at >= since - CLOCKS_APART))
     callback = exists().where(CallbackRequest.operator_id == operator_id,
                               CallbackRequest.status.in_(("dialing", "connected")))
     found = session.scalar(select(holder | callback))
@@ -106,13 +113,19 @@ def _has_a_party(session: Session, operator_id: int, since: datetime) -> bool:
     return bool(found)
 
 
+def _is_active(session: Session, operator_id: int) -> bool:
+    active = session.scalar(select(Operator.active).where(Operator.id == operator_id))
+    session.commit()
+    return bool(active)
+
+
 def _talked_since(session: Session, operator_id: int, since: datetime) -> bool:
     """True when a party given to the operator since then was answered (wrap-up is due)."""
     holder = exists().where(Call.operator_id == operator_id, Call.queued_at.is_not(None),
-                            Call.answered_at >= since)
+                            Call.answered_at >= since - CLOCKS_APART)
     callback = exists().where(CallbackRequest.operator_id == operator_id,
                               CallbackRequest.status == "reached",
-                              CallbackRequest.updated_at >= since)
+                              CallbackRequest.updated_at >= since - CLOCKS_APART)
     found = session.scalar(select(holder | callback))
     session.commit()
     return bool(found)
@@ -121,6 +134,8 @@ def _talked_since(session: Session, operator_id: int, since: datetime) -> bool:
 def _free_left_on_a_call(session: Session, state: OperatorState, now: datetime) -> bool:
     if (now - state.since).total_seconds() < LEFT_ON_A_CALL_SECONDS:
         return False
+    if not _is_active(session, state.operator_id):
+        raise operator_states.UnknownOperator(f"operator {state.operator_id} is disabled")
     if _has_a_party(session, state.operator_id, state.since):
         return False
     talked = _talked_since(session, state.operator_id, state.since)
@@ -144,6 +159,11 @@ def free_operators_of_ended_calls(session: Session, telephony: Telephony,
     for state in board.all(now):
         if state.state != "on_call" or (now - state.since).total_seconds() < GRACE_SECONDS:
             continue
-        freed += (_free(session, telephony, state.operator_id, now)
-                  or _free_left_on_a_call(session, state, now))
+        try:
+            freed += (_free(session, telephony, state.operator_id, now)
+                      or _free_left_on_a_call(session, state, now))
+        except operator_states.UnknownOperator:
+            # Disabled meanwhile: off the board, never given a caller; the others go on.
+            log.warning("operator %d is disabled: taken off the board", state.operator_id)
+            board.set_state(state.operator_id, "offline", now)
     return freed

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -11,7 +13,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from agent_console.i18n import LANGUAGES
 from agent_console.services import console_sessions
+from call_queue import line_services, operator_states
 from madoguchi.models import ROLES, Operator, utcnow
+
+log = logging.getLogger(__name__)
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{2,60}$")
 MIN_PASSWORD_LENGTH = 8
@@ -94,6 +99,8 @@ def set_active(session: Session, operator_id: int, active: bool, *, acting_id: i
         raise AccountError("not_found")
     if operator.id == acting_id and not active:
         raise AccountError("cannot_disable_self")
+    if not active:
+        _take_off_the_board(session, operator.id)
     operator.active = active
     if active:
         session.commit()
@@ -101,6 +108,16 @@ def set_active(session: Session, operator_id: int, active: bool, *, acting_id: i
         # One transaction: disabled and every session ended, or neither.
         console_sessions.end_all_for(session, operator.id, "disabled", utcnow())
     return operator
+
+
+def _take_off_the_board(session: Session, operator_id: int) -> None:
+    """Offline on the line's board, so no caller is given to a disabled account."""
+    try:
+        operator_states.set_state(session, line_services.board(), operator_id, "offline",
+                                  utcnow())
+    except RedisError:
+        # Dispatch takes a disabled account off the board when it meets one.
+        log.warning("operator %d not taken off the board: Redis unreachable", operator_id)
 
 
 def change_own_password(session: Session, operator_id: int, *, current: str, new: str,

@@ -48,9 +48,10 @@ def test_only_a_hash_of_the_cookie_s_token_is_stored(client, staff, db_session):
     assert token not in stored and len(stored) == 64
 
 
-def test_disabling_a_user_ends_their_sessions_on_the_server(client, staff, db_session):
+def test_disabling_a_user_ends_their_sessions_on_the_server(app, client, staff, db_session):
     assert login(client, staff.operator.username).status_code == 302
-    accounts.set_active(db_session, staff.operator.id, False, acting_id=staff.admin.id)
+    with app.app_context():  # disabling takes them off the line's board too
+        accounts.set_active(db_session, staff.operator.id, False, acting_id=staff.admin.id)
     db_session.expire_all()
     assert db_session.scalar(select(ConsoleSession.end_reason)) == "disabled"
     assert client.get("/console/residents").status_code == 302

@@ -13,6 +13,7 @@ import requests
 from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from twilio.http import HttpClient
 from twilio.http.response import Response
@@ -204,6 +205,51 @@ def test_the_worker_puts_the_holder_through_the_moment_the_pause_ends(
     assert fetch(session, Call, holder.id).operator_id == operator_id
     control = network.take_control(holder.call_sid)
     assert control is not None and control.url.endswith(f"/voice/queue/bridge?call={holder.id}")
+
+
+def test_a_pause_job_that_finds_the_line_still_paused_comes_back_when_it_ends(
+        line_ctx, network, redis_client):
+    # The worker's clock runs ahead of the web host's that paused: its job is due early.
+    from call_queue import callback_jobs
+
+    session = line_ctx
+    free_operator(session)
+    holder = live_holder(session, network, minutes=2, number="+819011110018")
+    redis_client.set(PAUSED_KEY, "1", px=2500)
+    due_second = int(time.time())
+    assert callback_jobs.after_pause(due_second) == 0
+    assert fetch(session, Call, holder.id).operator_id is None  # nobody asked Twilio yet
+    registry = ScheduledJobRegistry(DEFAULT_QUEUE, connection=redis_client)
+    (job_id,) = registry.get_job_ids()
+    again = registry.get_scheduled_time(Job.fetch(job_id, connection=redis_client))
+    assert again.replace(tzinfo=UTC).timestamp() >= max(time.time() + 2.0, due_second + 1)
+
+
+def test_a_disabled_account_still_on_the_board_is_given_nobody(line_ctx, network):
+    # Disabled while Redis could not be told: dispatch meets them on the board.
+    session = line_ctx
+    disabled = free_operator(session)
+    other = free_operator(session)
+    session.execute(update(Operator).where(Operator.id == disabled).values(active=False))
+    session.commit()
+    holder = live_holder(session, network, minutes=2, number="+819011110016")
+    assigned = line_services.dispatch(session)
+    assert [(a.operator_id, a.party.id) for a in assigned] == [(other, holder.id)]
+    assert line_services.board().get(disabled).state == "offline"
+
+
+def test_disabling_an_account_takes_it_off_the_board(line_ctx, network):
+    from agent_console.services import accounts
+
+    session = line_ctx
+    admin = factories.operator(session, role="admin")
+    session.commit()
+    operator_id = free_operator(session)
+    accounts.set_active(session, operator_id, False, acting_id=admin.id)
+    assert line_services.board().get(operator_id).state == "offline"
+    holder = live_holder(session, network, minutes=2, number="+819011110017")
+    assert line_services.dispatch(session) == []
+    assert fetch(session, Call, holder.id).operator_id is None
 
 
 def test_a_holder_whose_redirect_had_no_answer_waits_at_their_place(line_ctx, network):
