@@ -113,6 +113,21 @@ def _has_a_party(session: Session, operator_id: int, since: datetime) -> bool:
     return bool(found)
 
 
+def _give_back_a_holder_never_put_through(session: Session, operator_id: int) -> None:
+    """A holder claimed for the operator long ago whose bridge never came goes back in line.
+
+    Whatever claimed them died before Twilio took them off hold (or Twilio never did): they
+    still hear the hold music, out of the line's order, and nobody would ever take them.
+    """
+    latest = _holder_call(session, operator_id)
+    if latest is None or latest.ended_at is not None or latest.answered_at is not None:
+        return
+    # Conditional, as the bridge's answer: a bridge arriving now wins or finds them waiting.
+    if line_services.dispatcher(session).give_back(latest.id, operator_id):
+        log.warning("holder call %d was claimed for operator %d but never put through: back "
+                    "in line at their place", latest.id, operator_id)
+
+
 def _is_active(session: Session, operator_id: int) -> bool:
     active = session.scalar(select(Operator.active).where(Operator.id == operator_id))
     session.commit()
@@ -136,6 +151,7 @@ def _free_left_on_a_call(session: Session, state: OperatorState, now: datetime) 
         return False
     if not _is_active(session, state.operator_id):
         raise operator_states.UnknownOperator(f"operator {state.operator_id} is disabled")
+    _give_back_a_holder_never_put_through(session, state.operator_id)
     if _has_a_party(session, state.operator_id, state.since):
         return False
     talked = _talked_since(session, state.operator_id, state.since)

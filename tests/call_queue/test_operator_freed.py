@@ -290,3 +290,20 @@ class Unreachable:
 
     def call_status(self, call_sid):
         raise TelephonyError("no answer from the phone network")
+
+
+def test_a_holder_claimed_but_never_put_through_goes_back_in_line_and_is_put_through(
+        line_ctx, network):
+    # The process that claimed them died before Twilio took them off hold: they still hear
+    # the hold music, and the operator waits for a caller who never comes.
+    session = line_ctx
+    operator_id = _left_on_a_call(session, minutes_ago=3)
+    holder = live_holder(session, network, minutes=6, number="+819022220014")
+    session.execute(update(Call).where(Call.id == holder.id).values(operator_id=operator_id))
+    session.commit()
+    assert ended_calls.free_operators_of_ended_calls(session, get_telephony(), utcnow()) == 1
+    control = network.take_control(holder.call_sid)
+    assert control is not None and control.url.endswith(f"/voice/queue/bridge?call={holder.id}")
+    state = line_services.board().get(operator_id)
+    assert state.state == "on_call" and utcnow() - state.since < timedelta(seconds=30)
+    assert fetch(session, Call, holder.id).operator_id == operator_id
