@@ -189,7 +189,10 @@ def finish_attempt(session: Session, attempt_id: int, call_status: str, *, queue
         return None
     previous = attempt.status
     values: dict = {"status": _final_status(previous, call_status), "ended_at": now}
-    if call_sid and attempt.call_sid is None:
+    if call_sid and attempt.call_sid is None and not session.scalar(
+            select(exists().where(CallbackAttempt.call_sid == call_sid))):
+        # Never a CallSid another attempt holds (the sweep matched it there): the end closes
+        # this attempt all the same.
         values["call_sid"] = call_sid
     closed = session.execute(
         update(CallbackAttempt)

@@ -166,13 +166,18 @@ def _found_its_call(session: Session, attempt_id: int, number: str,
         trouble = f"cannot ask the phone network about {number} ({exc})"
         log.warning("callback attempt %d: %s", attempt_id, phone.redact(trouble))
         return True
-    if not placed:
+    # A call another attempt to the same number already holds is not this one's.
+    held = set(session.scalars(select(CallbackAttempt.call_sid).where(
+        CallbackAttempt.call_sid.in_(placed))))
+    unheld = [call_sid for call_sid in placed if call_sid not in held]
+    if not unheld:
+        session.commit()
         return False
     session.execute(update(CallbackAttempt)
                     .where(CallbackAttempt.id == attempt_id, CallbackAttempt.call_sid.is_(None))
-                    .values(call_sid=placed[-1]))
+                    .values(call_sid=unheld[-1]))
     session.commit()
-    log.info("callback attempt %d had been dialled as %s", attempt_id, placed[-1])
+    log.info("callback attempt %d had been dialled as %s", attempt_id, unheld[-1])
     return True
 
 

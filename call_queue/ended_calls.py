@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from call_queue import line_services, operator_bridge, operator_states
 from call_queue.operators import OperatorState
 from madoguchi import calls, phone
-from madoguchi.models import Call, CallbackAttempt, CallbackRequest, Operator
+from madoguchi.models import Call, CallbackAttempt, CallbackRequest
 from madoguchi.telephony.base import Telephony, TelephonyError
 
 log = logging.getLogger(__name__)
@@ -128,12 +128,6 @@ def _give_back_a_holder_never_put_through(session: Session, operator_id: int) ->
                     "in line at their place", latest.id, operator_id)
 
 
-def _is_active(session: Session, operator_id: int) -> bool:
-    active = session.scalar(select(Operator.active).where(Operator.id == operator_id))
-    session.commit()
-    return bool(active)
-
-
 def _talked_since(session: Session, operator_id: int, since: datetime) -> bool:
     """True when a party given to the operator since then was answered (wrap-up is due)."""
     holder = exists().where(Call.operator_id == operator_id, Call.queued_at.is_not(None),
@@ -149,8 +143,6 @@ def _talked_since(session: Session, operator_id: int, since: datetime) -> bool:
 def _free_left_on_a_call(session: Session, state: OperatorState, now: datetime) -> bool:
     if (now - state.since).total_seconds() < LEFT_ON_A_CALL_SECONDS:
         return False
-    if not _is_active(session, state.operator_id):
-        raise operator_states.UnknownOperator(f"operator {state.operator_id} is disabled")
     _give_back_a_holder_never_put_through(session, state.operator_id)
     if _has_a_party(session, state.operator_id, state.since):
         return False
@@ -175,11 +167,6 @@ def free_operators_of_ended_calls(session: Session, telephony: Telephony,
     for state in board.all(now):
         if state.state != "on_call" or (now - state.since).total_seconds() < GRACE_SECONDS:
             continue
-        try:
-            freed += (_free(session, telephony, state.operator_id, now)
-                      or _free_left_on_a_call(session, state, now))
-        except operator_states.UnknownOperator:
-            # Disabled meanwhile: off the board, never given a caller; the others go on.
-            log.warning("operator %d is disabled: taken off the board", state.operator_id)
-            board.set_state(state.operator_id, "offline", now)
+        freed += (_free(session, telephony, state.operator_id, now)
+                  or _free_left_on_a_call(session, state, now))
     return freed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -10,6 +11,8 @@ from sqlalchemy.orm import Session
 from call_queue.operators import STATES, OperatorBoard, OperatorState
 from madoguchi.events import notify_line_changed
 from madoguchi.models import Operator
+
+log = logging.getLogger(__name__)
 
 
 class UnknownOperator(LookupError):
@@ -33,8 +36,15 @@ def persist_state(session: Session, operator_id: int, state: str, since: datetim
 
 def set_state(session: Session, board: OperatorBoard, operator_id: int, state: str,
               now: datetime, until: datetime | None = None) -> OperatorState:
-    """Put an operator into a state on the board and in the database."""
-    persist_state(session, operator_id, state, now, until)
+    """Put an operator into a state on the board and in the database.
+
+    A disabled account is taken off the board instead (offline): whatever ended, the call's
+    end, the retry or the report that follows still happens, and no caller is given to them.
+    """
+    try:
+        persist_state(session, operator_id, state, now, until)
+    except UnknownOperator:
+        return _take_off(board, operator_id, now)
     saved = board.set_state(operator_id, state, now, until)
     notify_line_changed(board.redis)
     return saved
@@ -45,9 +55,20 @@ def set_state_if_unchanged(session: Session, board: OperatorBoard, expected: Ope
     """set_state, only while the board still shows the operator as `expected`; True if set."""
     if not board.set_state_if_unchanged(expected, state, now, until):
         return False
-    persist_state(session, expected.operator_id, state, now, until)
+    try:
+        persist_state(session, expected.operator_id, state, now, until)
+    except UnknownOperator:
+        _take_off(board, expected.operator_id, now)
+        return False
     notify_line_changed(board.redis)
     return True
+
+
+def _take_off(board: OperatorBoard, operator_id: int, now: datetime) -> OperatorState:
+    log.warning("operator %d is disabled: taken off the board", operator_id)
+    saved = board.set_state(operator_id, "offline", now)
+    notify_line_changed(board.redis)
+    return saved
 
 
 def start_wrap_up(session: Session, board: OperatorBoard, operator_id: int, now: datetime,

@@ -99,7 +99,7 @@ def set_active(session: Session, operator_id: int, active: bool, *, acting_id: i
         raise AccountError("not_found")
     if operator.id == acting_id and not active:
         raise AccountError("cannot_disable_self")
-    if not active:
+    if not active and operator.active:
         _take_off_the_board(session, operator.id)
     operator.active = active
     if active:

@@ -71,8 +71,9 @@ def live_holder(session, network: SimulatedNetwork, *, minutes: float, number: s
 
 def callback_request(session, *, minutes: float, number: str, **fields) -> CallbackRequest:
     """A callback request that first asked for a person `minutes` ago."""
+    values = {"status": "waiting", "attempts": 0, **fields}
     request = CallbackRequest(phone_e164=number, arrival_at=minutes_ago(minutes), language="ja",
-                              status="waiting", attempts=0, **fields)
+                              **values)
     session.add(request)
     session.commit()
     return request

@@ -172,6 +172,31 @@ def test_a_landline_that_is_never_reached_gets_a_case_but_no_sms(line_ctx, netwo
     assert any(i.contact_e164 == LANDLINE for i in session.scalars(select(Inquiry)))
 
 
+def test_an_operator_disabled_during_a_callback_leaves_its_end_handled_all_the_same(
+        line_ctx, network, webhooks):
+    # The resident is not lost because the account was disabled meanwhile: the text and the
+    # follow-up case still come, and the disabled account is given nobody.
+    from agent_console.services import accounts
+    from tests import factories
+
+    configure_attempts(1)
+    session = line_ctx
+    admin = factories.operator(session, role="admin")
+    session.commit()
+    request, operator_id = _dispatched_request(session)
+    callback_jobs.place_callback(request.id, 1)
+    (attempt,) = _attempts(session, request.id)
+    accounts.set_active(session, operator_id, False, acting_id=admin.id)
+    ended = _post(webhooks, f"/voice/callback/status?attempt={attempt.id}",
+                  CallSid=attempt.call_sid, CallStatus="no-answer")
+    assert ended.status_code == 204
+    assert fetch(session, CallbackRequest, request.id).status == "unreached"
+    assert len(network.messages(MOBILE)) == 1
+    assert any(i.contact_e164 == MOBILE for i in session.scalars(select(Inquiry)))
+    session.commit()
+    assert line_services.board().get(operator_id).state == "offline"
+
+
 def configure_attempts(count: int) -> None:
     """Allow only `count` callback attempts in this test's app."""
     from flask import current_app
@@ -300,6 +325,39 @@ def test_an_attempt_whose_worker_died_after_dialling_keeps_that_call_and_is_not_
     assert (kept.status, kept.call_sid) == ("dialing", sid)
     assert fetch(session, CallbackRequest, request.id).attempts == 1
     assert [call.sid for call in network.ringing_calls()] == [sid]
+
+
+def test_a_call_another_attempt_to_the_same_number_holds_is_not_taken_for_a_lost_one(
+        line_ctx, network, webhooks):
+    # A resident reached a moment ago asks again: the sweep must not give the new request's
+    # lost attempt the earlier one's call (it would never close, and the sweep fail each time).
+    from madoguchi.telephony import get_telephony
+
+    session = line_ctx
+    first = callback_request(session, minutes=9, number=MOBILE, status="reached", attempts=1)
+    second = callback_request(session, minutes=8, number=MOBILE, status="dialing", attempts=1)
+    sid = get_telephony().place_call(MOBILE, url="https://x.example/a", status_callback="",
+                                     timeout_seconds=30, machine_detection=True)
+    held = CallbackAttempt(request_id=first.id, attempt_no=1, status="completed", call_sid=sid,
+                           started_at=utcnow() - timedelta(minutes=3))
+    lost = CallbackAttempt(request_id=second.id, attempt_no=1, status="dialing",
+                           started_at=utcnow() - timedelta(minutes=3))
+    session.add_all([held, lost])
+    session.commit()
+    assert callback_jobs.close_stale_attempts(session, utcnow()) == 1
+    assert fetch(session, CallbackAttempt, lost.id).status == "failed"  # never placed: retried
+    assert fetch(session, CallbackAttempt, held.id).call_sid == sid
+    # Its end, reported with the other attempt's CallSid, closes it all the same.
+    third = callback_request(session, minutes=7, number=LANDLINE, status="dialing", attempts=1)
+    odd = CallbackAttempt(request_id=third.id, attempt_no=1, status="dialing",
+                          started_at=utcnow())
+    session.add(odd)
+    session.commit()
+    answer = _post(webhooks, f"/voice/callback/status?attempt={odd.id}", CallSid=sid,
+                   CallStatus="no-answer")
+    assert answer.status_code == 204
+    closed = fetch(session, CallbackAttempt, odd.id)
+    assert (closed.status, closed.call_sid) == ("no-answer", None)
 
 
 def test_a_network_error_quoting_the_number_reaches_the_log_only_masked(

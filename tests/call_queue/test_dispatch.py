@@ -247,6 +247,7 @@ def test_disabling_an_account_takes_it_off_the_board(line_ctx, network):
     operator_id = free_operator(session)
     accounts.set_active(session, operator_id, False, acting_id=admin.id)
     assert line_services.board().get(operator_id).state == "offline"
+    accounts.set_active(session, operator_id, False, acting_id=admin.id)  # a second click
     holder = live_holder(session, network, minutes=2, number="+819011110017")
     assert line_services.dispatch(session) == []
     assert fetch(session, Call, holder.id).operator_id is None

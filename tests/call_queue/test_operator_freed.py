@@ -237,7 +237,7 @@ def test_an_operator_whose_state_moved_on_after_it_was_read_is_not_freed(line_ct
     assert line_services.board().available_ids(utcnow()) == [operator_id]
 
 
-def test_an_earlier_call_whose_end_was_never_heard_does_not_keep_an_operator_left(
+def test_an_earlier_call_whose_end_was_never_heard_keeps_them_till_the_network_says_it_ended(
         line_ctx, network, webhooks):
     session = line_ctx
     holder, operator_id = _put_through(session, network, webhooks, "+819022220011")

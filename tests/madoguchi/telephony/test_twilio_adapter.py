@@ -230,6 +230,7 @@ def test_credentials_twilio_refuses_hold_every_request_like_a_busy_network(
     assert isinstance(caught.value, NetworkBusy)
     assert not isinstance(caught.value, (CallNotLive, OutcomeUnknown))
     assert "TWILIO_AUTH_TOKEN" in caplog.text
+    assert "secret-token" not in caplog.text and ACCOUNT not in caplog.text
 
 
 def test_a_request_twilio_refuses_for_itself_is_a_plain_failure():
