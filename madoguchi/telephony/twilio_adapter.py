@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import datetime, timedelta
 
 import requests
@@ -263,8 +264,7 @@ def _failure(exc: Exception, what: str, *, on_call: bool = False,
         return OutcomeUnknown(said)
     status = _http_status(exc)
     if status in (401, 403):
-        log.error("Twilio refused this account (HTTP %d): calls and texts wait until "
-                  "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are put right", status)
+        _tell_account_refused(status)
         return AccountRefused(said)
     if on_call and isinstance(exc, TwilioRestException) and (
             exc.status == 404 or exc.code in CALL_OVER_CODES):
@@ -274,6 +274,21 @@ def _failure(exc: Exception, what: str, *, on_call: bool = False,
     if status == 429 or status >= 500:
         return NetworkBusy(said)
     return TelephonyError(said)
+
+
+# While the account is refused every dial, redirect and lookup meets it: said once a minute.
+ACCOUNT_REFUSED_LOG_SECONDS = 60.0
+_account_refused_told_at = [-ACCOUNT_REFUSED_LOG_SECONDS]
+
+
+def _tell_account_refused(status: int) -> None:
+    """Log at error level, at most once a minute, that Twilio refuses this account."""
+    now = time.monotonic()
+    if now - _account_refused_told_at[0] < ACCOUNT_REFUSED_LOG_SECONDS:
+        return
+    _account_refused_told_at[0] = now
+    log.error("Twilio refused this account (HTTP %d): calls and texts wait until "
+              "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are put right", status)
 
 
 def _not_found(exc: Exception) -> bool:

@@ -11,7 +11,7 @@ import requests
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from madoguchi.telephony import build_telephony
+from madoguchi.telephony import build_telephony, twilio_adapter
 from madoguchi.telephony.base import (
     AccountRefused,
     CallNotLive,
@@ -219,9 +219,10 @@ REFUSED_ACCOUNT = [(name, status, code) for name in EVERY_API_CALL
 @pytest.mark.parametrize("action,status,code", REFUSED_ACCOUNT,
                          ids=[f"{n}-{s}" for n, s, _ in REFUSED_ACCOUNT])
 def test_credentials_twilio_refuses_hold_every_request_like_a_busy_network(
-        action, status, code, caplog):
+        action, status, code, caplog, monkeypatch):
     # A rotated auth token on launch day: no resident's callback attempt may be used up, and
     # no reminder given up, for what only the city's settings can mend; the log says which.
+    monkeypatch.setattr(twilio_adapter, "_account_refused_told_at", [float("-inf")])
     http = RecordingHttpClient(status, {"code": code, "message": "Authenticate",
                                         "status": status})
     with caplog.at_level("ERROR", logger="madoguchi.telephony.twilio_adapter"), \
@@ -231,6 +232,16 @@ def test_credentials_twilio_refuses_hold_every_request_like_a_busy_network(
     assert not isinstance(caught.value, (CallNotLive, OutcomeUnknown))
     assert "TWILIO_AUTH_TOKEN" in caplog.text
     assert "secret-token" not in caplog.text and ACCOUNT not in caplog.text
+
+
+def test_a_spell_of_refused_credentials_is_logged_once_a_minute(caplog, monkeypatch):
+    monkeypatch.setattr(twilio_adapter, "_account_refused_told_at", [float("-inf")])
+    http = RecordingHttpClient(401, {"code": 20003, "message": "Authenticate", "status": 401})
+    with caplog.at_level("ERROR", logger="madoguchi.telephony.twilio_adapter"):
+        for _ in range(5):
+            with pytest.raises(AccountRefused):
+                EVERY_API_CALL["redirect_call"](adapter(http))
+    assert caplog.text.count("Twilio refused this account") == 1
 
 
 def test_a_request_twilio_refuses_for_itself_is_a_plain_failure():
