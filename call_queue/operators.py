@@ -78,6 +78,13 @@ def _dt(value: bytes | str | None) -> datetime | None:
     return datetime.fromtimestamp(float(value), UTC)
 
 
+def _check(state: str, until: datetime | None) -> None:
+    if state not in STATES:
+        raise ValueError(f"unknown operator state {state!r}; expected one of {STATES}")
+    if state == "wrap_up" and until is None:
+        raise ValueError("wrap-up needs the time it ends")
+
+
 class OperatorBoard:
     """Operator states kept in Redis under one key prefix."""
 
@@ -94,10 +101,7 @@ class OperatorBoard:
     def set_state(self, operator_id: int, state: str, now: datetime,
                   until: datetime | None = None) -> OperatorState:
         """Put an operator into a state; wrap-up needs `until`, when it ends by itself."""
-        if state not in STATES:
-            raise ValueError(f"unknown operator state {state!r}; expected one of {STATES}")
-        if state == "wrap_up" and until is None:
-            raise ValueError("wrap-up needs the time it ends")
+        _check(state, until)
         key = f"{self.state_prefix}{operator_id}"
         pipe = self.redis.pipeline(transaction=True)
         pipe.zrem(self.available_key, operator_id)
@@ -115,10 +119,7 @@ class OperatorBoard:
     def set_state_if_unchanged(self, expected: OperatorState, state: str, now: datetime,
                                until: datetime | None = None) -> bool:
         """set_state, only while the operator is as `expected` was read; True if changed."""
-        if state not in STATES:
-            raise ValueError(f"unknown operator state {state!r}; expected one of {STATES}")
-        if state == "wrap_up" and until is None:
-            raise ValueError("wrap-up needs the time it ends")
+        _check(state, until)
         changed = self._set_if_unchanged(
             keys=[self.available_key, self.wrap_up_key, self.members_key,
                   f"{self.state_prefix}{expected.operator_id}"],
