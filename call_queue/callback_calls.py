@@ -145,6 +145,12 @@ def give_back_attempt(session: Session, attempt_id: int, now: datetime) -> int |
     return operator_id
 
 
+def _held_elsewhere(session: Session, call_sid: str) -> bool:
+    """True when another attempt holds the CallSid (the sweep matched it there): a webhook
+    naming it still settles its own attempt, without taking the CallSid over."""
+    return bool(session.scalar(select(exists().where(CallbackAttempt.call_sid == call_sid))))
+
+
 def mark_answered(session: Session, attempt_id: int, answered_by: str | None,
                   now: datetime, call_sid: str | None = None) -> CallbackAttempt | None:
     """Note who answered (a person or a machine); None when the attempt is not open.
@@ -155,7 +161,7 @@ def mark_answered(session: Session, attempt_id: int, answered_by: str | None,
     attempt = session.get(CallbackAttempt, attempt_id)
     if attempt is None or attempt.status not in OPEN_ATTEMPT_STATUSES:
         return None
-    if attempt.call_sid is None and call_sid:
+    if attempt.call_sid is None and call_sid and not _held_elsewhere(session, call_sid):
         attempt.call_sid = call_sid
     attempt.status = "machine" if is_machine(answered_by) else "answered"
     request = session.get(CallbackRequest, attempt.request_id)
@@ -189,10 +195,7 @@ def finish_attempt(session: Session, attempt_id: int, call_status: str, *, queue
         return None
     previous = attempt.status
     values: dict = {"status": _final_status(previous, call_status), "ended_at": now}
-    if call_sid and attempt.call_sid is None and not session.scalar(
-            select(exists().where(CallbackAttempt.call_sid == call_sid))):
-        # Never a CallSid another attempt holds (the sweep matched it there): the end closes
-        # this attempt all the same.
+    if call_sid and attempt.call_sid is None and not _held_elsewhere(session, call_sid):
         values["call_sid"] = call_sid
     closed = session.execute(
         update(CallbackAttempt)

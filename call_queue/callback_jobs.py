@@ -130,6 +130,8 @@ def close_stale_attempts(session: Session, now: datetime) -> int:
             CallbackAttempt.status == "dialing", CallbackAttempt.call_sid.is_(None),
             CallbackAttempt.started_at < now - timedelta(seconds=STALE_ATTEMPT_SECONDS),
         )
+        # Oldest first: an older attempt is matched to its call before a later one could be.
+        .order_by(CallbackAttempt.started_at, CallbackAttempt.id)
     ).all()
     session.commit()
     closed = 0

@@ -19,7 +19,7 @@ def build_telephony(settings: Settings, redis: Redis | None = None) -> Telephony
     if settings.uses_twilio:
         from madoguchi.telephony.twilio_adapter import TwilioTelephony
 
-        return TwilioTelephony.from_settings(settings)
+        return TwilioTelephony.from_settings(settings, redis=redis)
     from madoguchi.telephony.simulated import SimulatedTelephony
 
     return SimulatedTelephony.from_settings(settings, redis)
@@ -37,7 +37,6 @@ def get_telephony() -> Telephony:
         if _EXTENSION not in current_app.extensions:
             raise RuntimeError("telephony.init_app(app) was not called in create_app")
         settings = current_app.config["SETTINGS"]
-        redis = None if settings.uses_twilio else get_redis()
-        telephony = build_telephony(settings, redis)
+        telephony = build_telephony(settings, get_redis())
         current_app.extensions[_EXTENSION] = telephony
     return telephony

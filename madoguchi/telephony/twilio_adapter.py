@@ -8,6 +8,8 @@ import time
 from datetime import datetime, timedelta
 
 import requests
+from redis import Redis
+from redis.exceptions import RedisError
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
@@ -70,8 +72,11 @@ class TwilioTelephony:
         from_number: str,
         http_client: HttpClient | None = None,
         media_http: requests.Session | None = None,
+        redis: Redis | None = None,
     ) -> None:
         self.from_number = from_number
+        # Shared by every process (the worker forks one per job): says when a refusal was told.
+        self._redis = redis
         self.client = Client(account_sid, auth_token, http_client=http_client or TwilioHttpClient(
             timeout=API_TIMEOUT_SECONDS))
         self._account_sid = account_sid
@@ -83,7 +88,7 @@ class TwilioTelephony:
     @classmethod
     def from_settings(
         cls, settings: Settings, http_client: HttpClient | None = None,
-        media_http: requests.Session | None = None,
+        media_http: requests.Session | None = None, redis: Redis | None = None,
     ) -> TwilioTelephony:
         """The adapter for the configured account, calling from TWILIO_PHONE_NUMBER."""
         number = settings.secrets.twilio_phone_number
@@ -99,14 +104,23 @@ class TwilioTelephony:
             from_number,
             http_client,
             media_http,
+            redis,
         )
+
+    def _failure(self, exc: Exception, what: str, *, on_call: bool = False,
+                 creates: bool = False) -> TelephonyError:
+        """The TelephonyError for a failed request; a refused account is told in the log."""
+        error = _failure(exc, what, on_call=on_call, creates=creates)
+        if isinstance(error, AccountRefused):
+            _tell_account_refused(_http_status(exc), self._redis)
+        return error
 
     def send_sms(self, to_e164: str, body: str) -> str:
         """Send an SMS through Twilio; return the message sid."""
         try:
             message = self.client.messages.create(to=to_e164, from_=self.from_number, body=body)
         except _API_ERRORS as exc:
-            raise _failure(exc, f"SMS to {phone.mask(to_e164)}", creates=True) from None
+            raise self._failure(exc, f"SMS to {phone.mask(to_e164)}", creates=True) from None
         log.info("SMS %s sent to %s", message.sid, phone.mask(to_e164))
         return str(message.sid)
 
@@ -135,7 +149,7 @@ class TwilioTelephony:
         try:
             call = self.client.calls.create(**options)
         except _API_ERRORS as exc:
-            raise _failure(exc, f"call to {phone.mask(to_e164)}", creates=True) from None
+            raise self._failure(exc, f"call to {phone.mask(to_e164)}", creates=True) from None
         log.info("call %s placed to %s", call.sid, phone.mask(to_e164))
         return str(call.sid)
 
@@ -145,7 +159,7 @@ class TwilioTelephony:
             found = self.client.calls.list(to=to_e164, from_=self.from_number,
                                            limit=RECENT_CALLS_LOOKED_AT)
         except _API_ERRORS as exc:
-            raise _failure(exc, f"listing calls to {phone.mask(to_e164)}") from None
+            raise self._failure(exc, f"listing calls to {phone.mask(to_e164)}") from None
         earliest = since.replace(microsecond=0) - PLACED_SLACK
         return [str(call.sid) for call in found
                 if call.date_created is not None and call.date_created >= earliest]
@@ -157,7 +171,7 @@ class TwilioTelephony:
         except _API_ERRORS as exc:
             if _not_found(exc):
                 return None
-            raise _failure(exc, f"status of call {call_sid}") from None
+            raise self._failure(exc, f"status of call {call_sid}") from None
         return str(call.status) if call.status else None
 
     def redirect_call(self, call_sid: str, url: str) -> None:
@@ -165,14 +179,14 @@ class TwilioTelephony:
         try:
             self.client.calls(call_sid).update(url=url, method="POST")
         except _API_ERRORS as exc:
-            raise _failure(exc, f"redirect of call {call_sid}", on_call=True) from None
+            raise self._failure(exc, f"redirect of call {call_sid}", on_call=True) from None
 
     def hangup(self, call_sid: str) -> None:
         """End a live call."""
         try:
             self.client.calls(call_sid).update(status="completed")
         except _API_ERRORS as exc:
-            raise _failure(exc, f"hang-up of call {call_sid}", on_call=True) from None
+            raise self._failure(exc, f"hang-up of call {call_sid}", on_call=True) from None
 
     def fetch_recording(self, recording_url: str) -> RecordingAudio:
         """The MP3 of one of this account's recordings, fetched with the account's credentials.
@@ -211,7 +225,7 @@ class TwilioTelephony:
             self.client.recordings(sid).delete()
         except _API_ERRORS as exc:
             if not _not_found(exc):
-                raise _failure(exc, f"deleting recording {sid}") from None
+                raise self._failure(exc, f"deleting recording {sid}") from None
         return True
 
     def _own_recording(self, recording_url: str) -> str | None:
@@ -226,7 +240,7 @@ class TwilioTelephony:
                                                 limit=RECORDINGS_LISTED,
                                                 page_size=RECORDINGS_PAGE)
         except _API_ERRORS as exc:
-            raise _failure(exc, "listing recordings") from None
+            raise self._failure(exc, "listing recordings") from None
         if len(found) >= RECORDINGS_LISTED:
             log.warning("more than %d recordings since %s: the oldest are not looked at",
                         RECORDINGS_LISTED, since.isoformat())
@@ -243,7 +257,7 @@ class TwilioTelephony:
         try:
             call = self.client.calls(call_sid).fetch()
         except _API_ERRORS as exc:
-            raise _failure(exc, f"reading call {call_sid}") from None
+            raise self._failure(exc, f"reading call {call_sid}") from None
         # The library keeps "from" under a private name (a keyword in Python).
         caller, called = getattr(call, "_from", None), getattr(call, "to", None)
         return CallParties(str(caller) if caller else None, str(called) if called else None)
@@ -264,7 +278,6 @@ def _failure(exc: Exception, what: str, *, on_call: bool = False,
         return OutcomeUnknown(said)
     status = _http_status(exc)
     if status in (401, 403):
-        _tell_account_refused(status)
         return AccountRefused(said)
     if on_call and isinstance(exc, TwilioRestException) and (
             exc.status == 404 or exc.code in CALL_OVER_CODES):
@@ -276,19 +289,33 @@ def _failure(exc: Exception, what: str, *, on_call: bool = False,
     return TelephonyError(said)
 
 
-# While the account is refused every dial, redirect and lookup meets it: said once a minute.
-ACCOUNT_REFUSED_LOG_SECONDS = 60.0
-_account_refused_told_at = [-ACCOUNT_REFUSED_LOG_SECONDS]
+# While the account is refused every dial, redirect and lookup meets it: said once a minute,
+# across processes when Redis is at hand (in this process only when it is not).
+ACCOUNT_REFUSED_LOG_SECONDS = 60
+ACCOUNT_REFUSED_TOLD_KEY = "madoguchi:twilio:account-refused-told"
+_account_refused_told_at = [float("-inf")]
 
 
-def _tell_account_refused(status: int) -> None:
+def _tell_account_refused(status: int, redis: Redis | None) -> None:
     """Log at error level, at most once a minute, that Twilio refuses this account."""
-    now = time.monotonic()
-    if now - _account_refused_told_at[0] < ACCOUNT_REFUSED_LOG_SECONDS:
+    if not _first_this_minute(redis):
         return
-    _account_refused_told_at[0] = now
     log.error("Twilio refused this account (HTTP %d): calls and texts wait until "
               "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are put right", status)
+
+
+def _first_this_minute(redis: Redis | None) -> bool:
+    if redis is not None:
+        try:
+            return bool(redis.set(ACCOUNT_REFUSED_TOLD_KEY, "1", nx=True,
+                                  ex=ACCOUNT_REFUSED_LOG_SECONDS))
+        except RedisError:
+            pass  # told by this process's own clock instead
+    now = time.monotonic()
+    if now - _account_refused_told_at[0] < ACCOUNT_REFUSED_LOG_SECONDS:
+        return False
+    _account_refused_told_at[0] = now
+    return True
 
 
 def _not_found(exc: Exception) -> bool:

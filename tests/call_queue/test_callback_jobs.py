@@ -347,17 +347,20 @@ def test_a_call_another_attempt_to_the_same_number_holds_is_not_taken_for_a_lost
     assert callback_jobs.close_stale_attempts(session, utcnow()) == 1
     assert fetch(session, CallbackAttempt, lost.id).status == "failed"  # never placed: retried
     assert fetch(session, CallbackAttempt, held.id).call_sid == sid
-    # Its end, reported with the other attempt's CallSid, closes it all the same.
+    # Its answer and end, reported with the other attempt's CallSid, settle it all the same.
     third = callback_request(session, minutes=7, number=LANDLINE, status="dialing", attempts=1)
     odd = CallbackAttempt(request_id=third.id, attempt_no=1, status="dialing",
                           started_at=utcnow())
     session.add(odd)
     session.commit()
-    answer = _post(webhooks, f"/voice/callback/status?attempt={odd.id}", CallSid=sid,
-                   CallStatus="no-answer")
-    assert answer.status_code == 204
+    answered = _post(webhooks, f"/voice/callback/answer?attempt={odd.id}", CallSid=sid,
+                     AnsweredBy="machine_end_beep")
+    assert answered.status_code == 200 and "<Hangup" in answered.get_data(as_text=True)
+    ended = _post(webhooks, f"/voice/callback/status?attempt={odd.id}", CallSid=sid,
+                  CallStatus="completed")
+    assert ended.status_code == 204
     closed = fetch(session, CallbackAttempt, odd.id)
-    assert (closed.status, closed.call_sid) == ("no-answer", None)
+    assert (closed.status, closed.call_sid) == ("machine", None)
 
 
 def test_a_network_error_quoting_the_number_reaches_the_log_only_masked(

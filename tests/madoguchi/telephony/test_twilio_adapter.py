@@ -244,6 +244,22 @@ def test_a_spell_of_refused_credentials_is_logged_once_a_minute(caplog, monkeypa
     assert caplog.text.count("Twilio refused this account") == 1
 
 
+def test_refused_credentials_are_told_once_a_minute_across_processes(
+        caplog, monkeypatch, redis_client):
+    # The worker forks a process per job: each would say it anew without a mark in Redis.
+    redis_client.delete(twilio_adapter.ACCOUNT_REFUSED_TOLD_KEY)
+    http = RecordingHttpClient(401, {"code": 20003, "message": "Authenticate", "status": 401})
+    with caplog.at_level("ERROR", logger="madoguchi.telephony.twilio_adapter"):
+        for _ in range(3):  # as many processes, each with its own memory
+            monkeypatch.setattr(twilio_adapter, "_account_refused_told_at", [float("-inf")])
+            one = TwilioTelephony(ACCOUNT, "secret-token", "+81312345678", http_client=http,
+                                  redis=redis_client)
+            with pytest.raises(AccountRefused):
+                one.redirect_call(CALL_SID, "https://x.example/b")
+    assert caplog.text.count("Twilio refused this account") == 1
+    assert 0 < redis_client.ttl(twilio_adapter.ACCOUNT_REFUSED_TOLD_KEY) <= 60
+
+
 def test_a_request_twilio_refuses_for_itself_is_a_plain_failure():
     http = RecordingHttpClient(400, {"code": 21215, "status": 400,
                                      "message": "Account not authorized to call this number"})
