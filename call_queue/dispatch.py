@@ -119,32 +119,32 @@ class Dispatcher:
                 # Before a party is claimed for them: a disabled account must get none.
                 operator_states.persist_state(self.session, operator_id, "on_call", now)
             except operator_states.UnknownOperator:
-                log.warning("operator %d is disabled: taken off the board", operator_id)
-                self.board.set_state(operator_id, "offline", now)
+                operator_states.take_off_the_board(self.board, operator_id, now)
                 continue
             party = line.claim_next(self.session, operator_id, now)
             if party is None:
                 # Someone else took the last party: the operator keeps their place as idle.
-                operator_states.set_state(self.session, self.board, operator_id, "available",
-                                          idle_since)
+                self._idle_again(operator_id, idle_since)
                 break
             try:
                 assignment = self._hand_over(operator_id, party, now)
             except ClaimSettled:
                 continue
             except TelephonyError:
-                operator_states.set_state(self.session, self.board, operator_id, "available",
-                                          idle_since)
+                self._idle_again(operator_id, idle_since)
                 break
             if assignment is None:
-                operator_states.set_state(self.session, self.board, operator_id, "available",
-                                   idle_since)
+                self._idle_again(operator_id, idle_since)
                 continue
             done.append(assignment)
         self.session.commit()  # end the read transaction: SQLite holds its lock until then
         if done:
             notify_line_changed(self.board.redis)
         return done
+
+    def _idle_again(self, operator_id: int, idle_since: datetime) -> None:
+        """Available again at their idle place: the claim gave them nobody."""
+        operator_states.set_state(self.session, self.board, operator_id, "available", idle_since)
 
     def hand_over(self, operator_id: int, party: line.Party, now: datetime) -> Assignment | None:
         """Put a claimed party through to the operator; None when a holder has already gone.

@@ -44,7 +44,7 @@ def set_state(session: Session, board: OperatorBoard, operator_id: int, state: s
     try:
         persist_state(session, operator_id, state, now, until)
     except UnknownOperator:
-        return _take_off(board, operator_id, now)
+        return take_off_the_board(board, operator_id, now)
     saved = board.set_state(operator_id, state, now, until)
     notify_line_changed(board.redis)
     return saved
@@ -58,13 +58,14 @@ def set_state_if_unchanged(session: Session, board: OperatorBoard, expected: Ope
     try:
         persist_state(session, expected.operator_id, state, now, until)
     except UnknownOperator:
-        _take_off(board, expected.operator_id, now)
+        take_off_the_board(board, expected.operator_id, now)
         return False
     notify_line_changed(board.redis)
     return True
 
 
-def _take_off(board: OperatorBoard, operator_id: int, now: datetime) -> OperatorState:
+def take_off_the_board(board: OperatorBoard, operator_id: int, now: datetime) -> OperatorState:
+    """Offline on the board only: the account is disabled, its database row is left as is."""
     log.warning("operator %d is disabled: taken off the board", operator_id)
     saved = board.set_state(operator_id, "offline", now)
     notify_line_changed(board.redis)

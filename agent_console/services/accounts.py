@@ -100,7 +100,7 @@ def set_active(session: Session, operator_id: int, active: bool, *, acting_id: i
     if operator.id == acting_id and not active:
         raise AccountError("cannot_disable_self")
     if not active and operator.active:
-        _take_off_the_board(session, operator.id)
+        _set_offline(session, operator.id)
     operator.active = active
     if active:
         session.commit()
@@ -110,7 +110,7 @@ def set_active(session: Session, operator_id: int, active: bool, *, acting_id: i
     return operator
 
 
-def _take_off_the_board(session: Session, operator_id: int) -> None:
+def _set_offline(session: Session, operator_id: int) -> None:
     """Offline on the line's board, so no caller is given to a disabled account."""
     try:
         operator_states.set_state(session, line_services.board(), operator_id, "offline",
