@@ -18,6 +18,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from agent_console.i18n import LANGUAGES
 from agent_console.services.operator_reach import REACH_CHOICES
 from madoguchi.models import INQUIRY_STATUSES, ROLES
+from madoguchi.query_values import MAX_ID
+
+# A record's id as a form posts it: past what the database's integer column holds, the form is
+# refused like any other bad value (the driver would raise on it).
+AN_ID = NumberRange(min=1, max=MAX_ID)
+# An operator to assign, 0 for nobody.
+AN_ASSIGNEE = NumberRange(min=0, max=MAX_ID)
 
 
 class LoginForm(FlaskForm):
@@ -41,13 +48,13 @@ class ActionForm(FlaskForm):
 class BookForm(FlaskForm):
     """Book the chosen slot for the resident on the page."""
 
-    slot_id = IntegerField(validators=[InputRequired()])
+    slot_id = IntegerField(validators=[InputRequired(), AN_ID])
 
 
 class BookBeyondCapacityForm(FlaskForm):
     """A supervisor books a full slot as an exception, saying why."""
 
-    slot_id = IntegerField(validators=[InputRequired()])
+    slot_id = IntegerField(validators=[InputRequired(), AN_ID])
     reason = StringField(validators=[DataRequired(), Length(max=200)])
 
 
@@ -55,7 +62,7 @@ class MoveForm(FlaskForm):
     """Move a booking to another slot."""
 
     reference = HiddenField(validators=[DataRequired()])
-    slot_id = IntegerField(validators=[InputRequired()])
+    slot_id = IntegerField(validators=[InputRequired(), AN_ID])
 
 
 class CancelForm(FlaskForm):
@@ -74,14 +81,14 @@ class InquiryCreateForm(FlaskForm):
     contact_phone = StringField(validators=[Optional(), Length(max=40)])
     due_date = DateField(validators=[Optional()])
     resident_id = HiddenField()
-    assigned_to = IntegerField(validators=[Optional()], default=0)
+    assigned_to = IntegerField(validators=[Optional(), AN_ASSIGNEE], default=0)
 
 
 class InquiryUpdateForm(FlaskForm):
     """Status, assignment, a staff note and a public update."""
 
     status = SelectField(choices=list(INQUIRY_STATUSES))
-    assigned_to = IntegerField(validators=[Optional()], default=0)
+    assigned_to = IntegerField(validators=[Optional(), AN_ASSIGNEE], default=0)
     category = StringField(validators=[DataRequired(), Length(max=40)])
     due_date = DateField(validators=[Optional()])
     note = TextAreaField(validators=[Optional(), Length(max=4000)])
@@ -123,7 +130,7 @@ class PasswordSetForm(FlaskForm):
 class SmsForm(FlaskForm):
     """A text to one of the resident's numbers: a booking confirmation or a short note."""
 
-    phone_id = IntegerField(validators=[Optional()])
+    phone_id = IntegerField(validators=[Optional(), AN_ID])
     kind = SelectField(choices=["booking", "text"])
     reference = StringField(validators=[Optional(), Length(max=12)])
     # The service enforces the real limit with a message giving the count; this stops abuse.

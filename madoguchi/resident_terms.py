@@ -118,6 +118,14 @@ def replace_terms(connection: Connection, residents: Iterable[tuple[int, str | N
     return written
 
 
+# No one's name has more parts than this (family, given, middle names), even written in full.
+MAX_NAME_WORDS = 8
+
+
+class TooManyWords(ValueError):
+    """A name search of more words than any name has; the message says how many are allowed."""
+
+
 def _digests_for_word(word: str) -> list[str]:
     keyring = state.current()
     kinds = [PART, WHOLE_NAME] if len(word) > PREFIX_MAX else [PREFIX, WHOLE_NAME]
@@ -129,11 +137,16 @@ def matching_residents(text: str) -> Select | CompoundSelect | None:
 
     One word: the whole name, a whole part, or the start (up to four characters) of a part.
     Several words: each word the start or whole of one of the parts (family and given name in
-    any order), or all the words together the whole name.
+    any order), or all the words together the whole name. Raises TooManyWords past
+    MAX_NAME_WORDS.
     """
     words = name_parts(text)
     if not words:
         return None
+    if len(words) > MAX_NAME_WORDS:
+        # Each word is one more condition of the query: SQLite refuses a query of a thousand.
+        raise TooManyWords(f"a name is searched by at most {MAX_NAME_WORDS} words, "
+                           f"{len(words)} were typed")
     term = ResidentSearchTerm.__table__.c
     keyring = state.current()
     whole = select(term.resident_id).where(

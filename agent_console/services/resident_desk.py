@@ -8,7 +8,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from agent_console.services.actor import Actor
-from madoguchi import booking, phone, residents
+from madoguchi import booking, phone, resident_terms, residents
 from madoguchi.models import Booking, Call, Inquiry, Resident
 from madoguchi.sealing import blind
 
@@ -21,6 +21,8 @@ class SearchResult:
 
     residents: list[Resident]
     phone_e164: str | None
+    # The text had more words than a name has (resident_terms.MAX_NAME_WORDS): not searched.
+    too_many_words: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,10 @@ def search(session: Session, actor: Actor, text: str, *, region: str = "JP") -> 
     The audit row says what kind of text was searched and how long it was, never the text:
     a name or number typed into the box is personal data too.
     """
-    found, kinds = residents.search(session, text, region=region)
+    try:
+        found, kinds = residents.search(session, text, region=region)
+    except resident_terms.TooManyWords:
+        return SearchResult(residents=[], phone_e164=None, too_many_words=True)
     actor.audit(
         session,
         "search",
@@ -88,6 +93,12 @@ def open_record(
         calls=calls_of(session, resident),
         phones_revealed=reveal_phones,
     )
+
+
+def note_shown(session: Session, actor: Actor, resident: Resident, *, page: str) -> None:
+    """Audit a page other than the record that shows who a resident is (name, number)."""
+    actor.audit(session, "view", "resident", resident.id, resident_id=resident.id,
+                detail={"page": page})
 
 
 def calls_of(session: Session, resident: Resident) -> list[Call]:

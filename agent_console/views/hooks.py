@@ -25,6 +25,22 @@ ENDED_MESSAGES = {"idle": "session_expired", "absolute": "session_too_long"}
 
 
 @bp.before_request
+def refuse_nul_characters():
+    """A NUL character in any query or form value: a 400 saying so, before any view reads it.
+
+    No text column stores one (PostgreSQL's driver refuses it with an error), and no keyboard
+    types one: it comes from a broken script or a probe.
+    """
+    if request.endpoint == "console.static":
+        return None
+    values = [*request.args.values(), *(request.form.values() if request.form else ())]
+    if not any("\x00" in value for value in values):
+        return None
+    return render_template("console/message.html", title=translate("nul_refused_title"),
+                           message=translate("nul_refused")), 400
+
+
+@bp.before_request
 def enforce_session_limits():
     """A session the server found past its idle or absolute limit: say so, then log in again.
 

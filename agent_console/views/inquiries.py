@@ -11,7 +11,7 @@ from agent_console.blueprint import bp
 from agent_console.forms import InquiryCreateForm, InquiryUpdateForm
 from agent_console.i18n import translate
 from agent_console.security import role_required
-from agent_console.services import inquiry_desk
+from agent_console.services import inquiry_desk, resident_desk
 from agent_console.services.accounts import active_operators, all_operators
 from agent_console.views.common import current_actor, parse_int, settings
 from madoguchi.db import get_session
@@ -91,6 +91,8 @@ def new_inquiry():
     elif request.method == "POST":
         flash(translate("form_invalid"), "error")
         status = 400
+    if resident is not None:
+        resident_desk.note_shown(session, current_actor(), resident, page="new inquiry")
     return render_template(
         "console/inquiry_new.html", form=form, resident=resident, assignees=_assignees(),
     ), status

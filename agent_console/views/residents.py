@@ -15,6 +15,7 @@ from agent_console.services import appointments, resident_desk
 from agent_console.views.appointment_posts import post_appointment
 from agent_console.views.common import current_actor, parse_date, parse_int, settings
 from madoguchi.db import get_session
+from madoguchi.resident_terms import MAX_NAME_WORDS
 
 
 @bp.get("/residents")
@@ -27,7 +28,9 @@ def residents():
         result = resident_desk.search(
             get_session(), current_actor(), query, region=settings().city.region
         )
-    return render_template("console/residents.html", query=query, result=result)
+    refused = result is not None and result.too_many_words
+    return render_template("console/residents.html", query=query, result=result,
+                           max_name_words=MAX_NAME_WORDS), 400 if refused else 200
 
 
 def _render_resident(resident_id: int, *, reveal: bool = False, status: int = 200,

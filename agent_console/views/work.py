@@ -33,6 +33,7 @@ from madoguchi.inquiries import InquiryError
 from madoguchi.inquiry_categories import UnknownCategory
 from madoguchi.models import Resident, utcnow
 from madoguchi.redis_conn import get_redis
+from madoguchi.resident_terms import MAX_NAME_WORDS
 from madoguchi.telephony import TelephonyError, get_telephony
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ def work():
         move_form=MoveForm(formdata=None), cancel_form=CancelForm(formdata=None),
         inquiry_form=InquiryCreateForm(formdata=None),
         uses_twilio=settings().uses_twilio, menu_nodes=line_view.menu_nodes,
-    )
+        max_name_words=MAX_NAME_WORDS,
+    ), 400 if found is not None and found.too_many_words else 200
 
 
 @bp.get("/work/stream")
