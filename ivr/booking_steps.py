@@ -136,8 +136,7 @@ def _hold(flow: CallFlow, slot_id: int) -> Outcome:
     except booking.AlreadyBooked as exc:
         if exc.existing is None:
             return Go("book")
-        calls.remember(flow.session, call, "booking_id", exc.existing.id)
-        return Go("existing")
+        return _read_back(flow, exc.existing)
     except booking.BookingError:
         return Go("person", ("not_eligible",))
     calls.remember(flow.session, call, "booking_id", result["booking_id"])
@@ -265,8 +264,7 @@ def e_code(flow: CallFlow, digits: str) -> Outcome:
             calls.set_outcome(flow.session, flow.call, "self_served")
             return Go("after_task", ("already_cancelled",))
         if _holder_known(flow, found):
-            calls.remember(flow.session, flow.call, "booking_id", found.id)
-            return Go("existing")
+            return _read_back(flow, found)
         # The number alone changes nothing: the holder's birth date must match first.
         calls.remember(flow.session, flow.call, "code_booking_id", found.id)
         return Go("birth", ("identify_callerid",), {"goal": "code"})
@@ -306,10 +304,10 @@ def code_identified(flow: CallFlow) -> Go:
     """The holder confirmed their birth date: the named booking is theirs to change."""
     booking_id = calls.recall(flow.session, flow.call, "code_booking_id")
     calls.forget(flow.session, flow.call, "code_booking_id")
-    if not isinstance(booking_id, int):
+    found = flow.session.get(Booking, booking_id) if isinstance(booking_id, int) else None
+    if found is None:
         return Go("check_identified")
-    calls.remember(flow.session, flow.call, "booking_id", booking_id)
-    return Go("existing", ("identify_ok",))
+    return _read_back(flow, found, ("identify_ok",))
 
 
 def _active_booking(flow: CallFlow) -> Booking | None:
@@ -322,14 +320,24 @@ def _active_booking(flow: CallFlow) -> Booking | None:
     )
 
 
+def _read_back(flow: CallFlow, found: Booking, preface: tuple[str, ...] = ()) -> Go:
+    """Take the caller to their booking: a confirmed one is read with its code, to change,
+    cancel or keep; a place only held (a call cut off before its yes, another channel's
+    booking left half-way) is read back to be confirmed, never announced as a booking, which
+    would let the hold run out on a caller told they were booked."""
+    calls.remember(flow.session, flow.call, "booking_id", found.id)
+    if found.status == "held":
+        return Go("book_ok", (*preface, "hold_not_confirmed"))
+    return Go("existing", preface)
+
+
 def r_book(flow: CallFlow) -> Outcome:
     """An existing booking is read first; otherwise the open slots."""
     if flow.call.resident_id is None:
         return Go("identify", changes={"goal": "book"})
     existing = _active_booking(flow)
     if existing is not None:
-        calls.remember(flow.session, flow.call, "booking_id", existing.id)
-        return Go("existing")
+        return _read_back(flow, existing)
     return Go("slots", changes={"move": False})
 
 
@@ -339,5 +347,4 @@ def r_check_identified(flow: CallFlow) -> Outcome:
     if existing is None:
         calls.set_outcome(flow.session, flow.call, "self_served")
         return Go("after_task", ("no_booking",))
-    calls.remember(flow.session, flow.call, "booking_id", existing.id)
-    return Go("existing")
+    return _read_back(flow, existing)

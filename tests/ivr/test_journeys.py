@@ -240,6 +240,49 @@ def test_an_existing_booking_is_read_and_can_be_moved_with_a_text_after(
     assert existing.reference in text.body
 
 
+def _hold_then_cut_off(client, city) -> Caller:
+    """A caller who chose a slot (a place held for them) and was cut off before their yes."""
+    first = Caller(client, number="+819011112222")  # the resident's own mobile
+    to_menu(first)
+    first.press("1")
+    first.press(BIRTH + "#")
+    first.press("1")  # identified by the caller ID and birth date
+    assert "お取りします" in first.press("1").text
+    return first
+
+
+def test_a_held_place_the_caller_never_confirmed_is_read_back_to_confirm_not_announced(
+        client, city, db_session):
+    _hold_then_cut_off(client, city)
+    [held] = active_bookings(db_session, city["resident"])
+    assert held.status == "held"
+    again = Caller(client, call_sid="CA" + "e" * 32, number="+819011112222")
+    to_menu(again)
+    again.press("1")
+    again.press(BIRTH + "#")
+    doc = again.press("1")
+    # Not "you already have a booking" with a code, while the hold runs out unconfirmed.
+    assert "すでに" not in doc.text and " ".join(held.reference) not in doc.text
+    assert "まだ、確定していません" in doc.text and "お取りします" in doc.text
+    doc = again.press("1")
+    assert "ご予約が、確定しました" in doc.text
+    assert [b.status for b in active_bookings(db_session, city["resident"])] == ["confirmed"]
+
+
+def test_a_held_place_found_by_checking_is_offered_to_confirm(client, city, db_session):
+    _hold_then_cut_off(client, city)
+    again = Caller(client, call_sid="CA" + "e" * 32, number="+819011112222")
+    to_menu(again)
+    again.speak("予約の確認")
+    again.press("2")
+    again.press(BIRTH + "#")
+    doc = again.press("1")
+    assert "まだ、確定していません" in doc.text and "ご予約があります" not in doc.text
+    doc = again.press("2")  # another time: the held place is let go, the slots are offered
+    assert "市民会館の方は、1を押してください" in doc.text
+    assert active_bookings(db_session, city["resident"]) == []
+
+
 # ---- checking and cancelling ---------------------------------------------------------------
 
 
