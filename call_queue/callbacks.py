@@ -6,13 +6,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import prompts
-from madoguchi import phone
-from madoguchi.models import ACTIVE_CALLBACK_STATUSES, CallbackRequest, utcnow
+from madoguchi import calls, hours, phone
+from madoguchi.models import ACTIVE_CALLBACK_STATUSES, Call, CallbackRequest, utcnow
 from madoguchi.sealing import blind
 from madoguchi.settings import Settings
 
@@ -76,6 +76,46 @@ def request_callback(
             # Another request for the same number was created at the same moment: update it.
             session.rollback()
     raise RuntimeError("could not record the callback request")
+
+
+def keep_a_leaver_s_place(session: Session, call: Call, settings: Settings,
+                          send_sms: Callable[[str, str], str], now: datetime | None = None
+                          ) -> CallbackRequest | None:
+    """A holder who left the line for a callback and hung up before it was recorded.
+
+    They heard that their place is kept, and many hang up there, before confirming their
+    number or choosing a time. Their own caller ID (not refused at the read-back) is called
+    back, keeping the place they had, and a mobile is texted when. Without one (withheld, or
+    another number not yet confirmed) the call counts as given up, so that calling again
+    within the return window gives their place back. Returns the request; None when there is
+    none to make (not such a call, or already recorded). Commits.
+    """
+    if call.outcome != "callback" or call.queued_at is None:
+        return None
+    if session.scalar(select(exists().where(CallbackRequest.call_id == call.id))):
+        return None  # the caller finished asking: the request is theirs already
+    number = calls.recall(session, call, "callback_number")
+    if not call.from_e164 or number != call.from_e164:
+        call.outcome = "abandoned"
+        session.commit()
+        return None
+    now = now or utcnow()
+    current = active_for(session, number)
+    if current is not None:
+        if call.queued_at < current.arrival_at:
+            current.arrival_at = call.queued_at
+            session.commit()
+        return current
+    opening = hours.next_opening(settings, now)
+    request = request_callback(
+        session, e164=number, call_id=call.id, resident_id=call.resident_id,
+        language=call.language or settings.languages.default, reason="left_the_line",
+        window_start=opening if opening and opening > now else None,
+        arrival_at=call.queued_at, now=now)
+    log.info("callback %d for call %d: the holder hung up before confirming it; their "
+             "place is kept", request.id, call.id)
+    confirm_by_sms(request, settings, send_sms)
+    return request
 
 
 def calling_e164(settings: Settings) -> str | None:

@@ -12,6 +12,7 @@ import secrets
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 from twilio.twiml.voice_response import VoiceResponse
 
+from call_queue import callbacks as line_callbacks
 from call_queue import operator_bridge
 from ivr import fallback as fallback_answers
 from ivr.flow import CallFlow, open_flow
@@ -22,6 +23,7 @@ from madoguchi import calls
 from madoguchi.db import get_session
 from madoguchi.query_values import parse_whole
 from madoguchi.settings import Settings
+from madoguchi.telephony import get_telephony
 from madoguchi.voice.apology import apology
 from madoguchi.voice.audio import audio_folder
 from madoguchi.voice.inputs import printable
@@ -98,7 +100,7 @@ def status() -> Response:
     settings = _settings()
     session = get_session()
     try:
-        calls.apply_status(
+        call = calls.apply_status(
             session, call_sid, status=_field("CallStatus", 20) or "unknown",
             sequence=parse_whole(sequence, max_digits=8),
             duration_seconds=parse_whole(duration, max_digits=8),
@@ -107,6 +109,8 @@ def status() -> Response:
         if _field("CallStatus", 20) in calls.FINAL_STATUSES:
             # A caller who hung up while put through frees their operator here at the latest.
             operator_bridge.holder_call_ended(session, call_sid)
+            line_callbacks.keep_a_leaver_s_place(
+                session, call, settings, lambda to, body: get_telephony().send_sms(to, body))
     except Exception:
         session.rollback()
         log.exception("status callback for %s failed", call_sid)

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from call_queue import holding, line_services, operator_states
 from madoguchi.models import Call, CallbackRequest, utcnow
@@ -162,6 +162,68 @@ def test_leaving_for_a_callback_confirms_the_caller_id_keeps_the_place_and_texts
     assert "03-1234-5678" in text.body  # the number that will call them
     db_session.expire_all()
     assert holding.line.waiting_parties(db_session, utcnow())[0].kind == "callback"
+
+
+def _hang_up(caller: Caller):
+    """The call ends: Twilio's status callback."""
+    return caller.post(f"{BASE}/voice/status", CallStatus="completed", SequenceNumber="9")
+
+
+def _request_for(session, number: str) -> CallbackRequest | None:
+    session.expire_all()
+    return session.scalar(select(CallbackRequest).where(
+        blind.matches(CallbackRequest.phone_digest, "phone", number)))
+
+
+def test_a_leaver_who_hangs_up_at_the_number_read_back_is_called_back_at_their_place(
+        caller, busy_line, db_session, redis_client):
+    action = _to_line(caller).root.find("Enqueue").get("action")
+    queued_at = _call(db_session, caller).queued_at
+    assert "順番は、そのまま" in caller.post(action, QueueResult="leave", QueueTime="95").text
+    assert _hang_up(caller).status == 204  # told their place is kept, they put the phone down
+    request = _request_for(db_session, caller.number)
+    assert request is not None and request.arrival_at == queued_at
+    assert request.status == "waiting" and request.reason == "left_the_line"
+    [text] = SimulatedNetwork(redis_client).messages(caller.number)
+    assert "03-1234-5678" in text.body
+    assert holding.line.waiting_parties(db_session, utcnow())[0].kind == "callback"
+    _hang_up(caller)  # a repeated status changes nothing
+    assert len(SimulatedNetwork(redis_client).messages(caller.number)) == 1
+
+
+def test_a_leaver_who_hangs_up_at_the_time_question_is_called_back_too(
+        caller, busy_line, db_session):
+    action = _to_line(caller).root.find("Enqueue").get("action")
+    caller.post(action, QueueResult="leave", QueueTime="95")
+    assert "できるだけ早く" in caller.press("1").text  # the number confirmed
+    _hang_up(caller)
+    assert _request_for(db_session, caller.number).status == "waiting"
+
+
+def test_a_leaver_who_finished_asking_gets_one_request_and_one_text(
+        caller, busy_line, db_session, redis_client):
+    action = _to_line(caller).root.find("Enqueue").get("action")
+    caller.post(action, QueueResult="leave", QueueTime="95")
+    caller.press("1")
+    caller.press("1")
+    _hang_up(caller)
+    assert db_session.scalar(select(func.count()).select_from(CallbackRequest)) == 1
+    assert len(SimulatedNetwork(redis_client).messages(caller.number)) == 1
+
+
+def test_a_leaver_who_refused_their_caller_id_is_not_called_there_but_keeps_the_place(
+        client, busy_line, db_session):
+    first = Caller(client, call_sid="CA" + "8" * 32, number="+819055556666")
+    action = _to_line(first).root.find("Enqueue").get("action")
+    queued_at = _call(db_session, first).queued_at
+    first.post(action, QueueResult="leave", QueueTime="30")
+    first.press("2")  # not this number: they start keying another, then hang up
+    _hang_up(first)
+    assert _request_for(db_session, first.number) is None
+    assert _call(db_session, first).outcome == "abandoned"
+    again = Caller(client, call_sid="CA" + "9" * 32, number="+819055556666")
+    _to_line(again)
+    assert _call(db_session, again).queued_at == queued_at
 
 
 def test_a_withheld_caller_keys_in_a_number_with_184_and_it_is_read_back(
