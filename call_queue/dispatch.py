@@ -214,9 +214,7 @@ class Dispatcher:
         request = self.session.get(CallbackRequest, party.id)
         assert request is not None
         self.session.refresh(request)
-        request.attempts += 1
-        request.updated_at = now
-        attempt_no = request.attempts
+        attempt_no = request.attempts  # counted by the claim (line.claim_next)
         self.session.commit()
         try:
             self.enqueue_attempt(request.id, attempt_no)

@@ -86,10 +86,14 @@ def _claim(session: Session, party: Party, operator_id: int, now: datetime) -> b
             .values(operator_id=operator_id)
         )
     else:
+        # The attempt is counted with the claim, in one statement: a request left "dialing"
+        # by a process that died right after its claim is then one the sweep sees as an
+        # attempt never enqueued, and places; counted later, it was dialled by nobody, ever.
         statement = (
             update(CallbackRequest)
             .where(CallbackRequest.id == party.id, CallbackRequest.status == "waiting")
-            .values(status="dialing", operator_id=operator_id, updated_at=now)
+            .values(status="dialing", operator_id=operator_id, updated_at=now,
+                    attempts=CallbackRequest.attempts + 1)
         )
     result = session.execute(statement.execution_options(synchronize_session=False))
     session.commit()

@@ -283,6 +283,30 @@ def test_the_sweep_enqueues_attempts_lost_while_redis_was_down(line_ctx, network
     assert len(network.ringing_calls()) == 1
 
 
+def test_a_claim_whose_process_died_before_its_attempt_was_enqueued_is_placed_by_the_sweep(
+        line_ctx, network, redis_client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from call_queue.dispatch import Dispatcher
+
+    session = line_ctx
+    request = callback_request(session, minutes=4, number=MOBILE)
+
+    def dies(self, operator_id, party, now):
+        raise OperationalError("UPDATE callback_requests", {}, Exception("server closed"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Dispatcher, "_start_callback", dies)
+        with pytest.raises(OperationalError):
+            free_operator(session)  # claimed for the operator, then nothing more
+    session.rollback()
+    claimed = fetch(session, CallbackRequest, request.id)
+    assert claimed.status == "dialing" and claimed.attempts == 1
+    assert callback_jobs.requeue_missing_attempts(session, redis_client) == 1
+    callback_jobs.place_callback(request.id, 1)
+    assert [call.to_number for call in network.ringing_calls()] == [MOBILE]
+
+
 def test_a_request_written_while_redis_was_down_is_placed_by_the_sweep(
         line_ctx, network, redis_client):
     session = line_ctx
