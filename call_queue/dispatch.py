@@ -22,7 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from call_queue import job_scheduling, line, operator_states
-from call_queue.operators import OperatorBoard
+from call_queue.operators import OperatorBoard, OperatorState
 from madoguchi import phone
 from madoguchi.events import notify_line_changed
 from madoguchi.models import Call, CallbackRequest, utcnow
@@ -124,17 +124,17 @@ class Dispatcher:
             party = line.claim_next(self.session, operator_id, now)
             if party is None:
                 # Someone else took the last party: the operator keeps their place as idle.
-                self._idle_again(operator_id, idle_since)
+                self._idle_again(operator_id, idle_since, now)
                 break
             try:
                 assignment = self._hand_over(operator_id, party, now)
             except ClaimSettled:
                 continue
             except TelephonyError:
-                self._idle_again(operator_id, idle_since)
+                self._idle_again(operator_id, idle_since, now)
                 break
             if assignment is None:
-                self._idle_again(operator_id, idle_since)
+                self._idle_again(operator_id, idle_since, now)
                 continue
             done.append(assignment)
         self.session.commit()  # end the read transaction: SQLite holds its lock until then
@@ -142,9 +142,16 @@ class Dispatcher:
             notify_line_changed(self.board.redis)
         return done
 
-    def _idle_again(self, operator_id: int, idle_since: datetime) -> None:
-        """Available again at their idle place: the claim gave them nobody."""
-        operator_states.set_state(self.session, self.board, operator_id, "available", idle_since)
+    def _idle_again(self, operator_id: int, idle_since: datetime, claimed_at: datetime) -> None:
+        """Available again at their idle place: the claim gave them nobody.
+
+        Only while the board still shows this claim: a hang-up, a logout or a disabling seen
+        meanwhile (the holder's end may have freed them and given them the next caller) is
+        newer than the claim, and stays.
+        """
+        claim = OperatorState(operator_id, "on_call", claimed_at)
+        operator_states.set_state_if_unchanged(self.session, self.board, claim, "available",
+                                               idle_since)
 
     def hand_over(self, operator_id: int, party: line.Party, now: datetime) -> Assignment | None:
         """Put a claimed party through to the operator; None when a holder has already gone.
@@ -168,13 +175,18 @@ class Dispatcher:
         except CallNotLive as exc:
             # The caller hung up between the claim and the redirect: they have left the line.
             log.info("holder %s could not be taken off hold: %s", call.call_sid, exc)
-            self.session.execute(
-                update(Call).where(Call.id == call.id)
+            released = self.session.execute(
+                update(Call).where(Call.id == call.id, Call.operator_id == operator_id)
                 .values(operator_id=None, ended_at=call.ended_at or now,
                         outcome="abandoned")
                 .execution_options(synchronize_session=False)
             )
             self.session.commit()
+            if released.rowcount != 1:
+                # Their hang-up got there first and freed the operator, who may already have
+                # been given someone else: their state is no longer this claim's to undo.
+                raise ClaimSettled(
+                    f"holder call {party.id} left the line's claim meanwhile") from None
             return None
         except TelephonyError as exc:
             if not self.give_back(call.id, operator_id):

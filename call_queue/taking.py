@@ -96,7 +96,7 @@ def take_this_one(session: Session, operator_id: int, kind: str, party_id: int,
     # Off the available set before claiming, so the dispatcher cannot give them someone else too.
     board.set_state(operator_id, "on_call", now)
     if not line.claim(session, party, operator_id, now):
-        _restore(session, board, before)
+        _restore(session, board, before, now)
         raise NotWaiting(f"{kind} {party_id} is no longer waiting")
     operator_states.persist_state(session, operator_id, "on_call", now)
     try:
@@ -105,17 +105,22 @@ def take_this_one(session: Session, operator_id: int, kind: str, party_id: int,
         # They hung up meanwhile; that path already freed this operator.
         raise NotWaiting(f"{kind} {party_id} hung up before being put through") from None
     except TelephonyError:
-        _restore(session, board, before)  # the party is back in the line at its place
+        _restore(session, board, before, now)  # the party is back in the line at its place
         raise
     if assignment is None:
-        _restore(session, board, before)
+        _restore(session, board, before, now)
         raise NotWaiting(f"{kind} {party_id} hung up before being put through")
     notify_line_changed(board.redis)
     return assignment
 
 
-def _restore(session: Session, board: OperatorBoard, before: OperatorState) -> None:
+def _restore(session: Session, board: OperatorBoard, before: OperatorState,
+             taken_at: datetime) -> None:
+    """The operator as they were before taking, unless their state moved on since the take
+    (the party's hang-up freed them and the line gave them someone else)."""
     state = before.state if before.state in operator_states.STATES else "offline"
     if state == "wrap_up" and before.until is None:
         state = "available"
-    operator_states.set_state(session, board, before.operator_id, state, before.since, before.until)
+    taken = OperatorState(before.operator_id, "on_call", taken_at)
+    operator_states.set_state_if_unchanged(session, board, taken, state, before.since,
+                                           before.until)

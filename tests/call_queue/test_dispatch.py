@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC
 
+import pytest
 import requests
 from rq import Queue
 from rq.job import Job, JobStatus
@@ -349,6 +350,42 @@ def test_a_holder_who_hung_up_while_twilio_s_answer_was_awaited_is_nobody_s_call
     assert dispatcher.run(line_services.utcnow()) == []
     assert fetch(session, Call, holder.id).outcome == "abandoned"
     assert line_services.board().get(operator_id).state == "available"
+
+
+@pytest.mark.parametrize("hang_up_seen_by", ["the Enqueue action", "the status callback"])
+def test_an_operator_freed_and_given_another_holder_meanwhile_is_left_on_that_call(
+        line_ctx, network, committed_db, hang_up_seen_by):
+    # The holder hangs up while Twilio's answer to their redirect is awaited: the hang-up frees
+    # the operator, who is given the next holder at once; then Twilio answers "not in
+    # progress". That answer must not make the operator available beside their new caller.
+    session = line_ctx
+    operator_id = free_operator(session)
+    gone = live_holder(session, network, minutes=3, number="+819011110031")
+    next_one = live_holder(session, network, minutes=1, number="+819011110032")
+
+    def hung_up_and_next_put_through(webhook) -> None:
+        # Either frees the operator, which dispatches the next holder to them.
+        if hang_up_seen_by == "the Enqueue action":
+            stranded = holding.leave_hung_up(webhook, webhook.get(Call, gone.id), 30,
+                                             line_services.utcnow())
+            line_services.operator_available(webhook, stranded)
+        else:
+            assert operator_bridge.holder_call_ended(webhook, gone.call_sid)
+
+    def answer() -> Response:
+        webhook = committed_db()
+        try:
+            hung_up_and_next_put_through(webhook)
+        finally:
+            webhook.close()
+        return Response(400, json.dumps({"code": 21220, "status": 400,
+                                         "message": "Call is not in-progress. Cannot redirect."}))
+
+    dispatcher, _ = on_twilio(session, answer)
+    assert dispatcher.run(line_services.utcnow()) == []
+    assert fetch(session, Call, gone.id).outcome == "abandoned"
+    assert fetch(session, Call, next_one.id).operator_id == operator_id
+    assert line_services.board().get(operator_id).state == "on_call"
 
 
 def test_a_run_inside_a_webhook_stops_giving_out_parties_when_its_time_is_up(

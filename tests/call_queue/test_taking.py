@@ -178,3 +178,30 @@ def test_a_supervisor_s_take_the_network_refuses_leaves_the_caller_waiting_at_th
     assert (row.operator_id, row.ended_at, row.outcome) == (None, None, "queued")
     assert line_services.board().get(supervisor_id).state == "away"
     assert fetch(session, Operator, supervisor_id).state == "away"
+
+
+def test_a_supervisor_who_logs_out_while_their_take_is_refused_stays_logged_out(
+        app, committed_db, line_ctx, network, monkeypatch):
+    from madoguchi.telephony.base import TelephonyError
+    from madoguchi.telephony.simulated import SimulatedTelephony
+
+    session = line_ctx
+    holder = live_holder(session, network, minutes=2, number="+819011120012")
+    supervisor_id = _operator(session, role="supervisor")
+    taking.set_own_state(session, supervisor_id, "away")
+
+    def logged_out_meanwhile_then_busy(self, call_sid, url):
+        own = committed_db()
+        try:
+            taking.set_own_state(own, supervisor_id, "offline")  # their logout, elsewhere
+        finally:
+            own.close()
+        raise TelephonyError(f"redirect of call {call_sid} failed: Twilio error 20429 (HTTP 429)")
+
+    monkeypatch.setattr(SimulatedTelephony, "redirect_call", logged_out_meanwhile_then_busy)
+    with pytest.raises(TelephonyError):
+        taking.take_this_one(session, supervisor_id, "holding", holder.id)
+    # Not put back to "away" (nor given callers) by the take's undoing: the logout is newer.
+    assert line_services.board().get(supervisor_id).state == "offline"
+    assert fetch(session, Operator, supervisor_id).state == "offline"
+    assert fetch(session, Call, holder.id).operator_id is None
