@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,9 +26,11 @@ from madoguchi.telephony.base import NetworkBusy, OutcomeUnknown, Telephony, Tel
 log = logging.getLogger(__name__)
 
 OPEN_ATTEMPT_STATUSES = ("dialing", "answered", "machine")
+# The resident answered and our operator did not: not one of the resident's tries.
+OPERATOR_MISSED = "operator-missed"
 NOT_REACHED = ("busy", "no-answer", "failed", "canceled", "machine")
 # How an attempt ends when the resident's line was reached: it rang, was busy, or was answered.
-LINE_REACHED = ("busy", "no-answer", "machine", "completed")
+LINE_REACHED = ("busy", "no-answer", "machine", "completed", OPERATOR_MISSED)
 # Each retry rings this much longer: slow-to-answer residents get more time to reach the phone.
 EXTRA_RING_PER_RETRY = 15
 MAX_RING_SECONDS = 120
@@ -214,7 +216,9 @@ def finish_attempt(session: Session, attempt_id: int, call_status: str, *, queue
     if previous == "answered" and call_status == "completed":
         request.status = "reached"
         outcome = "reached"
-    elif attempt.attempt_no < queue.callback_max_attempts:
+    elif _residents_tries(session, request.id) < queue.callback_max_attempts:
+        # Another try; after our operator missed a resident who answered, always (they were
+        # told we would call again), since only the resident's own tries are counted.
         request.status = "waiting"
         request.operator_id = None
         request.next_attempt_at = now + timedelta(minutes=queue.callback_retry_minutes)
@@ -228,9 +232,24 @@ def finish_attempt(session: Session, attempt_id: int, call_status: str, *, queue
                          machine=previous == "machine")
 
 
+def is_last_try(session: Session, attempt: CallbackAttempt, queue: QueueSettings) -> bool:
+    """True when this open attempt is the resident's last: unanswered, the request ends."""
+    return _residents_tries(session, attempt.request_id) + 1 >= queue.callback_max_attempts
+
+
+def _residents_tries(session: Session, request_id: int) -> int:
+    """The request's closed attempts the resident did not answer (those our operator missed
+    after they answered are ours, and do not use up theirs: they were told we would call again)."""
+    return session.scalar(select(func.count()).select_from(CallbackAttempt).where(
+        CallbackAttempt.request_id == request_id, CallbackAttempt.ended_at.is_not(None),
+        CallbackAttempt.status != OPERATOR_MISSED)) or 0
+
+
 def _final_status(previous: str, call_status: str) -> str:
     if previous == "machine":
         return "machine"
+    if previous == "answered" and call_status == OPERATOR_MISSED:
+        return OPERATOR_MISSED
     if previous == "answered" and call_status == "completed":
         return "completed"
     return call_status[:20] if call_status in NOT_REACHED else "no-answer"

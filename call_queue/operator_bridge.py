@@ -191,7 +191,7 @@ def callback_answered(session: Session, attempt_id: int, answered_by: str,
     language = line_services.spoken_language(request.language if request else None)
     if attempt is None or request is None:
         return CallbackPickUp(language, None)
-    last = attempt.attempt_no >= line_services.settings().queue.callback_max_attempts
+    last = callback_calls.is_last_try(session, attempt, line_services.settings().queue)
     if attempt.status == "machine":
         return CallbackPickUp(language, attempt.id, machine=True, last_attempt=last)
     operator = session.get(Operator, request.operator_id) if request.operator_id else None
@@ -203,25 +203,30 @@ def callback_answered(session: Session, attempt_id: int, answered_by: str,
 
 
 def after_callback_dial(session: Session, attempt_id: int, *, completed: bool,
-                        now: datetime | None = None) -> AfterDial:
-    """The call ends when done; if the operator missed it, they are away and it is tried again."""
+                        caller_gone: bool = False, now: datetime | None = None) -> AfterDial:
+    """The call ends when done; if the operator missed it, they are away and it is tried again.
+
+    When the resident hung up while the operator's phone rang (Twilio still asks the action),
+    the operator missed nothing: the call's own end settles the attempt and frees them.
+    """
     now = now or utcnow()
     attempt = session.get(CallbackAttempt, attempt_id)
     request = session.get(CallbackRequest, attempt.request_id) if attempt else None
     language = line_services.spoken_language(request.language if request else None)
-    if attempt is None or completed:
+    if attempt is None or completed or caller_gone:
         record = calls.find_call(session, attempt.call_sid) if attempt and attempt.call_sid \
             else None
         if record is not None:
             calls.end_call(session, record, now)
         return AfterDial(language, DONE)
     operator_id = request.operator_id if request else None
-    result = callback_calls.finish_attempt(session, attempt.id, "operator-missed",
+    result = callback_calls.finish_attempt(session, attempt.id, callback_calls.OPERATOR_MISSED,
                                            queue=line_services.settings().queue, now=now)
+    if result is None:
+        return AfterDial(language, MISSED)  # a retried action: the first one marked them away
     if operator_id is not None:
         operator_states.set_state(session, line_services.board(), operator_id, "away", now)
-    if result is not None:
-        # The operator is already marked away: after_attempt must not free them again.
-        line_services.after_attempt(session, callback_calls.AttemptResult(
-            result.request_id, result.attempt_no, result.outcome, None), now)
+    # The operator is already marked away: after_attempt must not free them again.
+    line_services.after_attempt(session, callback_calls.AttemptResult(
+        result.request_id, result.attempt_no, result.outcome, None), now)
     return AfterDial(language, MISSED)

@@ -267,7 +267,8 @@ def callback_bridged() -> Response:
     """After the operator's part of a callback; if the operator missed it, it is tried again."""
     after = operator_bridge.after_callback_dial(
         get_session(), _int_arg("attempt") or 0,
-        completed=request.form.get("DialCallStatus") == "completed")
+        completed=request.form.get("DialCallStatus") == "completed",
+        caller_gone=request.form.get("CallStatus") in calls.FINAL_STATUSES)
     speaker, voicing = _voice(after.language)
     if after.result == operator_bridge.DONE:
         return _xml(waiting.say_then_hang_up(speaker.say("goodbye"), voicing))

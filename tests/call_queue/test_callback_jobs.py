@@ -224,6 +224,58 @@ def test_an_answered_callback_says_who_calls_and_dials_the_reserved_operator(
     assert line_services.board().get(operator_id).state == "wrap_up"
 
 
+def _answered_then_operator_missed(session, webhooks, request_id: int, attempt_no: int,
+                                   **dial_action: str):
+    callback_jobs.place_callback(request_id, attempt_no)
+    attempt = _attempts(session, request_id)[-1]
+    _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}", CallSid=attempt.call_sid,
+          AnsweredBy="human")
+    said = _post(webhooks, f"/voice/callback/bridged?attempt={attempt.id}",
+                 CallSid=attempt.call_sid, DialCallStatus="no-answer", CallStatus="in-progress",
+                 **dial_action)
+    _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
+          CallStatus="completed")
+    return attempt, said.get_data(as_text=True)
+
+
+def test_a_last_try_the_resident_answered_and_our_operator_missed_is_tried_again_as_promised(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    configure_attempts(1)
+    request, operator_id = _dispatched_request(session)
+    attempt, said = _answered_then_operator_missed(session, webhooks, request.id, 1)
+    assert "もう一度、お電話いたします" in said
+    assert line_services.board().get(operator_id).state == "away"
+    again = fetch(session, CallbackRequest, request.id)
+    assert again.status == "waiting" and again.arrival_at == request.arrival_at
+    assert fetch(session, CallbackAttempt, attempt.id).status == "operator-missed"
+    assert network.messages(MOBILE) == [] and session.scalar(select(Inquiry)) is None
+    # The resident's own try, unanswered, is then their last.
+    other = free_operator(session)
+    assert line_services.dispatch(session, utcnow() + timedelta(hours=1))
+    callback_jobs.place_callback(request.id, 2)
+    second = _attempts(session, request.id)[-1]
+    _post(webhooks, f"/voice/callback/status?attempt={second.id}", CallSid=second.call_sid,
+          CallStatus="no-answer")
+    assert fetch(session, CallbackRequest, request.id).status == "unreached"
+    assert line_services.board().get(other).state == "available"
+
+
+def test_a_resident_who_hangs_up_while_the_operator_s_phone_rings_does_not_mark_them_away(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    request, operator_id = _dispatched_request(session)
+    callback_jobs.place_callback(request.id, 1)
+    attempt = _attempts(session, request.id)[0]
+    _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}", CallSid=attempt.call_sid,
+          AnsweredBy="human")
+    _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
+          CallStatus="completed")  # the resident put the phone down: their call's end
+    _post(webhooks, f"/voice/callback/bridged?attempt={attempt.id}", CallSid=attempt.call_sid,
+          DialCallStatus="no-answer", CallStatus="completed")
+    assert line_services.board().get(operator_id).state == "wrap_up"  # after a call it reached
+
+
 def test_a_callback_put_through_is_a_call_the_operator_can_wrap_up_and_is_not_inbound_traffic(
         line_ctx, network, webhooks):
     from agent_console.services import work_desk
