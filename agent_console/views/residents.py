@@ -18,11 +18,15 @@ from madoguchi.db import get_session
 from madoguchi.resident_terms import MAX_NAME_WORDS
 
 
-@bp.get("/residents")
+@bp.route("/residents", methods=["GET", "POST"])
 @role_required("operator")
 def residents():
-    """The search box and, after a search, the residents found (the search is audited)."""
-    query = request.args.get("q", "").strip()
+    """The search box and, after a search, the residents found (the search is audited).
+
+    The search is posted: a name, phone number or birth date typed in would otherwise travel
+    in the address, into the browser's history and any proxy's log.
+    """
+    query = request.form.get("q", "").strip() if request.method == "POST" else ""
     result = None
     if query:
         result = resident_desk.search(

@@ -88,13 +88,16 @@ def _to_taken_caller():
     return _back_to_work(party.resident_id if party else None)
 
 
-@bp.get("/work")
+@bp.route("/work", methods=["GET", "POST"])
 @role_required("operator")
 def work():
-    """The work screen; the resident shown is the chosen one, else the connected caller's."""
+    """The work screen; the resident shown is the chosen one, else the connected caller's.
+
+    Its search is posted (see console.residents): what was typed never travels in the address.
+    """
     session = get_session()
     live = _live_parts()
-    query = request.args.get("q", "").strip()
+    query = request.form.get("q", "").strip() if request.method == "POST" else ""
     found = (resident_desk.search(session, current_actor(), query,
                                   region=settings().city.region) if query else None)
     resident_id = parse_int(request.args.get("resident")) or (None if query else live["pop"])

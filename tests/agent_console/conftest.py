@@ -67,6 +67,11 @@ def post(client, path: str, data: dict | None = None, form_page: str = "/console
     return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, form_page)})
 
 
+def search(client, text: str, page: str = "/console/residents"):
+    """Search for a resident the way the page's search box does: posted, never in the URL."""
+    return post(client, page, {"q": text}, form_page=page)
+
+
 @pytest.fixture
 def as_operator(client, staff):
     """A client logged in as the operator."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from sqlalchemy import select
 
 from madoguchi import inquiries
 from madoguchi.models import AuditEntry, Call
 from tests import factories
-from tests.agent_console.conftest import post
+from tests.agent_console.conftest import post, search
 
 
 def audit_rows(session, action: str | None = None) -> list[AuditEntry]:
@@ -20,7 +23,7 @@ def audit_rows(session, action: str | None = None) -> list[AuditEntry]:
 def test_searching_by_kana_finds_the_resident_and_writes_an_audit_row(as_operator, db_session,
                                                                        staff):
     resident = factories.resident(db_session, name="佐藤 花子", name_kana="サトウ ハナコ")
-    page = as_operator.get("/console/residents?q=サトウ").get_data(as_text=True)
+    page = search(as_operator, "サトウ").get_data(as_text=True)
     assert "佐藤 花子" in page
     [row] = audit_rows(db_session, "search")
     assert row.actor == staff.operator.username and row.operator_id == staff.operator.id
@@ -31,13 +34,13 @@ def test_searching_by_kana_finds_the_resident_and_writes_an_audit_row(as_operato
 def test_a_phone_number_typed_any_way_finds_its_owner(as_operator, db_session):
     resident = factories.resident(db_session, name="鈴木 一郎", phone="+819012345678")
     for typed in ("090-1234-5678", "０９０１２３４５６７８", "090 1234 5678"):
-        page = as_operator.get("/console/residents", query_string={"q": typed})
+        page = search(as_operator, typed)
         assert resident.name in page.get_data(as_text=True), typed
 
 
 def test_the_audit_row_of_a_phone_search_keeps_only_the_masked_number(as_operator, db_session):
     factories.resident(db_session, phone="+819012345678")
-    as_operator.get("/console/residents", query_string={"q": "090-1234-5678"})
+    search(as_operator, "090-1234-5678")
     [row] = audit_rows(db_session, "search")
     assert "12345678" not in str(row.detail) and "5678" in row.detail["query"]
 
@@ -47,7 +50,7 @@ def test_the_audit_row_of_a_name_search_keeps_its_kind_and_length_not_the_name(
     resident = factories.resident(db_session, name="須賀 雪乃", name_kana="スガ ユキノ",
                                   resident_no="7731904")
     for typed in ("須賀 雪乃", "スガ", "7731904"):
-        page = as_operator.get("/console/residents", query_string={"q": typed})
+        page = search(as_operator, typed)
         assert "須賀 雪乃" in page.get_data(as_text=True), typed
     name, kana, number = audit_rows(db_session, "search")
     assert name.detail == {"query": "name (5 characters)", "results": [resident.id]}
@@ -58,7 +61,7 @@ def test_the_audit_row_of_a_name_search_keeps_its_kind_and_length_not_the_name(
 
 
 def test_an_empty_search_writes_nothing_and_shows_the_box(as_operator, db_session):
-    page = as_operator.get("/console/residents?q=+")
+    page = search(as_operator, " ")
     assert page.status_code == 200
     assert audit_rows(db_session, "search") == []
 
@@ -118,3 +121,18 @@ def test_only_admins_read_the_audit_log_and_it_shows_who_did_what(as_operator, c
     page = client.get(f"/console/admin/audit?resident={resident.id}").get_data(as_text=True)
     assert staff.operator.username in page and "view" in page
     assert client.post("/console/admin/audit").status_code == 405
+
+
+@pytest.mark.parametrize("page", ["/console/residents", "/console/work"])
+def test_a_search_is_posted_and_an_address_carrying_one_searches_nothing(
+        as_operator, db_session, page):
+    # What an operator types (a name, a phone number, a birth date) is personal data: in the
+    # address it would stay in the browser's history and in any proxy's log.
+    factories.resident(db_session, name="佐藤 花子", name_kana="サトウ ハナコ")
+    form = re.search(r'<form method="(\w+)" action="([^"]+)" class="search"',
+                     as_operator.get(page).get_data(as_text=True))
+    assert form is not None and form.groups() == ("post", page)
+    assert "佐藤 花子" in search(as_operator, "サトウ", page).get_data(as_text=True)
+    assert len(audit_rows(db_session, "search")) == 1
+    assert "佐藤 花子" not in as_operator.get(f"{page}?q=サトウ").get_data(as_text=True)
+    assert len(audit_rows(db_session, "search")) == 1

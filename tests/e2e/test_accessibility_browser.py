@@ -194,7 +194,7 @@ def _url(endpoint: str, ids: dict) -> str:
     paths = {
         # The work screen with a caller's record open: the line and the screen pop together.
         "console.work": f"/console/work?resident={ids['resident_id']}&day={ids['day']}",
-        "console.residents": "/console/residents?q=佐藤",
+        "console.residents": "/console/residents",
         "console.resident": f"/console/residents/{ids['resident_id']}?day={ids['day']}",
         "console.inquiries": "/console/inquiries",
         "console.inquiry": f"/console/inquiries/{ids['inquiry_id']}",
@@ -209,6 +209,19 @@ def _url(endpoint: str, ids: dict) -> str:
         "console.user_sessions": f"/console/admin/users/{ids['operator_id']}/sessions",
     }
     return paths[endpoint]
+
+
+def _open(tab, endpoint: str, ids: dict):
+    """Open the page as a person would; the resident search with its results (it is posted,
+    so no address holds what was searched)."""
+    response = tab.goto(_url(endpoint, ids))
+    if endpoint != "console.residents":
+        return response
+    tab.fill("#q", "佐藤")
+    with tab.expect_navigation() as searched:
+        tab.press("#q", "Enter")
+    assert tab.locator("table.list tbody tr").count() > 0, "the search found nobody"
+    return searched.value
 
 
 def _after_a_live_update(tab, endpoint: str, scene) -> None:
@@ -241,7 +254,7 @@ def _violations(tab) -> list[str]:
 @pytest.mark.parametrize(("role", "language", "endpoint"), _scans())
 def test_the_page_has_no_wcag_21_aa_violation(signed_in, scene, role, language, endpoint):
     tab = signed_in(role, language)
-    response = tab.goto(_url(endpoint, scene["ids"]))
+    response = _open(tab, endpoint, scene["ids"])
     assert response.status == 200, f"{endpoint} answered {response.status}"
     assert tab.locator("html").get_attribute("lang") == language
     _after_a_live_update(tab, endpoint, scene)
@@ -302,7 +315,7 @@ def test_the_page_after_an_expired_form_has_no_wcag_21_aa_violation(signed_in, s
 def test_the_page_in_larger_text_has_no_wcag_21_aa_violation(signed_in, scene, language,
                                                             endpoint):
     tab = signed_in("supervisor", language, large=True)
-    assert tab.goto(_url(endpoint, scene["ids"])).status == 200
+    assert _open(tab, endpoint, scene["ids"]).status == 200
     assert tab.evaluate("getComputedStyle(document.documentElement).fontSize") == "26px"
     _after_a_live_update(tab, endpoint, scene)
     found = _violations(tab)

@@ -52,7 +52,7 @@ from madoguchi.telephony.script import ScriptCaller, parse_script
 from madoguchi.telephony.simulated import SimulatedTelephony, city_number
 from madoguchi.worker import AppWorker
 from tests import factories
-from tests.agent_console.conftest import PASSWORD, login, post
+from tests.agent_console.conftest import PASSWORD, login, post, search
 from tests.conftest import TEST_AUTH_TOKEN
 from tests.madoguchi.telephony.journeys import answer_callback, hold_then_callback, play
 from tests.madoguchi.telephony.live_server import free_port
@@ -225,7 +225,7 @@ def test_journeys_leave_no_phone_number_birth_date_or_name_in_logs_or_job_payloa
     # An operator finds the resident by name and opens the record, phones shown.
     console = line.app.test_client()
     assert login(console, "desk-1").status_code == 302
-    assert console.get(f"/console/residents?q={NAME}").status_code == 200
+    assert search(console, NAME).status_code == 200
     page = console.get(f"/console/residents/{city['resident_id']}")
     assert page.status_code == 200 and NAME in page.get_data(as_text=True)
     post(console, f"/console/residents/{city['resident_id']}/reveal")
@@ -372,8 +372,7 @@ def test_after_the_demo_city_and_real_journeys_the_stored_database_names_nobody(
     # An operator searches by name, opens the record, logs an inquiry and texts the resident.
     console = line.app.test_client()
     assert login(console, "desk-1").status_code == 302
-    assert NAME in console.get("/console/residents", query_string={"q": "須賀"}).get_data(
-        as_text=True)
+    assert NAME in search(console, "須賀").get_data(as_text=True)
     assert console.get(f"/console/residents/{demo_city['resident_id']}").status_code == 200
     created = post(console, "/console/inquiries/new", {
         "category": "other", "subject": f"{NAME}さん ({BORN:%Y-%m-%d}生) から街灯の件",
