@@ -115,15 +115,16 @@ def _announcement(speaker: Speaker, where: Standing | None) -> list[Line | str]:
     lines: list[Line | str] = []
     if where is not None:
         lines.append(speaker.line("queue_position", position=where.position))
-        if where.estimate is not None:
-            if where.estimate.is_short:
-                lines.append("queue_wait_short")
-            elif where.estimate.about_minutes is not None:
-                lines.append(speaker.line("queue_wait_about",
-                                          minutes=where.estimate.about_minutes))
-            else:
-                lines.append(speaker.line("queue_wait_range", low=where.estimate.low_minutes,
-                                          high=where.estimate.high_minutes))
+        if where.estimate is None:
+            # Nobody on duty (closing time, the last operator away): no wait to promise.
+            lines.append("queue_nobody_free")
+        elif where.estimate.is_short:
+            lines.append("queue_wait_short")
+        elif where.estimate.about_minutes is not None:
+            lines.append(speaker.line("queue_wait_about", minutes=where.estimate.about_minutes))
+        else:
+            lines.append(speaker.line("queue_wait_range", low=where.estimate.low_minutes,
+                                      high=where.estimate.high_minutes))
     lines.append(speaker.line("queue_callback_offer", key=CALLBACK_KEY))
     return lines
 

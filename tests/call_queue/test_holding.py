@@ -274,6 +274,18 @@ def test_a_caller_from_long_ago_does_not_get_an_old_place_back(
     assert _call(db_session, again).queued_at > old.queued_at + timedelta(minutes=20)
 
 
+def test_a_holder_left_with_nobody_on_duty_hears_so_and_no_wait_is_promised(
+        app, caller, busy_line, db_session):
+    wait_url = _to_line(caller).root.find("Enqueue").get("waitUrl")
+    with app.app_context():  # closing time: the last operator logs off
+        operator_states.set_state(db_session, line_services.board(), busy_line.id, "offline",
+                                  utcnow())
+    doc = _wait(caller, wait_url, 0)
+    assert "1番目" in doc.text and "電話に出られる係の者が、おりません" in doc.text
+    assert "分から" not in doc.text and "まもなく" not in doc.text
+    assert "折り返し" in doc.text and not doc.hung_up
+
+
 def test_with_nobody_on_duty_the_caller_is_offered_a_callback_directly(
         app, caller, db_session, redis_client):
     configure(app, hours={"always_open": True})
