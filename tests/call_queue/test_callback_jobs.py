@@ -224,12 +224,18 @@ def test_an_answered_callback_says_who_calls_and_dials_the_reserved_operator(
     assert line_services.board().get(operator_id).state == "wrap_up"
 
 
-def _answered_then_operator_missed(session, webhooks, request_id: int, attempt_no: int,
-                                   **dial_action: str):
+def _answered(session, webhooks, request_id: int, attempt_no: int) -> CallbackAttempt:
+    """The attempt dialled and a person answering it (the operator's phone now rings)."""
     callback_jobs.place_callback(request_id, attempt_no)
     attempt = _attempts(session, request_id)[-1]
     _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}", CallSid=attempt.call_sid,
           AnsweredBy="human")
+    return attempt
+
+
+def _answered_then_operator_missed(session, webhooks, request_id: int, attempt_no: int,
+                                   **dial_action: str):
+    attempt = _answered(session, webhooks, request_id, attempt_no)
     said = _post(webhooks, f"/voice/callback/bridged?attempt={attempt.id}",
                  CallSid=attempt.call_sid, DialCallStatus="no-answer", CallStatus="in-progress",
                  **dial_action)
@@ -265,10 +271,7 @@ def test_a_resident_who_hangs_up_while_the_operator_s_phone_rings_does_not_mark_
         line_ctx, network, webhooks):
     session = line_ctx
     request, operator_id = _dispatched_request(session)
-    callback_jobs.place_callback(request.id, 1)
-    attempt = _attempts(session, request.id)[0]
-    _post(webhooks, f"/voice/callback/answer?attempt={attempt.id}", CallSid=attempt.call_sid,
-          AnsweredBy="human")
+    attempt = _answered(session, webhooks, request.id, 1)
     _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
           CallStatus="completed")  # the resident put the phone down: their call's end
     _post(webhooks, f"/voice/callback/bridged?attempt={attempt.id}", CallSid=attempt.call_sid,
