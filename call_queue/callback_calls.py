@@ -26,11 +26,15 @@ from madoguchi.telephony.base import NetworkBusy, OutcomeUnknown, Telephony, Tel
 log = logging.getLogger(__name__)
 
 OPEN_ATTEMPT_STATUSES = ("dialing", "answered", "machine")
-# The resident answered and our operator did not: not one of the resident's tries.
+# The resident answered and our operator did not: not one of the resident's tries (but
+# only so many are forgiven, should an operator's phone fail every time).
 OPERATOR_MISSED = "operator-missed"
+OPERATOR_MISSES_FORGIVEN = 2
+# The resident answered and hung up while the operator's phone rang: their try, not reached.
+HUNG_UP = "hung-up"
 NOT_REACHED = ("busy", "no-answer", "failed", "canceled", "machine")
 # How an attempt ends when the resident's line was reached: it rang, was busy, or was answered.
-LINE_REACHED = ("busy", "no-answer", "machine", "completed", OPERATOR_MISSED)
+LINE_REACHED = ("busy", "no-answer", "machine", "completed", OPERATOR_MISSED, HUNG_UP)
 # Each retry rings this much longer: slow-to-answer residents get more time to reach the phone.
 EXTRA_RING_PER_RETRY = 15
 MAX_RING_SECONDS = 120
@@ -238,18 +242,22 @@ def is_last_try(session: Session, attempt: CallbackAttempt, queue: QueueSettings
 
 
 def _residents_tries(session: Session, request_id: int) -> int:
-    """The request's closed attempts the resident did not answer (those our operator missed
-    after they answered are ours, and do not use up theirs: they were told we would call again)."""
-    return session.scalar(select(func.count()).select_from(CallbackAttempt).where(
-        CallbackAttempt.request_id == request_id, CallbackAttempt.ended_at.is_not(None),
-        CallbackAttempt.status != OPERATOR_MISSED)) or 0
+    """The request's closed attempts that count as the resident's tries: those our operator
+    missed after the resident answered are ours (they were told we would call again), up to
+    OPERATOR_MISSES_FORGIVEN of them."""
+    rows = session.execute(select(CallbackAttempt.status == OPERATOR_MISSED, func.count())
+                           .where(CallbackAttempt.request_id == request_id,
+                                  CallbackAttempt.ended_at.is_not(None))
+                           .group_by(CallbackAttempt.status == OPERATOR_MISSED)).all()
+    counts = {bool(missed): count for missed, count in rows}
+    return counts.get(False, 0) + max(counts.get(True, 0) - OPERATOR_MISSES_FORGIVEN, 0)
 
 
 def _final_status(previous: str, call_status: str) -> str:
     if previous == "machine":
         return "machine"
-    if previous == "answered" and call_status == OPERATOR_MISSED:
-        return OPERATOR_MISSED
+    if previous == "answered" and call_status in (OPERATOR_MISSED, HUNG_UP):
+        return call_status
     if previous == "answered" and call_status == "completed":
         return "completed"
     return call_status[:20] if call_status in NOT_REACHED else "no-answer"

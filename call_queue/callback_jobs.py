@@ -75,7 +75,7 @@ def _after_refusal(session: Session, refused: callback_calls.DialRefused,
         # Paused first: no other process's dispatch takes the request back meanwhile.
         dispatching.pause(get_redis(), str(refused))
         operator_id = callback_calls.give_back_attempt(session, refused.attempt_id, now)
-        if operator_id is not None:
+        if operator_id is not None and line_services.still_on_call(session, operator_id):
             line_services.operator_available(session, operator_id, now)
         return
     result = callback_calls.finish_attempt(session, refused.attempt_id, "failed",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 import prompts
 from madoguchi import calls, hours, phone
-from madoguchi.models import ACTIVE_CALLBACK_STATUSES, Call, CallbackRequest, utcnow
+from madoguchi.models import ACTIVE_CALLBACK_STATUSES, Call, CallbackRequest, Inquiry, utcnow
 from madoguchi.sealing import blind
 from madoguchi.settings import Settings
 
@@ -78,43 +78,70 @@ def request_callback(
     raise RuntimeError("could not record the callback request")
 
 
-def keep_a_leaver_s_place(session: Session, call: Call, settings: Settings,
-                          send_sms: Callable[[str, str], str], now: datetime | None = None
-                          ) -> CallbackRequest | None:
-    """A holder who left the line for a callback and hung up before it was recorded.
+# Remembered on a holder's call when they leave the line for a callback (QueueResult=leave).
+LEFT_THE_LINE = "left_the_line"
 
-    They heard that their place is kept, and many hang up there, before confirming their
-    number or choosing a time. Their own caller ID (not refused at the read-back) is called
-    back, keeping the place they had, and a mobile is texted when. Without one (withheld, or
-    another number not yet confirmed) the call counts as given up, so that calling again
-    within the return window gives their place back. Returns the request; None when there is
-    none to make (not such a call, or already recorded). Commits.
+
+def soonest_start(settings: Settings, now: datetime) -> datetime | None:
+    """When a callback asked for "as soon as possible" may be dialled: None for now, else the
+    line's next opening (asked outside opening hours)."""
+    opening = hours.next_opening(settings, now)
+    return opening if opening and opening > now else None
+
+
+def ask_for_callback(session: Session, settings: Settings, call: Call, *, number: str,
+                     language: str, reason: str, window_start: datetime | None,
+                     window_end: datetime | None, send_sms: Callable[[str, str], str],
+                     now: datetime | None = None) -> CallbackRequest:
+    """The caller's callback request, at the place they had in line if they held, and a text
+    to a mobile saying so and which number will call."""
+    request = request_callback(
+        session, e164=number, call_id=call.id, resident_id=call.resident_id, language=language,
+        reason=reason, window_start=window_start, window_end=window_end,
+        arrival_at=call.queued_at, now=now)
+    confirm_by_sms(request, settings, send_sms)
+    return request
+
+
+def settle_callback_outcome(session: Session, call: Call, settings: Settings,
+                            send_sms: Callable[[str, str], str], now: datetime | None = None
+                            ) -> CallbackRequest | None:
+    """At a call's end: a call counted as "callback" that never made its request.
+
+    A holder who left the line for a callback heard that their place is kept, and many hang
+    up there, before confirming their number or choosing a time: their own caller ID (not
+    refused at the read-back) is called back at the place they had, and a mobile is texted.
+    Any other such call (a withheld number, a number refused, a caller who hung up at the
+    callback offer after the line failed) did not get a callback: it counts as given up (or
+    as a voicemail when it left one), so that calling again within the return window gives
+    the place back. Returns the request made or found; None otherwise. Commits.
     """
-    if call.outcome != "callback" or call.queued_at is None:
+    if call.outcome != "callback":
         return None
     if session.scalar(select(exists().where(CallbackRequest.call_id == call.id))):
         return None  # the caller finished asking: the request is theirs already
     number = calls.recall(session, call, "callback_number")
-    if not call.from_e164 or number != call.from_e164:
-        call.outcome = "abandoned"
+    if not (call.queued_at and calls.recall(session, call, LEFT_THE_LINE)
+            and call.from_e164 and number == call.from_e164):
+        left_a_message = session.scalar(select(exists().where(
+            Inquiry.call_sid == call.call_sid, Inquiry.category == "voicemail")))
+        call.outcome = "voicemail" if left_a_message else "abandoned"
         session.commit()
         return None
-    now = now or utcnow()
     current = active_for(session, number)
     if current is not None:
+        # Their earlier place, without touching the window that request was given.
         if call.queued_at < current.arrival_at:
             current.arrival_at = call.queued_at
             session.commit()
         return current
-    opening = hours.next_opening(settings, now)
-    request = request_callback(
-        session, e164=number, call_id=call.id, resident_id=call.resident_id,
-        language=call.language or settings.languages.default, reason="left_the_line",
-        window_start=opening if opening and opening > now else None,
-        arrival_at=call.queued_at, now=now)
+    now = now or utcnow()
+    request = ask_for_callback(
+        session, settings, call, number=number,
+        language=call.language or settings.languages.default, reason=LEFT_THE_LINE,
+        window_start=soonest_start(settings, now), window_end=None, send_sms=send_sms, now=now)
     log.info("callback %d for call %d: the holder hung up before confirming it; their "
              "place is kept", request.id, call.id)
-    confirm_by_sms(request, settings, send_sms)
     return request
 
 

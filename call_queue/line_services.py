@@ -144,10 +144,17 @@ def free_left_on_a_call(session: Session, left: OperatorState, talked: bool,
     return True
 
 
+def still_on_call(session: Session, operator_id: int) -> bool:
+    """True while the operator reserved for a callback is still shown on a call: one who
+    logged off (or was disabled) during it is not put back on duty when it ends."""
+    operator_states.ensure_board(session, board())
+    return board().get(operator_id).state == "on_call"
+
+
 def after_attempt(session: Session, result: AttemptResult, now: datetime | None = None) -> None:
     """Free the reserved operator and report a callback that could not be reached."""
     now = now or utcnow()
-    if result.operator_id is not None:
+    if result.operator_id is not None and still_on_call(session, result.operator_id):
         if result.outcome == "reached":
             operator_finished(session, result.operator_id, now)
         else:

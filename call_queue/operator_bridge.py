@@ -100,6 +100,17 @@ def _serving(session: Session, operator_id: int, call: Call) -> bool:
     return later_call is None and later_callback is None
 
 
+def free_if_still_theirs(session: Session, operator_id: int, call: Call,
+                         now: datetime | None = None) -> bool:
+    """Free an operator claimed for this holder, who hung up before being put through; True if
+    freed. Not one already freed and given someone else (the call's status may have come
+    first), nor one who logged off meanwhile."""
+    if not _serving(session, operator_id, call):
+        return False
+    line_services.operator_available(session, operator_id, now)
+    return True
+
+
 def release_operator(session: Session, call: Call, now: datetime | None = None) -> bool:
     """The holder's call with its operator is over: free the operator once; True if freed now.
 
@@ -207,24 +218,33 @@ def after_callback_dial(session: Session, attempt_id: int, *, completed: bool,
     """The call ends when done; if the operator missed it, they are away and it is tried again.
 
     When the resident hung up while the operator's phone rang (Twilio still asks the action),
-    the operator missed nothing: the call's own end settles the attempt and frees them.
+    the operator missed nothing: the attempt is the resident's try, not reached, and the
+    operator is freed.
     """
     now = now or utcnow()
     attempt = session.get(CallbackAttempt, attempt_id)
     request = session.get(CallbackRequest, attempt.request_id) if attempt else None
     language = line_services.spoken_language(request.language if request else None)
-    if attempt is None or completed or caller_gone:
+    if attempt is None or completed:
         record = calls.find_call(session, attempt.call_sid) if attempt and attempt.call_sid \
             else None
         if record is not None:
             calls.end_call(session, record, now)
         return AfterDial(language, DONE)
+    queue = line_services.settings().queue
+    if caller_gone:
+        # Nobody spoke: the resident's try, not reached; the operator is freed by it.
+        result = callback_calls.finish_attempt(session, attempt.id, callback_calls.HUNG_UP,
+                                               queue=queue, now=now)
+        if result is not None:
+            line_services.after_attempt(session, result, now)
+        return AfterDial(language, DONE)
     operator_id = request.operator_id if request else None
     result = callback_calls.finish_attempt(session, attempt.id, callback_calls.OPERATOR_MISSED,
-                                           queue=line_services.settings().queue, now=now)
+                                           queue=queue, now=now)
     if result is None:
         return AfterDial(language, MISSED)  # a retried action: the first one marked them away
-    if operator_id is not None:
+    if operator_id is not None and line_services.still_on_call(session, operator_id):
         operator_states.set_state(session, line_services.board(), operator_id, "away", now)
     # The operator is already marked away: after_attempt must not free them again.
     line_services.after_attempt(session, callback_calls.AttemptResult(

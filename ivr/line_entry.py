@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from call_queue import holding, line_services, taking, waiting
+from call_queue import callbacks as line_callbacks
+from call_queue import holding, line_services, operator_bridge, taking, waiting
 from ivr.state import Go, Outcome
 from madoguchi import calls
 from madoguchi.query_values import parse_whole
@@ -56,7 +57,7 @@ def queue_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
         stranded = holding.leave_hung_up(flow.session, flow.call,
                                          parse_whole(waited), flow.now)
         if stranded is not None:
-            line_services.operator_available(flow.session, stranded, flow.now)
+            operator_bridge.free_if_still_theirs(flow.session, stranded, flow.call, flow.now)
         taking.announce_line_changed()
         return VoiceResponse()  # the caller has gone; nothing more is played
     if result == "bridged":
@@ -70,6 +71,7 @@ def queue_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
     holding.leave_for_callback(flow.session, flow.call)
     taking.announce_line_changed()
     if result == "leave":
+        calls.remember(flow.session, flow.call, line_callbacks.LEFT_THE_LINE, True)
         if flow.call.from_e164:
             calls.remember(flow.session, flow.call, "callback_number", flow.call.from_e164)
             return Go("cb_number_ok", ("queue_place_kept",))

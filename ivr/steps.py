@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import prompts
 from call_queue import callbacks as line_callbacks
 from call_queue import reminder_answers, windows
-from call_queue.callbacks import request_callback
 from ivr import faq_cache, faq_pages, line_entry
 from ivr.birthdate import parse_birth_date
 from ivr.booking_steps import (
@@ -340,19 +339,14 @@ def _take_callback(flow: CallFlow, window: windows.CallbackWindow | None, *,
     number = calls.recall(flow.session, flow.call, "callback_number")
     if not isinstance(number, str):
         return Go("cb_number")  # a retried answer after the number was already used
-    opening = hours.next_opening(flow.settings, flow.now)
-    later = opening if opening and opening > flow.now else None
+    later = line_callbacks.soonest_start(flow.settings, flow.now)
     start, end = (window.start, window.end) if window else (later, None)
 
     def work() -> dict:
-        request = request_callback(
-            flow.session, e164=number, call_id=flow.call.id, resident_id=flow.call.resident_id,
-            language=flow.state.lang, reason="silent_caller" if silent else "operator",
-            window_start=start, window_end=end,
-            arrival_at=flow.call.queued_at,  # a holder who left the line keeps their place
-        )
-        line_callbacks.confirm_by_sms(
-            request, flow.settings, lambda to, body: get_telephony().send_sms(to, body))
+        request = line_callbacks.ask_for_callback(
+            flow.session, flow.settings, flow.call, number=number, language=flow.state.lang,
+            reason="silent_caller" if silent else "operator", window_start=start,
+            window_end=end, send_sms=lambda to, body: get_telephony().send_sms(to, body))
         return {"callback_request_id": request.id}
 
     calls.once(flow.session, flow.call,

@@ -109,7 +109,7 @@ def status() -> Response:
         if _field("CallStatus", 20) in calls.FINAL_STATUSES:
             # A caller who hung up while put through frees their operator here at the latest.
             operator_bridge.holder_call_ended(session, call_sid)
-            line_callbacks.keep_a_leaver_s_place(
+            line_callbacks.settle_callback_outcome(
                 session, call, settings, lambda to, body: get_telephony().send_sms(to, body))
     except Exception:
         session.rollback()

@@ -62,7 +62,7 @@ def test_an_inquiry_s_update_refuses_a_huge_assignee(as_operator, db_session, st
     item = inquiries.create(db_session, category="roads", subject="街灯が消えている", channel="ivr")
     db_session.commit()
     response = post(as_operator, f"/console/inquiries/{item.id}",
-                    {"status": "open", "category": "roads", "assigned_to": HUGE},
+                    {"status": "received", "category": "roads", "assigned_to": HUGE},
                     form_page=f"/console/inquiries/{item.id}")
     assert response.status_code == 400
     assert "入力内容を確認してください" in response.get_data(as_text=True)

@@ -267,16 +267,49 @@ def test_a_last_try_the_resident_answered_and_our_operator_missed_is_tried_again
     assert line_services.board().get(other).state == "available"
 
 
-def test_a_resident_who_hangs_up_while_the_operator_s_phone_rings_does_not_mark_them_away(
+def test_a_resident_who_hangs_up_while_the_operator_s_phone_rings_is_tried_again(
         line_ctx, network, webhooks):
+    # Nobody spoke: not "reached", and the operator missed nothing (not marked away).
     session = line_ctx
     request, operator_id = _dispatched_request(session)
     attempt = _answered(session, webhooks, request.id, 1)
-    _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
-          CallStatus="completed")  # the resident put the phone down: their call's end
     _post(webhooks, f"/voice/callback/bridged?attempt={attempt.id}", CallSid=attempt.call_sid,
-          DialCallStatus="no-answer", CallStatus="completed")
-    assert line_services.board().get(operator_id).state == "wrap_up"  # after a call it reached
+          DialCallStatus="no-answer", CallStatus="completed")  # Twilio asks it as they go
+    _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
+          CallStatus="completed")
+    assert fetch(session, CallbackRequest, request.id).status == "waiting"
+    assert fetch(session, CallbackAttempt, attempt.id).status == "hung-up"
+    assert line_services.board().get(operator_id).state == "available"
+
+
+def test_only_two_operator_misses_are_forgiven_then_they_count_as_the_resident_s_tries(
+        line_ctx, network, webhooks):
+    # An operator's phone failing every time must not ring the resident without end.
+    session = line_ctx
+    configure_attempts(1)
+    request, _ = _dispatched_request(session)
+    for attempt_no in (1, 2, 3):
+        if attempt_no > 1:
+            free_operator(session)
+            assert line_services.dispatch(session, utcnow() + timedelta(hours=attempt_no))
+        _answered_then_operator_missed(session, webhooks, request.id, attempt_no)
+        expected = "unreached" if attempt_no == 3 else "waiting"
+        assert fetch(session, CallbackRequest, request.id).status == expected, attempt_no
+
+
+def test_an_operator_who_logs_off_during_a_callback_is_not_put_back_on_duty_by_its_end(
+        line_ctx, network, webhooks):
+    from call_queue import taking
+
+    session = line_ctx
+    request, operator_id = _dispatched_request(session)
+    callback_jobs.place_callback(request.id, 1)
+    attempt = _attempts(session, request.id)[0]
+    taking.set_own_state(session, operator_id, "offline")
+    _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
+          CallStatus="no-answer")
+    assert line_services.board().get(operator_id).state == "offline"
+    assert fetch(session, CallbackRequest, request.id).status == "waiting"
 
 
 def test_a_callback_put_through_is_a_call_the_operator_can_wrap_up_and_is_not_inbound_traffic(

@@ -352,7 +352,8 @@ def test_a_holder_who_hung_up_while_twilio_s_answer_was_awaited_is_nobody_s_call
     assert line_services.board().get(operator_id).state == "available"
 
 
-@pytest.mark.parametrize("hang_up_seen_by", ["the Enqueue action", "the status callback"])
+@pytest.mark.parametrize("hang_up_seen_by", ["the Enqueue action", "the status callback",
+                                             "the status callback, then the Enqueue action"])
 def test_an_operator_freed_and_given_another_holder_meanwhile_is_left_on_that_call(
         line_ctx, network, committed_db, hang_up_seen_by):
     # The holder hangs up while Twilio's answer to their redirect is awaited: the hang-up frees
@@ -365,12 +366,12 @@ def test_an_operator_freed_and_given_another_holder_meanwhile_is_left_on_that_ca
 
     def hung_up_and_next_put_through(webhook) -> None:
         # Either frees the operator, which dispatches the next holder to them.
-        if hang_up_seen_by == "the Enqueue action":
-            stranded = holding.leave_hung_up(webhook, webhook.get(Call, gone.id), 30,
-                                             line_services.utcnow())
-            line_services.operator_available(webhook, stranded)
-        else:
+        if hang_up_seen_by != "the Enqueue action":
             assert operator_bridge.holder_call_ended(webhook, gone.call_sid)
+        if hang_up_seen_by != "the status callback":  # as queue_done runs it
+            call = webhook.get(Call, gone.id)
+            stranded = holding.leave_hung_up(webhook, call, 30, line_services.utcnow())
+            operator_bridge.free_if_still_theirs(webhook, stranded, call)
 
     def answer() -> Response:
         webhook = committed_db()

@@ -226,6 +226,32 @@ def test_a_leaver_who_refused_their_caller_id_is_not_called_there_but_keeps_the_
     assert _call(db_session, again).queued_at == queued_at
 
 
+def test_a_holder_whose_wait_failed_and_who_left_a_message_counts_as_a_voicemail(
+        caller, busy_line, db_session):
+    action = _to_line(caller).root.find("Enqueue").get("action")
+    caller.post(action, QueueResult="error", QueueTime="3")  # the callback offer
+    record = caller.press("2").root.find("Record")
+    caller.post(record.get("action"), RecordingUrl="https://api.twilio.com/rec/RE7",
+                RecordingDuration="9")
+    _hang_up(caller)
+    assert _call(db_session, caller).outcome == "voicemail"
+    assert _request_for(db_session, caller.number) is None
+
+
+def test_a_holder_whose_wait_failed_and_who_hung_up_at_the_offer_gets_their_place_back(
+        client, busy_line, db_session):
+    first = Caller(client, call_sid="CA" + "6" * 32, number="+819055557777")
+    action = _to_line(first).root.find("Enqueue").get("action")
+    queued_at = _call(db_session, first).queued_at
+    first.post(action, QueueResult="queue-full", QueueTime="3")
+    _hang_up(first)  # no callback was asked for: given up, not "callback"
+    assert _call(db_session, first).outcome == "abandoned"
+    assert _request_for(db_session, first.number) is None
+    again = Caller(client, call_sid="CA" + "5" * 32, number="+819055557777")
+    _to_line(again)
+    assert _call(db_session, again).queued_at == queued_at
+
+
 def test_a_withheld_caller_keys_in_a_number_with_184_and_it_is_read_back(
         client, busy_line, db_session, redis_client):
     caller = Caller(client, call_sid="CA" + "7" * 32, number="anonymous")
