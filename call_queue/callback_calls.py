@@ -245,12 +245,12 @@ def _residents_tries(session: Session, request_id: int) -> int:
     """The request's closed attempts that count as the resident's tries: those our operator
     missed after the resident answered are ours (they were told we would call again), up to
     OPERATOR_MISSES_FORGIVEN of them."""
-    rows = session.execute(select(CallbackAttempt.status == OPERATOR_MISSED, func.count())
-                           .where(CallbackAttempt.request_id == request_id,
-                                  CallbackAttempt.ended_at.is_not(None))
-                           .group_by(CallbackAttempt.status == OPERATOR_MISSED)).all()
-    counts = {bool(missed): count for missed, count in rows}
-    return counts.get(False, 0) + max(counts.get(True, 0) - OPERATOR_MISSES_FORGIVEN, 0)
+    missed = CallbackAttempt.status == OPERATOR_MISSED
+    theirs, ours = session.execute(
+        select(func.count().filter(~missed), func.count().filter(missed))
+        .where(CallbackAttempt.request_id == request_id, CallbackAttempt.ended_at.is_not(None))
+    ).one()
+    return theirs + max(ours - OPERATOR_MISSES_FORGIVEN, 0)
 
 
 def _final_status(previous: str, call_status: str) -> str:

@@ -74,8 +74,11 @@ def _after_refusal(session: Session, refused: callback_calls.DialRefused,
     if refused.busy:
         # Paused first: no other process's dispatch takes the request back meanwhile.
         dispatching.pause(get_redis(), str(refused))
+        request_id = session.scalar(select(CallbackAttempt.request_id).where(
+            CallbackAttempt.id == refused.attempt_id))
         operator_id = callback_calls.give_back_attempt(session, refused.attempt_id, now)
-        if operator_id is not None and line_services.still_on_call(session, operator_id):
+        if operator_id is not None and line_services.still_on_call(session, operator_id,
+                                                                   request_id):
             line_services.operator_available(session, operator_id, now)
         return
     result = callback_calls.finish_attempt(session, refused.attempt_id, "failed",

@@ -78,8 +78,8 @@ def request_callback(
     raise RuntimeError("could not record the callback request")
 
 
-# Remembered on a holder's call when they leave the line for a callback (QueueResult=leave).
-LEFT_THE_LINE = "left_the_line"
+# A callback the caller asked for on their caller ID, hung up before confirming.
+UNCONFIRMED = "unconfirmed"
 
 
 def soonest_start(settings: Settings, now: datetime) -> datetime | None:
@@ -106,43 +106,46 @@ def ask_for_callback(session: Session, settings: Settings, call: Call, *, number
 def settle_callback_outcome(session: Session, call: Call, settings: Settings,
                             send_sms: Callable[[str, str], str], now: datetime | None = None
                             ) -> CallbackRequest | None:
-    """At a call's end: a call counted as "callback" that never made its request.
+    """At a call's end: a callback the caller asked for and never finished asking.
 
-    A holder who left the line for a callback heard that their place is kept, and many hang
-    up there, before confirming their number or choosing a time: their own caller ID (not
-    refused at the read-back) is called back at the place they had, and a mobile is texted.
-    Any other such call (a withheld number, a number refused, a caller who hung up at the
-    callback offer after the line failed) did not get a callback: it counts as given up (or
-    as a voicemail when it left one), so that calling again within the return window gives
-    the place back. Returns the request made or found; None otherwise. Commits.
+    Many older callers hang up once they have chosen the callback (pressed its key while
+    holding, or at the callback offer), before confirming their number or choosing a time;
+    a holder has just heard that their place is kept. When the number to call is their own
+    caller ID (read back to them and not refused), they are called back, at the place they
+    had in line if they held, and a mobile is texted. A call counted as "callback" (a holder
+    who left the line) that gets none counts as given up, so that calling again within the
+    return window gives the place back; unless it left a voicemail, which is its callback.
+    Returns the request made or found; None otherwise. Commits.
     """
-    if call.outcome != "callback":
-        return None
     if session.scalar(select(exists().where(CallbackRequest.call_id == call.id))):
         return None  # the caller finished asking: the request is theirs already
     number = calls.recall(session, call, "callback_number")
-    if not (call.queued_at and calls.recall(session, call, LEFT_THE_LINE)
-            and call.from_e164 and number == call.from_e164):
-        left_a_message = session.scalar(select(exists().where(
-            Inquiry.call_sid == call.call_sid, Inquiry.category == "voicemail")))
-        call.outcome = "voicemail" if left_a_message else "abandoned"
-        session.commit()
+    if not call.from_e164 or number != call.from_e164:
+        if call.outcome == "callback" and not _left_a_voicemail(session, call):
+            call.outcome = "abandoned"
+            session.commit()
         return None
+    calls.set_outcome(session, call, "callback")  # over "abandoned", never over "booked"
     current = active_for(session, number)
     if current is not None:
         # Their earlier place, without touching the window that request was given.
-        if call.queued_at < current.arrival_at:
+        if call.queued_at is not None and call.queued_at < current.arrival_at:
             current.arrival_at = call.queued_at
-            session.commit()
+        session.commit()
         return current
     now = now or utcnow()
     request = ask_for_callback(
         session, settings, call, number=number,
-        language=call.language or settings.languages.default, reason=LEFT_THE_LINE,
+        language=call.language or settings.languages.default, reason=UNCONFIRMED,
         window_start=soonest_start(settings, now), window_end=None, send_sms=send_sms, now=now)
-    log.info("callback %d for call %d: the holder hung up before confirming it; their "
-             "place is kept", request.id, call.id)
+    log.info("callback %d for call %d: asked for, the caller hung up before confirming it",
+             request.id, call.id)
     return request
+
+
+def _left_a_voicemail(session: Session, call: Call) -> bool:
+    return bool(session.scalar(select(exists().where(
+        Inquiry.call_sid == call.call_sid, Inquiry.category == "voicemail"))))
 
 
 def calling_e164(settings: Settings) -> str | None:

@@ -8,10 +8,11 @@ sends the caller to the callback offer instead of a hang-up.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 import prompts
@@ -20,7 +21,7 @@ from call_queue.callback_calls import AttemptResult
 from call_queue.dispatch import Assignment, Dispatcher, is_paused
 from call_queue.operators import OperatorBoard, OperatorState
 from madoguchi import calls
-from madoguchi.models import CallbackRequest, utcnow
+from madoguchi.models import Call, CallbackRequest, utcnow
 from madoguchi.redis_conn import get_redis
 from madoguchi.settings import Settings
 from madoguchi.telephony import get_telephony
@@ -144,17 +145,32 @@ def free_left_on_a_call(session: Session, left: OperatorState, talked: bool,
     return True
 
 
-def still_on_call(session: Session, operator_id: int) -> bool:
-    """True while the operator reserved for a callback is still shown on a call: one who
-    logged off (or was disabled) during it is not put back on duty when it ends."""
+def as_utc(moment: datetime) -> datetime:
+    """A moment with its zone: SQLite gives back UTC times without one."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def still_on_call(session: Session, operator_id: int, request_id: int) -> bool:
+    """True while the operator reserved for this callback request is still on it: one who
+    logged off (or was disabled) during it is not put back on duty when it ends, nor one
+    given another party since (logged off, back, and given the next caller)."""
     operator_states.ensure_board(session, board())
-    return board().get(operator_id).state == "on_call"
+    if board().get(operator_id).state != "on_call":
+        return False
+    holder = session.scalar(select(exists().where(
+        Call.operator_id == operator_id, Call.queued_at.is_not(None), Call.ended_at.is_(None))))
+    callback = session.scalar(select(exists().where(
+        CallbackRequest.operator_id == operator_id, CallbackRequest.id != request_id,
+        CallbackRequest.status.in_(("dialing", "connected")))))
+    session.commit()  # end the read: SQLite holds its lock until then
+    return not holder and not callback
 
 
 def after_attempt(session: Session, result: AttemptResult, now: datetime | None = None) -> None:
     """Free the reserved operator and report a callback that could not be reached."""
     now = now or utcnow()
-    if result.operator_id is not None and still_on_call(session, result.operator_id):
+    if result.operator_id is not None and still_on_call(session, result.operator_id,
+                                                        result.request_id):
         if result.outcome == "reached":
             operator_finished(session, result.operator_id, now)
         else:

@@ -12,7 +12,7 @@ operator, once per call and operator, and only while the operator is still on th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -77,10 +77,6 @@ def put_holder_through(session: Session, call_id: int,
     return call, operator
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _serving(session: Session, operator_id: int, call: Call) -> bool:
     """True while the operator is on a call and it is this one (no later party was given them)."""
     board = line_services.board()
@@ -90,9 +86,11 @@ def _serving(session: Session, operator_id: int, call: Call) -> bool:
         return False
     if call.answered_at is not None:
         # On a later party the operator's on-call time began after this call was answered.
-        return _aware(state.since) <= _aware(call.answered_at)
+        return line_services.as_utc(state.since) <= line_services.as_utc(call.answered_at)
+    # A later holder's call (a callback's own call record is told by its request, below).
     later_call = session.scalar(select(Call.id).where(
-        Call.operator_id == operator_id, Call.id != call.id, Call.ended_at.is_(None)).limit(1))
+        Call.operator_id == operator_id, Call.id != call.id, Call.queued_at.is_not(None),
+        Call.ended_at.is_(None)).limit(1))
     later_callback = session.scalar(select(CallbackRequest.id).where(
         CallbackRequest.operator_id == operator_id,
         CallbackRequest.status.in_(("dialing", "connected"))).limit(1))
@@ -225,11 +223,13 @@ def after_callback_dial(session: Session, attempt_id: int, *, completed: bool,
     attempt = session.get(CallbackAttempt, attempt_id)
     request = session.get(CallbackRequest, attempt.request_id) if attempt else None
     language = line_services.spoken_language(request.language if request else None)
+    record = calls.find_call(session, attempt.call_sid) if attempt and attempt.call_sid \
+        else None
+    if record is not None:
+        # The operator's part is over whichever way: the call they were given has ended (or
+        # is ending with an apology) and must not look like their current call.
+        calls.end_call(session, record, now)
     if attempt is None or completed:
-        record = calls.find_call(session, attempt.call_sid) if attempt and attempt.call_sid \
-            else None
-        if record is not None:
-            calls.end_call(session, record, now)
         return AfterDial(language, DONE)
     queue = line_services.settings().queue
     if caller_gone:
@@ -244,7 +244,8 @@ def after_callback_dial(session: Session, attempt_id: int, *, completed: bool,
                                            queue=queue, now=now)
     if result is None:
         return AfterDial(language, MISSED)  # a retried action: the first one marked them away
-    if operator_id is not None and line_services.still_on_call(session, operator_id):
+    if operator_id is not None and line_services.still_on_call(session, operator_id,
+                                                               attempt.request_id):
         operator_states.set_state(session, line_services.board(), operator_id, "away", now)
     # The operator is already marked away: after_attempt must not free them again.
     line_services.after_attempt(session, callback_calls.AttemptResult(

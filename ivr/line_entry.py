@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from call_queue import callbacks as line_callbacks
 from call_queue import holding, line_services, operator_bridge, taking, waiting
 from ivr.state import Go, Outcome
 from madoguchi import calls
@@ -71,7 +70,6 @@ def queue_done(flow: CallFlow, form: Mapping[str, str]) -> Outcome:
     holding.leave_for_callback(flow.session, flow.call)
     taking.announce_line_changed()
     if result == "leave":
-        calls.remember(flow.session, flow.call, line_callbacks.LEFT_THE_LINE, True)
         if flow.call.from_e164:
             calls.remember(flow.session, flow.call, "callback_number", flow.call.from_e164)
             return Go("cb_number_ok", ("queue_place_kept",))

@@ -280,6 +280,10 @@ def test_a_resident_who_hangs_up_while_the_operator_s_phone_rings_is_tried_again
     assert fetch(session, CallbackRequest, request.id).status == "waiting"
     assert fetch(session, CallbackAttempt, attempt.id).status == "hung-up"
     assert line_services.board().get(operator_id).state == "available"
+    # The call the operator was given is over: it must not look like their current call.
+    record = session.scalar(select(Call).where(Call.call_sid == attempt.call_sid))
+    session.commit()
+    assert record.ended_at is not None
 
 
 def test_only_two_operator_misses_are_forgiven_then_they_count_as_the_resident_s_tries(
@@ -310,6 +314,24 @@ def test_an_operator_who_logs_off_during_a_callback_is_not_put_back_on_duty_by_i
           CallStatus="no-answer")
     assert line_services.board().get(operator_id).state == "offline"
     assert fetch(session, CallbackRequest, request.id).status == "waiting"
+
+
+def test_an_operator_back_from_a_logoff_and_on_a_new_call_is_left_on_it_by_the_old_end(
+        line_ctx, network, webhooks):
+    from call_queue import taking
+    from tests.call_queue.conftest import live_holder
+
+    session = line_ctx
+    request, operator_id = _dispatched_request(session)
+    callback_jobs.place_callback(request.id, 1)
+    attempt = _attempts(session, request.id)[0]
+    taking.set_own_state(session, operator_id, "offline")
+    holder = live_holder(session, network, minutes=1, number="+819011113333")
+    taking.set_own_state(session, operator_id, "available")  # back, and given the holder
+    assert fetch(session, Call, holder.id).operator_id == operator_id
+    _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
+          CallStatus="no-answer")
+    assert line_services.board().get(operator_id).state == "on_call"
 
 
 def test_a_callback_put_through_is_a_call_the_operator_can_wrap_up_and_is_not_inbound_traffic(

@@ -183,7 +183,7 @@ def test_a_leaver_who_hangs_up_at_the_number_read_back_is_called_back_at_their_p
     assert _hang_up(caller).status == 204  # told their place is kept, they put the phone down
     request = _request_for(db_session, caller.number)
     assert request is not None and request.arrival_at == queued_at
-    assert request.status == "waiting" and request.reason == "left_the_line"
+    assert request.status == "waiting" and request.reason == "unconfirmed"
     [text] = SimulatedNetwork(redis_client).messages(caller.number)
     assert "03-1234-5678" in text.body
     assert holding.line.waiting_parties(db_session, utcnow())[0].kind == "callback"
@@ -226,7 +226,7 @@ def test_a_leaver_who_refused_their_caller_id_is_not_called_there_but_keeps_the_
     assert _call(db_session, again).queued_at == queued_at
 
 
-def test_a_holder_whose_wait_failed_and_who_left_a_message_counts_as_a_voicemail(
+def test_a_holder_whose_wait_failed_and_who_left_a_message_is_not_counted_as_given_up(
         caller, busy_line, db_session):
     action = _to_line(caller).root.find("Enqueue").get("action")
     caller.post(action, QueueResult="error", QueueTime="3")  # the callback offer
@@ -234,7 +234,8 @@ def test_a_holder_whose_wait_failed_and_who_left_a_message_counts_as_a_voicemail
     caller.post(record.get("action"), RecordingUrl="https://api.twilio.com/rec/RE7",
                 RecordingDuration="9")
     _hang_up(caller)
-    assert _call(db_session, caller).outcome == "voicemail"
+    # Their message is their callback: still counted as a holder who took one, not given up.
+    assert _call(db_session, caller).outcome == "callback"
     assert _request_for(db_session, caller.number) is None
 
 
@@ -250,6 +251,18 @@ def test_a_holder_whose_wait_failed_and_who_hung_up_at_the_offer_gets_their_plac
     again = Caller(client, call_sid="CA" + "5" * 32, number="+819055557777")
     _to_line(again)
     assert _call(db_session, again).queued_at == queued_at
+
+
+def test_a_holder_whose_wait_failed_who_chose_the_callback_and_hung_up_is_called_back(
+        caller, busy_line, db_session):
+    action = _to_line(caller).root.find("Enqueue").get("action")
+    queued_at = _call(db_session, caller).queued_at
+    caller.post(action, QueueResult="error", QueueTime="3")  # the callback offer
+    assert "0 9 0" in caller.press("1").text  # their caller ID read back; they hang up
+    _hang_up(caller)
+    request = _request_for(db_session, caller.number)
+    assert request is not None and request.arrival_at == queued_at
+    assert _call(db_session, caller).outcome == "callback"
 
 
 def test_a_withheld_caller_keys_in_a_number_with_184_and_it_is_read_back(
@@ -318,6 +331,26 @@ def test_with_nobody_on_duty_the_caller_is_offered_a_callback_directly(
     doc = _to_line(caller)
     assert "Enqueue" not in doc.verbs and doc.gather is not None
     assert "折り返し" in doc.text
+
+
+def test_a_caller_who_chose_a_callback_with_nobody_on_duty_and_hung_up_is_called_back(
+        app, caller, db_session, redis_client):
+    configure(app, hours={"always_open": True})
+    _to_line(caller)  # the callback offer
+    assert "0 9 0" in caller.press("1").text
+    _hang_up(caller)
+    request = _request_for(db_session, caller.number)
+    assert request is not None and request.status == "waiting"
+    assert _call(db_session, caller).outcome == "callback"
+
+
+def test_a_caller_who_only_heard_the_callback_offer_and_hung_up_is_not_called(
+        app, caller, db_session, redis_client):
+    configure(app, hours={"always_open": True})
+    _to_line(caller)
+    _hang_up(caller)  # chose nothing
+    assert _request_for(db_session, caller.number) is None
+    assert _call(db_session, caller).outcome == "abandoned"
 
 
 def test_longer_recent_handle_times_give_a_longer_honest_estimate(db_session):
