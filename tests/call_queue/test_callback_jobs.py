@@ -301,15 +301,21 @@ def test_only_two_operator_misses_are_forgiven_then_they_count_as_the_resident_s
         assert fetch(session, CallbackRequest, request.id).status == expected, attempt_no
 
 
-def test_an_operator_who_logs_off_during_a_callback_is_not_put_back_on_duty_by_its_end(
-        line_ctx, network, webhooks):
+def _dialled_then_logged_off(session) -> tuple[CallbackRequest, int, CallbackAttempt]:
+    """A callback dialled for an operator, who then logs off while it rings."""
     from call_queue import taking
 
-    session = line_ctx
     request, operator_id = _dispatched_request(session)
     callback_jobs.place_callback(request.id, 1)
     attempt = _attempts(session, request.id)[0]
     taking.set_own_state(session, operator_id, "offline")
+    return request, operator_id, attempt
+
+
+def test_an_operator_who_logs_off_during_a_callback_is_not_put_back_on_duty_by_its_end(
+        line_ctx, network, webhooks):
+    session = line_ctx
+    request, operator_id, attempt = _dialled_then_logged_off(session)
     _post(webhooks, f"/voice/callback/status?attempt={attempt.id}", CallSid=attempt.call_sid,
           CallStatus="no-answer")
     assert line_services.board().get(operator_id).state == "offline"
@@ -322,10 +328,7 @@ def test_an_operator_back_from_a_logoff_and_on_a_new_call_is_left_on_it_by_the_o
     from tests.call_queue.conftest import live_holder
 
     session = line_ctx
-    request, operator_id = _dispatched_request(session)
-    callback_jobs.place_callback(request.id, 1)
-    attempt = _attempts(session, request.id)[0]
-    taking.set_own_state(session, operator_id, "offline")
+    _, operator_id, attempt = _dialled_then_logged_off(session)
     holder = live_holder(session, network, minutes=1, number="+819011113333")
     taking.set_own_state(session, operator_id, "available")  # back, and given the holder
     assert fetch(session, Call, holder.id).operator_id == operator_id

@@ -169,6 +169,13 @@ def _hang_up(caller: Caller):
     return caller.post(f"{BASE}/voice/status", CallStatus="completed", SequenceNumber="9")
 
 
+def _place_on_calling_again(client, session, number: str):
+    """The place in line a second call from the same number is given."""
+    again = Caller(client, call_sid="CA" + "a" * 32, number=number)
+    _to_line(again)
+    return _call(session, again).queued_at
+
+
 def _request_for(session, number: str) -> CallbackRequest | None:
     session.expire_all()
     return session.scalar(select(CallbackRequest).where(
@@ -221,9 +228,7 @@ def test_a_leaver_who_refused_their_caller_id_is_not_called_there_but_keeps_the_
     _hang_up(first)
     assert _request_for(db_session, first.number) is None
     assert _call(db_session, first).outcome == "abandoned"
-    again = Caller(client, call_sid="CA" + "9" * 32, number="+819055556666")
-    _to_line(again)
-    assert _call(db_session, again).queued_at == queued_at
+    assert _place_on_calling_again(client, db_session, first.number) == queued_at
 
 
 def test_a_holder_whose_wait_failed_and_who_left_a_message_is_not_counted_as_given_up(
@@ -248,9 +253,7 @@ def test_a_holder_whose_wait_failed_and_who_hung_up_at_the_offer_gets_their_plac
     _hang_up(first)  # no callback was asked for: given up, not "callback"
     assert _call(db_session, first).outcome == "abandoned"
     assert _request_for(db_session, first.number) is None
-    again = Caller(client, call_sid="CA" + "5" * 32, number="+819055557777")
-    _to_line(again)
-    assert _call(db_session, again).queued_at == queued_at
+    assert _place_on_calling_again(client, db_session, first.number) == queued_at
 
 
 def test_a_holder_whose_wait_failed_who_chose_the_callback_and_hung_up_is_called_back(
