@@ -44,6 +44,14 @@ def _to_line(caller: Caller):
     return caller.press("0")
 
 
+def _wait_ended(caller: Caller, session, result: str, queue_time: int):
+    """The caller holds, then their wait ends as Twilio reports it (QueueResult): the answer
+    to that Enqueue action, and the place in line they had."""
+    action = _to_line(caller).root.find("Enqueue").get("action")
+    queued_at = _call(session, caller).queued_at
+    return caller.post(action, QueueResult=result, QueueTime=str(queue_time)), queued_at
+
+
 def _wait(caller: Caller, url: str, queue_time: int):
     return caller.post(url, QueueTime=str(queue_time), QueuePosition="1", CurrentQueueSize="1",
                        AvgQueueTime="0", MaxQueueSize="1000")
@@ -148,9 +156,7 @@ def test_pressing_one_or_saying_orikaeshi_leaves_the_line_and_other_keys_keep_wa
 
 def test_leaving_for_a_callback_confirms_the_caller_id_keeps_the_place_and_texts_a_mobile(
         caller, busy_line, db_session, redis_client):
-    action = _to_line(caller).root.find("Enqueue").get("action")
-    queued_at = _call(db_session, caller).queued_at
-    doc = caller.post(action, QueueResult="leave", QueueTime="95")
+    doc, queued_at = _wait_ended(caller, db_session, "leave", 95)
     assert "順番は、そのまま" in doc.text and "0 9 0" in doc.text
     assert "できるだけ早く" in caller.press("1").text  # when to call: as soon as possible
     done = caller.press("1")
@@ -184,9 +190,8 @@ def _request_for(session, number: str) -> CallbackRequest | None:
 
 def test_a_leaver_who_hangs_up_at_the_number_read_back_is_called_back_at_their_place(
         caller, busy_line, db_session, redis_client):
-    action = _to_line(caller).root.find("Enqueue").get("action")
-    queued_at = _call(db_session, caller).queued_at
-    assert "順番は、そのまま" in caller.post(action, QueueResult="leave", QueueTime="95").text
+    doc, queued_at = _wait_ended(caller, db_session, "leave", 95)
+    assert "順番は、そのまま" in doc.text
     assert _hang_up(caller).status == 204  # told their place is kept, they put the phone down
     request = _request_for(db_session, caller.number)
     assert request is not None and request.arrival_at == queued_at
@@ -200,8 +205,7 @@ def test_a_leaver_who_hangs_up_at_the_number_read_back_is_called_back_at_their_p
 
 def test_a_leaver_who_hangs_up_at_the_time_question_is_called_back_too(
         caller, busy_line, db_session):
-    action = _to_line(caller).root.find("Enqueue").get("action")
-    caller.post(action, QueueResult="leave", QueueTime="95")
+    _wait_ended(caller, db_session, "leave", 95)
     assert "できるだけ早く" in caller.press("1").text  # the number confirmed
     _hang_up(caller)
     assert _request_for(db_session, caller.number).status == "waiting"
@@ -209,8 +213,7 @@ def test_a_leaver_who_hangs_up_at_the_time_question_is_called_back_too(
 
 def test_a_leaver_who_finished_asking_gets_one_request_and_one_text(
         caller, busy_line, db_session, redis_client):
-    action = _to_line(caller).root.find("Enqueue").get("action")
-    caller.post(action, QueueResult="leave", QueueTime="95")
+    _wait_ended(caller, db_session, "leave", 95)
     caller.press("1")
     caller.press("1")
     _hang_up(caller)
@@ -221,9 +224,7 @@ def test_a_leaver_who_finished_asking_gets_one_request_and_one_text(
 def test_a_leaver_who_refused_their_caller_id_is_not_called_there_but_keeps_the_place(
         client, busy_line, db_session):
     first = Caller(client, call_sid="CA" + "8" * 32, number="+819055556666")
-    action = _to_line(first).root.find("Enqueue").get("action")
-    queued_at = _call(db_session, first).queued_at
-    first.post(action, QueueResult="leave", QueueTime="30")
+    _, queued_at = _wait_ended(first, db_session, "leave", 30)
     first.press("2")  # not this number: they start keying another, then hang up
     _hang_up(first)
     assert _request_for(db_session, first.number) is None
@@ -233,8 +234,7 @@ def test_a_leaver_who_refused_their_caller_id_is_not_called_there_but_keeps_the_
 
 def test_a_holder_whose_wait_failed_and_who_left_a_message_is_not_counted_as_given_up(
         caller, busy_line, db_session):
-    action = _to_line(caller).root.find("Enqueue").get("action")
-    caller.post(action, QueueResult="error", QueueTime="3")  # the callback offer
+    _wait_ended(caller, db_session, "error", 3)  # the callback offer
     record = caller.press("2").root.find("Record")
     caller.post(record.get("action"), RecordingUrl="https://api.twilio.com/rec/RE7",
                 RecordingDuration="9")
@@ -247,9 +247,7 @@ def test_a_holder_whose_wait_failed_and_who_left_a_message_is_not_counted_as_giv
 def test_a_holder_whose_wait_failed_and_who_hung_up_at_the_offer_gets_their_place_back(
         client, busy_line, db_session):
     first = Caller(client, call_sid="CA" + "6" * 32, number="+819055557777")
-    action = _to_line(first).root.find("Enqueue").get("action")
-    queued_at = _call(db_session, first).queued_at
-    first.post(action, QueueResult="queue-full", QueueTime="3")
+    _, queued_at = _wait_ended(first, db_session, "queue-full", 3)
     _hang_up(first)  # no callback was asked for: given up, not "callback"
     assert _call(db_session, first).outcome == "abandoned"
     assert _request_for(db_session, first.number) is None
@@ -258,9 +256,7 @@ def test_a_holder_whose_wait_failed_and_who_hung_up_at_the_offer_gets_their_plac
 
 def test_a_holder_whose_wait_failed_who_chose_the_callback_and_hung_up_is_called_back(
         caller, busy_line, db_session):
-    action = _to_line(caller).root.find("Enqueue").get("action")
-    queued_at = _call(db_session, caller).queued_at
-    caller.post(action, QueueResult="error", QueueTime="3")  # the callback offer
+    _, queued_at = _wait_ended(caller, db_session, "error", 3)  # the callback offer
     assert "0 9 0" in caller.press("1").text  # their caller ID read back; they hang up
     _hang_up(caller)
     request = _request_for(db_session, caller.number)
@@ -271,8 +267,7 @@ def test_a_holder_whose_wait_failed_who_chose_the_callback_and_hung_up_is_called
 def test_a_withheld_caller_keys_in_a_number_with_184_and_it_is_read_back(
         client, busy_line, db_session, redis_client):
     caller = Caller(client, call_sid="CA" + "7" * 32, number="anonymous")
-    action = _to_line(caller).root.find("Enqueue").get("action")
-    doc = caller.post(action, QueueResult="leave", QueueTime="30")
+    doc, _ = _wait_ended(caller, db_session, "leave", 30)
     assert doc.gather.get("finishOnKey") == "#"
     readback = caller.press("１８４０３１２３４５６７８")
     assert "0 3" in readback.text and "1 2 3 4" in readback.text
@@ -284,9 +279,9 @@ def test_a_withheld_caller_keys_in_a_number_with_184_and_it_is_read_back(
 
 
 @pytest.mark.parametrize("result", ["queue-full", "error", "system-error"])
-def test_a_failed_wait_leads_to_a_callback_offer_never_a_hang_up(caller, busy_line, result):
-    action = _to_line(caller).root.find("Enqueue").get("action")
-    doc = caller.post(action, QueueResult=result, QueueTime="3")
+def test_a_failed_wait_leads_to_a_callback_offer_never_a_hang_up(caller, busy_line, db_session,
+                                                                 result):
+    doc, _ = _wait_ended(caller, db_session, result, 3)
     assert doc.gather is not None and not doc.hung_up
     assert "折り返し" in doc.text
 
@@ -294,8 +289,7 @@ def test_a_failed_wait_leads_to_a_callback_offer_never_a_hang_up(caller, busy_li
 def test_a_hang_up_is_recorded_as_abandoned_and_calling_back_soon_keeps_the_place(
         client, busy_line, db_session):
     first = Caller(client, call_sid="CA" + "2" * 32, number="+819055556666")
-    action = _to_line(first).root.find("Enqueue").get("action")
-    first.post(action, QueueResult="hangup", QueueTime="40")
+    _wait_ended(first, db_session, "hangup", 40)
     gone = _call(db_session, first)
     assert gone.outcome == "abandoned" and gone.ended_at is not None
     again = Caller(client, call_sid="CA" + "3" * 32, number="+819055556666")
