@@ -150,6 +150,20 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def has_another_party(session: Session, operator_id: int, *, call_id: int | None = None,
+                      request_id: int | None = None) -> bool:
+    """True when the operator has a party other than this holder's call or callback request:
+    a holder's call not ended, or a callback being dialled or connected."""
+    holder = session.scalar(select(exists().where(
+        Call.operator_id == operator_id, Call.id != call_id, Call.queued_at.is_not(None),
+        Call.ended_at.is_(None))))
+    callback = session.scalar(select(exists().where(
+        CallbackRequest.operator_id == operator_id, CallbackRequest.id != request_id,
+        CallbackRequest.status.in_(("dialing", "connected")))))
+    session.commit()  # end the read: SQLite holds its lock until then
+    return bool(holder or callback)
+
+
 def still_on_call(session: Session, operator_id: int, request_id: int) -> bool:
     """True while the operator reserved for this callback request is still on it: one who
     logged off (or was disabled) during it is not put back on duty when it ends, nor one
@@ -157,13 +171,7 @@ def still_on_call(session: Session, operator_id: int, request_id: int) -> bool:
     operator_states.ensure_board(session, board())
     if board().get(operator_id).state != "on_call":
         return False
-    holder = session.scalar(select(exists().where(
-        Call.operator_id == operator_id, Call.queued_at.is_not(None), Call.ended_at.is_(None))))
-    callback = session.scalar(select(exists().where(
-        CallbackRequest.operator_id == operator_id, CallbackRequest.id != request_id,
-        CallbackRequest.status.in_(("dialing", "connected")))))
-    session.commit()  # end the read: SQLite holds its lock until then
-    return not holder and not callback
+    return not has_another_party(session, operator_id, request_id=request_id)
 
 
 def after_attempt(session: Session, result: AttemptResult, now: datetime | None = None) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from call_queue import callback_calls, holding, line_services, operator_states
@@ -87,15 +87,7 @@ def _serving(session: Session, operator_id: int, call: Call) -> bool:
     if call.answered_at is not None:
         # On a later party the operator's on-call time began after this call was answered.
         return line_services.as_utc(state.since) <= line_services.as_utc(call.answered_at)
-    # A later holder's call (a callback's own call record is told by its request, below).
-    later_call = session.scalar(select(Call.id).where(
-        Call.operator_id == operator_id, Call.id != call.id, Call.queued_at.is_not(None),
-        Call.ended_at.is_(None)).limit(1))
-    later_callback = session.scalar(select(CallbackRequest.id).where(
-        CallbackRequest.operator_id == operator_id,
-        CallbackRequest.status.in_(("dialing", "connected"))).limit(1))
-    session.commit()
-    return later_call is None and later_callback is None
+    return not line_services.has_another_party(session, operator_id, call_id=call.id)
 
 
 def free_if_still_theirs(session: Session, operator_id: int, call: Call,
